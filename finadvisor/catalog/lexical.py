@@ -1,0 +1,70 @@
+"""Lexical scoring (BM25) for hybrid retrieval, with tokens that keep Vietnamese diacritics.
+
+Vietnamese words are runs of syllables, and folding diacritics merges unrelated words ("điện" electricity,
+"diễn" perform, "điên" mad all become "dien"), so tokens are NFC-normalised, lower-cased ``\\w+`` syllables
+plus syllable bigrams ("điện_thoại" is not "điện"). The document-frequency table is updated incrementally as
+services are added and removed; scoring only runs on the dense retriever's candidates, so no inverted index is
+kept in memory (that is what keeps 100k services cheap).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable
+
+_WORD = re.compile(r"\w+")
+# Function words that carry no topic; deliberately short, and none of them is a service noun.
+STOPWORDS = frozenset(
+    "và của cho các với từ để trong bằng khi có không một những được là bạn mỗi ngay theo tại qua hoặc "
+    "như đến nhiều cùng này đã sẽ thì mà ở trên dưới vào ra lại còn rất".split()
+)
+
+
+def tokenize(text: str) -> list[str]:
+    words = [w for w in _WORD.findall(unicodedata.normalize("NFC", text).lower())]
+    unigrams = [w for w in words if w not in STOPWORDS]
+    bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)
+               if a not in STOPWORDS and b not in STOPWORDS]
+    return unigrams + bigrams
+
+
+class BM25:
+    """Okapi BM25 over a changing collection: ``add``/``remove`` keep df and the average length current."""
+
+    def __init__(self, k1: float = 1.2, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+        self.df: Counter[str] = Counter()
+        self.n_docs = 0
+        self.total_len = 0
+
+    def add(self, tokens: Iterable[str]) -> None:
+        toks = list(tokens)
+        self.df.update(set(toks))
+        self.n_docs += 1
+        self.total_len += len(toks)
+
+    def remove(self, tokens: Iterable[str]) -> None:
+        toks = list(tokens)
+        self.df.subtract(set(toks))
+        self.n_docs = max(0, self.n_docs - 1)
+        self.total_len = max(0, self.total_len - len(toks))
+
+    def idf(self, token: str) -> float:
+        df = max(0, self.df.get(token, 0))
+        return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+    def score(self, query_tokens: list[str], doc_tokens: list[str]) -> float:
+        if not query_tokens or not doc_tokens:
+            return 0.0
+        tf = Counter(doc_tokens)
+        avg = self.total_len / self.n_docs if self.n_docs else len(doc_tokens)
+        norm = self.k1 * (1 - self.b + self.b * len(doc_tokens) / max(avg, 1.0))
+        total = 0.0
+        for tok in set(query_tokens):
+            f = tf.get(tok, 0)
+            if f:
+                total += self.idf(tok) * f * (self.k1 + 1) / (f + norm)
+        return total
