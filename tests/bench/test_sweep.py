@@ -1,0 +1,140 @@
+"""The sweep against a scripted loopback server: measured timings must match the script."""
+
+from __future__ import annotations
+
+import pytest
+
+from finadvisor.bench.client import resolve_endpoints
+from finadvisor.bench.runner import BenchConfig, Sweep, make_workload, run_sweep
+from finadvisor.errors import ConfigError, UpstreamError
+from tests.bench.fake_openai import Behaviour, FakeServer, ServerThread, free_port
+
+TOL = 0.03  # seconds; loopback on a shared 2-core box
+
+
+async def _run(url: str, **kw) -> Sweep:
+    config = BenchConfig(url=url, **{"concurrency": [1], "warmup": 0, "timeout_s": 5.0, **kw})
+    sweep = Sweep(config)
+    return await run_sweep(config, sweep, workload=make_workload(config))
+
+
+async def test_ttft_itl_tpot_and_e2e_match_the_script(fake_server):
+    fake_server.script = [Behaviour(ttft=0.12, itl=0.04, tokens=6)]
+    sweep = await _run(fake_server.url, concurrency=[1, 4], requests=8)
+    assert [lv["concurrency"] for lv in sweep.levels] == [1, 4]
+    for lv in sweep.levels:
+        assert lv["completed"] == 8 and lv["failed"] == 0
+        assert lv["ttft"]["mean"] == pytest.approx(0.12, abs=TOL)
+        assert lv["ttft"]["min"] >= 0.12  # never earlier than scripted: the empty first chunk is not a token
+        assert lv["itl"]["n"] == 8 * 5
+        assert lv["itl"]["median"] == pytest.approx(0.04, abs=0.015)
+        assert lv["tpot"]["mean"] == pytest.approx(0.04, abs=0.015)
+        assert lv["latency"]["mean"] == pytest.approx(0.12 + 5 * 0.04, abs=TOL * 2)
+        assert lv["output_tokens"] == 8 * 6 and lv["tokens_from_usage"] is True
+    one, four = sweep.levels
+    # closed loop: 4 workers on a server with no contention finish ~4x more requests per second
+    assert four["request_throughput"] / one["request_throughput"] == pytest.approx(4, rel=0.3)
+    assert one["request_throughput"] == pytest.approx(1 / 0.32, rel=0.2)
+
+
+async def test_percentiles_match_scripted_ttfts(fake_server):
+    ttfts = [0.05, 0.10, 0.15, 0.20, 0.30]
+    fake_server.script = [Behaviour(ttft=t, itl=0.0, tokens=2) for t in ttfts]
+    sweep = await _run(fake_server.url, requests=5)
+    ttft = sweep.levels[0]["ttft"]
+    assert ttft["median"] == pytest.approx(0.15, abs=TOL)
+    assert ttft["p90"] == pytest.approx(0.26, abs=TOL)  # linear interpolation between 0.20 and 0.30
+    assert ttft["p99"] == pytest.approx(0.296, abs=TOL)
+    assert ttft["max"] == pytest.approx(0.30, abs=TOL)
+
+
+async def test_errors_are_counted_by_kind_not_fatal(fake_server):
+    fake_server.script = [Behaviour(ttft=0.01, itl=0.005, tokens=4), Behaviour(mode="http500", ttft=0.01),
+                          Behaviour(mode="close", ttft=0.01, itl=0.005, tokens=6),
+                          Behaviour(mode="stall", stall=3.0), Behaviour(mode="badjson", ttft=0.01, tokens=4)]
+    sweep = await _run(fake_server.url, concurrency=[5], requests=10, timeout_s=0.4)
+    lv = sweep.levels[0]
+    assert lv["errors"] == {"http_500": 2, "invalid_response": 2, "mid_stream_close": 2, "timeout": 2}
+    assert lv["completed"] == 2 and lv["failed"] == 8
+    assert "boom" in lv["error_examples"]["http_500"][0]
+    assert lv["latency"]["max"] < 0.4  # failures do not pollute latency
+
+
+async def test_tokens_fall_back_to_chunk_count_without_usage(fake_server):
+    fake_server.script = [Behaviour(ttft=0.01, itl=0.002, tokens=7, mode="nousage")]
+    lv = (await _run(fake_server.url, requests=3)).levels[0]
+    assert lv["output_tokens"] == 21 and lv["tokens_from_usage"] is False
+
+
+async def test_request_body_streams_with_usage_and_unique_prompts(fake_server):
+    fake_server.script = [Behaviour(ttft=0.0, itl=0.0, tokens=1)]
+    sweep = await _run(fake_server.url + "/v1", requests=3, max_tokens=17, warmup=2, api_key="sekret")
+    assert sweep.model == "fake-model"
+    bodies = fake_server.bodies
+    assert len(bodies) == 5  # 2 warm-up + 3 measured
+    assert sweep.levels[0]["requests"] == 3  # warm-up excluded
+    assert all(b["stream"] and b["stream_options"] == {"include_usage": True} and b["max_tokens"] == 17
+               and b["model"] == "fake-model" for b in bodies)
+    firsts = [b["messages"][0]["content"] for b in bodies]
+    assert len(set(firsts)) == 5
+    assert fake_server.headers[0]["authorization"] == "Bearer sekret"
+    assert "sekret" not in str(sweep.config.public())
+
+
+async def test_advisor_target_reports_cache_hit_rate_and_bypass(fake_server):
+    fake_server.script = [Behaviour(ttft=0.02)]
+    fake_server.cache_pattern = ["miss", "hit", "hit", "hit"]
+    lv = (await _run(fake_server.url, target="advisor", requests=8)).levels[0]
+    assert lv["cache_hit_rate"] == pytest.approx(0.75)
+    assert lv["latency"]["mean"] == pytest.approx(0.02, abs=TOL)
+    body = fake_server.bodies[0]
+    assert set(body) == {"history"} and body["history"]["spending"]
+
+    before = len(fake_server.headers)
+    lv = (await _run(fake_server.url, target="advisor", requests=4, no_cache=True)).levels[0]
+    assert lv["cache_hit_rate"] == 0.0
+    assert all(h.get("cache-control") == "no-cache" for h in fake_server.headers[before:])
+
+
+async def test_open_loop_poisson_paces_arrivals(fake_server):
+    fake_server.script = [Behaviour(ttft=0.0, itl=0.0, tokens=1)]
+    lv = (await _run(fake_server.url, concurrency=[50], requests=30, request_rate=40.0, seed=7)).levels[0]
+    assert lv["completed"] == 30 and lv["request_rate"] == 40.0
+    # 30 exponential gaps of mean 25 ms: ~0.75 s; far longer than a closed loop would take
+    assert 0.35 < lv["duration_s"] < 1.6
+
+
+async def test_duration_mode_runs_for_about_that_long(fake_server):
+    fake_server.script = [Behaviour(ttft=0.05, itl=0.0, tokens=1)]
+    lv = (await _run(fake_server.url, concurrency=[2], duration_s=0.5)).levels[0]
+    assert 0.5 <= lv["duration_s"] < 0.8
+    assert 14 <= lv["requests"] <= 24  # 2 workers x ~0.55 s / ~0.055 s per request
+
+
+async def test_refused_connection_is_one_clear_error():
+    with pytest.raises(UpstreamError, match="connection refused"):
+        await _run(f"http://127.0.0.1:{free_port()}")
+
+
+def test_bad_url_and_bad_config():
+    with pytest.raises(ConfigError, match="bad --url"):
+        resolve_endpoints("localhost:8000")
+    with pytest.raises(ConfigError, match="either --requests or --duration"):
+        BenchConfig(url="http://x", concurrency=[1], requests=3, duration_s=1).validate()
+    with pytest.raises(ConfigError, match="positive integers"):
+        BenchConfig(url="http://x", concurrency=[0]).validate()
+
+
+@pytest.mark.parametrize("url", ["http://h:1", "http://h:1/", "http://h:1/v1", "http://h:1/v1/chat/completions",
+                                 "http://h:1/api/recommendations"])
+def test_endpoint_resolution(url):
+    e = resolve_endpoints(url)
+    assert e.chat == "http://h:1/v1/chat/completions"
+    assert e.models == "http://h:1/v1/models"
+    assert e.advisor == "http://h:1/api/recommendations"
+
+
+def test_fake_server_fixture_is_isolated():
+    state = FakeServer()
+    with ServerThread(state) as s:
+        assert s.port and s.count == 0
