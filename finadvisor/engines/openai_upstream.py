@@ -1,0 +1,161 @@
+"""Any OpenAI-compatible upstream (vLLM, llama-server, Ollama, OpenAI) as an engine.
+
+Streaming is proxied chunk by chunk: each upstream SSE event becomes one ``Delta`` as soon as it arrives.
+Structured output uses ``response_format`` (vLLM >= 0.12 silently ignores the legacy ``guided_json``), and the
+caller still validates every output. LoRA adapters are addressed by model name, as vLLM's ``--lora-modules`` does.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.errors import (
+    ConfigError,
+    ContextOverflow,
+    EngineUnavailable,
+    InvalidRequest,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from finadvisor.settings import Settings
+
+
+class OpenAIUpstreamEngine:
+    name = "openai"
+    supports_json_schema = True
+    supports_lora = True
+
+    def __init__(self, base_url: str, *, api_key: str | None = None, model: str | None = None,
+                 adapters: list[str] | None = None, timeout_s: float = 300.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"upstream URL must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        if not self.base_url.endswith("/v1"):
+            self.base_url += "/v1"
+        self.model = model
+        self._adapters = adapters or []
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = httpx.Timeout(timeout_s, connect=10.0)
+        self._transport = transport
+        self._client: httpx.AsyncClient | None = None
+        self._ready = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OpenAIUpstreamEngine:
+        if not settings.upstream_url:
+            raise ConfigError("engine 'openai' needs an upstream: pass --upstream URL or set FINADVISOR_UPSTREAM_URL")
+        return cls(settings.upstream_url, api_key=settings.upstream_api_key, model=settings.upstream_model,
+                   adapters=[spec.split("=", 1)[0] for spec in settings.lora],
+                   timeout_s=settings.request_timeout_s)
+
+    async def start(self) -> None:
+        self._client = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self._timeout,
+                                         transport=self._transport,
+                                         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        try:
+            resp = await self._client.get("/models")
+            resp.raise_for_status()
+            models = [m["id"] for m in resp.json().get("data", [])]
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"upstream {self.base_url} is not reachable: {exc}", retry_after=5) from exc
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UpstreamError(f"upstream {self.base_url}/models returned an unexpected body") from exc
+        if self.model is None:
+            if not models:
+                raise UpstreamError(f"upstream {self.base_url} serves no models")
+            self.model = models[0]
+        self._ready = True
+
+    async def close(self) -> None:
+        self._ready = False
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def ready(self) -> bool:
+        return self._ready
+
+    def adapters(self) -> list[str]:
+        return list(self._adapters)
+
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        if request.adapter is not None and request.adapter not in self._adapters:
+            raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
+        body: dict[str, Any] = {
+            "model": request.adapter or self.model,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        for key in ("temperature", "top_p", "stop", "seed"):
+            value = getattr(request, key)
+            if value is not None:
+                body[key] = value
+        if request.json_schema is not None:
+            body["response_format"] = {"type": "json_schema",
+                                       "json_schema": {"name": "response", "schema": request.json_schema}}
+        elif request.json_object:
+            body["response_format"] = {"type": "json_object"}
+        body.update(request.extra)
+        return body
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        if self._client is None:
+            raise EngineUnavailable("the upstream engine is not started", retry_after=5)
+        body = self._body(request)
+        finish: str | None = None
+        prompt_tokens = completion_tokens = 0
+        try:
+            async with self._client.stream("POST", "/chat/completions", json=body) as resp:
+                if resp.status_code >= 400:
+                    await resp.aread()
+                    raise self._http_error(resp)
+                async for line in resp.aiter_lines():
+                    if not line.startswith("data:"):
+                        continue
+                    data = line[5:].strip()
+                    if data == "[DONE]":
+                        break
+                    try:
+                        event = json.loads(data)
+                    except json.JSONDecodeError as exc:
+                        raise UpstreamError("upstream sent a malformed stream event") from exc
+                    if "error" in event:
+                        raise UpstreamError(f"upstream error: {str(event['error'])[:200]}")
+                    usage = event.get("usage")
+                    if usage:
+                        prompt_tokens = int(usage.get("prompt_tokens") or 0)
+                        completion_tokens = int(usage.get("completion_tokens") or 0)
+                    for choice in event.get("choices") or []:
+                        if choice.get("finish_reason"):
+                            finish = choice["finish_reason"]
+                        text = (choice.get("delta") or {}).get("content")
+                        if text:
+                            yield Delta(text=text)
+        except httpx.TimeoutException as exc:
+            raise UpstreamTimeout(f"upstream {self.base_url} did not answer in time") from exc
+        except httpx.HTTPError as exc:
+            raise EngineUnavailable(f"upstream {self.base_url} failed: {type(exc).__name__}", retry_after=5) from exc
+        yield Delta(finish_reason=finish or "stop", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+
+    def _http_error(self, resp: httpx.Response) -> Exception:
+        try:
+            detail = resp.json().get("error", {})
+            message = detail.get("message") if isinstance(detail, dict) else str(detail)
+        except ValueError:
+            message = resp.text[:200]
+        message = message or f"HTTP {resp.status_code}"
+        if resp.status_code == 400 and "context" in message.lower():
+            return ContextOverflow(f"upstream: {message}", param="messages", code="context_length_exceeded")
+        if 400 <= resp.status_code < 500 and resp.status_code not in (401, 403, 429):
+            return InvalidRequest(f"upstream rejected the request: {message}")
+        if resp.status_code in (429, 503):
+            return EngineUnavailable(f"upstream is busy: {message}", retry_after=5)
+        return UpstreamError(f"upstream answered {resp.status_code}: {message}")

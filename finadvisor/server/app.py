@@ -1,0 +1,102 @@
+"""``create_app``: assemble settings, engine, LLM service, metrics and routers into one FastAPI app.
+
+The engine loads in the background, so ``/health`` answers 503 "loading" at once and 200 when the model is ready.
+The same app object is served by uvicorn (``finadvisor serve``) and by Ray Serve (``finadvisor deploy ray``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from finadvisor import __version__
+from finadvisor.engines import Engine, create_engine
+from finadvisor.engines.service import LLMService
+from finadvisor.errors import FinadvisorError
+from finadvisor.metrics import Metrics
+from finadvisor.server.errors import install_error_handlers
+from finadvisor.server.limits import BodySizeLimit
+from finadvisor.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _capacity(engine: Engine, settings: Settings) -> int:
+    """How many requests the engine decodes at once (its batch slots)."""
+    if settings.engine in ("llamacpp", "fake"):
+        return settings.n_parallel
+    if settings.engine == "transformers":
+        return 1
+    return max(settings.n_parallel, 64)  # vLLM / upstreams schedule their own batches
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
+               extra_routers: list[Any] | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = engine or create_engine(settings)
+    metrics = Metrics()
+    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=_capacity(engine, settings),
+                     max_waiting=settings.max_waiting, timeout_s=settings.request_timeout_s)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async def start() -> None:
+            try:
+                await engine.start()
+            except FinadvisorError as exc:
+                app.state.engine_error = exc.message
+                log.error("engine failed to start: %s", exc.message)
+            except Exception as exc:  # keep serving /health with the reason instead of dying silently
+                app.state.engine_error = f"{type(exc).__name__}: {exc}"
+                log.exception("engine failed to start")
+
+        task = asyncio.create_task(start())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await engine.close()
+            advisor = getattr(app.state, "advisor", None)
+            if advisor is not None:
+                await advisor.close()
+
+    app = FastAPI(title="finadvisor", version=__version__, lifespan=lifespan,
+                  description="Self-hosted OpenAI-compatible LLM server and financial advisor.")
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.llm = llm
+    app.state.engine_error = None
+    app.state.advisor = None
+    _embedder_lock = asyncio.Lock()
+
+    async def get_embedder() -> Any:
+        async with _embedder_lock:
+            if getattr(app.state, "embedder", None) is None:
+                from finadvisor.catalog import get_embedder as build
+                app.state.embedder = await asyncio.to_thread(
+                    build, settings.embedder, url=settings.embedder_url, model=settings.embedder_model)
+        return app.state.embedder
+
+    app.state.embedder = None
+    app.state.get_embedder = get_embedder
+
+    install_error_handlers(app)
+    from finadvisor.server import routes_openai, routes_ops
+    app.include_router(routes_ops.router)
+    app.include_router(routes_openai.router)
+    try:
+        from finadvisor.advisor.routes import install as install_advisor
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("finadvisor"):
+            raise
+    else:
+        install_advisor(app, settings)
+    for router in extra_routers or []:
+        app.include_router(router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

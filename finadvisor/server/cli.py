@@ -1,0 +1,67 @@
+"""``finadvisor serve`` and ``finadvisor model``: start the server, locate the packaged model."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from finadvisor.settings import load_settings
+
+model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address [env FINADVISOR_HOST].")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port [env FINADVISOR_PORT].")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="llamacpp | openai | transformers | vllm | fake.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
+    model_name: Annotated[Optional[str], typer.Option(help="Served model name.")] = None,
+    upstream: Annotated[Optional[str], typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
+    api_key: Annotated[Optional[str], typer.Option(help="Require this bearer key on /v1/* [env FINADVISOR_API_KEY].")] = None,
+    n_parallel: Annotated[Optional[int], typer.Option(help="llama.cpp parallel slots.")] = None,
+    n_ctx: Annotated[Optional[int], typer.Option(help="llama.cpp total context (shared by slots).")] = None,
+    n_threads: Annotated[Optional[int], typer.Option(help="CPU threads (0 = all available cores).")] = None,
+    lora: Annotated[Optional[list[str]], typer.Option(help="LoRA adapter NAME=DIR (repeatable).")] = None,
+    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vLLM tensor parallel size.")] = None,
+    max_lora_rank: Annotated[Optional[int], typer.Option(help="vLLM --max-lora-rank.")] = None,
+    catalog: Annotated[Optional[Path], typer.Option(help="Catalog JSON for the advisor.")] = None,
+    index: Annotated[Optional[Path], typer.Option(help="Vector index folder for the advisor.")] = None,
+    cache: Annotated[Optional[str], typer.Option(help="Advisor cache: memory or redis://host:port/db.")] = None,
+    spending_api_url: Annotated[Optional[str], typer.Option(help="Spending API URL template.")] = None,
+    history_dir: Annotated[Optional[Path], typer.Option(help="Folder of <user>.json histories (demo provider).")] = None,
+    log_level: Annotated[Optional[str], typer.Option(help="debug | info | warning | error.")] = None,
+) -> None:
+    """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
+    import uvicorn
+
+    from finadvisor.logs import configure_logging
+    from finadvisor.server import create_app
+
+    settings = load_settings(host=host, port=port, engine=engine, model=model, model_name=model_name,
+                             upstream_url=upstream, api_key=api_key, n_parallel=n_parallel, n_ctx=n_ctx,
+                             n_threads=n_threads, lora=lora or None, tensor_parallel_size=tensor_parallel_size,
+                             max_lora_rank=max_lora_rank, catalog_path=catalog, index_dir=index, cache_url=cache,
+                             spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level)
+    configure_logging(settings.log_level)
+    if settings.engine in ("llamacpp", "transformers"):
+        from finadvisor.models import resolve_model
+        path = resolve_model(settings.model, settings.cache_dir)  # fail fast with a clear message
+        logging.getLogger("finadvisor").info("model: %s", path)
+    app = create_app(settings)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                access_log=False, timeout_graceful_shutdown=5)
+
+
+@model_app.command("path")
+def model_path() -> None:
+    """Assemble (first time) and verify the packaged default GGUF, then print its path."""
+    from finadvisor.models import default_model_path
+    typer.echo(str(default_model_path(load_settings().cache_dir)))
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(model_app, name="model")

@@ -1,0 +1,46 @@
+"""Test helpers importable from any test module."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+
+
+async def started_client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    """An httpx client over ASGI with the app's lifespan running and the engine ready."""
+    async with app.router.lifespan_context(app):
+        engine = app.state.llm.engine
+        for _ in range(200):
+            if engine.ready():
+                break
+            await asyncio.sleep(0.01)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield client
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_healthy(url: str, proc: object, timeout_s: float = 120) -> None:
+    """Poll ``url``/health until 200; fail early if the process died."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if getattr(proc, "poll", lambda: None)() is not None:
+            raise RuntimeError(f"server exited early with code {proc.poll()}")  # type: ignore[attr-defined]
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{url} not healthy after {timeout_s} s")
