@@ -13,6 +13,7 @@ one query per category and merge the per-category results (see ``query.py`` and 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -41,7 +42,7 @@ HNSW_EF_SEARCH = 128
 COMPACT_RATIO = 0.1  # compact an HNSW index once tombstones exceed this share of its vectors
 EMBED_BATCH = 64
 FUSION_TEMPERATURE = 0.5  # per-query softmax temperature, in units of that query's candidate-score spread
-LEXICAL_WEIGHT = 0.0  # hybrid off by default: benchmarks/catalog_eval.py measured it (see docs/CATALOG.md)
+LEXICAL_WEIGHT = 0.1  # hybrid on: +0.012 recall@5 on the eval set (benchmarks/catalog_eval.py, docs/CATALOG.md)
 
 
 @dataclass
@@ -126,9 +127,8 @@ class CatalogIndex:
         self._defer = 0
         self._dirty = False
         self._bm25 = BM25()
-        self._tokens: dict[int, list[str]] = {}
-        for fid, svc in services.items():
-            self._index_tokens(fid, svc)
+        for svc in services.values():
+            self._bm25.add(_doc_tokens(svc.text()))
 
     # ----------------------------------------------------------------------------------------- construction
     @classmethod
@@ -324,7 +324,7 @@ class CatalogIndex:
                     if f >= 0 and f in self._by_fid][:k]
             if self.lexical_weight and hits:
                 qtok = tokenize(text)
-                lex = [self._bm25.score(qtok, self._tokens[self._fid_by_id[svc.id]]) for svc, _ in hits]
+                lex = [self._bm25.score(qtok, _doc_tokens(svc.text())) for svc, _ in hits]
                 top = max(lex) or 1.0
                 hits = [(svc, s + self.lexical_weight * lx / top) for (svc, s), lx in zip(hits, lex, strict=True)]
                 hits.sort(key=lambda r: -r[1])
@@ -340,16 +340,11 @@ class CatalogIndex:
         chunks = [self.embedder.embed_passages(texts[i:i + EMBED_BATCH]) for i in batches]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.embedder.dim), np.float32)
 
-    def _index_tokens(self, fid: int, svc: Service) -> None:
-        toks = tokenize(svc.text())
-        self._tokens[fid] = toks
-        self._bm25.add(toks)
-
     def _register(self, fid: int, svc: Service) -> None:
         self._by_fid[fid] = svc
         self._fid_by_id[svc.id] = fid
         self._fid_by_link[svc.link] = fid
-        self._index_tokens(fid, svc)
+        self._bm25.add(_doc_tokens(svc.text()))
 
     def _drop(self, fids: list[int]) -> None:
         if not fids:
@@ -358,7 +353,7 @@ class CatalogIndex:
             svc = self._by_fid.pop(fid)
             self._fid_by_id.pop(svc.id, None)
             self._fid_by_link.pop(svc.link, None)
-            self._bm25.remove(self._tokens.pop(fid, []))
+            self._bm25.remove(_doc_tokens(svc.text()))
         if self._kind == "flat":
             self._faiss.remove_ids(np.asarray(fids, dtype=np.int64))
         else:
@@ -410,6 +405,12 @@ class CatalogIndex:
         }
         store.save(self.index_dir, meta, self._faiss)
         self._dirty = False
+
+
+@functools.lru_cache(maxsize=20_000)
+def _doc_tokens(text: str) -> tuple[str, ...]:
+    """Service tokens, cached for hot services instead of stored for all (100k token lists cost ~250 MB)."""
+    return tuple(tokenize(text))
 
 
 def _file_sha(path: Path) -> str:

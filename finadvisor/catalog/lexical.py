@@ -13,7 +13,7 @@ import math
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 _WORD = re.compile(r"\w+")
 # Function words that carry no topic; deliberately short, and none of them is a service noun.
@@ -56,7 +56,7 @@ class BM25:
         df = max(0, self.df.get(token, 0))
         return math.log(1.0 + (self.n_docs - df + 0.5) / (df + 0.5))
 
-    def score(self, query_tokens: list[str], doc_tokens: list[str]) -> float:
+    def score(self, query_tokens: Sequence[str], doc_tokens: Sequence[str]) -> float:
         if not query_tokens or not doc_tokens:
             return 0.0
         tf = Counter(doc_tokens)

