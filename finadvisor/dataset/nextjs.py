@@ -23,7 +23,7 @@ from finadvisor.errors import ConfigError
 # Components whose own title/description is a pair (as in the seed).
 PAIR_COMPONENTS = {"shared.promote-points", "shared.bank-list"}
 NESTED_LISTS = ("left_items", "right_items", "items")
-DEFAULT_BANK_ANSWER = ("Bạn có thể liên kết tài khoản hoặc thẻ ngân hàng {bank} với ví để nạp tiền, rút tiền "
+DEFAULT_BANK_ANSWER = ("Bạn có thể liên kết tài khoản hoặc thẻ của {bank} với ví để nạp tiền, rút tiền "
                        "và thanh toán.")
 
 
