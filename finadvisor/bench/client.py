@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from finadvisor.bench.http11 import Connection, ConnectionLost, ProtocolError, Response
 from finadvisor.bench.stats import RequestResult
 from finadvisor.errors import ConfigError, UpstreamError
 
@@ -46,20 +47,42 @@ def resolve_endpoints(url: str) -> Endpoints:
     return Endpoints(chat=v1 + "/chat/completions", models=v1 + "/models", advisor=root + "/api/recommendations")
 
 
-def make_client(max_connections: int, api_key: str | None = None) -> httpx.AsyncClient:
-    """One client for the whole run: pooled keep-alive connections, no per-request setup."""
-    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
-    # Timeouts are enforced per request with asyncio.timeout (the whole request, not per read).
-    return httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(None, connect=30.0), headers=headers,
-                             trust_env=False)
+class ClientPool:
+    """One keep-alive connection per in-flight request, handed out LIFO (so warm connections are reused)."""
+
+    def __init__(self, size: int, origin: str, api_key: str | None = None) -> None:
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._conns = [Connection(origin, headers) for _ in range(size)]
+        self._free: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
+        for conn in self._conns:
+            self._free.put_nowait(conn)
+
+    async def acquire(self) -> Connection:
+        return await self._free.get()
+
+    def release(self, conn: Connection) -> None:
+        self._free.put_nowait(conn)
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for conn in self._conns:
+            conn.close()
 
 
-async def preflight(client: httpx.AsyncClient, endpoints: Endpoints, *, want_model: bool,
+def target_path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+async def preflight(endpoints: Endpoints, *, want_model: bool, api_key: str | None = None,
                     timeout: float = 10.0) -> str | None:
     """Fail fast with one clear line if the server is unreachable; return the first served model if asked."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
-        response = await asyncio.wait_for(client.get(endpoints.models), timeout)
+        async with httpx.AsyncClient(headers=headers, trust_env=False, timeout=timeout) as client:
+            response = await client.get(endpoints.models)
     except (httpx.ConnectError, OSError) as exc:
         raise UpstreamError(f"cannot connect to {endpoints.models}: {_reason(exc)}. Is the server running? "
                             "Start one with 'finadvisor serve' or check --url.") from None
@@ -90,43 +113,49 @@ def _reason(exc: BaseException) -> str:
     return text.splitlines()[0][:200]
 
 
-async def chat_request(client: httpx.AsyncClient, url: str, body: dict[str, Any], *, timeout: float,
+JSON_HEADERS = b"Content-Type: application/json\r\nAccept: text/event-stream, application/json\r\n"
+
+
+async def chat_request(conn: Connection, path: str, body: dict[str, Any], *, timeout: float,
                        t0: float) -> RequestResult:
     """POST a streamed chat completion; measure TTFT, gaps between content deltas, tokens and e2e latency."""
     payload = json.dumps(body, ensure_ascii=False).encode()
     result = RequestResult(ok=False)
     start = time.perf_counter()
     result.start = start - t0
-    stage = "connect"
+    response: Response | None = None
     try:
         async with asyncio.timeout(timeout):
-            async with client.stream("POST", url, content=payload,
-                                     headers={"Content-Type": "application/json"}) as response:
-                if response.status_code >= 400:
-                    text = (await response.aread())[:300].decode("utf-8", "replace")
-                    return _fail(result, start, f"http_{response.status_code}", text)
-                stage = "body"
-                if "text/event-stream" not in response.headers.get("content-type", ""):
-                    return _non_streamed(result, start, await response.aread())
-                return await _read_sse(result, start, response)
+            response = await conn.request("POST", path, payload, JSON_HEADERS)
+            if response.status >= 400:
+                text = (await response.read())[:300].decode("utf-8", "replace")
+                return _fail(result, start, f"http_{response.status}", text)
+            if "text/event-stream" not in response.headers.get("content-type", ""):
+                return _non_streamed(result, start, await response.read())
+            return await _read_sse(result, start, response)
     except TimeoutError:
         return _fail(result, start, "timeout", f"no complete response within {timeout:g} s")
-    except httpx.TimeoutException as exc:
-        return _fail(result, start, "timeout", _reason(exc))
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        kind = "mid_stream_close" if stage == "body" else "connection"
-        return _fail(result, start, kind, _reason(exc))
-    except (httpx.TransportError, OSError) as exc:
+    except ConnectionLost as exc:
+        kind = "mid_stream_close" if response is not None else "connection"
+        return _fail(result, start, kind, str(exc))
+    except ProtocolError as exc:
+        return _fail(result, start, "invalid_response", str(exc))
+    except OSError as exc:
         return _fail(result, start, "connection", _reason(exc))
+    finally:
+        if response is not None:
+            conn.finish(response)
+        else:
+            conn.close()
 
 
-async def _read_sse(result: RequestResult, start: float, response: httpx.Response) -> RequestResult:
+async def _read_sse(result: RequestResult, start: float, response: Response) -> RequestResult:
     last: float | None = None
     chunks = 0
     usage_tokens: int | None = None
     finished = False
     buffer = b""
-    async for data in response.aiter_bytes():
+    async for data in response.iter_bytes():
         now = time.perf_counter()
         buffer += data
         *lines, buffer = buffer.split(b"\n")
@@ -184,34 +213,39 @@ def _non_streamed(result: RequestResult, start: float, raw: bytes) -> RequestRes
     return result
 
 
-async def advisor_request(client: httpx.AsyncClient, url: str, history: dict[str, Any], *, timeout: float,
+async def advisor_request(conn: Connection, path: str, history: dict[str, Any], *, timeout: float,
                           t0: float, no_cache: bool = False) -> RequestResult:
     """POST /api/recommendations; e2e latency plus the X-Cache verdict."""
     payload = json.dumps({"history": history}, ensure_ascii=False).encode()
-    headers = {"Content-Type": "application/json"}
-    if no_cache:
-        headers["Cache-Control"] = "no-cache"
+    headers = b"Content-Type: application/json\r\n" + (b"Cache-Control: no-cache\r\n" if no_cache else b"")
     result = RequestResult(ok=False)
     start = time.perf_counter()
     result.start = start - t0
+    response: Response | None = None
     try:
         async with asyncio.timeout(timeout):
-            response = await client.post(url, content=payload, headers=headers)
+            response = await conn.request("POST", path, payload, headers)
+            raw = await response.read()
     except TimeoutError:
         return _fail(result, start, "timeout", f"no complete response within {timeout:g} s")
-    except httpx.TimeoutException as exc:
-        return _fail(result, start, "timeout", _reason(exc))
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        return _fail(result, start, "mid_stream_close", _reason(exc))
-    except (httpx.TransportError, OSError) as exc:
+    except ConnectionLost as exc:
+        return _fail(result, start, "mid_stream_close" if response is not None else "connection", str(exc))
+    except ProtocolError as exc:
+        return _fail(result, start, "invalid_response", str(exc))
+    except OSError as exc:
         return _fail(result, start, "connection", _reason(exc))
+    finally:
+        if response is not None:
+            conn.finish(response)
+        else:
+            conn.close()
     result.e2e = time.perf_counter() - start
-    if response.status_code >= 400:
-        return _fail(result, start, f"http_{response.status_code}", response.text[:300])
+    if response.status >= 400:
+        return _fail(result, start, f"http_{response.status}", raw[:300].decode("utf-8", "replace"))
     try:
-        response.json()
+        json.loads(raw)
     except ValueError:
-        return _fail(result, start, "invalid_response", f"not JSON: {response.content[:120]!r}")
+        return _fail(result, start, "invalid_response", f"not JSON: {raw[:120]!r}")
     cache = response.headers.get("x-cache", "").strip().lower()
     result.cache = cache if cache in ("hit", "miss") else None
     result.ok = True

@@ -25,8 +25,11 @@ BASELINE = "transformers"
 def settings_factory(model: str | None = None, **overrides: Any) -> EngineFactory:
     """Build engines from project settings (env + these overrides), the way the server does."""
     def build(name: str) -> Engine:
-        from finadvisor.engines import create_engine
+        from finadvisor.engines import ENGINES, create_engine
         from finadvisor.settings import load_settings
+
+        if name not in ENGINES:
+            raise LookupError(f"unknown engine {name!r}; known: {', '.join(ENGINES)}")
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download weights during a benchmark
         return create_engine(load_settings(engine=name, model=model, **overrides))

@@ -20,15 +20,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-import httpx
-
 from finadvisor.bench.client import (
+    ClientPool,
     Endpoints,
     advisor_request,
     chat_request,
-    make_client,
     preflight,
     resolve_endpoints,
+    target_path,
 )
 from finadvisor.bench.stats import RequestResult, summarise
 from finadvisor.bench.workload import ChatWorkload, HistoryWorkload
@@ -166,14 +165,19 @@ async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, 
     return time.perf_counter() - t0
 
 
-def _sender(config: BenchConfig, client: httpx.AsyncClient, endpoints: Endpoints, model: str | None,
+def _sender(config: BenchConfig, pool: ClientPool, endpoints: Endpoints, model: str | None,
             workload: ChatWorkload | HistoryWorkload) -> Send:
+    chat_path, advisor_path = target_path(endpoints.chat), target_path(endpoints.advisor)
     if config.target == "advisor":
         assert isinstance(workload, HistoryWorkload)
 
         async def send_advisor(t0: float) -> RequestResult:
-            return await advisor_request(client, endpoints.advisor, workload.next(), timeout=config.timeout_s,
-                                         t0=t0, no_cache=config.no_cache)
+            conn = await pool.acquire()
+            try:
+                return await advisor_request(conn, advisor_path, workload.next(), timeout=config.timeout_s,
+                                             t0=t0, no_cache=config.no_cache)
+            finally:
+                pool.release(conn)
         return send_advisor
 
     assert isinstance(workload, ChatWorkload)
@@ -185,8 +189,12 @@ def _sender(config: BenchConfig, client: httpx.AsyncClient, endpoints: Endpoints
         base["temperature"] = config.temperature
 
     async def send_chat(t0: float) -> RequestResult:
-        return await chat_request(client, endpoints.chat, {**base, "messages": workload.next()},
-                                  timeout=config.timeout_s, t0=t0)
+        conn = await pool.acquire()
+        try:
+            return await chat_request(conn, chat_path, {**base, "messages": workload.next()},
+                                      timeout=config.timeout_s, t0=t0)
+        finally:
+            pool.release(conn)
     return send_chat
 
 
@@ -198,12 +206,13 @@ async def run_sweep(config: BenchConfig, sweep: Sweep, *, workload: ChatWorkload
     """Warm up, then run each level in order, appending its summary to ``sweep.levels``."""
     config.validate()
     endpoints = resolve_endpoints(config.url)
-    async with make_client(max(config.concurrency) + 8, config.api_key) as client:
+    async with ClientPool(max(config.concurrency), endpoints.chat, config.api_key) as pool:
         model = config.model
         want_model = config.target == "chat" and model is None
-        found = await preflight(client, endpoints, want_model=want_model, timeout=min(config.timeout_s, 30.0))
+        found = await preflight(endpoints, want_model=want_model, api_key=config.api_key,
+                                timeout=min(config.timeout_s, 30.0))
         sweep.model = model or found
-        send = _sender(config, client, endpoints, sweep.model, workload)
+        send = _sender(config, pool, endpoints, sweep.model, workload)
         if config.warmup:
             warm: list[RequestResult] = []
             await closed_loop(send, min(config.warmup, max(config.concurrency)), config.warmup, None, warm)
