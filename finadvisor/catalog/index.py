@@ -42,7 +42,11 @@ HNSW_EF_SEARCH = 128
 COMPACT_RATIO = 0.1  # compact an HNSW index once tombstones exceed this share of its vectors
 EMBED_BATCH = 64
 FUSION_TEMPERATURE = 0.5  # per-query softmax temperature, in units of that query's candidate-score spread
-LEXICAL_WEIGHT = 0.1  # hybrid on: +0.012 recall@5 on the eval set (benchmarks/catalog_eval.py, docs/CATALOG.md)
+# Hybrid BM25 bonus for per-category (history) queries: +0.012 recall@5 on the eval set. Free-text queries stay
+# dense-only: syllable bigrams cross word boundaries ("nạp tiền | điện thoại" contains "tiền điện", electricity
+# money), and that sent "tiền điện tháng này" to phone top-up (benchmarks/catalog_eval.py, docs/CATALOG.md).
+LEXICAL_WEIGHT = 0.1
+QUERY_LEXICAL_WEIGHT = 0.0
 
 
 @dataclass
@@ -113,6 +117,7 @@ class CatalogIndex:
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.hnsw_threshold = hnsw_threshold
         self.lexical_weight = LEXICAL_WEIGHT
+        self.query_lexical_weight = QUERY_LEXICAL_WEIGHT
         self.fusion_temperature = FUSION_TEMPERATURE
         self._faiss = faiss_index
         self._kind = kind
@@ -276,7 +281,7 @@ class CatalogIndex:
             return []
         vec = self.embedder.embed_queries([query])
         with self._lock.read():
-            rows = self._candidates(vec, [query], max(k, 10) if self.lexical_weight else k)[0]
+            rows = self._candidates(vec, [query], max(k, 10), self.query_lexical_weight)[0]
         return [Hit(svc, float(score)) for svc, score in rows[:k]]
 
     def search_history(self, history: SpendingHistory, k: int = 5) -> list[Hit]:
@@ -290,7 +295,7 @@ class CatalogIndex:
         vecs = self.embedder.embed_queries([q.text for q in queries])
         per_query = max(2 * k, 10)
         with self._lock.read():
-            rows = self._candidates(vecs, [q.text for q in queries], per_query)
+            rows = self._candidates(vecs, [q.text for q in queries], per_query, self.lexical_weight)
         return self._fuse(queries, rows)[:k]
 
     # ------------------------------------------------------------------------------------------- internals
@@ -312,7 +317,8 @@ class CatalogIndex:
         ranked = sorted(merged.values(), key=lambda r: (-r[1], r[0].service))
         return [Hit(svc, round(score, 6)) for svc, score in ranked]
 
-    def _candidates(self, vecs: np.ndarray, texts: list[str], k: int) -> list[list[tuple[Service, float]]]:
+    def _candidates(self, vecs: np.ndarray, texts: list[str], k: int,
+                    lexical_weight: float) -> list[list[tuple[Service, float]]]:
         if not self._by_fid:
             return [[] for _ in texts]
         dead = len(self._tombstones) / max(self._faiss.ntotal, 1)  # over-fetch so tombstones do not eat the top-k
@@ -322,11 +328,11 @@ class CatalogIndex:
         for text, srow, frow in zip(texts, scores, fids, strict=True):
             hits = [(self._by_fid[f], float(s)) for s, f in zip(srow.tolist(), frow.tolist(), strict=True)
                     if f >= 0 and f in self._by_fid][:k]
-            if self.lexical_weight and hits:
+            if lexical_weight and hits:
                 qtok = tokenize(text)
                 lex = [self._bm25.score(qtok, _doc_tokens(svc.text())) for svc, _ in hits]
                 top = max(lex) or 1.0
-                hits = [(svc, s + self.lexical_weight * lx / top) for (svc, s), lx in zip(hits, lex, strict=True)]
+                hits = [(svc, s + lexical_weight * lx / top) for (svc, s), lx in zip(hits, lex, strict=True)]
                 hits.sort(key=lambda r: -r[1])
             out.append(hits)
         return out

@@ -1,0 +1,54 @@
+"""`finadvisor catalog ...` end to end through Typer's runner, with the hash embedder."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from finadvisor.catalog import demo_catalog_path
+from finadvisor.catalog.cli import app
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(app, list(args), catch_exceptions=False)
+
+
+def test_build_search_add_remove_list(tmp_path):
+    idx = str(tmp_path / "idx")
+    out = run("build", str(demo_catalog_path()), "--index", idx, "--embedder", "hash")
+    assert out.exit_code == 0 and "indexed 38 services" in out.output
+    res = run("search", "--index", idx, "--query", "thanh toán hóa đơn điện", "--top-k", "3", "--json")
+    hits = json.loads(res.stdout)
+    assert len(hits) == 3 and set(hits[0]) == {"service", "link", "description", "score"}
+    assert hits[0]["link"] == "https://finadvisor.vn/dich-vu/hoa-don-dien"
+    assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+
+    history = tmp_path / "h.json"
+    history.write_text(json.dumps({"data": {"spending": [{"name": "Vé máy bay", "amount": "3.000.000", "count": 1}]}}))
+    res = run("search", "--index", idx, "--history", str(history), "--top-k", "2", "--json")
+    assert json.loads(res.stdout)[0]["link"] == "https://finadvisor.vn/dich-vu/ve-may-bay"
+
+    entry = tmp_path / "e.json"
+    entry.write_text(json.dumps({"service": "Vé ca nhạc", "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
+                                 "description": "Đặt vé ca nhạc và liveshow"}, ensure_ascii=False))
+    assert "added 1, updated 0; the index now holds 39" in run("add", str(entry), "--index", idx).output
+    assert "removed 1 of 2; the index now holds 38" in run(
+        "remove", "https://finadvisor.vn/dich-vu/ve-ca-nhac", "nope", "--index", idx).output
+    listed = json.loads(run("list", "--index", idx, "--json").stdout)
+    assert len(listed) == 38 and all(e["link"] != "https://finadvisor.vn/dich-vu/ve-ca-nhac" for e in listed)
+
+
+def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
+    import pytest
+
+    from finadvisor.errors import FinadvisorError
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"service": "A", "link": "ftp://x/y", "description": "d"}]))
+    with pytest.raises(FinadvisorError, match=r"catalog entry 0 \('A'\): field 'link' 'ftp://x/y' scheme 'ftp'"):
+        run("build", str(bad), "--index", str(tmp_path / "i"), "--embedder", "hash")
+    with pytest.raises(FinadvisorError, match="exactly one of --query"):
+        run("search", "--index", str(tmp_path / "i"))
