@@ -61,9 +61,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         finally:
             task.cancel()
             await engine.close()
-            advisor = getattr(app.state, "advisor", None)
-            if advisor is not None:
-                await advisor.close()
+            for resource in (getattr(app.state, "advisor", None), getattr(app.state, "history_provider", None)):
+                if resource is not None:
+                    await resource.close()
 
     app = FastAPI(title="finadvisor", version=__version__, lifespan=lifespan,
                   description="Self-hosted OpenAI-compatible LLM server and financial advisor.")

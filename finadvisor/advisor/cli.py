@@ -1,0 +1,93 @@
+"""``finadvisor recommend`` (one history -> JSON on stdout) and ``finadvisor mock-spending-api``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from finadvisor.errors import ValidationFailed
+from finadvisor.settings import load_settings
+
+
+def recommend(
+    history: Annotated[Path, typer.Option(help="Spending history JSON file (the seed's shape).")],
+    catalog: Annotated[Optional[Path], typer.Option(help="Catalog JSON (default: the demo catalog).")] = None,
+    index: Annotated[Optional[Path], typer.Option(help="Vector index folder (built from --catalog if empty).")] = None,
+    now: Annotated[Optional[str], typer.Option(help="Current time, ISO 8601 (time-aware advice).")] = None,
+    upstream: Annotated[Optional[str], typer.Option(help="OpenAI-compatible upstream URL instead of the embedded model.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Local GGUF for the embedded engine.")] = None,
+    engine: Annotated[Optional[str], typer.Option(help="Engine override (llamacpp, openai, fake...).")] = None,
+) -> None:
+    """Recommend 2-3 catalog services for one spending history and print the JSON."""
+    from pydantic import ValidationError
+
+    from finadvisor.history import SpendingHistory
+
+    try:
+        raw = json.loads(history.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValidationFailed(f"cannot read history {history}: {exc}") from None
+    try:
+        parsed = SpendingHistory.model_validate(raw.get("history", raw) if isinstance(raw, dict) else raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ValidationFailed(f"history {history}: {where}: {first['msg']}") from None
+    when = None
+    if now:
+        try:
+            when = datetime.fromisoformat(now)
+        except ValueError:
+            raise ValidationFailed(f"--now {now!r} is not an ISO 8601 time") from None
+    settings = load_settings(catalog_path=catalog, index_dir=index, upstream_url=upstream, model=model,
+                             engine=engine or ("openai" if upstream else None), n_parallel=1)
+    result = asyncio.run(_recommend(settings, parsed, when))
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+
+
+async def _recommend(settings, history, now):  # type: ignore[no-untyped-def]
+    from fastapi import FastAPI
+
+    from finadvisor.advisor.routes import build_advisor
+    from finadvisor.server import create_app
+
+    app: FastAPI = create_app(settings)
+    async with app.router.lifespan_context(app):
+        engine = app.state.llm.engine
+        while not engine.ready():
+            if app.state.engine_error:
+                from finadvisor.errors import EngineUnavailable
+                raise EngineUnavailable(f"the engine failed to start: {app.state.engine_error}")
+            await asyncio.sleep(0.05)
+        advisor = await build_advisor(app)
+        result = await advisor.recommend(history, now)
+        return result.response.model_dump()
+
+
+def mock_spending_api(
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8100,
+    users_dir: Annotated[Optional[Path], typer.Option(help="Folder of <user>.json histories.")] = None,
+) -> None:
+    """Run the mock spending API (demo users; token = demo-<user>, cookie 'token')."""
+    import uvicorn
+
+    from finadvisor.advisor.mock_api import create_mock_app
+
+    from finadvisor.advisor.providers import demo_histories_dir
+
+    folder = users_dir or demo_histories_dir()
+    app = create_mock_app(folder)
+    typer.echo("tokens: " + ", ".join("demo-" + p.stem for p in sorted(folder.glob("*.json"))))
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("recommend")(recommend)
+    app.command("mock-spending-api")(mock_spending_api)

@@ -1,0 +1,114 @@
+"""The advisor's output contract, and the code that makes the LLM keep it.
+
+    {"summarization": "...", "recommendations": [{"service": "...", "link": "...", "recommendation": "..."}]}
+
+The LLM never writes a link and never names a service of its own: generation is constrained by a JSON schema
+whose ``service`` field is an enum of the retrieved candidates, the output is then parsed and validated here
+(never trusted), and links are copied from the catalog. 2-3 distinct services, Vietnamese text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from finadvisor.catalog import Service
+
+MIN_RECS, MAX_RECS = 2, 3
+# Letters that exist only in Vietnamese orthography (plus the tone-marked vowels): their presence is a cheap,
+# reliable signal that a text is Vietnamese rather than English or Chinese.
+_VI_CHARS = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_URL = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file)://\S+|\bwww\.\S+")
+
+
+class Recommendation(BaseModel):
+    service: str
+    link: str
+    recommendation: str
+
+
+class AdvisorResponse(BaseModel):
+    summarization: str
+    recommendations: list[Recommendation] = Field(min_length=MIN_RECS, max_length=MAX_RECS)
+
+
+class OutputInvalid(ValueError):
+    """The LLM output broke the contract; the message says how (used for the retry and the final error)."""
+
+
+def is_vietnamese(text: str) -> bool:
+    return len(_VI_CHARS.findall(text)) >= 2 and not _CJK.search(text)
+
+
+def response_schema(candidates: list[Service]) -> dict[str, Any]:
+    names = [c.service for c in candidates]
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["summarization", "recommendations"],
+        "properties": {
+            "summarization": {"type": "string", "minLength": 20, "maxLength": 500},
+            "recommendations": {
+                "type": "array",
+                "minItems": MIN_RECS,
+                "maxItems": MAX_RECS,
+                "items": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "required": ["service", "recommendation"],
+                    "properties": {
+                        "service": {"type": "string", "enum": names},
+                        "recommendation": {"type": "string", "minLength": 20, "maxLength": 400},
+                    },
+                },
+            },
+        },
+    }
+
+
+def _clean_text(text: Any, field: str) -> str:
+    if not isinstance(text, str):
+        raise OutputInvalid(f"{field} is not a string")
+    cleaned = " ".join(text.split())
+    # Links come only from the catalog: any URL the model wrote into free text is removed, not shown to users.
+    cleaned = " ".join(_URL.sub("", cleaned).split())
+    if len(cleaned) < 10:
+        raise OutputInvalid(f"{field} is too short")
+    if not is_vietnamese(cleaned):
+        raise OutputInvalid(f"{field} is not in Vietnamese")
+    return cleaned
+
+
+def parse_output(text: str, finish_reason: str, candidates: list[Service]) -> AdvisorResponse:
+    """Validate raw LLM output against the contract; links are taken from ``candidates``."""
+    if finish_reason == "length":
+        raise OutputInvalid("the output was truncated (finish_reason=length)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise OutputInvalid(f"the output is not valid JSON ({exc.msg})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("recommendations"), list):
+        raise OutputInvalid("the output does not have the expected object shape")
+    by_name = {c.service: c for c in candidates}
+    recs: list[Recommendation] = []
+    seen: set[str] = set()
+    for item in data["recommendations"]:
+        if not isinstance(item, dict):
+            raise OutputInvalid("a recommendation is not an object")
+        name = item.get("service")
+        service = by_name.get(name) if isinstance(name, str) else None
+        if service is None:
+            raise OutputInvalid("a recommendation names a service outside the candidates")
+        if service.link in seen:
+            continue  # a repeated service adds nothing; distinctness is part of the contract
+        seen.add(service.link)
+        recs.append(Recommendation(service=service.service, link=service.link,
+                                   recommendation=_clean_text(item.get("recommendation"), "recommendation")))
+    if len(recs) < MIN_RECS:
+        raise OutputInvalid(f"the output has {len(recs)} distinct services, at least {MIN_RECS} are required")
+    return AdvisorResponse(summarization=_clean_text(data.get("summarization"), "summarization"),
+                           recommendations=recs[:MAX_RECS])

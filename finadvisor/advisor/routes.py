@@ -1,0 +1,157 @@
+"""Advisor HTTP routes (thin): ``POST/GET /api/recommendations``, demo users, and the web page at ``/``.
+
+The advisor itself (embedder, catalog index, cache) is built on first use in a worker thread, so server start-up
+stays fast and ``/health`` reflects only the LLM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel
+
+from finadvisor.advisor.cache import create_cache
+from finadvisor.advisor.providers import (
+    FolderHistoryProvider,
+    HistoryProvider,
+    HttpHistoryProvider,
+    check_month,
+    demo_histories_dir,
+)
+from finadvisor.advisor.ratelimit import RateLimiter, user_key
+from finadvisor.advisor.service import Advisor, AdviceResult
+from finadvisor.errors import AuthError, ConfigError, InvalidRequest, NotFound
+from finadvisor.history import SpendingHistory
+from finadvisor.settings import Settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+LOGIN_HINT = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>Đăng nhập</title>
+<body><p>Chưa có thông tin của bạn. Vui lòng đăng nhập vào ứng dụng trước, rồi tải lại trang này.</p>
+<p>There is no information about you yet: please log in first, then refresh this page.</p></body></html>"""
+
+
+class RecommendationRequest(BaseModel):
+    history: SpendingHistory
+    now: datetime | None = None
+
+
+router = APIRouter(prefix="/api")
+
+
+async def build_advisor(app: FastAPI) -> Advisor:
+    state = app.state
+    async with state.advisor_lock:
+        if state.advisor is None:
+            settings: Settings = state.settings
+            embedder = await state.get_embedder()
+
+            def load_index() -> Any:
+                from finadvisor.catalog import CatalogIndex, demo_catalog_path
+                index_dir = settings.index_dir or settings.cache_dir / "index"
+                catalog = settings.catalog_path or demo_catalog_path()
+                return CatalogIndex.open_or_build(index_dir, embedder, catalog, tuple(settings.link_schemes))
+
+            index = await asyncio.to_thread(load_index)
+            cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
+            state.advisor = Advisor(state.llm, index, cache, metrics=state.metrics,
+                                    top_k=settings.retrieval_top_k, max_tokens=settings.advisor_max_tokens)
+    return state.advisor
+
+
+def _provider(app: FastAPI) -> HistoryProvider:
+    state = app.state
+    if state.history_provider is None:
+        settings: Settings = state.settings
+        if settings.spending_api_url:
+            state.history_provider = HttpHistoryProvider(settings.spending_api_url,
+                                                         timeout_s=settings.spending_api_timeout_s)
+        elif settings.history_dir:
+            state.history_provider = FolderHistoryProvider(settings.history_dir)
+        else:
+            raise ConfigError("no spending source is configured; set FINADVISOR_SPENDING_API_URL "
+                              "(or --spending-api-url) or FINADVISOR_HISTORY_DIR")
+    return state.history_provider
+
+
+def _respond(result: AdviceResult) -> JSONResponse:
+    return JSONResponse(result.response.model_dump(), headers={"X-Cache": result.cache,
+                                                               "Cache-Control": "private, no-store"})
+
+
+def _bypass(request: Request) -> bool:
+    return "no-cache" in request.headers.get("cache-control", "").lower()
+
+
+@router.post("/recommendations")
+async def recommend(body: RecommendationRequest, request: Request) -> JSONResponse:
+    app = request.app
+    client = request.client.host if request.client else "unknown"
+    app.state.rate_limiter.check("ip:" + client)
+    advisor = await build_advisor(app)
+    return _respond(await advisor.recommend(body.history, body.now, bypass_cache=_bypass(request)))
+
+
+@router.get("/recommendations", response_model=None)
+async def recommend_for_user(request: Request,
+                             month: str | None = Query(None, description="YYYY-MM; default: this month")
+                             ) -> JSONResponse | HTMLResponse:
+    app = request.app
+    settings: Settings = app.state.settings
+    token = request.cookies.get(settings.token_cookie, "").strip()
+    if not token:
+        if "text/html" in request.headers.get("accept", ""):
+            return HTMLResponse(LOGIN_HINT, status_code=401)
+        raise AuthError(f"no session: log in first (cookie '{settings.token_cookie}' is missing)",
+                        code="not_logged_in")
+    if len(token) > 4096:
+        raise AuthError("the session cookie is malformed; log in again", code="not_logged_in")
+    now = datetime.now()
+    try:
+        month = check_month(month or now.strftime("%Y-%m"))
+    except ValueError as exc:
+        raise InvalidRequest(str(exc), param="month") from None
+    app.state.rate_limiter.check("user:" + user_key(token))
+    history = await _provider(app).fetch(token, month)
+    advisor = await build_advisor(app)
+    return _respond(await advisor.recommend(history, now, bypass_cache=_bypass(request)))
+
+
+def _demo_folder(settings: Settings) -> Path:
+    return settings.history_dir or demo_histories_dir()
+
+
+@router.get("/demo-users")
+async def demo_users(request: Request) -> JSONResponse:
+    folder = _demo_folder(request.app.state.settings)
+    return JSONResponse({"users": sorted(p.stem for p in folder.glob("*.json"))})
+
+
+@router.get("/demo-users/{user}")
+async def demo_user_history(user: str, request: Request) -> JSONResponse:
+    provider = FolderHistoryProvider(_demo_folder(request.app.state.settings))
+    try:
+        history = await provider.fetch(user, datetime.now().strftime("%Y-%m"))
+    except NotFound:
+        raise NotFound(f"no demo user named {user[:64]!r}") from None
+    return JSONResponse(history.model_dump())
+
+
+page = APIRouter()
+
+
+@page.get("/", include_in_schema=False)
+async def index_page() -> FileResponse:
+    return FileResponse(STATIC / "index.html", media_type="text/html")
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    app.state.advisor_lock = asyncio.Lock()
+    app.state.history_provider = None
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_min)
+    app.include_router(router)
+    app.include_router(page)

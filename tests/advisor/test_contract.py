@@ -1,0 +1,63 @@
+"""The output contract: parse, validate, take links from the catalog, reject anything else."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from finadvisor.advisor.contract import OutputInvalid, is_vietnamese, parse_output, response_schema
+from finadvisor.catalog import Service
+
+CANDIDATES = [Service(service="Tiết kiệm online", link="https://finadvisor.vn/dich-vu/tiet-kiem", description="d"),
+              Service(service="Thanh toán hóa đơn điện", link="https://finadvisor.vn/dich-vu/dien", description="d"),
+              Service(service="Bảo hiểm sức khỏe", link="finadvisor://service/bh", description="d")]
+REASON = "Bạn chi nhiều cho tiền điện, hãy bật thanh toán tự động."
+
+
+def out(services: list[str], summary: str = "Tháng này bạn chi tiêu khá nhiều cho hóa đơn.", **extra) -> str:
+    return json.dumps({"summarization": summary, "recommendations": [
+        {"service": s, "recommendation": REASON, **extra} for s in services]}, ensure_ascii=False)
+
+
+def test_links_come_from_catalog_not_model() -> None:
+    text = out(["Tiết kiệm online", "Bảo hiểm sức khỏe"], link="http://evil.example")
+    resp = parse_output(text, "stop", CANDIDATES)
+    assert [r.link for r in resp.recommendations] == ["https://finadvisor.vn/dich-vu/tiet-kiem",
+                                                      "finadvisor://service/bh"]
+
+
+def test_urls_in_free_text_are_removed() -> None:
+    text = out(["Tiết kiệm online", "Bảo hiểm sức khỏe"],
+               summary="Bạn chi nhiều, hãy mở http://evil.example/phish ngay để nhận quà tặng.")
+    resp = parse_output(text, "stop", CANDIDATES)
+    assert "evil" not in resp.summarization and "http" not in resp.summarization
+
+
+@pytest.mark.parametrize(("text", "finish", "reason"), [
+    (out(["Tiết kiệm online", "Bảo hiểm sức khỏe"]), "length", "truncated"),
+    ('{"summarization": "Bạn chi', "stop", "not valid JSON"),
+    (out(["Tiết kiệm online", "Vay tiền nhanh"]), "stop", "outside the candidates"),
+    (out(["Tiết kiệm online", "Tiết kiệm online"]), "stop", "1 distinct services"),
+    (out(["Tiết kiệm online", "Bảo hiểm sức khỏe"], summary="You spent a lot on bills this month."), "stop",
+     "not in Vietnamese"),
+    ('[1, 2]', "stop", "expected object shape"),
+])
+def test_contract_violations_are_rejected(text: str, finish: str, reason: str) -> None:
+    with pytest.raises(OutputInvalid, match=reason):
+        parse_output(text, finish, CANDIDATES)
+
+
+def test_schema_enum_is_exactly_the_candidates() -> None:
+    schema = response_schema(CANDIDATES)
+    item = schema["properties"]["recommendations"]["items"]
+    assert item["properties"]["service"]["enum"] == [c.service for c in CANDIDATES]
+    assert "link" not in item["properties"]
+    assert schema["properties"]["recommendations"]["minItems"] == 2
+    assert schema["properties"]["recommendations"]["maxItems"] == 3
+
+
+def test_vietnamese_detector() -> None:
+    assert is_vietnamese("Bạn nên tiết kiệm nhiều hơn")
+    assert not is_vietnamese("You should save more money")
+    assert not is_vietnamese("您应该多存钱 và tiết kiệm")
