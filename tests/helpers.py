@@ -44,3 +44,18 @@ def wait_healthy(url: str, proc: object, timeout_s: float = 120) -> None:
             pass
         time.sleep(0.5)
     raise TimeoutError(f"{url} not healthy after {timeout_s} s")
+
+
+def require_binary(name: str) -> str:
+    """Path of a system binary; skip locally when missing, but fail in CI (the install script provides it)."""
+    import os
+    import shutil
+
+    import pytest
+
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is missing in CI; scripts/install.sh should have installed it")
+        pytest.skip(f"{name} is not installed (run scripts/install.sh)")
+    return path
