@@ -151,7 +151,8 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         eval_steps=cfg.save_steps, seed=cfg.seed, data_seed=cfg.seed, report_to="none", use_cpu=not cuda,
         bf16=cuda, max_length=cfg.max_length, packing=cfg.packing, disable_tqdm=not progress,
         deepspeed=str(cfg.deepspeed) if cfg.deepspeed else None,
-        gradient_checkpointing=cfg.gradient_checkpointing, dataloader_num_workers=0,
+        dataloader_num_workers=0,
+        **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
     )
     trainer = SFTTrainer(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
                          eval_dataset=eval_ds, processing_class=tokenizer,

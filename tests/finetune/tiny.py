@@ -120,3 +120,35 @@ def write_gguf(hf_folder: Path, out: Path) -> Path:
     w.write_tensors_to_file()
     w.close()
     return out
+
+
+def random_adapter(base_folder: Path, out: Path, *, seed: int = 1, rank: int = 4) -> Path:
+    """A PEFT LoRA with random (non-zero) A and B on every projection: changes the output, no training."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(base_folder)
+    torch.manual_seed(seed)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets,
+                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
+    peft_model.save_pretrained(out)
+    return out
+
+
+FAQ = [
+    ("Phí chuyển tiền là bao nhiêu?", "Chuyển tiền nội bộ miễn phí."),
+    ("How do I pay my electricity bill?", "Open the app, choose Bills, then Electricity."),
+    ("Làm sao để nạp tiền điện thoại?", "Mở ứng dụng, chọn Nạp tiền điện thoại."),
+    ("What is the transfer limit per day?", "The daily limit depends on your verification level."),
+]
+
+
+def write_faq_jsonl(path: Path, system: bool = True) -> Path:
+    with open(path, "w", encoding="utf-8") as fh:
+        for q, a in FAQ:
+            messages = ([{"role": "system", "content": "You are a helpful assistant."}] if system else [])
+            messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
+            fh.write(json.dumps({"type": "chatml", "messages": messages}, ensure_ascii=False) + "\n")
+    return path
