@@ -55,9 +55,10 @@ class OpenAIUpstreamEngine:
                    timeout_s=settings.request_timeout_s)
 
     async def start(self) -> None:
-        self._client = httpx.AsyncClient(base_url=self.base_url, headers=self._headers, timeout=self._timeout,
-                                         transport=self._transport,
-                                         limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        if self._client is None:  # start() may be retried while the upstream comes up
+            self._client = httpx.AsyncClient(
+                base_url=self.base_url, headers=self._headers, timeout=self._timeout, transport=self._transport,
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
         try:
             resp = await self._client.get("/models")
             resp.raise_for_status()

@@ -17,7 +17,7 @@ from fastapi import FastAPI
 from finadvisor import __version__
 from finadvisor.engines import Engine, create_engine
 from finadvisor.engines.service import LLMService
-from finadvisor.errors import FinadvisorError
+from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
 from finadvisor.server.errors import install_error_handlers
 from finadvisor.server.limits import BodySizeLimit
@@ -46,8 +46,18 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async def start() -> None:
+            delay = 1.0
             try:
-                await engine.start()
+                while True:
+                    try:
+                        await engine.start()
+                        app.state.engine_error = None
+                        return
+                    except EngineUnavailable as exc:  # an upstream that is not up yet: keep trying
+                        app.state.engine_error = exc.message
+                        log.warning("engine not available yet (%s); retrying in %.0f s", exc.message, delay)
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 30.0)
             except FinadvisorError as exc:
                 app.state.engine_error = exc.message
                 log.error("engine failed to start: %s", exc.message)
