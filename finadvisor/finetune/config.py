@@ -67,6 +67,9 @@ class TrainConfig:
         for ok, message in checks:
             if not ok:
                 raise ConfigError(message)
+        for flag, path in (("--data", self.data), ("--eval-data", self.eval_data)):
+            if path is not None and not Path(path).is_file():
+                raise ConfigError(f"{flag} {path} does not exist; build it with 'finadvisor dataset build'")
         if self.deepspeed is not None and not Path(self.deepspeed).is_file():
             raise ConfigError(f"DeepSpeed config {self.deepspeed} does not exist (see recipes/ds_zero3.json)")
         return self

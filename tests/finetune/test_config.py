@@ -13,7 +13,9 @@ from finadvisor.finetune.config import build_config, load_recipe
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_flags_override_recipe_which_overrides_defaults(tmp_path: Path):
+def test_flags_override_recipe_which_overrides_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text("")
     recipe = tmp_path / "r.yaml"
     recipe.write_text("rank: 16\nalpha: 32\nlr: 0.001\ntarget_modules: q_proj,v_proj\ndata: d.jsonl\nout: o\n")
     cfg = build_config(recipe, rank=4, lr=None)
@@ -32,15 +34,24 @@ def test_unknown_recipe_keys_and_bad_values_are_errors(tmp_path: Path):
         build_config(out=tmp_path)
     with pytest.raises(ConfigError, match="--scheduler must be one of"):
         build_config(data=tmp_path / "d", out=tmp_path, scheduler="wobbly")
+    with pytest.raises(ConfigError, match="--data .* does not exist"):
+        build_config(data=tmp_path / "d", out=tmp_path)
+    (tmp_path / "d").write_text("")
+    with pytest.raises(ConfigError, match="--eval-data .* does not exist"):
+        build_config(data=tmp_path / "d", out=tmp_path, eval_data=tmp_path / "e")
     with pytest.raises(ConfigError, match="DeepSpeed config"):
         build_config(data=tmp_path / "d", out=tmp_path, deepspeed=tmp_path / "nope.json")
+    assert build_config(data=tmp_path / "d", out=tmp_path, deepspeed=ROOT / "recipes" / "ds_zero3.json")
 
 
 def test_shipped_recipe_loads_and_documents_its_command():
     path = ROOT / "recipes" / "qwen05b-lora.yaml"
     assert "finadvisor finetune train --recipe recipes/qwen05b-lora.yaml" in path.read_text()
-    cfg = build_config(path)
-    assert cfg.rank >= 1 and cfg.data is not None and cfg.out is not None
+    from finadvisor.finetune.config import TrainConfig, _coerce
+
+    raw = load_recipe(path)  # unknown keys would raise here
+    cfg = TrainConfig(**{k: _coerce(k, v) for k, v in raw.items()})
+    assert cfg.rank == 16 and cfg.data == Path("data/faq/train.jsonl") and cfg.base is None
 
 
 def test_qlora_on_cpu_is_a_clear_error(tiny_base: Path, faq_jsonl: Path, tmp_path: Path):
