@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,17 @@ def _run(coro: Any) -> Any:
     except ImportError:
         return asyncio.run(coro)
     return uvloop.run(coro)
+
+
+def _sigterm_interrupts() -> Any:
+    """Treat SIGTERM (timeout(1), CI cancellation, kill) like Ctrl-C, so partial results are still written."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, interrupt)
 
 
 @app.callback(invoke_without_command=True)
@@ -123,11 +136,15 @@ def bench(
                     progress.advance(task)
             return done
 
+        previous = _sigterm_interrupts()
         try:
             _run(run_sweep(config, sweep, workload=workload, progress=hook))
         except KeyboardInterrupt:
             sweep.close_partial()
             err.print("[yellow]interrupted: writing partial results[/yellow]")
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
     doc = results_document(config.public(), sweep.levels, model=sweep.model, partial=sweep.partial,
                            warmup_errors=sweep.warmup_errors)

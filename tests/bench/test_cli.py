@@ -85,7 +85,8 @@ def test_cli_errors_are_clear(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_ctrl_c_writes_partial_results(fake_server, tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_writes_partial_results(fake_server, tmp_path, sig):
     fake_server.script = [Behaviour(ttft=0.05, itl=0.01, tokens=3)]
     out = tmp_path / "partial"
     code = "import sys; from finadvisor.bench.cli import app; sys.argv[0] = 'bench'; app()"
@@ -96,7 +97,7 @@ def test_ctrl_c_writes_partial_results(fake_server, tmp_path):
     deadline = time.time() + 30
     while fake_server.count < 8 and time.time() < deadline:  # wait until the first level is under way
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     stdout, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 0, stderr
     doc = json.loads((out / "results.json").read_text())
