@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,29 +23,29 @@ Opt = typer.Option
 
 @app.command()
 def train(
-    data: Annotated[Optional[Path], Opt(help="Training ChatML JSONL ('finadvisor dataset build').")] = None,
-    out: Annotated[Optional[Path], Opt(help="Adapter folder to write (checkpoints in <out>/checkpoints).")] = None,
-    eval_data: Annotated[Optional[Path], Opt(help="Held-out ChatML JSONL for eval loss.")] = None,
-    base: Annotated[Optional[str], Opt(help="HF folder or GGUF; default: the packaged Qwen2.5 0.5B GGUF.")] = None,
-    recipe: Annotated[Optional[Path], Opt(help="YAML recipe (keys = option names with underscores).")] = None,
-    rank: Annotated[Optional[int], Opt(help="LoRA rank r. [default: 8]")] = None,
-    alpha: Annotated[Optional[float], Opt(help="LoRA alpha. [default: 16]")] = None,
-    dropout: Annotated[Optional[float], Opt(help="LoRA dropout. [default: 0.05]")] = None,
-    target_modules: Annotated[Optional[str], Opt(help="Comma-separated module names. [default: q,k,v,o_proj]")] = None,
-    lr: Annotated[Optional[float], Opt(help="Learning rate. [default: 2e-4]")] = None,
-    scheduler: Annotated[Optional[str], Opt(help="LR schedule: cosine, linear, constant... [default: cosine]")] = None,
-    epochs: Annotated[Optional[float], Opt(help="Epochs (ignored when --max-steps > 0). [default: 1]")] = None,
-    max_steps: Annotated[Optional[int], Opt(help="Optimizer steps; overrides --epochs.")] = None,
-    batch_size: Annotated[Optional[int], Opt(help="Per-device batch size. [default: 2]")] = None,
-    grad_accum: Annotated[Optional[int], Opt(help="Gradient accumulation steps. [default: 1]")] = None,
-    max_length: Annotated[Optional[int], Opt(help="Max tokens per example. [default: 256]")] = None,
-    packing: Annotated[Optional[bool], Opt("--packing/--no-packing", help="Pack examples (BFD).")] = None,
-    seed: Annotated[Optional[int], Opt(help="Random seed. [default: 0]")] = None,
-    save_steps: Annotated[Optional[int], Opt(help="Checkpoint (and eval) every N steps. [default: 50]")] = None,
-    resume: Annotated[Optional[bool], Opt("--resume/--no-resume", help="Continue from the last checkpoint.")] = None,
-    qlora: Annotated[Optional[bool], Opt("--qlora/--no-qlora", help="4-bit QLoRA (CUDA + bitsandbytes).")] = None,
-    deepspeed: Annotated[Optional[Path], Opt(help="DeepSpeed JSON (GPU), e.g. recipes/ds_zero3.json.")] = None,
-    gguf: Annotated[Optional[bool], Opt("--gguf/--no-gguf", help="Also write <out>/adapter.gguf.")] = None,
+    data: Annotated[Path | None, Opt(help="Training ChatML JSONL ('finadvisor dataset build').")] = None,
+    out: Annotated[Path | None, Opt(help="Adapter folder to write (checkpoints in <out>/checkpoints).")] = None,
+    eval_data: Annotated[Path | None, Opt(help="Held-out ChatML JSONL for eval loss.")] = None,
+    base: Annotated[str | None, Opt(help="HF folder or GGUF; default: the packaged Qwen2.5 0.5B GGUF.")] = None,
+    recipe: Annotated[Path | None, Opt(help="YAML recipe (keys = option names with underscores).")] = None,
+    rank: Annotated[int | None, Opt(help="LoRA rank r. [default: 8]")] = None,
+    alpha: Annotated[float | None, Opt(help="LoRA alpha. [default: 16]")] = None,
+    dropout: Annotated[float | None, Opt(help="LoRA dropout. [default: 0.05]")] = None,
+    target_modules: Annotated[str | None, Opt(help="Comma-separated module names. [default: q,k,v,o_proj]")] = None,
+    lr: Annotated[float | None, Opt(help="Learning rate. [default: 2e-4]")] = None,
+    scheduler: Annotated[str | None, Opt(help="LR schedule: cosine, linear, constant... [default: cosine]")] = None,
+    epochs: Annotated[float | None, Opt(help="Epochs (ignored when --max-steps > 0). [default: 1]")] = None,
+    max_steps: Annotated[int | None, Opt(help="Optimizer steps; overrides --epochs.")] = None,
+    batch_size: Annotated[int | None, Opt(help="Per-device batch size. [default: 2]")] = None,
+    grad_accum: Annotated[int | None, Opt(help="Gradient accumulation steps. [default: 1]")] = None,
+    max_length: Annotated[int | None, Opt(help="Max tokens per example. [default: 256]")] = None,
+    packing: Annotated[bool | None, Opt("--packing/--no-packing", help="Pack examples (BFD).")] = None,
+    seed: Annotated[int | None, Opt(help="Random seed. [default: 0]")] = None,
+    save_steps: Annotated[int | None, Opt(help="Checkpoint (and eval) every N steps. [default: 50]")] = None,
+    resume: Annotated[bool | None, Opt("--resume/--no-resume", help="Continue from the last checkpoint.")] = None,
+    qlora: Annotated[bool | None, Opt("--qlora/--no-qlora", help="4-bit QLoRA (CUDA + bitsandbytes).")] = None,
+    deepspeed: Annotated[Path | None, Opt(help="DeepSpeed JSON (GPU), e.g. recipes/ds_zero3.json.")] = None,
+    gguf: Annotated[bool | None, Opt("--gguf/--no-gguf", help="Also write <out>/adapter.gguf.")] = None,
 ) -> None:
     """Fine-tune a LoRA adapter with the loss on assistant tokens only."""
     from finadvisor.finetune.config import build_config
@@ -65,8 +65,8 @@ def train(
 @app.command("export-gguf")
 def export_gguf(
     adapter: Annotated[Path, Opt(help="PEFT adapter folder.")],
-    out: Annotated[Optional[Path], Opt(help="GGUF LoRA to write. [default: <adapter>/adapter.gguf]")] = None,
-    base: Annotated[Optional[str], Opt(help="Base model (needed only if the adapter has no finadvisor_base.json).")] = None,
+    out: Annotated[Path | None, Opt(help="GGUF LoRA to write. [default: <adapter>/adapter.gguf]")] = None,
+    base: Annotated[str | None, Opt(help="Base model (needed only if the adapter has no finadvisor_base.json).")] = None,
     outtype: Annotated[str, Opt(help="f32 or f16.")] = "f32",
 ) -> None:
     """Convert a PEFT LoRA to a GGUF LoRA for llama.cpp (finadvisor serve --lora NAME=FILE)."""
@@ -88,7 +88,7 @@ def export_gguf(
 def merge(
     adapter: Annotated[Path, Opt(help="PEFT adapter folder.")],
     out: Annotated[Path, Opt(help="Folder for the merged HF model.")],
-    base: Annotated[Optional[str], Opt(help="Base model; default: the one recorded at training time.")] = None,
+    base: Annotated[str | None, Opt(help="Base model; default: the one recorded at training time.")] = None,
 ) -> None:
     """Merge the adapter into the base and save a standalone HF model."""
     from finadvisor.finetune.merge import merge_adapter
@@ -99,12 +99,12 @@ def merge(
 @app.command("eval")
 def eval_cmd(
     data: Annotated[Path, Opt(help="Held-out ChatML JSONL.")],
-    adapter: Annotated[Optional[Path], Opt(help="PEFT adapter folder; omit to score the base only.")] = None,
-    base: Annotated[Optional[str], Opt(help="Base model; default: the adapter's recorded base.")] = None,
-    engine: Annotated[Optional[str], Opt(help="llamacpp (GGUF base) or transformers. [default: by base]")] = None,
-    limit: Annotated[Optional[int], Opt(help="Evaluate only the first N pairs.")] = None,
+    adapter: Annotated[Path | None, Opt(help="PEFT adapter folder; omit to score the base only.")] = None,
+    base: Annotated[str | None, Opt(help="Base model; default: the adapter's recorded base.")] = None,
+    engine: Annotated[str | None, Opt(help="llamacpp (GGUF base) or transformers. [default: by base]")] = None,
+    limit: Annotated[int | None, Opt(help="Evaluate only the first N pairs.")] = None,
     max_tokens: Annotated[int, Opt(help="Max tokens per answer.")] = 192,
-    report: Annotated[Optional[Path], Opt(help="Write per-example outputs and scores as JSON here.")] = None,
+    report: Annotated[Path | None, Opt(help="Write per-example outputs and scores as JSON here.")] = None,
 ) -> None:
     """Base vs adapter on held-out pairs: ROUGE-L and embedding cosine, side by side."""
     from finadvisor.finetune.evaluate import format_table, generate_all, load_examples, score

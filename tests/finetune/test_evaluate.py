@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.finetune.evaluate import EvalExample, format_table, generate_all, load_examples, rouge_l, score
+from finadvisor.finetune.evaluate import (
+    EvalExample,
+    format_table,
+    generate_all,
+    load_examples,
+    rouge_l,
+    score,
+)
 
 
 def test_rouge_l_values():
