@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 MAX_CATEGORIES = 100
 MAX_NAME_CHARS = 100
@@ -30,6 +30,8 @@ def parse_amount(value: Any) -> float:
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
+        if len(value) > 40:
+            raise ValueError("amount string is longer than 40 characters")
         text = value.strip().lower()
         for suffix in ("vnd", "vnđ", "đ", "d"):
             if text.endswith(suffix):
@@ -63,8 +65,12 @@ class Category(BaseModel):
     model_config = ConfigDict(extra="ignore")  # drops icon/background and any other UI field
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
-    amount: float = Field(ge=0)
-    count: int = Field(0, ge=0, le=1_000_000)
+    # The published schema says what the spending API really sends: numbers or numeric strings.
+    amount: Annotated[float, WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
+                                                       {"type": "string", "maxLength": 40}]})] = Field(ge=0)
+    count: Annotated[int, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                                                    {"type": "string", "maxLength": 12},
+                                                    {"type": "null"}]})] = Field(0, ge=0, le=1_000_000)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -86,6 +92,8 @@ class Category(BaseModel):
         if isinstance(v, bool):
             raise ValueError("count must be an integer")
         if isinstance(v, str):
+            if len(v) > 12:
+                raise ValueError("count string is longer than 12 characters")
             v = v.strip()
             if not v.isdigit():
                 raise ValueError(f"count {v[:20]!r} is not a whole number")

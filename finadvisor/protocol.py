@@ -29,8 +29,9 @@ class ErrorResponse(BaseModel):
 # ---------------------------------------------------------------------------------------------- chat
 
 
+# Requests validate strictly: OpenAI rejects `"temperature": false` or `"max_tokens": "5"`, and so do we.
 class ChatMessage(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | list[dict[str, Any]] | None = None
@@ -56,10 +57,12 @@ class JsonSchemaSpec(BaseModel):
     schema_: dict[str, Any] = Field(default_factory=dict, alias="schema")
     strict: bool | None = None
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, strict=True)
 
 
 class ResponseFormat(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     type: Literal["text", "json_object", "json_schema"]
     json_schema: JsonSchemaSpec | None = None
 
@@ -71,11 +74,16 @@ class ResponseFormat(BaseModel):
 
 
 class StreamOptions(BaseModel):
+    model_config = ConfigDict(strict=True)
+
     include_usage: bool = False
 
 
+StopText = Annotated[str, Field(min_length=1, max_length=64)]
+
+
 class ChatCompletionRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=256)]
     model: str | None = None
@@ -86,7 +94,7 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     response_format: ResponseFormat | None = None
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
-    stop: str | list[str] | None = None
+    stop: StopText | Annotated[list[StopText], Field(max_length=4)] | None = None
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
@@ -96,12 +104,7 @@ class ChatCompletionRequest(BaseModel):
     @field_validator("stop")
     @classmethod
     def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
-        if v is None:
-            return None
-        stops = [v] if isinstance(v, str) else v
-        if len(stops) > 4 or any(not s or len(s) > 64 for s in stops):
-            raise ValueError("stop accepts up to 4 non-empty strings of at most 64 characters")
-        return stops
+        return [v] if isinstance(v, str) else v
 
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -180,7 +183,7 @@ class ModelList(BaseModel):
 
 
 class EmbeddingRequest(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
 
     input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
     model: str | None = None

@@ -27,6 +27,7 @@ from finadvisor.advisor.ratelimit import RateLimiter, user_key
 from finadvisor.advisor.service import Advisor, AdviceResult
 from finadvisor.errors import AuthError, ConfigError, InvalidRequest, NotFound
 from finadvisor.history import SpendingHistory
+from finadvisor.server.errors import documented
 from finadvisor.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,7 +41,7 @@ class RecommendationRequest(BaseModel):
     now: datetime | None = None
 
 
-router = APIRouter(prefix="/api")
+router = APIRouter(prefix="/api", responses=documented(400, 401, 404, 413, 422, 429, 500, 502, 503, 504))
 
 
 async def build_advisor(app: FastAPI) -> Advisor:

@@ -20,6 +20,11 @@ from finadvisor.protocol import ErrorDetail, ErrorResponse
 log = logging.getLogger(__name__)
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` entries: every listed status answers with the ErrorResponse shape."""
+    return {status: {"model": ErrorResponse, "description": "Error (OpenAI error shape)"} for status in statuses}
+
+
 def error_response(status: int, message: str, error_type: str, *, param: str | None = None,
                    code: str | None = None, retry_after: float | None = None) -> JSONResponse:
     body = ErrorResponse(error=ErrorDetail(message=message, type=error_type, param=param, code=code))
@@ -42,6 +47,15 @@ def _describe(exc: RequestValidationError) -> tuple[str, str | None]:
     return (f"{param}: {msg}" if param else msg), param
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        regex = getattr(route, "path_regex", None)
+        if regex is not None and regex.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(FinadvisorError)
     async def _domain(_: Request, exc: FinadvisorError) -> JSONResponse:
@@ -56,9 +70,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(status, message, "invalid_request_error", param=param)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kind = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
-        return error_response(exc.status_code, str(exc.detail), kind)
+        response = error_response(exc.status_code, str(exc.detail), kind)
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # Starlette lists only the first matching route's methods
+            response.headers["Allow"] = ", ".join(_allowed_methods(request))
+        return response
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

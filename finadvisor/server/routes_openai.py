@@ -31,8 +31,10 @@ from finadvisor.protocol import (
     new_id,
 )
 from finadvisor.server.auth import require_api_key
+from finadvisor.server.errors import documented
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
+                   responses=documented(400, 401, 404, 413, 500, 502, 503, 504))
 _FINISH = {"stop", "length", "content_filter", "tool_calls"}
 
 
@@ -67,7 +69,9 @@ def _finish(reason: str | None) -> str:
     return reason if reason in _FINISH else "stop"
 
 
-@router.post("/chat/completions", response_model=ChatCompletion)
+@router.post("/chat/completions", response_model=ChatCompletion, responses={200: {
+    "content": {"text/event-stream": {"schema": {}}},
+    "description": "A chat.completion, or with stream=true an SSE stream of chat.completion.chunk ending in [DONE]"}})
 async def chat_completions(body: ChatCompletionRequest, request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     llm: LLMService = state.llm
