@@ -10,6 +10,7 @@
     ├── UpstreamError       502     a dependency (spending API, upstream LLM) answered badly
     ├── Overloaded          503     queue full / engine not ready (carries retry_after)
     │   └── EngineUnavailable 503   engine not loaded or crashed
+    │   └── NotConfigured 503       the feature asked for is not configured on this server
     ├── UpstreamTimeout     504     a dependency did not answer in time
     ├── ModelOutputError    502     the LLM produced unusable output even after a retry
     └── ConfigError         (CLI)   bad settings, missing files, checksum mismatch
@@ -77,6 +78,10 @@ class Overloaded(FinadvisorError):
 
 class EngineUnavailable(Overloaded):
     pass
+
+
+class NotConfigured(Overloaded):
+    error_type = "not_configured"
 
 
 class UpstreamTimeout(FinadvisorError):

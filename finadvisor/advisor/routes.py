@@ -25,7 +25,7 @@ from finadvisor.advisor.providers import (
 )
 from finadvisor.advisor.ratelimit import RateLimiter, user_key
 from finadvisor.advisor.service import Advisor, AdviceResult
-from finadvisor.errors import AuthError, ConfigError, InvalidRequest, NotFound
+from finadvisor.errors import AuthError, InvalidRequest, NotConfigured, NotFound
 from finadvisor.history import SpendingHistory
 from finadvisor.server.errors import documented
 from finadvisor.settings import Settings
@@ -74,7 +74,7 @@ def _provider(app: FastAPI) -> HistoryProvider:
         elif settings.history_dir:
             state.history_provider = FolderHistoryProvider(settings.history_dir)
         else:
-            raise ConfigError("no spending source is configured; set FINADVISOR_SPENDING_API_URL "
+            raise NotConfigured("no spending source is configured; set FINADVISOR_SPENDING_API_URL "
                               "(or --spending-api-url) or FINADVISOR_HISTORY_DIR")
     return state.history_provider
 
