@@ -177,6 +177,8 @@ def engines_cmd(
     max_tokens: int = typer.Option(64, "--max-tokens", help="max_tokens per request."),
     concurrency: int = typer.Option(1, "--concurrency", help="Requests in flight per engine."),
     model: str = typer.Option(None, "--model", help="Model path for every engine (default: the packaged model)."),
+    n_threads: int = typer.Option(None, "--n-threads",
+                                  help="CPU threads for every engine (default: FINADVISOR_N_THREADS or all cores)."),
     out: Path = typer.Option(None, "--out", help="Folder for engines.json (default: bench-results/<time>)."),  # noqa: B008 - Typer's idiom
 ) -> None:
     """Same prompts, same model, each engine in-process: tokens/s, TTFT, speed-up over transformers."""
@@ -193,11 +195,11 @@ def engines_cmd(
     chosen = [base.next() for _ in range(min(n_prompts, len(base.conversations)))]
     err = _stderr()
     rows = _run(compare_engines(names, chosen, max_tokens=max_tokens, concurrency=concurrency,
-                                factory=settings_factory(model),
+                                factory=settings_factory(model, n_threads=n_threads),
                                 on_engine=lambda name: err.print(f"[bold]engine {name}[/bold]: loading and running")))
     doc = {"schema": "finadvisor.bench.engines/1", "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
            "config": {"engines": names, "prompts": len(chosen), "max_tokens": max_tokens,
-                      "concurrency": concurrency, "model": model},
+                      "concurrency": concurrency, "model": model, "n_threads": n_threads},
            "engines": rows}
     path = write_json((out or _default_out()) / "engines.json", doc)
     _stdout().print(engines_table(rows))
