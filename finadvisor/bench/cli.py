@@ -50,12 +50,9 @@ def _default_out() -> Path:
 
 
 def _run(coro: Any) -> Any:
-    """asyncio.run, on uvloop when it is installed (it roughly halves the client's per-request CPU cost)."""
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(coro)
-    return uvloop.run(coro)
+    # Plain asyncio: uvloop made no measurable difference to the client's CPU per request
+    # (benchmarks/bench_overhead.py --loop uvloop|asyncio), so there is one code path.
+    return asyncio.run(coro)
 
 
 def _sigterm_interrupts() -> Any:
