@@ -47,7 +47,7 @@ def serve(port: int) -> None:
     import uvicorn
 
     uvicorn.run(stub_app, host="127.0.0.1", port=port, log_level="critical", access_log=False, lifespan="off",
-                http="httptools", loop="uvloop" if _has("uvloop") else "asyncio")
+                http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio")
 
 
 def _has(module: str) -> bool:

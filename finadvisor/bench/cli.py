@@ -104,6 +104,8 @@ def bench(
 
     if target not in ("chat", "advisor"):
         raise ConfigError(f"--target {target!r}: expected chat or advisor")
+    if target == "advisor" and prompt is not None:
+        raise ConfigError("--prompt applies to --target chat; the advisor takes histories (--dataset FILE)")
     if dataset is not None and prompt is not None:
         raise ConfigError("pass either --dataset or --prompt, not both")
     config = BenchConfig(url=url, concurrency=_levels(concurrency), target=target, model=model,  # type: ignore[arg-type]
