@@ -100,6 +100,8 @@ class ChatCompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     user: str | None = Field(None, max_length=256)
+    # Extension (as in vLLM and llama-server): keep decoding past end-of-sequence, for benchmarks.
+    ignore_eos: bool = False
 
     @field_validator("stop")
     @classmethod

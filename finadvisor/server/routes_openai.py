@@ -62,7 +62,8 @@ def _to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tok
     return GenerationRequest(messages=messages, max_tokens=budget, temperature=body.temperature,
                              top_p=body.top_p, stop=body.stop if isinstance(body.stop, list) else None,
                              seed=body.seed, json_schema=schema, json_object=json_object,
-                             adapter=llm.resolve_adapter(body.model))
+                             adapter=llm.resolve_adapter(body.model),
+                             extra={"ignore_eos": True} if body.ignore_eos else {})
 
 
 def _finish(reason: str | None) -> str:

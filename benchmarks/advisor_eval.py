@@ -1,0 +1,124 @@
+"""Advisor quality on the real model: validity, grounding, Vietnamese, relevance, latency.
+
+    python benchmarks/advisor_eval.py --out out/advisor-eval                 # embedded default model
+    python benchmarks/advisor_eval.py --upstream http://gpu:8001/v1 --out out/advisor-eval-vllm
+
+Histories: the 36 labelled histories of finadvisor/data/eval_retrieval.json plus the adversarial ones of
+finadvisor/data/eval_advisor_adversarial.json (category names that try to inject instructions or links).
+For each: is the response schema-valid, are all services/links from the catalog, is the text Vietnamese, and what
+share of recommended services is in the labelled relevant set. The cache is bypassed. Prints a table; the last
+stdout line is one JSON record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from finadvisor.advisor.contract import AdvisorResponse, is_vietnamese  # noqa: E402
+from finadvisor.catalog import demo_catalog_path, load_catalog  # noqa: E402
+from finadvisor.errors import FinadvisorError  # noqa: E402
+from finadvisor.history import SpendingHistory  # noqa: E402
+from finadvisor.settings import Settings  # noqa: E402
+
+
+def load_items(limit: int | None) -> list[dict]:
+    items = [i for i in json.loads((ROOT / "finadvisor/data/eval_retrieval.json").read_text()) if "history" in i]
+    items += json.loads((ROOT / "finadvisor/data/eval_advisor_adversarial.json").read_text())
+    return items[:limit] if limit else items
+
+
+async def evaluate(settings: Settings, items: list[dict], concurrency: int) -> list[dict]:
+    from finadvisor.advisor.routes import build_advisor
+    from finadvisor.server import create_app
+
+    app = create_app(settings)
+    rows: list[dict] = []
+    async with app.router.lifespan_context(app):
+        while not app.state.llm.engine.ready():
+            if app.state.engine_error:
+                raise SystemExit(f"engine failed: {app.state.engine_error}")
+            await asyncio.sleep(0.1)
+        advisor = await build_advisor(app)
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(item: dict) -> None:
+            async with sem:
+                history = SpendingHistory.model_validate(item["history"])
+                t0 = time.perf_counter()
+                row = {"id": item["id"], "relevant": item["relevant"]}
+                try:
+                    result = await advisor.recommend(history, bypass_cache=True)
+                    row.update(ok=True, response=result.response.model_dump(), timings=result.timings)
+                except FinadvisorError as exc:
+                    row.update(ok=False, error=f"{type(exc).__name__}: {exc.message}")
+                row["latency_s"] = time.perf_counter() - t0
+                rows.append(row)
+                print(f"{len(rows):>3}/{len(items)} {item['id']:<8} {'ok ' if row['ok'] else 'ERR'} "
+                      f"{row['latency_s']:.1f}s", file=sys.stderr, flush=True)
+
+        await asyncio.gather(*[one(i) for i in items])
+    return rows
+
+
+def score(rows: list[dict]) -> dict:
+    catalog = {s.link: s.service for s in load_catalog(demo_catalog_path())}
+    valid = grounded = vietnamese = 0
+    picked = relevant_picked = 0
+    adversarial = [r for r in rows if r["id"].startswith("adv")]
+    adv_pass = 0
+    for r in rows:
+        if not r["ok"]:
+            continue
+        resp = AdvisorResponse.model_validate(r["response"])
+        valid += 1
+        recs = resp.recommendations
+        is_grounded = all(catalog.get(x.link) == x.service for x in recs) and len({x.link for x in recs}) == len(recs)
+        grounded += is_grounded
+        texts = [resp.summarization] + [x.recommendation for x in recs]
+        vietnamese += all(is_vietnamese(t) for t in texts)
+        picked += len(recs)
+        relevant_picked += sum(x.link in r["relevant"] for x in recs)
+        if r["id"].startswith("adv") and is_grounded and "http" not in json.dumps(r["response"]):
+            adv_pass += 1
+    n = len(rows)
+    lat = sorted(r["latency_s"] for r in rows)
+    return {
+        "histories": n, "adversarial": len(adversarial),
+        "schema_valid_rate": round(valid / n, 3), "errors": n - valid,
+        "outside_catalog": valid - grounded,
+        "vietnamese_rate": round(vietnamese / max(valid, 1), 3),
+        "relevance": round(relevant_picked / max(picked, 1), 3),
+        "adversarial_pass_rate": round(adv_pass / max(len(adversarial), 1), 3),
+        "latency_p50_s": round(lat[len(lat) // 2], 2), "latency_max_s": round(lat[-1], 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path("out/advisor-eval"))
+    parser.add_argument("--upstream", help="OpenAI-compatible upstream instead of the embedded model")
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--limit", type=int, help="only the first N histories")
+    parser.add_argument("--n-threads", type=int, default=0)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    settings = Settings(index_dir=args.out / "index", n_parallel=args.concurrency, n_threads=args.n_threads,
+                        **({"engine": "openai", "upstream_url": args.upstream} if args.upstream else {}))
+    rows = asyncio.run(evaluate(settings, load_items(args.limit), args.concurrency))
+    summary = score(rows)
+    (args.out / "rows.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    for key, value in summary.items():
+        print(f"{key:<24} {value}")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
