@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     catalog_path: Path | None = Field(None, description="Catalog JSON; default: the packaged demo catalog.")
     index_dir: Path | None = Field(None, description="Vector index folder; default: <cache_dir>/index.")
     link_schemes: list[str] = Field(default_factory=lambda: ["https", "zalopay", "finadvisor"], description="Allowed URL schemes for catalog links.")
-    retrieval_top_k: int = Field(6, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
+    retrieval_top_k: int = Field(4, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
 
     # --- advisor --------------------------------------------------------------------------------------
     spending_api_url: str | None = Field(None, description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.")

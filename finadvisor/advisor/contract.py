@@ -46,12 +46,17 @@ def is_vietnamese(text: str) -> bool:
 
 def response_schema(candidates: list[Service]) -> dict[str, Any]:
     names = [c.service for c in candidates]
+    # No minLength/maxLength: llama.cpp compiles bounded repetitions into a huge grammar (measured: 9x slower
+    # decoding and a 24 s start). Lengths are enforced by max_tokens and by parse_output instead.
+    # x-guidance (llguidance, used by llama.cpp and vLLM) turns off free whitespace: compact JSON, fewer tokens,
+    # and no whitespace loops; other backends ignore the key.
     return {
+        "x-guidance": {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "},
         "type": "object",
         "additionalProperties": False,
         "required": ["summarization", "recommendations"],
         "properties": {
-            "summarization": {"type": "string", "minLength": 20, "maxLength": 500},
+            "summarization": {"type": "string"},
             "recommendations": {
                 "type": "array",
                 "minItems": MIN_RECS,
@@ -62,7 +67,7 @@ def response_schema(candidates: list[Service]) -> dict[str, Any]:
                     "required": ["service", "recommendation"],
                     "properties": {
                         "service": {"type": "string", "enum": names},
-                        "recommendation": {"type": "string", "minLength": 20, "maxLength": 400},
+                        "recommendation": {"type": "string"},
                     },
                 },
             },

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,8 @@ def save(index_dir: Path, meta: dict[str, Any], faiss_index: Any) -> None:
 
     index_dir.mkdir(parents=True, exist_ok=True)
     vectors_name = f"vectors-{meta['version']}.faiss"
-    tmp = index_dir / f".{vectors_name}.tmp"
+    # A unique temporary name: replicas building the same index folder at once must not write into one file.
+    tmp = index_dir / f".{vectors_name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     faiss.write_index(faiss_index, str(tmp))
     _fsync_file(tmp)
     os.replace(tmp, index_dir / vectors_name)

@@ -47,7 +47,7 @@ def redis_port() -> Iterator[int]:
 class Replica:
     def __init__(self, tmp: Path, port: int, name: str, ttft: float = 0.0) -> None:
         self.engine = FakeEngine(script=good_script, ttft_s=ttft)
-        settings = Settings(engine="fake", cache_dir=tmp / name, embedder="hash", index_dir=tmp / f"index-{name}",
+        settings = Settings(engine="fake", cache_dir=tmp / name, embedder="hash", index_dir=tmp / "index",
                             cache_url=f"redis://127.0.0.1:{port}/0", rate_limit_per_min=1000)
         self.app = create_app(settings, engine=self.engine)
 
