@@ -39,7 +39,7 @@ class AdviceResult:
 
 class Advisor:
     def __init__(self, llm: LLMService, index: CatalogIndex, cache: RecommendationCache, *, metrics: Metrics,
-                 top_k: int = 6, max_tokens: int = 512, temperature: float = 0.2) -> None:
+                 top_k: int = 4, max_tokens: int = 512, temperature: float = 0.2) -> None:
         self.llm = llm
         self.index = index
         self.cache = cache
