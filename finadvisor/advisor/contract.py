@@ -40,8 +40,37 @@ class OutputInvalid(ValueError):
     """The LLM output broke the contract; the message says how (used for the retry and the final error)."""
 
 
+class TooFewServices(OutputInvalid):
+    """Valid output that names too few distinct services; carries what was usable so it can be completed."""
+
+    def __init__(self, message: str, summarization: str, recommendations: list[Recommendation]) -> None:
+        super().__init__(message)
+        self.summarization = summarization
+        self.recommendations = recommendations
+
+
 def is_vietnamese(text: str) -> bool:
     return len(_VI_CHARS.findall(text)) >= 2 and not _CJK.search(text)
+
+
+def _item_schema(names: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["service", "recommendation"],
+        "properties": {"service": {"type": "string", "enum": names}, "recommendation": {"type": "string"}},
+    }
+
+
+def more_schema(candidates: list[Service], low: int, high: int) -> dict[str, Any]:
+    """Schema for completing an answer: only services not chosen yet, ``low``..``high`` more of them."""
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["recommendations"],
+        "properties": {"recommendations": {"type": "array", "minItems": low, "maxItems": high,
+                                           "items": _item_schema([c.service for c in candidates])}},
+    }
 
 
 def response_schema(candidates: list[Service]) -> dict[str, Any]:
@@ -61,15 +90,7 @@ def response_schema(candidates: list[Service]) -> dict[str, Any]:
                 "type": "array",
                 "minItems": MIN_RECS,
                 "maxItems": MAX_RECS,
-                "items": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "required": ["service", "recommendation"],
-                    "properties": {
-                        "service": {"type": "string", "enum": names},
-                        "recommendation": {"type": "string"},
-                    },
-                },
+                "items": _item_schema(names),
             },
         },
     }
@@ -88,8 +109,7 @@ def _clean_text(text: Any, field: str) -> str:
     return cleaned
 
 
-def parse_output(text: str, finish_reason: str, candidates: list[Service]) -> AdvisorResponse:
-    """Validate raw LLM output against the contract; links are taken from ``candidates``."""
+def _load(text: str, finish_reason: str) -> dict[str, Any]:
     if finish_reason == "length":
         raise OutputInvalid("the output was truncated (finish_reason=length)")
     try:
@@ -98,22 +118,45 @@ def parse_output(text: str, finish_reason: str, candidates: list[Service]) -> Ad
         raise OutputInvalid(f"the output is not valid JSON ({exc.msg})") from None
     if not isinstance(data, dict) or not isinstance(data.get("recommendations"), list):
         raise OutputInvalid("the output does not have the expected object shape")
+    return data
+
+
+def _recommendations(items: list[Any], candidates: list[Service], taken: set[str]) -> list[Recommendation]:
     by_name = {c.service: c for c in candidates}
     recs: list[Recommendation] = []
-    seen: set[str] = set()
-    for item in data["recommendations"]:
+    for item in items:
         if not isinstance(item, dict):
             raise OutputInvalid("a recommendation is not an object")
         name = item.get("service")
         service = by_name.get(name) if isinstance(name, str) else None
         if service is None:
             raise OutputInvalid("a recommendation names a service outside the candidates")
-        if service.link in seen:
+        if service.link in taken:
             continue  # a repeated service adds nothing; distinctness is part of the contract
-        seen.add(service.link)
+        taken.add(service.link)
         recs.append(Recommendation(service=service.service, link=service.link,
                                    recommendation=_clean_text(item.get("recommendation"), "recommendation")))
+    return recs
+
+
+def parse_output(text: str, finish_reason: str, candidates: list[Service]) -> AdvisorResponse:
+    """Validate raw LLM output against the contract; links are taken from ``candidates``."""
+    data = _load(text, finish_reason)
+    recs = _recommendations(data["recommendations"], candidates, set())
+    summary = _clean_text(data.get("summarization"), "summarization")
+    if len(recs) < MIN_RECS:
+        message = f"the output has {len(recs)} distinct services, at least {MIN_RECS} are required"
+        if recs:
+            raise TooFewServices(message, summary, recs)
+        raise OutputInvalid(message)
+    return AdvisorResponse(summarization=summary, recommendations=recs[:MAX_RECS])
+
+
+def parse_more(text: str, finish_reason: str, candidates: list[Service], partial: TooFewServices) -> AdvisorResponse:
+    """Merge a completion (more services) into a partial answer; the result must meet the contract."""
+    data = _load(text, finish_reason)
+    taken = {r.link for r in partial.recommendations}
+    recs = partial.recommendations + _recommendations(data["recommendations"], candidates, taken)
     if len(recs) < MIN_RECS:
         raise OutputInvalid(f"the output has {len(recs)} distinct services, at least {MIN_RECS} are required")
-    return AdvisorResponse(summarization=_clean_text(data.get("summarization"), "summarization"),
-                           recommendations=recs[:MAX_RECS])
+    return AdvisorResponse(summarization=partial.summarization, recommendations=recs[:MAX_RECS])

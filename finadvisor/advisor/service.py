@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finadvisor.advisor.cache import RecommendationCache, SingleFlight
-from finadvisor.advisor.contract import AdvisorResponse, OutputInvalid, parse_output, response_schema
+from finadvisor.advisor.contract import (
+    MAX_RECS,
+    MIN_RECS,
+    AdvisorResponse,
+    OutputInvalid,
+    TooFewServices,
+    more_schema,
+    parse_more,
+    parse_output,
+    response_schema,
+)
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, time_context
 from finadvisor.catalog import CatalogIndex, Service
 from finadvisor.engines.base import GenerationRequest
@@ -127,7 +137,12 @@ class Advisor:
             timings["llm_total"] = timings.get("llm_total", 0.0) + total
             t = time.perf_counter()
             try:
-                response = parse_output(text, finish, candidates)
+                try:
+                    response = parse_output(text, finish, candidates)
+                except TooFewServices as partial:
+                    # Small models repeat a service; ask only for the missing ones, among the others.
+                    timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
+                    response = await self._complete(history, candidates, now, partial, timings)
             except OutputInvalid as exc:
                 problem = str(exc)
                 timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
@@ -138,6 +153,26 @@ class Advisor:
             return AdviceResult(response, "miss", timings)
         raise ModelOutputError(f"the model could not produce a valid recommendation ({problem}); "
                                "please try again")
+
+    async def _complete(self, history: SpendingHistory, candidates: list[Service], now: datetime | None,
+                        partial: TooFewServices, timings: dict[str, float]) -> AdvisorResponse:
+        chosen = {r.link for r in partial.recommendations}
+        rest = [c for c in candidates if c.link not in chosen]
+        need = MIN_RECS - len(partial.recommendations)
+        messages = build_messages(history, rest, now)
+        names = ", ".join(r.service for r in partial.recommendations)
+        messages[-1]["content"] += (f"\n\nĐã chọn: {names}. Hãy gợi ý thêm {need}-{MAX_RECS - len(chosen)} dịch vụ "
+                                    "KHÁC trong danh sách trên, mỗi dịch vụ kèm lý do ngắn.")
+        request = GenerationRequest(messages=messages, max_tokens=self.max_tokens, temperature=self.temperature,
+                                    json_schema=more_schema(rest, need, MAX_RECS - len(chosen)))
+        text, finish, _, total = await self._generate(request)
+        timings["llm_total"] = timings.get("llm_total", 0.0) + total
+        timings["completions"] = timings.get("completions", 0) + 1
+        t = time.perf_counter()
+        try:
+            return parse_more(text, finish, rest, partial)
+        finally:
+            timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()
@@ -155,10 +190,10 @@ class Advisor:
     def _record(self, result: AdviceResult) -> None:
         self.metrics.advisor_requests.labels(result.cache).inc()
         for stage, seconds in result.timings.items():
-            if stage != "attempts":
+            if stage not in ("attempts", "completions"):
                 self.metrics.advisor_stage.labels(stage).observe(seconds)
         log.info(json.dumps({"event": "recommendation", "cache": result.cache,
-                             "timings_ms": {k: round(v * 1000, 2) if k != "attempts" else v
+                             "timings_ms": {k: round(v * 1000, 2) if k not in ("attempts", "completions") else v
                                             for k, v in result.timings.items()},
                              "services": [r.link for r in result.response.recommendations]},
                             ensure_ascii=False))

@@ -224,3 +224,24 @@ async def test_web_page_and_demo_users(make_client) -> None:
         hist = await c.get("/api/demo-users/chi-noi-tro")
         assert hist.status_code == 200 and hist.json()["spending"]
         assert (await c.get("/api/demo-users/..%2Fsecrets")).status_code == 404
+
+
+async def test_repeated_service_is_completed_not_failed(make_client) -> None:
+    def repeats(request):  # type: ignore[no-untyped-def]
+        names = request.json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
+        rec = {"service": names[0], "recommendation": "Dịch vụ này hợp với khoản chi lớn nhất của bạn."}
+        if "summarization" not in request.json_schema["properties"]:  # the completion call
+            return json.dumps({"recommendations": [rec]}, ensure_ascii=False)
+        return json.dumps({"summarization": "Bạn chi nhiều nhất cho ăn uống tháng này.",
+                           "recommendations": [rec, rec]}, ensure_ascii=False)
+
+    async for c in make_client(repeats):
+        r = await c.post(API, json={"history": HISTORY})
+        assert r.status_code == 200, r.text
+        links = [x["link"] for x in r.json()["recommendations"]]
+        assert len(links) == len(set(links)) == 2
+        calls = c._transport.app.state.test_engine.calls  # type: ignore[attr-defined]
+        assert len(calls) == 2
+        first_enum = calls[0].json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
+        second_enum = calls[1].json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
+        assert first_enum[0] not in second_enum and set(second_enum) < set(first_enum)
