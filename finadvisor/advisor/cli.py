@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,12 +17,12 @@ from finadvisor.settings import load_settings
 
 def recommend(
     history: Annotated[Path, typer.Option(help="Spending history JSON file (the seed's shape).")],
-    catalog: Annotated[Optional[Path], typer.Option(help="Catalog JSON (default: the demo catalog).")] = None,
-    index: Annotated[Optional[Path], typer.Option(help="Vector index folder (built from --catalog if empty).")] = None,
-    now: Annotated[Optional[str], typer.Option(help="Current time, ISO 8601 (time-aware advice).")] = None,
-    upstream: Annotated[Optional[str], typer.Option(help="OpenAI-compatible upstream URL instead of the embedded model.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Local GGUF for the embedded engine.")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="Engine override (llamacpp, openai, fake...).")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog JSON (default: the demo catalog).")] = None,
+    index: Annotated[Path | None, typer.Option(help="Vector index folder (built from --catalog if empty).")] = None,
+    now: Annotated[str | None, typer.Option(help="Current time, ISO 8601 (time-aware advice).")] = None,
+    upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL instead of the embedded model.")] = None,
+    model: Annotated[str | None, typer.Option(help="Local GGUF for the embedded engine.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Engine override (llamacpp, openai, fake...).")] = None,
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
     from pydantic import ValidationError
@@ -73,13 +73,12 @@ async def _recommend(settings, history, now):  # type: ignore[no-untyped-def]
 def mock_spending_api(
     host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8100,
-    users_dir: Annotated[Optional[Path], typer.Option(help="Folder of <user>.json histories.")] = None,
+    users_dir: Annotated[Path | None, typer.Option(help="Folder of <user>.json histories.")] = None,
 ) -> None:
     """Run the mock spending API (demo users; token = demo-<user>, cookie 'token')."""
     import uvicorn
 
     from finadvisor.advisor.mock_api import create_mock_app
-
     from finadvisor.advisor.providers import demo_histories_dir
 
     folder = users_dir or demo_histories_dir()

@@ -24,7 +24,7 @@ from finadvisor.advisor.providers import (
     demo_histories_dir,
 )
 from finadvisor.advisor.ratelimit import RateLimiter, user_key
-from finadvisor.advisor.service import Advisor, AdviceResult
+from finadvisor.advisor.service import AdviceResult, Advisor
 from finadvisor.errors import AuthError, InvalidRequest, NotConfigured, NotFound
 from finadvisor.history import SpendingHistory
 from finadvisor.server.errors import documented

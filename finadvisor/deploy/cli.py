@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,12 +16,12 @@ app = typer.Typer(help="Scale-out deployments (Ray Serve).", no_args_is_help=Tru
 @app.command("ray")
 def ray_cmd(
     replicas: Annotated[int, typer.Option(help="Advisor HTTP replicas (ignored with --config).")] = 2,
-    config: Annotated[Optional[Path], typer.Option(help="A Ray Serve config YAML (see finadvisor/deploy/serve_config.yaml).")] = None,
-    upstream: Annotated[Optional[str], typer.Option(help="OpenAI-compatible LLM URL (vLLM); default: embedded model as an 'llm' deployment.")] = None,
-    cache: Annotated[Optional[str], typer.Option(help="Shared cache, e.g. redis://127.0.0.1:6379/0.")] = None,
+    config: Annotated[Path | None, typer.Option(help="A Ray Serve config YAML (see finadvisor/deploy/serve_config.yaml).")] = None,
+    upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible LLM URL (vLLM); default: embedded model as an 'llm' deployment.")] = None,
+    cache: Annotated[str | None, typer.Option(help="Shared cache, e.g. redis://127.0.0.1:6379/0.")] = None,
     port: Annotated[int, typer.Option(help="HTTP port of the Serve proxy.")] = 8000,
     host: Annotated[str, typer.Option(help="HTTP host of the Serve proxy.")] = "127.0.0.1",
-    address: Annotated[Optional[str], typer.Option(help="Existing Ray cluster address (default: start a local one).")] = None,
+    address: Annotated[str | None, typer.Option(help="Existing Ray cluster address (default: start a local one).")] = None,
 ) -> None:
     """Deploy on Ray Serve and block until Ctrl-C."""
     try:

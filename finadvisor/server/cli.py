@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,25 +14,25 @@ model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True
 
 
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Bind address [env FINADVISOR_HOST].")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port [env FINADVISOR_PORT].")] = None,
-    engine: Annotated[Optional[str], typer.Option(help="llamacpp | openai | transformers | vllm | fake.")] = None,
-    model: Annotated[Optional[str], typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
-    model_name: Annotated[Optional[str], typer.Option(help="Served model name.")] = None,
-    upstream: Annotated[Optional[str], typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
-    api_key: Annotated[Optional[str], typer.Option(help="Require this bearer key on /v1/* [env FINADVISOR_API_KEY].")] = None,
-    n_parallel: Annotated[Optional[int], typer.Option(help="llama.cpp parallel slots.")] = None,
-    n_ctx: Annotated[Optional[int], typer.Option(help="llama.cpp total context (shared by slots).")] = None,
-    n_threads: Annotated[Optional[int], typer.Option(help="CPU threads (0 = all available cores).")] = None,
-    lora: Annotated[Optional[list[str]], typer.Option(help="LoRA adapter NAME=DIR (repeatable).")] = None,
-    tensor_parallel_size: Annotated[Optional[int], typer.Option(help="vLLM tensor parallel size.")] = None,
-    max_lora_rank: Annotated[Optional[int], typer.Option(help="vLLM --max-lora-rank.")] = None,
-    catalog: Annotated[Optional[Path], typer.Option(help="Catalog JSON for the advisor.")] = None,
-    index: Annotated[Optional[Path], typer.Option(help="Vector index folder for the advisor.")] = None,
-    cache: Annotated[Optional[str], typer.Option(help="Advisor cache: memory or redis://host:port/db.")] = None,
-    spending_api_url: Annotated[Optional[str], typer.Option(help="Spending API URL template.")] = None,
-    history_dir: Annotated[Optional[Path], typer.Option(help="Folder of <user>.json histories (demo provider).")] = None,
-    log_level: Annotated[Optional[str], typer.Option(help="debug | info | warning | error.")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address [env FINADVISOR_HOST].")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [env FINADVISOR_PORT].")] = None,
+    engine: Annotated[str | None, typer.Option(help="llamacpp | openai | transformers | vllm | fake.")] = None,
+    model: Annotated[str | None, typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
+    model_name: Annotated[str | None, typer.Option(help="Served model name.")] = None,
+    upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on /v1/* [env FINADVISOR_API_KEY].")] = None,
+    n_parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
+    n_ctx: Annotated[int | None, typer.Option(help="llama.cpp total context (shared by slots).")] = None,
+    n_threads: Annotated[int | None, typer.Option(help="CPU threads (0 = all available cores).")] = None,
+    lora: Annotated[list[str] | None, typer.Option(help="LoRA adapter NAME=DIR (repeatable).")] = None,
+    tensor_parallel_size: Annotated[int | None, typer.Option(help="vLLM tensor parallel size.")] = None,
+    max_lora_rank: Annotated[int | None, typer.Option(help="vLLM --max-lora-rank.")] = None,
+    catalog: Annotated[Path | None, typer.Option(help="Catalog JSON for the advisor.")] = None,
+    index: Annotated[Path | None, typer.Option(help="Vector index folder for the advisor.")] = None,
+    cache: Annotated[str | None, typer.Option(help="Advisor cache: memory or redis://host:port/db.")] = None,
+    spending_api_url: Annotated[str | None, typer.Option(help="Spending API URL template.")] = None,
+    history_dir: Annotated[Path | None, typer.Option(help="Folder of <user>.json histories (demo provider).")] = None,
+    log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error.")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
     import uvicorn
