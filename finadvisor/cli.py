@@ -52,6 +52,10 @@ def main() -> None:
     except FinadvisorError as exc:
         typer.secho(f"error: {exc.message}", err=True, fg="red")
         sys.exit(1)
+    except OSError as exc:  # disk full, permissions, missing files: one line, not a traceback
+        where = f": {exc.filename}" if exc.filename else ""
+        typer.secho(f"error: {exc.strerror or exc}{where}", err=True, fg="red")
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -59,9 +59,13 @@ def save(index_dir: Path, meta: dict[str, Any], faiss_index: Any) -> None:
     vectors_name = f"vectors-{meta['version']}.faiss"
     # A unique temporary name: replicas building the same index folder at once must not write into one file.
     tmp = index_dir / f".{vectors_name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    faiss.write_index(faiss_index, str(tmp))
-    _fsync_file(tmp)
-    os.replace(tmp, index_dir / vectors_name)
+    try:
+        faiss.write_index(faiss_index, str(tmp))
+        _fsync_file(tmp)
+        os.replace(tmp, index_dir / vectors_name)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # disk full or crash: leave the previous pair exactly as it was
+        raise
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "vectors_file": vectors_name}
     atomic_write_bytes(index_dir / META, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
     for stale in index_dir.glob("vectors-*.faiss"):
