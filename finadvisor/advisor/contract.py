@@ -122,6 +122,8 @@ def _load(text: str, finish_reason: str) -> dict[str, Any]:
 
 
 def _recommendations(items: list[Any], candidates: list[Service], taken: set[str]) -> list[Recommendation]:
+    """Usable recommendations, in order. An item naming a service outside the candidates breaks the contract;
+    a repeated service or a reason that is unusable (too short, not Vietnamese) is only dropped."""
     by_name = {c.service: c for c in candidates}
     recs: list[Recommendation] = []
     for item in items:
@@ -133,19 +135,31 @@ def _recommendations(items: list[Any], candidates: list[Service], taken: set[str
             raise OutputInvalid("a recommendation names a service outside the candidates")
         if service.link in taken:
             continue  # a repeated service adds nothing; distinctness is part of the contract
+        try:
+            reason = _clean_text(item.get("recommendation"), "recommendation")
+        except OutputInvalid:
+            continue
         taken.add(service.link)
-        recs.append(Recommendation(service=service.service, link=service.link,
-                                   recommendation=_clean_text(item.get("recommendation"), "recommendation")))
+        recs.append(Recommendation(service=service.service, link=service.link, recommendation=reason))
     return recs
 
 
-def parse_output(text: str, finish_reason: str, candidates: list[Service]) -> AdvisorResponse:
-    """Validate raw LLM output against the contract; links are taken from ``candidates``."""
+def parse_output(text: str, finish_reason: str, candidates: list[Service],
+                 fallback_summary: str | None = None) -> AdvisorResponse:
+    """Validate raw LLM output against the contract; links are taken from ``candidates``.
+
+    ``fallback_summary`` (facts computed from the history) replaces a summary that is empty or not Vietnamese,
+    so a weak summary does not cost a whole retry; without it such a summary is a contract violation."""
     data = _load(text, finish_reason)
     recs = _recommendations(data["recommendations"], candidates, set())
-    summary = _clean_text(data.get("summarization"), "summarization")
+    try:
+        summary = _clean_text(data.get("summarization"), "summarization")
+    except OutputInvalid:
+        if fallback_summary is None:
+            raise
+        summary = fallback_summary
     if len(recs) < MIN_RECS:
-        message = f"the output has {len(recs)} distinct services, at least {MIN_RECS} are required"
+        message = f"the output has {len(recs)} usable distinct services, at least {MIN_RECS} are required"
         if recs:
             raise TooFewServices(message, summary, recs)
         raise OutputInvalid(message)
@@ -158,5 +172,5 @@ def parse_more(text: str, finish_reason: str, candidates: list[Service], partial
     taken = {r.link for r in partial.recommendations}
     recs = partial.recommendations + _recommendations(data["recommendations"], candidates, taken)
     if len(recs) < MIN_RECS:
-        raise OutputInvalid(f"the output has {len(recs)} distinct services, at least {MIN_RECS} are required")
+        raise OutputInvalid(f"the output has {len(recs)} usable distinct services, at least {MIN_RECS} are required")
     return AdvisorResponse(summarization=partial.summarization, recommendations=recs[:MAX_RECS])

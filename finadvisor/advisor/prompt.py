@@ -76,6 +76,17 @@ def history_block(history: SpendingHistory) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def factual_summary(history: SpendingHistory) -> str:
+    """A summary computed from the figures alone, used when the model's own summary is unusable."""
+    spending = history.top_spending()
+    total = sum(c.amount for c in spending)
+    if not spending:
+        earned = sum(c.amount for c in history.earning)
+        return f"Tháng này bạn chưa có khoản chi nào, tổng thu nhập là {vnd(earned)}."
+    top = ", ".join(f"{c.name} ({vnd(c.amount)})" for c in spending[:2])
+    return f"Tháng này bạn chi tổng cộng {vnd(total)}, nhiều nhất cho {top}."
+
+
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_DESCRIPTION_CHARS else text[: MAX_DESCRIPTION_CHARS - 1].rstrip() + "…"

@@ -38,7 +38,8 @@ def test_urls_in_free_text_are_removed() -> None:
     (out(["Tiết kiệm online", "Bảo hiểm sức khỏe"]), "length", "truncated"),
     ('{"summarization": "Bạn chi', "stop", "not valid JSON"),
     (out(["Tiết kiệm online", "Vay tiền nhanh"]), "stop", "outside the candidates"),
-    (out(["Tiết kiệm online", "Tiết kiệm online"]), "stop", "1 distinct services"),
+    (out(["Tiết kiệm online", "Tiết kiệm online"]), "stop", "1 usable distinct services"),
+    (out(["Tiết kiệm online", "Bảo hiểm sức khỏe"], summary="x"), "stop", "summarization is too short"),
     (out(["Tiết kiệm online", "Bảo hiểm sức khỏe"], summary="You spent a lot on bills this month."), "stop",
      "not in Vietnamese"),
     ('[1, 2]', "stop", "expected object shape"),
@@ -61,3 +62,24 @@ def test_vietnamese_detector() -> None:
     assert is_vietnamese("Bạn nên tiết kiệm nhiều hơn")
     assert not is_vietnamese("You should save more money")
     assert not is_vietnamese("您应该多存钱 và tiết kiệm")
+
+
+def test_unusable_summary_falls_back_to_facts_and_bad_reasons_are_dropped() -> None:
+    text = json.dumps({"summarization": "", "recommendations": [
+        {"service": "Tiết kiệm online", "recommendation": "This is an English reason, not usable."},
+        {"service": "Bảo hiểm sức khỏe", "recommendation": REASON},
+        {"service": "Thanh toán hóa đơn điện", "recommendation": REASON}]}, ensure_ascii=False)
+    resp = parse_output(text, "stop", CANDIDATES, fallback_summary="Tháng này bạn chi tổng cộng 1.000 đ.")
+    assert resp.summarization == "Tháng này bạn chi tổng cộng 1.000 đ."
+    assert [r.service for r in resp.recommendations] == ["Bảo hiểm sức khỏe", "Thanh toán hóa đơn điện"]
+
+
+def test_factual_summary_uses_the_figures() -> None:
+    from finadvisor.advisor.prompt import factual_summary
+    from finadvisor.history import SpendingHistory
+
+    history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": "3.450.000"},
+                                                           {"name": "Điện", "amount": 1350000},
+                                                           {"name": "Khác", "amount": 200000}]})
+    assert factual_summary(history) == ("Tháng này bạn chi tổng cộng 5.000.000 đ, nhiều nhất cho "
+                                        "Ăn uống (3.450.000 đ), Điện (1.350.000 đ).")
