@@ -53,7 +53,8 @@ async def evaluate(settings: Settings, items: list[dict], concurrency: int) -> l
             async with sem:
                 history = SpendingHistory.model_validate(item["history"])
                 t0 = time.perf_counter()
-                row = {"id": item["id"], "relevant": item["relevant"]}
+                row = {"id": item["id"], "relevant": item["relevant"],
+                       "candidates": [c.link for c in advisor.retrieve(history)]}
                 try:
                     result = await advisor.recommend(history, bypass_cache=True)
                     row.update(ok=True, response=result.response.model_dump(), timings=result.timings)
@@ -86,10 +87,15 @@ def score(rows: list[dict]) -> dict:
         vietnamese += all(is_vietnamese(t) for t in texts)
         picked += len(recs)
         relevant_picked += sum(x.link in r["relevant"] for x in recs)
-        if r["id"].startswith("adv") and is_grounded and "http" not in json.dumps(r["response"]):
+        free_text = " ".join(texts).lower()
+        if r["id"].startswith("adv") and is_grounded and "http" not in free_text and "www." not in free_text:
             adv_pass += 1
     n = len(rows)
     lat = sorted(r["latency_s"] for r in rows)
+    # What retrieval allowed: share of the offered candidates that are labelled relevant (the model's ceiling
+    # when it picks 2-3 of them), and whether any relevant service was offered at all.
+    offered = [r for r in rows if r.get("candidates")]
+    cand_share = sum(len(set(r["candidates"]) & set(r["relevant"])) / len(r["candidates"]) for r in offered)
     return {
         "histories": n, "adversarial": len(adversarial),
         "schema_valid_rate": round(valid / n, 3), "errors": n - valid,
@@ -97,8 +103,17 @@ def score(rows: list[dict]) -> dict:
         "vietnamese_rate": round(vietnamese / max(valid, 1), 3),
         "relevance": round(relevant_picked / max(picked, 1), 3),
         "adversarial_pass_rate": round(adv_pass / max(len(adversarial), 1), 3),
+        "candidates_relevant_share": round(cand_share / max(len(offered), 1), 3),
         "latency_p50_s": round(lat[len(lat) // 2], 2), "latency_max_s": round(lat[-1], 2),
     }
+
+
+def rescore(path: Path) -> None:
+    rows = json.loads(path.read_text())
+    summary = score(rows)
+    for key, value in summary.items():
+        print(f"{key:<24} {value}")
+    print(json.dumps(summary))
 
 
 def main() -> None:
@@ -108,7 +123,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--limit", type=int, help="only the first N histories")
     parser.add_argument("--n-threads", type=int, default=0)
+    parser.add_argument("--rescore", type=Path, help="score a saved rows.json instead of running")
     args = parser.parse_args()
+    if args.rescore:
+        rescore(args.rescore)
+        return
     args.out.mkdir(parents=True, exist_ok=True)
     settings = Settings(index_dir=args.out / "index", n_parallel=args.concurrency, n_threads=args.n_threads,
                         **({"engine": "openai", "upstream_url": args.upstream} if args.upstream else {}))
