@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     index_dir: Path | None = Field(None, description="Vector index folder; default: <cache_dir>/index.")
     link_schemes: list[str] = Field(default_factory=lambda: ["https", "zalopay", "finadvisor"], description="Allowed URL schemes for catalog links.")
     retrieval_top_k: int = Field(4, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
+    retrieval_min_share: float = Field(0.15, ge=0, le=1, description="Drop candidates below this share of the history's weight (at least 2 kept).")
 
     # --- advisor --------------------------------------------------------------------------------------
     spending_api_url: str | None = Field(None, description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.")

@@ -60,7 +60,8 @@ async def build_advisor(app: FastAPI) -> Advisor:
             index = await asyncio.to_thread(load_index)
             cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
             state.advisor = Advisor(state.llm, index, cache, metrics=state.metrics,
-                                    top_k=settings.retrieval_top_k, max_tokens=settings.advisor_max_tokens)
+                                    top_k=settings.retrieval_top_k, min_share=settings.retrieval_min_share,
+                                    max_tokens=settings.advisor_max_tokens)
     return state.advisor
 
 

@@ -49,12 +49,13 @@ class AdviceResult:
 
 class Advisor:
     def __init__(self, llm: LLMService, index: CatalogIndex, cache: RecommendationCache, *, metrics: Metrics,
-                 top_k: int = 4, max_tokens: int = 512, temperature: float = 0.2) -> None:
+                 top_k: int = 4, min_share: float = 0.15, max_tokens: int = 512, temperature: float = 0.2) -> None:
         self.llm = llm
         self.index = index
         self.cache = cache
         self.metrics = metrics
         self.top_k = top_k
+        self.min_share = min_share
         self.max_tokens = max_tokens
         self.temperature = temperature
         self._flight = SingleFlight()
@@ -106,7 +107,12 @@ class Advisor:
         return result
 
     def retrieve(self, history: SpendingHistory) -> list[Service]:
-        hits = self.index.search_history(history, k=self.top_k) or self.index.search(FALLBACK_QUERY, k=self.top_k)
+        """Top candidates for the prompt. A history hit's score is its share of the history's weight; a
+        candidate below ``min_share`` is not where this user's money goes, so it is dropped (keeping at least 2):
+        the model can only pick among what is offered."""
+        hits = self.index.search_history(history, k=self.top_k)
+        hits = [h for i, h in enumerate(hits) if i < 2 or h.score >= self.min_share]
+        hits = hits or self.index.search(FALLBACK_QUERY, k=self.top_k)
         candidates: list[Service] = []
         names: set[str] = set()
         for hit in hits:

@@ -245,3 +245,16 @@ async def test_repeated_service_is_completed_not_failed(make_client) -> None:
         first_enum = calls[0].json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
         second_enum = calls[1].json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
         assert first_enum[0] not in second_enum and set(second_enum) < set(first_enum)
+
+
+async def test_weak_candidates_are_dropped_but_two_are_kept(make_client) -> None:
+    from finadvisor.advisor.routes import build_advisor
+    from finadvisor.history import SpendingHistory
+
+    async for c in make_client():
+        advisor = await build_advisor(_app(c))
+        history = SpendingHistory.model_validate(HISTORY)
+        advisor.min_share = 0.0
+        assert len(advisor.retrieve(history)) == advisor.top_k
+        advisor.min_share = 1.0  # no candidate holds all of the weight: only the two best remain
+        assert len(advisor.retrieve(history)) == 2
