@@ -22,6 +22,7 @@ MIN_RECS, MAX_RECS = 2, 3
 # reliable signal that a text is Vietnamese rather than English or Chinese.
 _VI_CHARS = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
+_NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d{4,}")
 _URL = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file)://\S+|\bwww\.\S+")
 
 
@@ -144,16 +145,25 @@ def _recommendations(items: list[Any], candidates: list[Service], taken: set[str
     return recs
 
 
+def ungrounded_numbers(text: str, allowed: set[int]) -> list[str]:
+    """Amount-like numbers in ``text`` (1,000 and up) that are not among ``allowed`` (the history's figures)."""
+    return [m for m in _NUMBER.findall(text) if int(re.sub(r"[.,]", "", m)) not in allowed]
+
+
 def parse_output(text: str, finish_reason: str, candidates: list[Service],
-                 fallback_summary: str | None = None) -> AdvisorResponse:
+                 fallback_summary: str | None = None, allowed_numbers: set[int] | None = None) -> AdvisorResponse:
     """Validate raw LLM output against the contract; links are taken from ``candidates``.
 
     ``fallback_summary`` (facts computed from the history) replaces a summary that is empty or not Vietnamese,
-    so a weak summary does not cost a whole retry; without it such a summary is a contract violation."""
+    so a weak summary does not cost a whole retry; without it such a summary is a contract violation. With
+    ``allowed_numbers``, a summary quoting an amount that is not in the history (a hallucinated figure) is
+    replaced by the fallback too."""
     data = _load(text, finish_reason)
     recs = _recommendations(data["recommendations"], candidates, set())
     try:
         summary = _clean_text(data.get("summarization"), "summarization")
+        if allowed_numbers is not None and ungrounded_numbers(summary, allowed_numbers):
+            raise OutputInvalid("summarization quotes amounts that are not in the history")
     except OutputInvalid:
         if fallback_summary is None:
             raise

@@ -76,6 +76,13 @@ def history_block(history: SpendingHistory) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
+def history_numbers(history: SpendingHistory) -> set[int]:
+    """Every figure the prompt gives the model: amounts, counts and totals (rounded to whole dong)."""
+    spending, earning = history.spending, history.earning
+    numbers = {round(c.amount) for c in spending + earning} | {c.count for c in spending + earning}
+    return numbers | {round(sum(c.amount for c in spending)), round(sum(c.amount for c in earning))}
+
+
 def factual_summary(history: SpendingHistory) -> str:
     """A summary computed from the figures alone, used when the model's own summary is unusable."""
     spending = history.top_spending()

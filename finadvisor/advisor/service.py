@@ -28,7 +28,13 @@ from finadvisor.advisor.contract import (
     parse_output,
     response_schema,
 )
-from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, factual_summary, time_context
+from finadvisor.advisor.prompt import (
+    PROMPT_VERSION,
+    build_messages,
+    factual_summary,
+    history_numbers,
+    time_context,
+)
 from finadvisor.catalog import CatalogIndex, Service
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService
@@ -144,7 +150,8 @@ class Advisor:
             t = time.perf_counter()
             try:
                 try:
-                    response = parse_output(text, finish, candidates, factual_summary(history))
+                    response = parse_output(text, finish, candidates, factual_summary(history),
+                                            history_numbers(history))
                 except TooFewServices as partial:
                     # Small models repeat a service; ask only for the missing ones, among the others.
                     timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t

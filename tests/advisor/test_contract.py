@@ -83,3 +83,22 @@ def test_factual_summary_uses_the_figures() -> None:
                                                            {"name": "Khác", "amount": 200000}]})
     assert factual_summary(history) == ("Tháng này bạn chi tổng cộng 5.000.000 đ, nhiều nhất cho "
                                         "Ăn uống (3.450.000 đ), Điện (1.350.000 đ).")
+
+
+def test_hallucinated_amounts_in_the_summary_are_replaced_by_facts() -> None:
+    from finadvisor.advisor.prompt import factual_summary, history_numbers
+    from finadvisor.history import SpendingHistory
+
+    history = SpendingHistory.model_validate({"spending": [{"name": "Xăng xe", "amount": 2600000, "count": 20},
+                                                           {"name": "Ăn uống", "amount": 1900000, "count": 48}]})
+    facts = factual_summary(history)
+
+    def summary_of(text: str) -> str:
+        raw = json.dumps({"summarization": text, "recommendations": [
+            {"service": "Tiết kiệm online", "recommendation": REASON},
+            {"service": "Bảo hiểm sức khỏe", "recommendation": REASON}]}, ensure_ascii=False)
+        return parse_output(raw, "stop", CANDIDATES, facts, history_numbers(history)).summarization
+
+    assert summary_of("Tổng chi tiêu tháng này là 19.100.000 đ, khá cao.") == facts  # made-up total
+    grounded = "Bạn chi 2.600.000 đ cho xăng xe, tổng cộng 4.500.000 đ trong tháng."
+    assert summary_of(grounded) == grounded
