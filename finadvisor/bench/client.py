@@ -133,20 +133,24 @@ async def chat_request(conn: Connection, path: str, body: dict[str, Any], *, tim
             if "text/event-stream" not in response.headers.get("content-type", ""):
                 return _non_streamed(result, start, await response.read())
             return await _read_sse(result, start, response)
-    except TimeoutError:
-        return _fail(result, start, "timeout", f"no complete response within {timeout:g} s")
-    except ConnectionLost as exc:
-        kind = "mid_stream_close" if response is not None else "connection"
-        return _fail(result, start, kind, str(exc))
-    except ProtocolError as exc:
-        return _fail(result, start, "invalid_response", str(exc))
-    except OSError as exc:
-        return _fail(result, start, "connection", _reason(exc))
+    except (TimeoutError, ConnectionLost, ProtocolError, OSError) as exc:
+        return _fail(result, start, *_classify(exc, response is not None, timeout))
     finally:
         if response is not None:
             conn.finish(response)
         else:
             conn.close()
+
+
+def _classify(exc: BaseException, got_response: bool, timeout: float) -> tuple[str, str]:
+    """Error kind and message for a failed request (the same for streamed and plain requests)."""
+    if isinstance(exc, TimeoutError):
+        return "timeout", f"no complete response within {timeout:g} s"
+    if isinstance(exc, ConnectionLost):
+        return ("mid_stream_close" if got_response else "connection"), str(exc)
+    if isinstance(exc, ProtocolError):
+        return "invalid_response", str(exc)
+    return "connection", _reason(exc)  # type: ignore[arg-type]
 
 
 async def _read_sse(result: RequestResult, start: float, response: Response) -> RequestResult:
@@ -226,14 +230,8 @@ async def advisor_request(conn: Connection, path: str, history: dict[str, Any], 
         async with asyncio.timeout(timeout):
             response = await conn.request("POST", path, payload, headers)
             raw = await response.read()
-    except TimeoutError:
-        return _fail(result, start, "timeout", f"no complete response within {timeout:g} s")
-    except ConnectionLost as exc:
-        return _fail(result, start, "mid_stream_close" if response is not None else "connection", str(exc))
-    except ProtocolError as exc:
-        return _fail(result, start, "invalid_response", str(exc))
-    except OSError as exc:
-        return _fail(result, start, "connection", _reason(exc))
+    except (TimeoutError, ConnectionLost, ProtocolError, OSError) as exc:
+        return _fail(result, start, *_classify(exc, response is not None, timeout))
     finally:
         if response is not None:
             conn.finish(response)
