@@ -121,6 +121,9 @@ def parse_entry(index: int, entry: Any, allowed_schemes: Sequence[str] = DEFAULT
     return Service(metadata=metadata, **values)
 
 
+MAX_CATALOG_SERVICES = 500_000  # one catalog file; the index itself grows with `catalog add`
+
+
 def parse_catalog(data: Any, allowed_schemes: Sequence[str] = DEFAULT_SCHEMES) -> list[Service]:
     """Validate already-parsed JSON: a list of entries (or ``{"services": [...]}``). Links and ids must be unique."""
     if isinstance(data, dict) and isinstance(data.get("services"), list):
@@ -130,6 +133,9 @@ def parse_catalog(data: Any, allowed_schemes: Sequence[str] = DEFAULT_SCHEMES) -
     if not isinstance(data, list):
         raise ValidationFailed("catalog must be a JSON list of {\"service\", \"link\", \"description\"} objects, "
                                f"got {type(data).__name__}")
+    if len(data) > MAX_CATALOG_SERVICES:
+        raise ValidationFailed(f"catalog has {len(data)} entries; the limit is {MAX_CATALOG_SERVICES}. Split it and "
+                               "add the parts with 'finadvisor catalog add'")
     services: list[Service] = []
     seen_links: dict[str, int] = {}
     seen_ids: dict[str, int] = {}

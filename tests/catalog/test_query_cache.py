@@ -30,3 +30,17 @@ def test_repeated_categories_are_embedded_once() -> None:
     assert sorted(embedder.query_texts) == ["Hóa đơn điện", "Ăn uống"]
     assert [(h.service.link, round(h.score, 6)) for h in again] == [(h.service.link, round(h.score, 6))
                                                                     for h in first]
+
+
+def test_oversized_catalog_file_is_refused(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from finadvisor.catalog import model, parse_catalog
+    from finadvisor.errors import ValidationFailed
+
+    monkeypatch.setattr(model, "MAX_CATALOG_SERVICES", 2)
+    entries = [{"service": f"Dịch vụ {i}", "link": f"https://finadvisor.vn/dich-vu/{i}", "description": "Mô tả."}
+               for i in range(3)]
+    with pytest.raises(ValidationFailed, match="3 entries; the limit is 2"):
+        parse_catalog(entries)
+    assert len(parse_catalog(entries[:2])) == 2
