@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     embedder_model: str | None = Field(None, description="Model name for embedder=openai.")
     catalog_path: Path | None = Field(None, description="Catalog JSON; default: the packaged demo catalog.")
     index_dir: Path | None = Field(None, description="Vector index folder; default: <cache_dir>/index.")
+    category_vocabulary: Path | None = Field(
+        None, description="Spending-category names (one per line) to pre-embed with the index; default: the "
+        "packaged generic list. Add your spending API's own category names here.")
     link_schemes: list[str] = Field(default_factory=lambda: ["https", "zalopay", "finadvisor"], description="Allowed URL schemes for catalog links.")
     retrieval_top_k: int = Field(4, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
     retrieval_min_share: float = Field(0.15, ge=0, le=1, description="Drop candidates below this share of the history's weight (at least 2 kept).")

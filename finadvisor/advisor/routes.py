@@ -53,9 +53,11 @@ async def build_advisor(app: FastAPI) -> Advisor:
 
             def load_index() -> Any:
                 from finadvisor.catalog import CatalogIndex, demo_catalog_path
+                from finadvisor.catalog.index import load_vocabulary
                 index_dir = settings.index_dir or settings.cache_dir / "index"
                 catalog = settings.catalog_path or demo_catalog_path()
-                return CatalogIndex.open_or_build(index_dir, embedder, catalog, tuple(settings.link_schemes))
+                return CatalogIndex.open_or_build(index_dir, embedder, catalog, tuple(settings.link_schemes),
+                                                  vocabulary=load_vocabulary(settings.category_vocabulary))
 
             index = await asyncio.to_thread(load_index)
             cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)

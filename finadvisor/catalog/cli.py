@@ -53,9 +53,23 @@ def _schemes() -> list[str]:
     return load_settings().link_schemes
 
 
+VocabularyOpt = Annotated[Path | None, typer.Option(
+    "--vocabulary", help="Category names to pre-embed, one per line (default: FINADVISOR_CATEGORY_VOCABULARY or "
+                         "the packaged generic list).")]
+
+
+def _vocabulary(path: Path | None, enabled: bool = True) -> list[str]:
+    from finadvisor.catalog.index import load_vocabulary
+    from finadvisor.settings import load_settings
+
+    return load_vocabulary(path or load_settings().category_vocabulary) if enabled else []
+
+
 @app.command()
 def build(catalog: Annotated[Path, typer.Argument(help="Catalog JSON: a list of {service, link, description}.")],
-          index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+          index: IndexOpt, embedder: EmbedderOpt = None, vocabulary: VocabularyOpt = None,
+          no_vocabulary: Annotated[bool, typer.Option("--no-vocabulary",
+                                                      help="Do not pre-embed category names.")] = False) -> None:
     """Embed every service of CATALOG and write a fresh index folder."""
     import hashlib
 
@@ -63,10 +77,26 @@ def build(catalog: Annotated[Path, typer.Argument(help="Catalog JSON: a list of 
     from finadvisor.catalog.model import load_catalog
 
     services = load_catalog(catalog, _schemes())
+    names = _vocabulary(vocabulary, not no_vocabulary)
     emb = _embedder(embedder)
     source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
-    idx = CatalogIndex.build(services, emb, index, progress=True, source=source)
-    typer.echo(f"indexed {len(idx)} services with {emb.name} ({idx.kind}) into {index} (version {idx.version})")
+    idx = CatalogIndex.build(services, emb, index, progress=True, source=source, vocabulary=names)
+    typer.echo(f"indexed {len(idx)} services with {emb.name} ({idx.kind}) into {index} (version {idx.version}); "
+               f"{len(names)} category names pre-embedded")
+
+
+@app.command()
+def warm(index: IndexOpt,
+         names_file: Annotated[Path | None, typer.Argument(
+             help="Category names, one per line (default: the configured or packaged vocabulary).")] = None,
+         embedder: EmbedderOpt = None) -> None:
+    """Pre-embed spending-category names and save them with the index, so first searches are fast."""
+    from finadvisor.catalog.index import CatalogIndex
+
+    names = _vocabulary(names_file)
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    added = idx.warm_queries(names, persist=True, progress=True)
+    typer.echo(f"{added} new of {len(names)} category names embedded and saved in {index}")
 
 
 @app.command()

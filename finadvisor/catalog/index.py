@@ -18,7 +18,8 @@ import hashlib
 import json
 import logging
 import threading
-from collections.abc import Iterator
+import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +36,16 @@ from finadvisor.errors import ConfigError, ValidationFailed
 from finadvisor.history import SpendingHistory
 
 QUERY_CACHE_SIZE = 20_000  # x 384 floats = about 30 MB at most
+RESULT_CACHE_SIZE = 10_000  # per-query candidate lists, dropped whenever the catalog changes
+VOCABULARY_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_categories.txt"
+MAX_VOCABULARY_NAME = 200
 
 log = logging.getLogger(__name__)
 
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 64
-HNSW_EF_SEARCH = 128
+HNSW_EF_SEARCH = 256  # recall vs exact search: benchmarks/catalog_scale.py (docs/CATALOG.md)
 COMPACT_RATIO = 0.1  # compact an HNSW index once tombstones exceed this share of its vectors
 EMBED_BATCH = 64
 FUSION_TEMPERATURE = 0.5  # per-query softmax temperature, in units of that query's candidate-score spread
@@ -143,6 +147,14 @@ class CatalogIndex:
         self._bm25 = BM25()
         self._query_cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._query_lock = threading.Lock()
+        self._persisted_queries: set[str] = set()
+        self._results: LRUCache[tuple[str, int, float], list[tuple[int, float]]] = LRUCache(RESULT_CACHE_SIZE)
+        self._results_lock = threading.Lock()
+        if self.index_dir is not None:
+            texts, vecs = store.load_queries(self.index_dir, embedder.name, embedder.dim)
+            for text, vec in zip(texts, vecs, strict=True):
+                self._query_cache[text] = vec
+            self._persisted_queries.update(texts)
         for svc in services.values():
             self._bm25.add(_doc_tokens(svc.text()))
 
@@ -150,8 +162,10 @@ class CatalogIndex:
     @classmethod
     def build(cls, services: list[Service], embedder: Embedder, index_dir: Path | None = None, *,
               progress: bool = False, hnsw_threshold: int = HNSW_THRESHOLD,
-              vectors: np.ndarray | None = None, source: dict[str, Any] | None = None) -> CatalogIndex:
-        """Embed and index ``services`` (``vectors`` skips embedding: precomputed rows in the same order)."""
+              vectors: np.ndarray | None = None, source: dict[str, Any] | None = None,
+              vocabulary: Iterable[str] = ()) -> CatalogIndex:
+        """Embed and index ``services`` (``vectors`` skips embedding: precomputed rows in the same order).
+        ``vocabulary``: category names to pre-embed and save with the index (see ``warm_queries``)."""
         kind = "hnsw" if len(services) > hnsw_threshold else "flat"
         index = cls(embedder, index_dir, faiss_index=_flat(embedder.dim) if kind == "flat" else _hnsw(embedder.dim),
                     kind=kind, services={}, next_fid=0, version=_content_digest([]), source=source,
@@ -159,6 +173,7 @@ class CatalogIndex:
         index.add(services, progress=progress, vectors=vectors)
         if index.index_dir is not None and not services:
             index._save()
+        index.warm_queries(vocabulary, persist=True)
         return index
 
     @classmethod
@@ -193,8 +208,10 @@ class CatalogIndex:
 
     @classmethod
     def open_or_build(cls, index_dir: Path, embedder: Embedder, catalog_path: Path,
-                      allowed_schemes: tuple[str, ...] | None = None) -> CatalogIndex:
-        """Open ``index_dir`` if it holds an index, else build it from ``catalog_path``."""
+                      allowed_schemes: tuple[str, ...] | None = None,
+                      vocabulary: Iterable[str] = ()) -> CatalogIndex:
+        """Open ``index_dir`` if it holds an index, else build it from ``catalog_path``; either way make sure
+        the ``vocabulary`` category names are embedded and saved."""
         catalog_path = Path(catalog_path)
         if store.exists(index_dir):
             index = cls.open(index_dir, embedder)
@@ -202,10 +219,11 @@ class CatalogIndex:
             if recorded and catalog_path.is_file() and recorded != _file_sha(catalog_path):
                 log.warning("catalog index %s was built from an older version of %s; run `finadvisor catalog "
                             "build %s --index %s` to refresh it", index_dir, catalog_path, catalog_path, index_dir)
+            index.warm_queries(vocabulary, persist=True)
             return index
         services = load_catalog(catalog_path, *([allowed_schemes] if allowed_schemes else []))
         source = {"path": str(catalog_path), "sha256": _file_sha(catalog_path)}
-        return cls.build(services, embedder, index_dir, source=source)
+        return cls.build(services, embedder, index_dir, source=source, vocabulary=vocabulary)
 
     # ------------------------------------------------------------------------------------------- mutation
     @contextlib.contextmanager
@@ -264,6 +282,38 @@ class CatalogIndex:
             self._maybe_compact()
             self._changed()
             return len(fids)
+
+    def warm_queries(self, texts: Iterable[str], *, persist: bool = False, progress: bool = False) -> int:
+        """Embed query texts (category names) ahead of time, so the first history using them is as fast as
+        the next. With ``persist`` (and an index folder) they are saved in ``queries.npz`` and loaded again on
+        open. Only names given here are ever written to disk: names learned from requests stay in memory,
+        because a history's category names are user input. Returns how many names were newly embedded."""
+        wanted = list(dict.fromkeys(t for t in texts if t and t.strip()))
+        with self._query_lock:
+            missing = [t for t in wanted if t not in self._query_cache]
+        batches = range(0, len(missing), EMBED_BATCH)
+        if progress and len(missing) > EMBED_BATCH:
+            from tqdm import tqdm
+
+            batches = tqdm(batches, desc="embedding category names", unit="batch")  # type: ignore[assignment]
+        for start in batches:
+            chunk = missing[start:start + EMBED_BATCH]
+            vecs = self.embedder.embed_queries(chunk)
+            with self._query_lock:
+                for text, vec in zip(chunk, vecs, strict=True):
+                    self._query_cache[text] = vec
+        if persist and self.index_dir is not None and not set(wanted) <= self._persisted_queries:
+            self._persisted_queries.update(wanted)
+            self._save_queries()
+        return len(missing)
+
+    def _save_queries(self) -> None:
+        with self._query_lock:
+            texts = [t for t in self._persisted_queries if t in self._query_cache]
+            vecs = [self._query_cache[t] for t in texts]
+        assert self.index_dir is not None
+        store.save_queries(self.index_dir, self.embedder.name, texts,
+                           np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32))
 
     # ------------------------------------------------------------------------------------------- reading
     @property
@@ -344,20 +394,35 @@ class CatalogIndex:
 
     def _candidates(self, vecs: np.ndarray, texts: list[str], k: int,
                     lexical_weight: float) -> list[list[tuple[Service, float]]]:
+        """Per query, its top-k (service, score). Cached per query text until the catalog changes: category
+        names repeat across users, so most history searches touch neither the embedder nor faiss."""
         if not self._by_fid:
             return [[] for _ in texts]
+        keys = [(text, k, lexical_weight) for text in texts]
+        with self._results_lock:
+            rows: list[list[tuple[int, float]] | None] = [self._results.get(key) for key in keys]
+        todo = [i for i, row in enumerate(rows) if row is None]
+        if todo:
+            fresh = self._search_rows(vecs[todo], [texts[i] for i in todo], k, lexical_weight)
+            with self._results_lock:
+                for i, row in zip(todo, fresh, strict=True):
+                    self._results[keys[i]] = rows[i] = row
+        return [[(self._by_fid[fid], score) for fid, score in row or ()] for row in rows]
+
+    def _search_rows(self, vecs: np.ndarray, texts: list[str], k: int,
+                     lexical_weight: float) -> list[list[tuple[int, float]]]:
         dead = len(self._tombstones) / max(self._faiss.ntotal, 1)  # over-fetch so tombstones do not eat the top-k
         fetch = min(int(k / (1 - min(dead, 0.5)) * 2) + 10 if dead else k, self._faiss.ntotal)
         scores, fids = self._faiss.search(np.ascontiguousarray(vecs, dtype=np.float32), fetch)
         out = []
         for text, srow, frow in zip(texts, scores, fids, strict=True):
-            hits = [(self._by_fid[f], float(s)) for s, f in zip(srow.tolist(), frow.tolist(), strict=True)
+            hits = [(f, float(s)) for s, f in zip(srow.tolist(), frow.tolist(), strict=True)
                     if f >= 0 and f in self._by_fid][:k]
             if lexical_weight and hits:
                 qtok = tokenize(text)
-                lex = [self._bm25.score(qtok, _doc_tokens(svc.text())) for svc, _ in hits]
+                lex = [self._bm25.score(qtok, _doc_tokens(self._by_fid[f].text())) for f, _ in hits]
                 top = max(lex) or 1.0
-                hits = [(svc, s + lexical_weight * lx / top) for (svc, s), lx in zip(hits, lex, strict=True)]
+                hits = [(f, s + lexical_weight * lx / top) for (f, s), lx in zip(hits, lex, strict=True)]
                 hits.sort(key=lambda r: -r[1])
             out.append(hits)
         return out
@@ -416,6 +481,8 @@ class CatalogIndex:
             self._tombstones.clear()
 
     def _changed(self) -> None:
+        with self._results_lock:
+            self._results.clear()  # cached candidate lists name services by faiss id: stale after any change
         self._dirty = True
         if not self._defer:
             self._save()
@@ -436,6 +503,27 @@ class CatalogIndex:
         }
         store.save(self.index_dir, meta, self._faiss)
         self._dirty = False
+
+
+def load_vocabulary(path: Path | None = None) -> list[str]:
+    """Category names to pre-embed: one per line, ``#`` comments; the shipped generic list by default."""
+    path = Path(path) if path else VOCABULARY_PATH
+    try:
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"category vocabulary {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"category vocabulary {path} is not UTF-8 text") from None
+    names = []
+    for number, line in enumerate(lines, 1):
+        name = unicodedata.normalize("NFC", line.strip())
+        if not name or name.startswith("#"):
+            continue
+        if len(name) > MAX_VOCABULARY_NAME:
+            raise ConfigError(f"category vocabulary {path}, line {number}: a name longer than "
+                              f"{MAX_VOCABULARY_NAME} characters")
+        names.append(name)
+    return list(dict.fromkeys(names))
 
 
 @functools.lru_cache(maxsize=20_000)

@@ -3,6 +3,7 @@
     INDEX_DIR/
       meta.json                  format, embedder name+dim, version, services with their faiss ids, tombstones
       vectors-<version>.faiss    the faiss index (faiss's own binary format; never pickle)
+      queries.npz                optional: embedded category names (a cache; numpy without pickle)
 
 ``meta.json`` names the vectors file it belongs to. A save writes the new vectors file under a fresh name,
 then atomically replaces ``meta.json`` (tmp + fsync + ``os.replace``), then deletes stale vectors files. A crash
@@ -12,6 +13,7 @@ before the replace leaves the old pair intact; after it, the new pair; an orphan
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import tempfile
@@ -23,6 +25,8 @@ from finadvisor.errors import ConfigError
 FORMAT = "finadvisor-catalog-index"
 FORMAT_VERSION = 1
 META = "meta.json"
+
+log = logging.getLogger(__name__)
 
 
 def _fsync_file(path: Path) -> None:
@@ -111,3 +115,39 @@ def load(index_dir: Path) -> tuple[dict[str, Any], Any]:
         raise ConfigError(f"catalog index {index_dir} is corrupt ({vectors.name} cannot be read: {first}); "
                           f"{rebuild_hint(index_dir)}") from None
     return meta, faiss_index
+
+
+QUERIES = "queries.npz"
+
+
+def save_queries(index_dir: Path, embedder_name: str, texts: list[str], vectors: Any) -> None:
+    """Persist embedded query texts (category names) next to the index: a cache, so a restart starts warm."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez(buf, embedder=np.array(embedder_name), texts=np.array(texts, dtype=str),
+             vectors=np.asarray(vectors, dtype=np.float32))
+    atomic_write_bytes(Path(index_dir) / QUERIES, buf.getvalue())
+
+
+def load_queries(index_dir: Path, embedder_name: str, dim: int) -> tuple[list[str], Any]:
+    """The saved query cache, or nothing when it is missing, unreadable or from another embedder (it is only a
+    cache: a problem here costs some embedding time, never an error). Loaded without pickle."""
+    import numpy as np
+
+    path = Path(index_dir) / QUERIES
+    empty = ([], np.zeros((0, dim), np.float32))
+    if not path.is_file():
+        return empty
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            name, texts, vectors = str(data["embedder"]), [str(t) for t in data["texts"]], data["vectors"]
+    except Exception as exc:  # truncated zip, missing key, object arrays refused without pickle
+        log.warning("ignoring the query cache %s: %s", path, exc)
+        return empty
+    if name != embedder_name or vectors.shape != (len(texts), dim):
+        log.info("ignoring the query cache %s: it belongs to embedder %r", path, name)
+        return empty
+    return texts, np.ascontiguousarray(vectors, dtype=np.float32)

@@ -52,3 +52,22 @@ def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
         run("build", str(bad), "--index", str(tmp_path / "i"), "--embedder", "hash")
     with pytest.raises(FinadvisorError, match="exactly one of --query"):
         run("search", "--index", str(tmp_path / "i"))
+
+
+def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
+    import numpy as np
+
+    idx = tmp_path / "idx"
+    out = run("build", str(demo_catalog_path()), "--index", str(idx), "--embedder", "hash")
+    assert out.exit_code == 0 and "category names pre-embedded" in out.output
+    saved = {str(t) for t in np.load(idx / "queries.npz", allow_pickle=False)["texts"]}
+    assert {"Ăn uống", "FOOD_AND_BEVERAGE"} <= saved
+    names = tmp_path / "names.txt"
+    names.write_text("Ăn uống\nPhí bảo trì thang máy\n", encoding="utf-8")
+    out = run("warm", "--index", str(idx), str(names))
+    assert out.exit_code == 0 and "1 new of 2 category names" in out.output
+    saved = {str(t) for t in np.load(idx / "queries.npz", allow_pickle=False)["texts"]}
+    assert "Phí bảo trì thang máy" in saved and "Ăn uống" in saved
+    out = run("build", str(demo_catalog_path()), "--index", str(tmp_path / "bare"), "--embedder", "hash",
+              "--no-vocabulary")
+    assert "0 category names" in out.output and not (tmp_path / "bare" / "queries.npz").exists()

@@ -44,3 +44,77 @@ def test_oversized_catalog_file_is_refused(monkeypatch) -> None:  # type: ignore
     with pytest.raises(ValidationFailed, match="3 entries; the limit is 2"):
         parse_catalog(entries)
     assert len(parse_catalog(entries[:2])) == 2
+
+
+def _history(*names: str) -> SpendingHistory:
+    return SpendingHistory.model_validate({"spending": [{"name": n, "amount": 100, "count": 1} for n in names]})
+
+
+def test_vocabulary_is_saved_with_the_index_and_reopened_warm(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    services = load_catalog(demo_catalog_path())
+    CatalogIndex.build(services, CountingEmbedder(), tmp_path / "idx", vocabulary=["Ăn uống", "Tiền điện"])
+    assert (tmp_path / "idx" / "queries.npz").is_file()
+    fresh = CountingEmbedder()
+    reopened = CatalogIndex.open(tmp_path / "idx", fresh)
+    reopened.search_history(_history("Ăn uống", "Tiền điện"), k=3)
+    assert fresh.query_texts == []  # both names came from the saved file
+    reopened.search_history(_history("Ăn uống", "Karaoke"), k=3)
+    assert fresh.query_texts == ["Karaoke"]
+
+
+def test_names_learned_from_requests_are_never_written_to_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    index = CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder(), tmp_path / "idx",
+                               vocabulary=["Ăn uống"])
+    index.search_history(_history("Chuyển khoản cho Nguyễn Văn A 0912345678"), k=3)
+    assert index.warm_queries(["Di chuyển"], persist=True) == 1
+    data = np.load(tmp_path / "idx" / "queries.npz", allow_pickle=False)
+    assert sorted(str(t) for t in data["texts"]) == ["Di chuyển", "Ăn uống"]
+
+
+def test_query_cache_file_from_another_embedder_or_corrupt_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    services = load_catalog(demo_catalog_path())
+    CatalogIndex.build(services, HashEmbedder(), tmp_path / "idx", vocabulary=["Ăn uống"])
+    other = CountingEmbedder()
+    other.name = "hash/other"
+    from finadvisor.catalog import store
+
+    assert store.load_queries(tmp_path / "idx", other.name, other.dim)[0] == []
+    (tmp_path / "idx" / "queries.npz").write_bytes(b"PK\x03\x04 truncated")
+    fresh = CountingEmbedder()
+    index = CatalogIndex.open(tmp_path / "idx", fresh)  # a broken cache costs embedding time, never an error
+    assert [h.service.link for h in index.search_history(_history("Ăn uống"), k=1)]
+    assert fresh.query_texts == ["Ăn uống"]
+
+
+def test_cached_results_are_dropped_when_the_catalog_changes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from finadvisor.catalog import Service
+
+    index = CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder(), None)
+    history = _history("Vé ca nhạc liveshow")
+    before = index.search_history(history, k=1)[0].service
+    new = Service(service="Vé ca nhạc liveshow", link="https://finadvisor.vn/dich-vu/ve-ca-nhac-liveshow",
+                  description="Vé ca nhạc liveshow")
+    index.add([new])
+    assert index.search_history(history, k=1)[0].service.link == new.link
+    index.remove([new.link])
+    assert index.search_history(history, k=1)[0].service.link == before.link
+
+
+def test_load_vocabulary(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import unicodedata
+
+    import pytest
+
+    from finadvisor.catalog.index import load_vocabulary
+    from finadvisor.errors import ConfigError
+
+    path = tmp_path / "names.txt"
+    decomposed = unicodedata.normalize("NFD", "Ăn uống")
+    path.write_text(f"# comment\n\n{decomposed}\nĂn uống\n  Di chuyển  \n", encoding="utf-8")
+    assert load_vocabulary(path) == ["Ăn uống", "Di chuyển"]
+    assert len(load_vocabulary()) >= 100  # the packaged list
+    path.write_text("x" * 201, encoding="utf-8")
+    with pytest.raises(ConfigError, match="line 1: a name longer than 200"):
+        load_vocabulary(path)
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_vocabulary(tmp_path / "missing.txt")
