@@ -307,6 +307,13 @@ class CatalogIndex:
             self._save_queries()
         return len(missing)
 
+    def clear_caches(self) -> None:
+        """Forget cached query embeddings and results (benchmarks of the cold path; nothing else needs it)."""
+        with self._query_lock:
+            self._query_cache.clear()
+        with self._results_lock:
+            self._results.clear()
+
     def _save_queries(self) -> None:
         with self._query_lock:
             texts = [t for t in self._persisted_queries if t in self._query_cache]
