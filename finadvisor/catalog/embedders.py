@@ -91,7 +91,10 @@ class SentenceTransformerEmbedder:
             raise ConfigError("this embedder needs sentence-transformers: pip install 'finadvisor[ml]'") from exc
         self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         getdim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(getdim())
+        dim = getdim()
+        if not dim:
+            raise ConfigError(f"sentence-transformers folder {folder} does not declare an embedding dimension")
+        self.dim = int(dim)
         self.name = name or f"st:{os.path.basename(os.path.normpath(folder))}"
         self._lock = threading.Lock()
 

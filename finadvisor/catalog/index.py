@@ -201,7 +201,7 @@ class CatalogIndex:
         if meta["kind"] == "hnsw":
             import faiss
 
-            faiss.downcast_index(faiss_index.index).hnsw.efSearch = HNSW_EF_SEARCH
+            faiss.downcast_index(faiss_index.index).hnsw.efSearch = HNSW_EF_SEARCH  # type: ignore[attr-defined]
         return cls(embedder, index_dir, faiss_index=faiss_index, kind=meta["kind"], services=services,
                    next_fid=meta["next_fid"], version=meta["version"], tombstones=tombstones,
                    source=meta.get("source"), hnsw_threshold=int(meta.get("hnsw_threshold", HNSW_THRESHOLD)))
@@ -379,7 +379,7 @@ class CatalogIndex:
                 for text, vec in fresh.items():
                     self._query_cache[text] = vec
             rows = [row if row is not None else fresh[t] for t, row in zip(texts, rows, strict=True)]
-        return np.vstack(rows).astype(np.float32, copy=False)
+        return np.vstack([row for row in rows if row is not None]).astype(np.float32, copy=False)
 
     def _fuse(self, queries: list[WeightedQuery], rows: list[list[tuple[Service, float]]]) -> list[Hit]:
         """Each query spreads its weight over its candidates with a softmax of their scores, so a category

@@ -138,7 +138,7 @@ def load_queries(index_dir: Path, embedder_name: str, dim: int) -> tuple[list[st
     import numpy as np
 
     path = Path(index_dir) / QUERIES
-    empty = ([], np.zeros((0, dim), np.float32))
+    empty: tuple[list[str], Any] = ([], np.zeros((0, dim), np.float32))
     if not path.is_file():
         return empty
     try:

@@ -35,7 +35,8 @@ class JsonlSource:
                 skips["jsonl:no_question_answer"] += 1
                 continue
             source = record.get("source")
-            meta = record.get("meta") if isinstance(record.get("meta"), dict) else {}
+            raw_meta = record.get("meta")
+            meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
             yield QAItem(pair[0], pair[1],
                          source if isinstance(source, str) and source not in ("", "unknown") else doc.origin,
                          str(meta.get("source_type") or "jsonl"), _str(meta.get("component")),

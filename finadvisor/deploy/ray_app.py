@@ -134,6 +134,6 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     ingress = serve.deployment(**options)(serve.ingress(_asgi_builder(ingress_settings, app_name, embedded))(
         AdvisorIngress))
     if embedded:
-        llm = LLMDeployment.options(ray_actor_options={"num_cpus": float(args.get("llm_num_cpus", 1))})
+        llm = LLMDeployment.options(ray_actor_options={"num_cpus": float(args.get("llm_num_cpus", 1))})  # type: ignore[attr-defined]
         return ingress.bind(llm.bind(settings))
     return ingress.bind()

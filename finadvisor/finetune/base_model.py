@@ -80,7 +80,7 @@ def clear_gguf_marker(model: Any) -> Any:
     qc = getattr(config, "quantization_config", None)
     if qc is not None:
         method = qc.get("quant_method") if isinstance(qc, dict) else getattr(qc, "quant_method", None)
-        if str(getattr(method, "value", method)).lower() == "gguf":
+        if config is not None and str(getattr(method, "value", method)).lower() == "gguf":
             del config.quantization_config
     return model
 
@@ -120,7 +120,7 @@ def load_base(spec: BaseSpec, *, device: str | None = None, dtype: Any = None,
         raise ConfigError(f"could not load a causal LM from {spec}: {exc}") from exc
     clear_gguf_marker(model)
     if quantization_config is None:
-        model.to(device)
+        model.to(device)  # type: ignore[arg-type]  # transformers types .to() oddly
     if model.generation_config is not None and model.generation_config.pad_token_id is None:
         model.generation_config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer

@@ -46,8 +46,15 @@ class BaseShape:
     @classmethod
     def from_config(cls, config: Any) -> BaseShape:
         get = config.get if isinstance(config, dict) else lambda k, d=None: getattr(config, k, d)
-        heads = int(get("num_attention_heads"))
-        return cls(str(get("model_type")), int(get("num_hidden_layers")), heads,
+
+        def need(key: str) -> int:
+            value = get(key)
+            if value is None:
+                raise ConfigError(f"the model config has no {key!r}; cannot export this architecture")
+            return int(value)
+
+        heads = need("num_attention_heads")
+        return cls(str(get("model_type")), need("num_hidden_layers"), heads,
                    int(get("num_key_value_heads") or heads))
 
 

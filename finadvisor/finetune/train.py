@@ -92,7 +92,7 @@ def last_checkpoint(folder: Path) -> str | None:
 def build_peft_model(model: Any, cfg: TrainConfig) -> Any:
     from peft import LoraConfig, get_peft_model
 
-    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha, lora_dropout=cfg.dropout,
+    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft accepts floats lora_dropout=cfg.dropout,
                       target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
     try:
         return get_peft_model(model, lora)
@@ -141,6 +141,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     peft_model = build_peft_model(model, cfg)
     cuda = torch.cuda.is_available()
     out.mkdir(parents=True, exist_ok=True)
+    extra: dict[str, Any] = {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
     args = SFTConfig(
         output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
@@ -152,7 +153,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         bf16=cuda, max_length=cfg.max_length, packing=cfg.packing, disable_tqdm=not progress,
         deepspeed=str(cfg.deepspeed) if cfg.deepspeed else None,
         dataloader_num_workers=0,
-        **({"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}),
+        **extra,
     )
     trainer = SFTTrainer(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
                          eval_dataset=eval_ds, processing_class=tokenizer,
@@ -162,7 +163,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     seconds = time.perf_counter() - started
 
     if trainer.is_world_process_zero():
-        trainer.model.save_pretrained(str(out))
+        trainer.model.save_pretrained(str(out))  # type: ignore[union-attr,operator]  # a PeftModel here
         tokenizer.save_pretrained(str(out))
     losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     steps = int(trainer.state.global_step)
