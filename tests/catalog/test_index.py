@@ -169,3 +169,27 @@ def test_empty_index_and_empty_query(hash_embedder):
     index = CatalogIndex.build([], HashEmbedder(), None)
     assert len(index) == 0 and index.search("bất kỳ", 3) == []
     assert index.search("  ", 3) == []
+
+
+def test_hnsw_recall_against_exact_search_survives_reopen(hash_embedder, tmp_path):
+    import faiss
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    anchors = rng.standard_normal((40, hash_embedder.dim)).astype(np.float32)
+    i, j = rng.integers(0, 40, 3000), rng.integers(0, 40, 3000)
+    w = rng.random((3000, 1), dtype=np.float32)
+    vecs = w * anchors[i] + (1 - w) * anchors[j] + 0.3 * rng.standard_normal((3000, hash_embedder.dim))
+    vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
+    services = [Service(service=f"S{n}", link=f"https://x.vn/s/{n}", description=f"d {n}") for n in range(3000)]
+    CatalogIndex.build(services, hash_embedder, tmp_path / "idx", hnsw_threshold=1000, vectors=vecs)
+    index = CatalogIndex.open(tmp_path / "idx", hash_embedder)
+    assert index.kind == "hnsw"
+    exact = faiss.IndexFlatIP(hash_embedder.dim)
+    exact.add(vecs)
+    queries = vecs[:200] + 0.05 * rng.standard_normal((200, hash_embedder.dim)).astype(np.float32)
+    queries = (queries / np.linalg.norm(queries, axis=1, keepdims=True)).astype(np.float32)
+    _, truth = exact.search(queries, 10)
+    _, got = index._faiss.search(queries, 10)  # faiss ids are 0..2999 in insertion order here
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, truth, strict=True)])
+    assert recall >= 0.95, recall
