@@ -3,8 +3,10 @@
     python benchmarks/advisor_eval.py --out out/advisor-eval                 # embedded default model
     python benchmarks/advisor_eval.py --upstream http://gpu:8001/v1 --out out/advisor-eval-vllm
 
-Histories: the 36 labelled histories of finadvisor/data/eval_retrieval.json plus the adversarial ones of
-finadvisor/data/eval_advisor_adversarial.json (category names that try to inject instructions or links).
+Histories (``--set dev``, the default): the 36 labelled histories of finadvisor/data/eval_retrieval.json plus the
+adversarial ones of finadvisor/data/eval_advisor_adversarial.json (category names that try to inject instructions
+or links). ``--set heldout``: the 40 histories of eval_retrieval_heldout.json (paraphrased, merchant-like,
+no-diacritics and English-code category names; written after tuning and never tuned on).
 For each: is the response schema-valid, are all services/links from the catalog, is the text Vietnamese, and what
 share of recommended services is in the labelled relevant set. The cache is bypassed. Prints a table; the last
 stdout line is one JSON record.
@@ -28,10 +30,14 @@ from finadvisor.errors import FinadvisorError  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
+SETS = {"dev": "eval_retrieval.json", "heldout": "eval_retrieval_heldout.json"}
 
-def load_items(limit: int | None) -> list[dict]:
-    items = [i for i in json.loads((ROOT / "finadvisor/data/eval_retrieval.json").read_text()) if "history" in i]
-    items += json.loads((ROOT / "finadvisor/data/eval_advisor_adversarial.json").read_text())
+
+def load_items(limit: int | None, which: str = "dev") -> list[dict]:
+    data = ROOT / "finadvisor" / "data"
+    items = [i for i in json.loads((data / SETS[which]).read_text()) if "history" in i]
+    if which == "dev":
+        items += json.loads((data / "eval_advisor_adversarial.json").read_text())
     return items[:limit] if limit else items
 
 
@@ -122,6 +128,9 @@ def main() -> None:
     parser.add_argument("--upstream", help="OpenAI-compatible upstream instead of the embedded model")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--limit", type=int, help="only the first N histories")
+    parser.add_argument("--set", choices=sorted(SETS), default="dev",
+                        help="dev: eval_retrieval.json + adversarial; heldout: eval_retrieval_heldout.json "
+                             "(40 histories with unusual category names, never tuned on)")
     parser.add_argument("--n-threads", type=int, default=0)
     parser.add_argument("--rescore", type=Path, help="score a saved rows.json instead of running")
     args = parser.parse_args()
@@ -131,7 +140,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     settings = Settings(index_dir=args.out / "index", n_parallel=args.concurrency, n_threads=args.n_threads,
                         **({"engine": "openai", "upstream_url": args.upstream} if args.upstream else {}))
-    rows = asyncio.run(evaluate(settings, load_items(args.limit), args.concurrency))
+    rows = asyncio.run(evaluate(settings, load_items(args.limit, args.set), args.concurrency))
     summary = score(rows)
     (args.out / "rows.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))
     for key, value in summary.items():
