@@ -173,7 +173,7 @@ class CatalogIndex:
         index.add(services, progress=progress, vectors=vectors)
         if index.index_dir is not None and not services:
             index._save()
-        index.warm_queries(vocabulary, persist=True)
+        index.warm_queries(vocabulary, persist=True, progress=progress)
         return index
 
     @classmethod
