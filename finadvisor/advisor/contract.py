@@ -23,6 +23,7 @@ MIN_RECS, MAX_RECS = 2, 3
 _VI_CHARS = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫậèéẻẽẹềếểễệìíỉĩịòóỏõọồốổỗộờớởỡợùúủũụừứửữựỳýỷỹỵ]", re.I)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d{4,}")
+_SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _URL = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file)://\S+|\bwww\.\S+")
 
 
@@ -122,9 +123,27 @@ def _load(text: str, finish_reason: str) -> dict[str, Any]:
     return data
 
 
-def _recommendations(items: list[Any], candidates: list[Service], taken: set[str]) -> list[Recommendation]:
+def _grounded_reason(reason: str, service: Service, allowed: set[int] | None) -> str:
+    """The reason without sentences quoting amounts found neither in the history nor in the service's own
+    catalog text (small models invent figures: "bạn chi 1.350.000 đ tiền điện" for a food deal). If nothing
+    usable is left, the catalog description stands in: it is the company's own text, so it is never wrong."""
+    if allowed is None:
+        return reason
+    own = allowed | {int(re.sub(r"[.,]", "", m)) for m in _NUMBER.findall(service.text())}
+    if not ungrounded_numbers(reason, own):
+        return reason
+    kept = " ".join(part for part in _SENTENCE_END.split(reason) if not ungrounded_numbers(part, own))
+    try:
+        return _clean_text(kept, "recommendation")
+    except OutputInvalid:
+        return _clean_text(service.description, "recommendation")
+
+
+def _recommendations(items: list[Any], candidates: list[Service], taken: set[str],
+                     allowed_numbers: set[int] | None = None) -> list[Recommendation]:
     """Usable recommendations, in order. An item naming a service outside the candidates breaks the contract;
-    a repeated service or a reason that is unusable (too short, not Vietnamese) is only dropped."""
+    a repeated service or a reason that is unusable (too short, not Vietnamese) is only dropped. With
+    ``allowed_numbers``, invented amounts are taken out of reasons (``_grounded_reason``)."""
     by_name = {c.service: c for c in candidates}
     recs: list[Recommendation] = []
     for item in items:
@@ -137,7 +156,8 @@ def _recommendations(items: list[Any], candidates: list[Service], taken: set[str
         if service.link in taken:
             continue  # a repeated service adds nothing; distinctness is part of the contract
         try:
-            reason = _clean_text(item.get("recommendation"), "recommendation")
+            reason = _grounded_reason(_clean_text(item.get("recommendation"), "recommendation"), service,
+                                      allowed_numbers)
         except OutputInvalid:
             continue
         taken.add(service.link)
@@ -157,9 +177,9 @@ def parse_output(text: str, finish_reason: str, candidates: list[Service],
     ``fallback_summary`` (facts computed from the history) replaces a summary that is empty or not Vietnamese,
     so a weak summary does not cost a whole retry; without it such a summary is a contract violation. With
     ``allowed_numbers``, a summary quoting an amount that is not in the history (a hallucinated figure) is
-    replaced by the fallback too."""
+    replaced by the fallback too, and invented amounts are taken out of the reasons."""
     data = _load(text, finish_reason)
-    recs = _recommendations(data["recommendations"], candidates, set())
+    recs = _recommendations(data["recommendations"], candidates, set(), allowed_numbers)
     try:
         summary = _clean_text(data.get("summarization"), "summarization")
         if allowed_numbers is not None and ungrounded_numbers(summary, allowed_numbers):
@@ -176,11 +196,12 @@ def parse_output(text: str, finish_reason: str, candidates: list[Service],
     return AdvisorResponse(summarization=summary, recommendations=recs[:MAX_RECS])
 
 
-def parse_more(text: str, finish_reason: str, candidates: list[Service], partial: TooFewServices) -> AdvisorResponse:
+def parse_more(text: str, finish_reason: str, candidates: list[Service], partial: TooFewServices,
+               allowed_numbers: set[int] | None = None) -> AdvisorResponse:
     """Merge a completion (more services) into a partial answer; the result must meet the contract."""
     data = _load(text, finish_reason)
     taken = {r.link for r in partial.recommendations}
-    recs = partial.recommendations + _recommendations(data["recommendations"], candidates, taken)
+    recs = partial.recommendations + _recommendations(data["recommendations"], candidates, taken, allowed_numbers)
     if len(recs) < MIN_RECS:
         raise OutputInvalid(f"the output has {len(recs)} usable distinct services, at least {MIN_RECS} are required")
     return AdvisorResponse(summarization=partial.summarization, recommendations=recs[:MAX_RECS])

@@ -183,7 +183,7 @@ class Advisor:
         timings["completions"] = timings.get("completions", 0) + 1
         t = time.perf_counter()
         try:
-            return parse_more(text, finish, rest, partial)
+            return parse_more(text, finish, rest, partial, history_numbers(history))
         finally:
             timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
 

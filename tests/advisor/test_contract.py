@@ -102,3 +102,29 @@ def test_hallucinated_amounts_in_the_summary_are_replaced_by_facts() -> None:
     assert summary_of("Tổng chi tiêu tháng này là 19.100.000 đ, khá cao.") == facts  # made-up total
     grounded = "Bạn chi 2.600.000 đ cho xăng xe, tổng cộng 4.500.000 đ trong tháng."
     assert summary_of(grounded) == grounded
+
+
+def test_invented_amounts_are_taken_out_of_reasons() -> None:
+    from finadvisor.advisor.prompt import history_numbers
+    from finadvisor.history import SpendingHistory
+
+    history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 3150000, "count": 41}]})
+    food = Service(service="Ưu đãi ăn uống", link="https://finadvisor.vn/dich-vu/an-uong",
+                   description="Giảm đến 50.000 đ cho mỗi đơn đồ ăn tại quán đối tác.")
+    power = Service(service="Thanh toán hóa đơn điện", link="https://finadvisor.vn/dich-vu/dien",
+                    description="Thanh toán tiền điện tự động, không lo trễ hạn.")
+    reasons = {
+        # an invented figure in one sentence: that sentence goes, the rest stays
+        food.service: "Bạn chi 3.150.000 đ cho ăn uống. Bạn chi 1.350.000 đ tiền điện mỗi tháng. Dùng ưu đãi để "
+                      "giảm đến 50.000 đ mỗi đơn.",
+        # nothing grounded left: the catalog's own description stands in
+        power.service: "Tiết kiệm 2.000.000 đ mỗi tháng khi thanh toán tự động.",
+    }
+    raw = json.dumps({"summarization": "Tháng này bạn chi nhiều nhất cho ăn uống.", "recommendations": [
+        {"service": name, "recommendation": text} for name, text in reasons.items()]}, ensure_ascii=False)
+    recs = parse_output(raw, "stop", [food, power], None, history_numbers(history)).recommendations
+    assert recs[0].recommendation == "Bạn chi 3.150.000 đ cho ăn uống. Dùng ưu đãi để giảm đến 50.000 đ mỗi đơn."
+    assert recs[1].recommendation == power.description
+    # without the history's figures (no check requested) the text is left alone
+    unchecked = parse_output(raw, "stop", [food, power]).recommendations
+    assert unchecked[1].recommendation == reasons[power.service]
