@@ -108,7 +108,7 @@ def score(rows: list[dict]) -> dict:
         "outside_catalog": valid - grounded,
         "vietnamese_rate": round(vietnamese / max(valid, 1), 3),
         "relevance": round(relevant_picked / max(picked, 1), 3),
-        "adversarial_pass_rate": round(adv_pass / max(len(adversarial), 1), 3),
+        "adversarial_pass_rate": round(adv_pass / len(adversarial), 3) if adversarial else None,
         "candidates_relevant_share": round(cand_share / max(len(offered), 1), 3),
         "latency_p50_s": round(lat[len(lat) // 2], 2), "latency_max_s": round(lat[-1], 2),
     }
