@@ -56,8 +56,10 @@ async def build_advisor(app: FastAPI) -> Advisor:
                 from finadvisor.catalog.index import load_vocabulary
                 index_dir = settings.index_dir or settings.cache_dir / "index"
                 catalog = settings.catalog_path or demo_catalog_path()
+                # An explicitly configured catalog file is the source of truth: the index follows its edits.
                 return CatalogIndex.open_or_build(index_dir, embedder, catalog, tuple(settings.link_schemes),
-                                                  vocabulary=load_vocabulary(settings.category_vocabulary))
+                                                  vocabulary=load_vocabulary(settings.category_vocabulary),
+                                                  sync=settings.catalog_path is not None)
 
             index = await asyncio.to_thread(load_index)
             cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)

@@ -115,6 +115,23 @@ def add(catalog_or_entry: Annotated[Path, typer.Argument(help="A catalog JSON li
 
 
 @app.command()
+def sync(catalog: Annotated[Path, typer.Argument(help="Catalog JSON that the index should match exactly.")],
+         index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+    """Bring an index in line with an edited catalog file: embed only new or changed services, drop removed ones."""
+    import hashlib
+
+    from finadvisor.catalog.index import CatalogIndex
+    from finadvisor.catalog.model import load_catalog
+
+    services = load_catalog(catalog, _schemes())
+    idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
+    source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
+    added, updated, removed = idx.sync_with(services, source, progress=True)
+    typer.echo(f"added {added}, updated {updated}, removed {removed}; the index now holds {len(idx)} services "
+               f"(version {idx.version})")
+
+
+@app.command()
 def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids or links.")],
            index: IndexOpt, embedder: EmbedderOpt = None) -> None:
     """Remove services by id or link."""

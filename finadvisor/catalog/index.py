@@ -209,19 +209,27 @@ class CatalogIndex:
     @classmethod
     def open_or_build(cls, index_dir: Path, embedder: Embedder, catalog_path: Path,
                       allowed_schemes: tuple[str, ...] | None = None,
-                      vocabulary: Iterable[str] = ()) -> CatalogIndex:
+                      vocabulary: Iterable[str] = (), *, sync: bool = True) -> CatalogIndex:
         """Open ``index_dir`` if it holds an index, else build it from ``catalog_path``; either way make sure
-        the ``vocabulary`` category names are embedded and saved."""
+        the ``vocabulary`` category names are embedded and saved.
+
+        With ``sync`` (the server sets it when a catalog file is configured explicitly), an existing index whose
+        recorded source file differs from ``catalog_path`` (another file, or the same file edited) is brought
+        in line with it incrementally (``sync_with``): only new or changed services are embedded. Without
+        ``sync`` the index is used as it is: it may hold services added with ``catalog add``."""
         catalog_path = Path(catalog_path)
+        schemes = [allowed_schemes] if allowed_schemes else []
         if store.exists(index_dir):
             index = cls.open(index_dir, embedder)
-            recorded = index._source.get("sha256")
-            if recorded and catalog_path.is_file() and recorded != _file_sha(catalog_path):
-                log.warning("catalog index %s was built from an older version of %s; run `finadvisor catalog "
-                            "build %s --index %s` to refresh it", index_dir, catalog_path, catalog_path, index_dir)
+            sha = _file_sha(catalog_path) if sync and catalog_path.is_file() else None
+            if sha is not None and index._source.get("sha256") != sha:
+                added, updated, removed = index.sync_with(load_catalog(catalog_path, *schemes),
+                                                          {"path": str(catalog_path), "sha256": sha})
+                log.info("catalog index %s synced with %s: %d added, %d updated, %d removed", index_dir,
+                         catalog_path, added, updated, removed)
             index.warm_queries(vocabulary, persist=True)
             return index
-        services = load_catalog(catalog_path, *([allowed_schemes] if allowed_schemes else []))
+        services = load_catalog(catalog_path, *schemes)
         source = {"path": str(catalog_path), "sha256": _file_sha(catalog_path)}
         return cls.build(services, embedder, index_dir, source=source, vocabulary=vocabulary)
 
@@ -269,6 +277,25 @@ class CatalogIndex:
             self._version = _content_digest([self._version, "add", [s.model_dump() for s in services]])
             self._maybe_compact()
             self._changed()
+
+    def sync_with(self, services: list[Service], source: dict[str, Any] | None = None, *,
+                  progress: bool = False) -> tuple[int, int, int]:
+        """Make the index hold exactly ``services`` (matched by id): embed and add the new ones, re-embed the
+        changed ones, remove the ones that are gone; one save. Returns (added, updated, removed)."""
+        current = {s.id: s for s in self.services()}
+        wanted = {s.id: s for s in services}
+        fresh = [s for s in services if s.id not in current]
+        changed = [s for s in services if s.id in current and current[s.id] != s]
+        gone = [i for i in current if i not in wanted]
+        with self.batch():
+            if gone:
+                self.remove(gone)  # first: a new service may reuse a removed one's link
+            if fresh or changed:
+                self.add(fresh + changed, progress=progress)
+            if source is not None and source != self._source:
+                self._source = dict(source)
+                self._dirty = True
+        return len(fresh), len(changed), len(gone)
 
     def remove(self, ids_or_links: list[str]) -> int:
         """Remove services by id or link; returns how many were removed (unknown keys are ignored)."""

@@ -71,3 +71,15 @@ def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
     out = run("build", str(demo_catalog_path()), "--index", str(tmp_path / "bare"), "--embedder", "hash",
               "--no-vocabulary")
     assert "0 category names" in out.output and not (tmp_path / "bare" / "queries.npz").exists()
+
+
+def test_sync_follows_an_edited_catalog(tmp_path):
+    entries = json.loads(demo_catalog_path().read_text(encoding="utf-8"))
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    idx = str(tmp_path / "idx")
+    assert run("build", str(path), "--index", idx, "--embedder", "hash", "--no-vocabulary").exit_code == 0
+    path.write_text(json.dumps(entries[1:], ensure_ascii=False), encoding="utf-8")
+    out = run("sync", str(path), "--index", idx)
+    assert out.exit_code == 0 and "added 0, updated 0, removed 1; the index now holds 37" in out.output
+    assert "added 0, updated 0, removed 0" in run("sync", str(path), "--index", idx).output

@@ -118,3 +118,44 @@ def test_load_vocabulary(tmp_path) -> None:  # type: ignore[no-untyped-def]
         load_vocabulary(path)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_vocabulary(tmp_path / "missing.txt")
+
+
+class PassageCounter(HashEmbedder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.passages: list[str] = []
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.passages.extend(texts)
+        return super().embed_passages(texts)
+
+
+def test_sync_with_an_edited_catalog_embeds_only_what_changed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from finadvisor.catalog import Service
+
+    entries = json.loads(demo_catalog_path().read_text(encoding="utf-8"))
+    path = tmp_path / "catalog.json"
+    path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
+    embedder = PassageCounter()
+    first = CatalogIndex.open_or_build(tmp_path / "idx", embedder, path)
+    v0, n0 = first.version, len(first)
+    assert len(embedder.passages) == n0
+
+    gone, edited = entries[0], entries[1]
+    edited = {**edited, "description": "Mô tả mới hoàn toàn: thanh toán tiền cước truyền hình cáp."}
+    new = {"service": "Vé ca nhạc", "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
+           "description": "Đặt vé ca nhạc và liveshow"}
+    path.write_text(json.dumps([edited, *entries[2:], new], ensure_ascii=False), encoding="utf-8")
+    embedder.passages.clear()
+    # without sync (no catalog configured explicitly) the index is used as it is
+    assert len(CatalogIndex.open_or_build(tmp_path / "idx", embedder, path, sync=False)) == n0
+    synced = CatalogIndex.open_or_build(tmp_path / "idx", embedder, path)
+    assert sorted(embedder.passages) == sorted([Service(**edited).text(), Service(**new).text()])
+    assert synced.version != v0 and len(synced) == n0
+    assert synced.get(gone["link"]) is None and synced.get(new["link"]) is not None
+    assert synced.get(edited["link"]).description == edited["description"]
+    embedder.passages.clear()
+    again = CatalogIndex.open_or_build(tmp_path / "idx", embedder, path)  # source recorded: nothing to do
+    assert embedder.passages == [] and again.version == synced.version
