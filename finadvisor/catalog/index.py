@@ -28,6 +28,7 @@ import numpy as np
 from cachetools import LRUCache
 
 from finadvisor.catalog import store
+from finadvisor.catalog.diacritics import DiacriticRestorer
 from finadvisor.catalog.embedders import Embedder
 from finadvisor.catalog.lexical import BM25, tokenize
 from finadvisor.catalog.model import Service, load_catalog
@@ -145,6 +146,8 @@ class CatalogIndex:
         self._defer = 0
         self._dirty = False
         self._bm25 = BM25()
+        self._restorer = DiacriticRestorer()
+        self._taught: set[str] = set()  # query texts (category names) already counted by the restorer
         self._query_cache: LRUCache[str, np.ndarray] = LRUCache(maxsize=QUERY_CACHE_SIZE)
         self._query_lock = threading.Lock()
         self._persisted_queries: set[str] = set()
@@ -155,8 +158,10 @@ class CatalogIndex:
             for text, vec in zip(texts, vecs, strict=True):
                 self._query_cache[text] = vec
             self._persisted_queries.update(texts)
+            self._teach(texts)
         for svc in services.values():
             self._bm25.add(_doc_tokens(svc.text()))
+            self._restorer.add_service(svc.service, svc.description)
 
     # ----------------------------------------------------------------------------------------- construction
     @classmethod
@@ -316,6 +321,7 @@ class CatalogIndex:
         open. Only names given here are ever written to disk: names learned from requests stay in memory,
         because a history's category names are user input. Returns how many names were newly embedded."""
         wanted = list(dict.fromkeys(t for t in texts if t and t.strip()))
+        self._teach(wanted)
         with self._query_lock:
             missing = [t for t in wanted if t not in self._query_cache]
         batches = range(0, len(missing), EMBED_BATCH)
@@ -333,6 +339,16 @@ class CatalogIndex:
             self._persisted_queries.update(wanted)
             self._save_queries()
         return len(missing)
+
+    def _teach(self, names: Iterable[str]) -> None:
+        """Operator-given category names also teach the diacritics restorer (user input never does)."""
+        for name in names:
+            if name not in self._taught:
+                self._taught.add(name)
+                self._restorer.add(name)
+
+    def restore_diacritics(self, text: str) -> str:
+        return self._restorer.restore(text)
 
     def clear_caches(self) -> None:
         """Forget cached query embeddings and results (benchmarks of the cold path; nothing else needs it)."""
@@ -374,6 +390,7 @@ class CatalogIndex:
         """Top-k services for one free-text query; scores are cosine similarities (plus the lexical bonus)."""
         if k <= 0 or not query.strip():
             return []
+        query = self._restorer.restore(query)
         vec = self._embed_queries([query])
         with self._lock.read():
             rows = self._candidates(vec, [query], max(k, 10), self.query_lexical_weight)[0]
@@ -387,10 +404,11 @@ class CatalogIndex:
     def search_weighted(self, queries: list[WeightedQuery], k: int = 5) -> list[Hit]:
         if k <= 0 or not queries:
             return []
-        vecs = self._embed_queries([q.text for q in queries])
+        texts = [self._restorer.restore(q.text) for q in queries]
+        vecs = self._embed_queries(texts)
         per_query = max(2 * k, 10)
         with self._lock.read():
-            rows = self._candidates(vecs, [q.text for q in queries], per_query, self.lexical_weight)
+            rows = self._candidates(vecs, texts, per_query, self.lexical_weight)
         return self._fuse(queries, rows)[:k]
 
     # ------------------------------------------------------------------------------------------- internals
@@ -475,6 +493,7 @@ class CatalogIndex:
         self._fid_by_id[svc.id] = fid
         self._fid_by_link[svc.link] = fid
         self._bm25.add(_doc_tokens(svc.text()))
+        self._restorer.add_service(svc.service, svc.description)
 
     def _drop(self, fids: list[int]) -> None:
         if not fids:
@@ -484,6 +503,7 @@ class CatalogIndex:
             self._fid_by_id.pop(svc.id, None)
             self._fid_by_link.pop(svc.link, None)
             self._bm25.remove(_doc_tokens(svc.text()))
+            self._restorer.remove_service(svc.service, svc.description)
         if self._kind == "flat":
             self._faiss.remove_ids(np.asarray(fids, dtype=np.int64))
         else:
