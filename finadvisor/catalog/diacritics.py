@@ -73,24 +73,42 @@ class DiacriticRestorer:
         return form if n > 0 else None
 
     def restore(self, text: str) -> str:
-        """``text`` with diacritics restored, or unchanged when it already has some or is not Vietnamese-like."""
+        """``text`` with diacritics restored, or unchanged when it already has some or is not Vietnamese-like.
+        Case, digits and punctuation are kept ("Tien hoc ky 2" -> "Tiền học kỳ 2"); a pair is only read across
+        plain spaces."""
         if not text.isascii():
             return text
-        words = _WORD.findall(text.lower())
-        if not words:
+        spans = list(_WORD.finditer(text))
+        if not spans:
             return text
+        words = [m.group().lower() for m in spans]
         with self._lock:
             known = sum(1 for w in words if self._best(self._uni.get(w)) is not None)
             if known < MIN_KNOWN_SHARE * len(words):
                 return text
-            out: list[str] = []
+            restored: list[str] = []
             i = 0
             while i < len(words):
-                pair = self._best(self._bi.get(f"{words[i]} {words[i + 1]}")) if i + 1 < len(words) else None
-                if pair is not None:
-                    out.append(pair)
+                joined = i + 1 < len(words) and text[spans[i].end():spans[i + 1].start()].isspace()
+                pair = self._best(self._bi.get(f"{words[i]} {words[i + 1]}")) if joined else None
+                if pair is not None and len(pair.split(" ")) == 2:
+                    restored.extend(pair.split(" "))
                     i += 2
                     continue
-                out.append(self._best(self._uni.get(words[i])) or words[i])
+                restored.append(self._best(self._uni.get(words[i])) or words[i])
                 i += 1
-        return " ".join(out)
+        out, last = [], 0
+        for m, new in zip(spans, restored, strict=True):
+            out.append(text[last:m.start()])
+            out.append(_same_case(m.group(), new))
+            last = m.end()
+        out.append(text[last:])
+        return "".join(out)
+
+
+def _same_case(original: str, restored: str) -> str:
+    if len(original) > 1 and original.isupper():
+        return restored.upper()
+    if original[:1].isupper():
+        return restored[:1].upper() + restored[1:]
+    return restored

@@ -320,8 +320,9 @@ class CatalogIndex:
         the next. With ``persist`` (and an index folder) they are saved in ``queries.npz`` and loaded again on
         open. Only names given here are ever written to disk: names learned from requests stay in memory,
         because a history's category names are user input. Returns how many names were newly embedded."""
-        wanted = list(dict.fromkeys(t for t in texts if t and t.strip()))
-        self._teach(wanted)
+        given = [t for t in texts if t and t.strip()]
+        self._teach(given)
+        wanted = list(dict.fromkeys(self._canonical(t) for t in given))  # the form searches will look up
         with self._query_lock:
             missing = [t for t in wanted if t not in self._query_cache]
         batches = range(0, len(missing), EMBED_BATCH)
@@ -349,6 +350,11 @@ class CatalogIndex:
 
     def restore_diacritics(self, text: str) -> str:
         return self._restorer.restore(text)
+
+    def _canonical(self, text: str) -> str:
+        """The form a query is embedded, cached and matched in: diacritics restored (case kept: lower-casing
+        cost 0.01 recall@5 on the eval sets), spaces collapsed."""
+        return " ".join(self._restorer.restore(text).split())
 
     def clear_caches(self) -> None:
         """Forget cached query embeddings and results (benchmarks of the cold path; nothing else needs it)."""
@@ -390,7 +396,7 @@ class CatalogIndex:
         """Top-k services for one free-text query; scores are cosine similarities (plus the lexical bonus)."""
         if k <= 0 or not query.strip():
             return []
-        query = self._restorer.restore(query)
+        query = self._canonical(query)
         vec = self._embed_queries([query])
         with self._lock.read():
             rows = self._candidates(vec, [query], max(k, 10), self.query_lexical_weight)[0]
@@ -404,7 +410,7 @@ class CatalogIndex:
     def search_weighted(self, queries: list[WeightedQuery], k: int = 5) -> list[Hit]:
         if k <= 0 or not queries:
             return []
-        texts = [self._restorer.restore(q.text) for q in queries]
+        texts = [self._canonical(q.text) for q in queries]
         vecs = self._embed_queries(texts)
         per_query = max(2 * k, 10)
         with self._lock.read():

@@ -16,7 +16,10 @@ def test_restore_prefers_pairs_and_leaves_other_text_alone() -> None:
     for text in ("Nạp tiền điện thoại", "Thanh toán tiền điện", "Điện thoại", "Đi diễn", "Thẻ tín dụng"):
         r.add(text)
     assert r.restore("nap tien dien thoai") == "nạp tiền điện thoại"
-    assert r.restore("Tien dien") == "tiền điện"
+    assert r.restore("Tien dien") == "Tiền điện"  # case, digits and punctuation are kept
+    r.add("Thanh toán tháng này")
+    r.add("Nạp thẻ")
+    assert r.restore("TIEN DIEN thang 2, nap the") == "TIỀN ĐIỆN tháng 2, nạp thẻ"
     assert r.restore("dien") == "điện"  # the more frequent single syllable
     assert r.restore("Groceries") == "Groceries"  # unknown words: English passes through
     assert r.restore("The Coffee") == "The Coffee"  # 1 of 2 words known is not enough

@@ -159,3 +159,11 @@ def test_sync_with_an_edited_catalog_embeds_only_what_changed(tmp_path) -> None:
     embedder.passages.clear()
     again = CatalogIndex.open_or_build(tmp_path / "idx", embedder, path)  # source recorded: nothing to do
     assert embedder.passages == [] and again.version == synced.version
+
+
+def test_unaccented_names_share_the_vocabulary_embedding() -> None:
+    embedder = CountingEmbedder()
+    index = CatalogIndex.build(load_catalog(demo_catalog_path()), embedder, None, vocabulary=["Tiền điện"])
+    embedder.query_texts.clear()
+    index.search_history(_history("Tien  dien"), k=3)  # restored to "Tiền điện", already embedded
+    assert embedder.query_texts == []
