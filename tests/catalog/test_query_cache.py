@@ -9,13 +9,20 @@ from finadvisor.history import SpendingHistory
 
 
 class CountingEmbedder(HashEmbedder):
+    """Records every text it embeds."""
+
     def __init__(self) -> None:
         super().__init__()
         self.query_texts: list[str] = []
+        self.passages: list[str] = []
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         self.query_texts.extend(texts)
         return super().embed_queries(texts)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        self.passages.extend(texts)
+        return super().embed_passages(texts)
 
 
 def test_repeated_categories_are_embedded_once() -> None:
@@ -120,16 +127,6 @@ def test_load_vocabulary(tmp_path) -> None:  # type: ignore[no-untyped-def]
         load_vocabulary(tmp_path / "missing.txt")
 
 
-class PassageCounter(HashEmbedder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.passages: list[str] = []
-
-    def embed_passages(self, texts: list[str]) -> np.ndarray:
-        self.passages.extend(texts)
-        return super().embed_passages(texts)
-
-
 def test_sync_with_an_edited_catalog_embeds_only_what_changed(tmp_path) -> None:  # type: ignore[no-untyped-def]
     import json
 
@@ -138,7 +135,7 @@ def test_sync_with_an_edited_catalog_embeds_only_what_changed(tmp_path) -> None:
     entries = json.loads(demo_catalog_path().read_text(encoding="utf-8"))
     path = tmp_path / "catalog.json"
     path.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-    embedder = PassageCounter()
+    embedder = CountingEmbedder()
     first = CatalogIndex.open_or_build(tmp_path / "idx", embedder, path)
     v0, n0 = first.version, len(first)
     assert len(embedder.passages) == n0
