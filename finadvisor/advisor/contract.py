@@ -142,7 +142,8 @@ def _grounded_reason(reason: str, service: Service, allowed: set[int] | None) ->
 def _recommendations(items: list[Any], candidates: list[Service], taken: set[str],
                      allowed_numbers: set[int] | None = None) -> list[Recommendation]:
     """Usable recommendations, in order. An item naming a service outside the candidates breaks the contract;
-    a repeated service or a reason that is unusable (too short, not Vietnamese) is only dropped. With
+    a repeated service is dropped; an unusable reason (too short, not Vietnamese) is replaced by the service's
+    catalog description, and the item is dropped only when that is unusable too. With
     ``allowed_numbers``, invented amounts are taken out of reasons (``_grounded_reason``)."""
     by_name = {c.service: c for c in candidates}
     recs: list[Recommendation] = []
@@ -159,7 +160,10 @@ def _recommendations(items: list[Any], candidates: list[Service], taken: set[str
             reason = _grounded_reason(_clean_text(item.get("recommendation"), "recommendation"), service,
                                       allowed_numbers)
         except OutputInvalid:
-            continue
+            try:  # the pick is valid, its reason is not (English, empty): the catalog's own text stands in
+                reason = _clean_text(service.description, "recommendation")
+            except OutputInvalid:
+                continue
         taken.add(service.link)
         recs.append(Recommendation(service=service.service, link=service.link, recommendation=reason))
     return recs

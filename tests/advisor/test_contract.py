@@ -128,3 +128,15 @@ def test_invented_amounts_are_taken_out_of_reasons() -> None:
     # without the history's figures (no check requested) the text is left alone
     unchecked = parse_output(raw, "stop", [food, power]).recommendations
     assert unchecked[1].recommendation == reasons[power.service]
+
+
+def test_an_unusable_reason_is_replaced_by_the_catalog_description() -> None:
+    gift = Service(service="Lì xì và quà tặng", link="https://finadvisor.vn/dich-vu/li-xi",
+                   description="Gửi lì xì, quà tặng điện tử cho người thân trong dịp lễ Tết.")
+    text = json.dumps({"summarization": "Tháng này bạn chi nhiều cho quà biếu.", "recommendations": [
+        {"service": gift.service, "recommendation": "Send lucky money to your family."},
+        {"service": "Tiết kiệm online", "recommendation": "Too short"}]}, ensure_ascii=False)
+    with pytest.raises(OutputInvalid):  # the second description ("d") is unusable too: only one item is left
+        parse_output(text, "stop", [gift, *CANDIDATES])
+    resp = parse_output(text.replace("Too short", REASON), "stop", [gift, *CANDIDATES])
+    assert [r.recommendation for r in resp.recommendations] == [gift.description, REASON]
