@@ -55,15 +55,41 @@ def _run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def _sigterm_interrupts() -> Any:
-    """Treat SIGTERM (timeout(1), CI cancellation, kill) like Ctrl-C, so partial results are still written."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
+def _run_sweep_interruptibly(coro: Any, sweep: Any) -> bool:
+    """Run the sweep; Ctrl-C or SIGTERM (timeout(1), CI cancellation, kill) stops it so that partial results are
+    still written. The first signal sets ``sweep.stopping`` (no new requests; the loops end even if a request
+    swallowed the cancellation) and cancels in-flight requests; a second one restores the default handlers, so
+    a third kills. Returns whether the run was interrupted."""
 
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
 
-    return signal.signal(signal.SIGTERM, interrupt)
+        def interrupt() -> None:
+            if sweep.stopping:
+                for sig in signals:
+                    loop.remove_signal_handler(sig)
+            sweep.stopping = True
+            if task is not None:
+                task.cancel()
+
+        for sig in signals:
+            loop.add_signal_handler(sig, interrupt)
+        try:
+            await coro
+        except asyncio.CancelledError:
+            if not sweep.stopping:
+                raise
+        finally:
+            for sig in signals:
+                loop.remove_signal_handler(sig)
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:  # a signal that arrived before the handlers were installed
+        sweep.stopping = True
+    return bool(sweep.stopping)
 
 
 @app.callback(invoke_without_command=True)
@@ -135,15 +161,9 @@ def bench(
                     progress.advance(task)
             return done
 
-        previous = _sigterm_interrupts()
-        try:
-            _run(run_sweep(config, sweep, workload=workload, progress=hook))
-        except KeyboardInterrupt:
+        if _run_sweep_interruptibly(run_sweep(config, sweep, workload=workload, progress=hook), sweep):
             sweep.close_partial()
             err.print("[yellow]interrupted: writing partial results[/yellow]")
-        finally:
-            if previous is not None:
-                signal.signal(signal.SIGTERM, previous)
 
     doc = results_document(config.public(), sweep.levels, model=sweep.model, partial=sweep.partial,
                            warmup_errors=sweep.warmup_errors)

@@ -92,6 +92,7 @@ class Sweep:
     levels: list[dict[str, Any]] = field(default_factory=list)
     model: str | None = None
     partial: bool = False
+    stopping: bool = False  # set on Ctrl-C/SIGTERM: no new requests are issued, the level in progress ends
     warmup_errors: dict[str, int] = field(default_factory=dict)
     _current: list[RequestResult] = field(default_factory=list)
     _current_level: int | None = None
@@ -109,15 +110,20 @@ class Sweep:
         self._current_level = None
 
 
+def _never() -> bool:
+    return False
+
+
 async def closed_loop(send: Send, concurrency: int, n: int | None, duration_s: float | None,
-                      sink: list[RequestResult], on_done: OnDone | None = None) -> float:
+                      sink: list[RequestResult], on_done: OnDone | None = None,
+                      stop: Callable[[], bool] = _never) -> float:
     t0 = time.perf_counter()
     deadline = t0 + duration_s if duration_s is not None else None
     issued = 0
 
     async def worker() -> None:
         nonlocal issued
-        while (n is None or issued < n) and (deadline is None or time.perf_counter() < deadline):
+        while (n is None or issued < n) and (deadline is None or time.perf_counter() < deadline) and not stop():
             issued += 1
             result = await send(t0)
             sink.append(result)
@@ -129,7 +135,8 @@ async def closed_loop(send: Send, concurrency: int, n: int | None, duration_s: f
 
 
 async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, duration_s: float | None,
-                    sink: list[RequestResult], on_done: OnDone | None = None, *, seed: int | None = None) -> float:
+                    sink: list[RequestResult], on_done: OnDone | None = None, *, seed: int | None = None,
+                    stop: Callable[[], bool] = _never) -> float:
     rng = random.Random(seed)
     gate = asyncio.Semaphore(max_in_flight)
     t0 = time.perf_counter()
@@ -139,6 +146,8 @@ async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, 
 
     async def one() -> None:
         async with gate:
+            if stop():  # queued behind the in-flight limit when the run was stopped: never sent
+                return
             result = await send(t0)
         sink.append(result)
         if on_done:
@@ -146,7 +155,7 @@ async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, 
 
     issued = 0
     try:
-        while n is None or issued < n:
+        while (n is None or issued < n) and not stop():
             arrival += rng.expovariate(rate)
             if deadline is not None and arrival >= deadline:
                 break
@@ -223,16 +232,24 @@ async def run_sweep(config: BenchConfig, sweep: Sweep, *, workload: ChatWorkload
                 print(f"warning: all {len(warm)} warm-up requests failed ({warm[0].error}: {warm[0].detail[:160]})",
                       file=sys.stderr)
         for concurrency in config.concurrency:
+            if sweep.stopping:
+                break
             n = config.level_requests(concurrency)
             sweep._current = []
             sweep._current_level = concurrency
             sweep._current_t0 = time.perf_counter()
             on_done = progress(concurrency, n) if progress else None
+            def stopping() -> bool:
+                return sweep.stopping
+
             if config.request_rate is not None:
                 wall = await open_loop(send, config.request_rate, concurrency, n, config.duration_s,
-                                       sweep._current, on_done, seed=config.seed)
+                                       sweep._current, on_done, seed=config.seed, stop=stopping)
             else:
-                wall = await closed_loop(send, concurrency, n, config.duration_s, sweep._current, on_done)
+                wall = await closed_loop(send, concurrency, n, config.duration_s, sweep._current, on_done,
+                                         stop=stopping)
+            if sweep.stopping:
+                break  # the level is cut short: the caller summarises it as partial (close_partial)
             sweep.levels.append(summarise(sweep._current, concurrency=concurrency, duration_s=wall,
                                           request_rate=config.request_rate))
             sweep._current_level = None
