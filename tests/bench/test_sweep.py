@@ -140,23 +140,23 @@ def test_fake_server_fixture_is_isolated():
         assert s.port and s.count == 0
 
 
-async def test_loops_stop_issuing_once_stop_is_requested() -> None:
+@pytest.mark.parametrize("loop", ["closed", "open"])
+async def test_loops_stop_issuing_once_stop_is_requested(loop: str) -> None:
     """Ctrl-C sets a flag the loops check, so a request that swallows the cancellation cannot keep a run alive."""
     from finadvisor.bench.runner import closed_loop, open_loop
     from finadvisor.bench.stats import RequestResult
 
-    for loop in ("closed", "open"):
-        state = {"sent": 0, "stop": False}
+    state = {"sent": 0, "stop": False}
 
-        async def send(t0: float) -> RequestResult:
-            state["sent"] += 1
-            if state["sent"] == 5:
-                state["stop"] = True
-            return RequestResult(ok=True)
+    async def send(t0: float) -> RequestResult:
+        state["sent"] += 1
+        if state["sent"] == 5:
+            state["stop"] = True
+        return RequestResult(ok=True)
 
-        sink: list[RequestResult] = []
-        if loop == "closed":
-            await closed_loop(send, 1, None, 30.0, sink, stop=lambda: state["stop"])
-        else:
-            await open_loop(send, 1000.0, 1, None, 30.0, sink, stop=lambda: state["stop"], seed=1)
-        assert state["sent"] == 5 and len(sink) == 5, loop
+    sink: list[RequestResult] = []
+    if loop == "closed":
+        await closed_loop(send, 1, None, 30.0, sink, stop=lambda: bool(state["stop"]))
+    else:
+        await open_loop(send, 1000.0, 1, None, 30.0, sink, stop=lambda: bool(state["stop"]), seed=1)
+    assert state["sent"] == 5 and len(sink) == 5
