@@ -18,6 +18,7 @@ from finadvisor.history import SpendingHistory
 MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6  # the rest of a category's weight comes from its share of transactions
 SURPLUS_MIN_RATIO = 0.25  # (earning - spending) / earning above which the savings query is added
+SURPLUS_WEIGHT = 0.5  # the surplus query's share of the weights = this x (share of income left unspent)
 SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
 
 
@@ -44,9 +45,13 @@ def history_queries(history: SpendingHistory, max_categories: int = MAX_CATEGORI
     earned = sum(c.amount for c in history.earning)
     rows = [(names[k], v[0], v[1]) for k, v in merged.items()]
     surplus = earned - spent
+    surplus_share = 0.0
     if include_surplus and earned > 0 and surplus / earned >= SURPLUS_MIN_RATIO:
-        rows.append(("surplus", surplus, 1.0))
-    if not rows:
+        # Its own share, from the share of income left unspent: the surplus is often many times the spending,
+        # and counted as an "amount" beside the categories it drowned their amounts, leaving only counts to
+        # rank them (a 1-payment 850.000 đ electricity bill then ranked below 3 cinema tickets).
+        surplus_share = SURPLUS_WEIGHT * min(surplus / earned, 1.0)
+    if not rows and not surplus_share:
         return []
     total_amount = sum(r[1] for r in rows)
     total_count = sum(r[2] for r in rows)
@@ -57,7 +62,10 @@ def history_queries(history: SpendingHistory, max_categories: int = MAX_CATEGORI
             share = AMOUNT_SHARE * share_a + (1 - AMOUNT_SHARE) * count / total_count
         else:
             share = share_a
+        share *= 1.0 - surplus_share if surplus_share else 1.0
         scored.append((name, math.sqrt(share)))
+    if surplus_share:
+        scored.append(("surplus", math.sqrt(surplus_share if rows else 1.0)))
     scored.sort(key=lambda r: -r[1])
     keep = [r for r in scored if r[0] != "surplus"][:max_categories] + [r for r in scored if r[0] == "surplus"]
     norm = sum(w for _, w in keep) or 1.0
