@@ -126,17 +126,14 @@ def _load(text: str, finish_reason: str) -> dict[str, Any]:
 def _grounded_reason(reason: str, service: Service, allowed: set[int] | None) -> str:
     """The reason without sentences quoting amounts found neither in the history nor in the service's own
     catalog text (small models invent figures: "bạn chi 1.350.000 đ tiền điện" for a food deal). If nothing
-    usable is left, the catalog description stands in: it is the company's own text, so it is never wrong."""
+    usable is left, OutputInvalid: the caller then falls back to the catalog description."""
     if allowed is None:
         return reason
     own = allowed | {int(re.sub(r"[.,]", "", m)) for m in _NUMBER.findall(service.text())}
     if not ungrounded_numbers(reason, own):
         return reason
     kept = " ".join(part for part in _SENTENCE_END.split(reason) if not ungrounded_numbers(part, own))
-    try:
-        return _clean_text(kept, "recommendation")
-    except OutputInvalid:
-        return _clean_text(service.description, "recommendation")
+    return _clean_text(kept, "recommendation")
 
 
 def _recommendations(items: list[Any], candidates: list[Service], taken: set[str],
