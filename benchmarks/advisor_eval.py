@@ -43,7 +43,7 @@ def load_items(limit: int | None, which: str = "dev") -> list[dict]:
 
 async def evaluate(settings: Settings, items: list[dict], concurrency: int) -> list[dict]:
     from finadvisor.advisor.routes import build_advisor
-    from finadvisor.server import create_app
+    from finadvisor.app import create_app
 
     app = create_app(settings)
     rows: list[dict] = []

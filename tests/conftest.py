@@ -31,7 +31,7 @@ def fake_engine() -> FakeEngine:
 
 @pytest.fixture
 async def client(settings: Settings, fake_engine: FakeEngine) -> AsyncIterator[httpx.AsyncClient]:
-    from finadvisor.server import create_app
+    from finadvisor.app import create_app
 
     app = create_app(settings, engine=fake_engine)
     async for c in started_client(app):

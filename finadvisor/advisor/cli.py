@@ -7,12 +7,13 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from finadvisor.errors import ValidationFailed
-from finadvisor.settings import load_settings
+from finadvisor.history import SpendingHistory
+from finadvisor.settings import Settings, load_settings
 
 
 def recommend(
@@ -26,8 +27,6 @@ def recommend(
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
     from pydantic import ValidationError
-
-    from finadvisor.history import SpendingHistory
 
     try:
         raw = json.loads(history.read_text(encoding="utf-8"))
@@ -45,27 +44,17 @@ def recommend(
             when = datetime.fromisoformat(now)
         except ValueError:
             raise ValidationFailed(f"--now {now!r} is not an ISO 8601 time") from None
-    settings = load_settings(catalog_path=catalog, index_dir=index, upstream_url=upstream, model=model,
+    settings = load_settings(index_dir=index, catalog_path=catalog if index else None, upstream_url=upstream, model=model,
                              engine=engine or ("openai" if upstream else None), n_parallel=1)
-    result = asyncio.run(_recommend(settings, parsed, when))
+    result = asyncio.run(_recommend(settings, parsed, when, None if index else catalog))
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
 
 
-async def _recommend(settings, history, now):  # type: ignore[no-untyped-def]
-    from fastapi import FastAPI
+async def _recommend(settings: Settings, history: SpendingHistory, now: datetime | None,
+                     catalog: Path | None) -> dict[str, Any]:
+    from finadvisor.advisor.build import standalone_advisor
 
-    from finadvisor.advisor.routes import build_advisor
-    from finadvisor.server import create_app
-
-    app: FastAPI = create_app(settings)
-    async with app.router.lifespan_context(app):
-        engine = app.state.llm.engine
-        while not engine.ready():
-            if app.state.engine_error:
-                from finadvisor.errors import EngineUnavailable
-                raise EngineUnavailable(f"the engine failed to start: {app.state.engine_error}")
-            await asyncio.sleep(0.05)
-        advisor = await build_advisor(app)
+    async with standalone_advisor(settings, catalog=catalog) as advisor:
         result = await advisor.recommend(history, now)
         return result.response.model_dump()
 

@@ -15,7 +15,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel
 
-from finadvisor.advisor.cache import create_cache
+from finadvisor.advisor.build import build_advisor as build
 from finadvisor.advisor.providers import (
     FolderHistoryProvider,
     HistoryProvider,
@@ -45,27 +45,12 @@ router = APIRouter(prefix="/api", responses=documented(400, 401, 404, 413, 422, 
 
 
 async def build_advisor(app: FastAPI) -> Advisor:
+    """The app's advisor, built once on first use (embedder, index and cache off the event loop)."""
     state = app.state
     async with state.advisor_lock:
         if state.advisor is None:
-            settings: Settings = state.settings
-            embedder = await state.get_embedder()
-
-            def load_index() -> Any:
-                from finadvisor.catalog import CatalogIndex, demo_catalog_path
-                from finadvisor.catalog.index import load_vocabulary
-                index_dir = settings.index_dir or settings.cache_dir / "index"
-                catalog = settings.catalog_path or demo_catalog_path()
-                # An explicitly configured catalog file is the source of truth: the index follows its edits.
-                return CatalogIndex.open_or_build(index_dir, embedder, catalog, tuple(settings.link_schemes),
-                                                  vocabulary=load_vocabulary(settings.category_vocabulary),
-                                                  sync=settings.catalog_path is not None)
-
-            index = await asyncio.to_thread(load_index)
-            cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
-            state.advisor = Advisor(state.llm, index, cache, metrics=state.metrics,
-                                    top_k=settings.retrieval_top_k, min_share=settings.retrieval_min_share,
-                                    max_tokens=settings.advisor_max_tokens)
+            state.advisor = await build(state.settings, state.llm, metrics=state.metrics,
+                                        embedder=await state.get_embedder())
     return state.advisor
 
 
@@ -155,9 +140,20 @@ async def index_page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
-def install(app: FastAPI, settings: Settings) -> None:
+def install(app: FastAPI) -> None:
+    """Per-app advisor state; ``finadvisor.app.create_app`` calls it when it adds :data:`routers`."""
+    settings: Settings = app.state.settings
+    app.state.advisor = None
     app.state.advisor_lock = asyncio.Lock()
     app.state.history_provider = None
     app.state.rate_limiter = RateLimiter(settings.rate_limit_per_min)
-    app.include_router(router)
-    app.include_router(page)
+    app.state.on_close.append(_close)
+
+
+async def _close(app: FastAPI) -> None:
+    for resource in (app.state.advisor, app.state.history_provider):
+        if resource is not None:
+            await resource.close()
+
+
+routers = [router, page]

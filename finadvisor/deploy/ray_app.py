@@ -84,7 +84,7 @@ class RayHandleEngine:
 
 def _asgi_builder(settings: dict[str, Any], app_name: str, embedded: bool) -> Callable[[], Any]:
     def build() -> Any:
-        from finadvisor.server import create_app
+        from finadvisor.app import create_app
 
         engine = None
         if embedded:

@@ -35,6 +35,18 @@ def _fake(settings: Settings) -> Engine:
     return FakeEngine(adapters=[spec.split("=", 1)[0] for spec in settings.lora])
 
 
+def engine_capacity(engine: Engine, settings: Settings) -> int:
+    """How many requests the engine decodes at once (its batch slots): the LLM gate's concurrency."""
+    slots = getattr(engine, "slots", None)
+    if isinstance(slots, int) and slots > 0:
+        return slots
+    if settings.engine in ("llamacpp", "fake"):
+        return settings.n_parallel
+    if settings.engine == "transformers":
+        return 1
+    return max(settings.n_parallel, 64)  # vLLM / upstreams schedule their own batches
+
+
 ENGINES: dict[str, EngineFactory] = {
     "llamacpp": _llamacpp,
     "openai": _openai,
@@ -48,4 +60,5 @@ def create_engine(settings: Settings) -> Engine:
     return ENGINES[settings.engine](settings)
 
 
-__all__ = ["ENGINES", "Delta", "Engine", "Generation", "GenerationRequest", "create_engine", "generate"]
+__all__ = ["ENGINES", "Delta", "Engine", "Generation", "GenerationRequest", "create_engine", "engine_capacity",
+           "generate"]

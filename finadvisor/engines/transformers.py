@@ -81,7 +81,7 @@ class TransformersEngine:
     def _load(self) -> None:
         import torch
 
-        from finadvisor.finetune.base_model import available_cores, load_base, resolve_base
+        from finadvisor.hf_models import available_cores, load_base, resolve_base
 
         spec = resolve_base(self.model_path, self.cache_dir)
         model, tokenizer = load_base(spec)

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from finadvisor.errors import ConfigError
-from finadvisor.finetune.base_model import BaseSpec, load_base, resolve_base
+from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 from finadvisor.finetune.export import BASE_META
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 
 from finadvisor import __version__
-from finadvisor.engines import Engine, create_engine
+from finadvisor.engines import Engine, create_engine, engine_capacity
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
@@ -26,21 +26,16 @@ from finadvisor.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def _capacity(engine: Engine, settings: Settings) -> int:
-    """How many requests the engine decodes at once (its batch slots)."""
-    if settings.engine in ("llamacpp", "fake"):
-        return settings.n_parallel
-    if settings.engine == "transformers":
-        return 1
-    return max(settings.n_parallel, 64)  # vLLM / upstreams schedule their own batches
-
-
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               extra_routers: list[Any] | None = None) -> FastAPI:
+               extra_routers: list[Any] | None = None,
+               on_install: list[Callable[[FastAPI], None]] | None = None) -> FastAPI:
+    """The OpenAI-compatible server. ``extra_routers`` (the advisor's, for example) are mounted as they are;
+    each ``on_install`` hook runs once on the new app (to set up its routers' state), and async callables
+    appended to ``app.state.on_close`` run at shutdown."""
     settings = settings or Settings()
     engine = engine or create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=_capacity(engine, settings),
+    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=engine_capacity(engine, settings),
                      max_waiting=settings.max_waiting, timeout_s=settings.request_timeout_s)
 
     @asynccontextmanager
@@ -71,9 +66,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         finally:
             task.cancel()
             await engine.close()
-            for resource in (getattr(app.state, "advisor", None), getattr(app.state, "history_provider", None)):
-                if resource is not None:
-                    await resource.close()
+            for close in app.state.on_close:  # resources that extra routers opened (the advisor's cache ...)
+                await close(app)
 
     app = FastAPI(title="finadvisor", version=__version__, lifespan=lifespan,
                   description="Self-hosted OpenAI-compatible LLM server and financial advisor.")
@@ -81,7 +75,6 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.state.metrics = metrics
     app.state.llm = llm
     app.state.engine_error = None
-    app.state.advisor = None
     _embedder_lock = asyncio.Lock()
 
     async def get_embedder() -> Any:
@@ -99,13 +92,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from finadvisor.server import routes_openai, routes_ops
     app.include_router(routes_ops.router)
     app.include_router(routes_openai.router)
-    try:
-        from finadvisor.advisor.routes import install as install_advisor
-    except ModuleNotFoundError as exc:
-        if not (exc.name or "").startswith("finadvisor"):
-            raise
-    else:
-        install_advisor(app, settings)
+    app.state.on_close = []
+    for hook in on_install or []:
+        hook(app)
     for router in extra_routers or []:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

@@ -38,7 +38,7 @@ def serve(
     import uvicorn
 
     from finadvisor.logs import configure_logging
-    from finadvisor.server import create_app
+    from finadvisor.app import create_app
 
     settings = load_settings(host=host, port=port, engine=engine, model=model, model_name=model_name,
                              upstream_url=upstream, api_key=api_key, n_parallel=n_parallel, n_ctx=n_ctx,

@@ -11,7 +11,7 @@ import pytest
 
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.server import create_app
+from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.helpers import started_client
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.server import create_app
+from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.advisor.conftest import HISTORY, good_script
 from tests.helpers import free_port, require_binary

@@ -14,7 +14,7 @@ import uvicorn
 
 from finadvisor.catalog import demo_catalog_path, load_catalog
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.server import create_app
+from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 from tests.helpers import free_port, require_binary, wait_healthy

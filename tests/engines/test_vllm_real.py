@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def hf_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from finadvisor.finetune.base_model import clear_gguf_marker, load_base, resolve_base
+    from finadvisor.hf_models import clear_gguf_marker, load_base, resolve_base
 
     out = tmp_path_factory.mktemp("hf")
     model, tokenizer = load_base(resolve_base(None))

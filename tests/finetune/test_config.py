@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from finadvisor.errors import ConfigError
-from finadvisor.finetune.base_model import resolve_base
+from finadvisor.hf_models import resolve_base
 from finadvisor.finetune.config import build_config, load_recipe
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.server import create_app
+from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 
