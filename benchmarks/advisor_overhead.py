@@ -47,8 +47,8 @@ def pct(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict:
     from finadvisor.advisor.routes import build_advisor
-    from finadvisor.engines.fake import FakeEngine
     from finadvisor.app import create_app
+    from finadvisor.engines.fake import FakeEngine
 
     settings = Settings(engine="fake", embedder=args.embedder, index_dir=args.out / "index")
     app = create_app(settings, engine=FakeEngine(script=good_script))

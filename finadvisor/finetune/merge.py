@@ -16,8 +16,8 @@ import tempfile
 from pathlib import Path
 
 from finadvisor.errors import ConfigError
-from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 from finadvisor.finetune.export import BASE_META
+from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 
 
 def adapter_base(adapter_dir: Path, base: str | None, cache_dir: Path | None = None) -> BaseSpec:

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from finadvisor.errors import ConfigError
-from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 from finadvisor.finetune.config import TrainConfig
 from finadvisor.finetune.data import TokenizeStats, read_chatml, tokenize_dataset
 from finadvisor.finetune.export import BASE_META, BaseShape, export_gguf_lora
+from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 
 log = logging.getLogger(__name__)
 

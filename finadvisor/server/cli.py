@@ -37,8 +37,8 @@ def serve(
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
     import uvicorn
 
-    from finadvisor.logs import configure_logging
     from finadvisor.app import create_app
+    from finadvisor.logs import configure_logging
 
     settings = load_settings(host=host, port=port, engine=engine, model=model, model_name=model_name,
                              upstream_url=upstream, api_key=api_key, n_parallel=n_parallel, n_ctx=n_ctx,

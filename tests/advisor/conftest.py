@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from finadvisor.app import create_app
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.helpers import started_client
 

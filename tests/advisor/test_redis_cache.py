@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from finadvisor.engines.fake import FakeEngine
 from finadvisor.app import create_app
+from finadvisor.engines.fake import FakeEngine
 from finadvisor.settings import Settings
 from tests.advisor.conftest import HISTORY, good_script
 from tests.helpers import free_port, require_binary

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from finadvisor.app import create_app
 from finadvisor.catalog import demo_catalog_path, load_catalog
 from finadvisor.engines.fake import FakeEngine
-from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 from tests.helpers import free_port, require_binary, wait_healthy

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from finadvisor.errors import ConfigError
-from finadvisor.hf_models import resolve_base
 from finadvisor.finetune.config import build_config, load_recipe
+from finadvisor.hf_models import resolve_base
 
 ROOT = Path(__file__).resolve().parents[2]
 

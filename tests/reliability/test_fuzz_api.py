@@ -15,8 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from finadvisor.engines.fake import FakeEngine
 from finadvisor.app import create_app
+from finadvisor.engines.fake import FakeEngine
 from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 

@@ -12,9 +12,9 @@ import pytest
 
 from finadvisor.advisor.mock_api import create_mock_app
 from finadvisor.advisor.providers import HttpHistoryProvider, demo_histories_dir
+from finadvisor.app import create_app
 from finadvisor.engines.fake import FakeEngine
 from finadvisor.history import SpendingHistory
-from finadvisor.app import create_app
 from finadvisor.settings import Settings
 from tests.advisor.conftest import candidate_names
 from tests.helpers import started_client
