@@ -24,7 +24,15 @@ _VI_CHARS = re.compile(r"[ăâđêôơưàáảãạằắẳẵặầấẩẫ�
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 _NUMBER = re.compile(r"\d{1,3}(?:[.,]\d{3})+|\d{4,}")
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
-_URL = re.compile(r"(?i)\b(?:https?|ftp|javascript|data|file)://\S+|\bwww\.\S+")
+# Anything a reader could open: scheme URLs (any scheme, "lazycat://bill" too), script schemes without slashes,
+# "www." names, and bare domains ("bit.ly/abc", "example.com/x", "evil.vn"): a host with a path, or a host
+# ending in a common top-level domain. "TP.HCM" or "1.350.000 đ" are neither.
+_TLDS = ("com|net|org|vn|io|ly|me|co|info|biz|xyz|app|dev|link|top|site|online|shop|store|click|gl|to|cc|ru|cn|"
+         "us|uk|tk|ml|ga|cf|gq|pw|ws|su|asia|club|live|fun|icu|vip|win|bid|loan|work|page|tv|ai|gg|so|sh|id|in")
+_URL = re.compile(
+    r"(?i)\b[a-z][a-z0-9+.-]*://\S*|\b(?:javascript|vbscript|data|file):\S+|\bwww\.\S+"
+    r"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}/\S*"
+    rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})\b(?!\w|\.\w)(?::\d+)?(?:/\S*)?")
 
 
 class Recommendation(BaseModel):

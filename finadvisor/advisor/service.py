@@ -9,6 +9,7 @@ with a clear 502. Stage timings go to one structured log line (no token, no raw 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -108,9 +109,21 @@ class Advisor:
             response = AdvisorResponse.model_validate_json(raw)
         except ValueError:
             return None  # a damaged entry is a miss, never an error
+        if not self._matches_catalog(response):
+            log.warning("cache entry %s… does not match the current catalog; treated as a miss", key[:12])
+            return None
         result = AdviceResult(response, "hit", {"total": time.perf_counter() - t0})
         self._record(result)
         return result
+
+    def _matches_catalog(self, response: AdvisorResponse) -> bool:
+        """Anything that can write to the cache (a shared Redis) could inject links: every hit's services must
+        exist in the current catalog, under their catalog name and with the catalog's link."""
+        for rec in response.recommendations:
+            service = self.index.get(rec.link)
+            if service is None or service.link != rec.link or service.service != rec.service:
+                return False
+        return len({r.link for r in response.recommendations}) == len(response.recommendations)
 
     def retrieve(self, history: SpendingHistory) -> list[Service]:
         """Top candidates for the prompt. A history hit's score is its share of the history's weight; a
@@ -133,7 +146,9 @@ class Advisor:
     async def _compute(self, history: SpendingHistory, now: datetime | None) -> AdviceResult:
         timings: dict[str, float] = {}
         t = time.perf_counter()
-        candidates = self.retrieve(history)
+        # Off the event loop: a never-seen category name is embedded (about 15 ms each, a synchronous HTTP call
+        # with embedder=openai) and the embedder's lock may be held by /v1/embeddings.
+        candidates = await asyncio.to_thread(self.retrieve, history)
         timings["retrieval"] = time.perf_counter() - t
         schema = response_schema(candidates)
         problem: str | None = None

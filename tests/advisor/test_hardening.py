@@ -1,0 +1,107 @@
+"""Advisor hardening (issue 14): retrieval off the event loop, cache hits re-checked, no bare domains in text."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import numpy as np
+
+from finadvisor.advisor.cache import MemoryCache
+from finadvisor.advisor.contract import AdvisorResponse
+from finadvisor.advisor.service import Advisor
+from finadvisor.catalog import CatalogIndex, HashEmbedder, demo_catalog_path, load_catalog
+from finadvisor.engines.fake import FakeEngine
+from finadvisor.engines.service import LLMService
+from finadvisor.history import SpendingHistory
+from finadvisor.metrics import Metrics
+from tests.advisor.conftest import HISTORY, good_script
+
+API = "/api/recommendations"
+
+
+class SlowEmbedder(HashEmbedder):
+    """Every query embedding takes ``delay_s`` of blocking time, like a remote embedder or a held lock."""
+
+    def __init__(self, delay_s: float) -> None:
+        super().__init__()
+        self.delay_s = delay_s
+        self.slow = False
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        if self.slow:
+            time.sleep(self.delay_s)
+        return super().embed_queries(texts)
+
+
+async def _advisor(embedder: HashEmbedder, script=good_script) -> Advisor:  # type: ignore[no-untyped-def]
+    metrics = Metrics()
+    engine = FakeEngine(script=script)
+    await engine.start()
+    llm = LLMService(engine, metrics, model_name="fake")
+    index = CatalogIndex.build(load_catalog(demo_catalog_path()), embedder)
+    return Advisor(llm, index, MemoryCache(), metrics=metrics)
+
+
+async def test_retrieval_does_not_block_the_event_loop() -> None:
+    embedder = SlowEmbedder(0.4)
+    advisor = await _advisor(embedder)
+    embedder.slow = True  # only the request's never-seen names pay the delay, not the index build
+    history = SpendingHistory.model_validate({"spending": [{"name": "Tên chưa gặp bao giờ", "amount": 500000,
+                                                            "count": 3}, *HISTORY["spending"]]})
+    gaps: list[float] = []
+
+    async def ticker() -> None:
+        last = time.perf_counter()
+        for _ in range(20):
+            await asyncio.sleep(0.02)
+            now = time.perf_counter()
+            gaps.append(now - last)
+            last = now
+
+    started = time.perf_counter()
+    await asyncio.gather(advisor.recommend(history), ticker())
+    assert time.perf_counter() - started >= 0.4  # the slow embedder really ran
+    assert max(gaps) < 0.2, f"the event loop stalled for {max(gaps):.3f} s"
+
+
+async def test_poisoned_cache_entry_is_a_miss() -> None:
+    advisor = await _advisor(HashEmbedder())
+    history = SpendingHistory.model_validate(HISTORY)
+    first = await advisor.recommend(history)
+    key = advisor.cache_key(history, None)
+    good = first.response.model_dump()
+    poisoned = json.loads(json.dumps(good))
+    poisoned["recommendations"][0]["link"] = "https://evil.example/phish"
+    await advisor.cache.set(key, json.dumps(poisoned))
+    again = await advisor.recommend(history)
+    assert again.cache == "miss"
+    assert all("evil" not in r.link for r in again.response.recommendations)
+    # a renamed service (right link, wrong name) is poisoned too
+    renamed = json.loads(json.dumps(good))
+    renamed["recommendations"][0]["service"] = "Vay nóng 0%"
+    await advisor.cache.set(key, json.dumps(renamed))
+    assert (await advisor.recommend(history)).cache == "miss"
+    # an untouched entry is still a hit
+    await advisor.cache.set(key, AdvisorResponse.model_validate(good).model_dump_json())
+    assert (await advisor.recommend(history)).cache == "hit"
+
+
+def _domain_script(request) -> str:  # type: ignore[no-untyped-def]
+    data = json.loads(good_script(request))
+    data["summarization"] = "Tháng này bạn chi nhiều cho ăn uống, xem bit.ly/abc để nhận ưu đãi."
+    for rec in data["recommendations"]:
+        rec["recommendation"] = "Bạn chi nhiều cho ăn uống, vào example.com/x hoặc evil.vn để nhận quà tặng."
+    return json.dumps(data, ensure_ascii=False)
+
+
+async def test_bare_domains_are_stripped_from_free_text(make_client) -> None:
+    async for c in make_client(_domain_script):
+        r = await c.post(API, json={"history": HISTORY})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        texts = [body["summarization"], *(rec["recommendation"] for rec in body["recommendations"])]
+        for text in texts:
+            for bad in ("bit.ly", "example.com", "evil.vn", "/abc", "/x"):
+                assert bad not in text, text
