@@ -73,3 +73,29 @@ def test_no_import_cycle_between_packages() -> None:
 
 def test_server_does_not_import_the_advisor() -> None:
     assert "advisor" not in import_graph().get("server", set())
+
+
+def documented_dependencies() -> dict[str, set[str]]:
+    """The 'depends on' column of docs/ARCHITECTURE.md's package table (finadvisor packages only)."""
+    doc = (ROOT.parent / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    table: dict[str, set[str]] = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        packages = [p.strip("`/ ") for p in cells[0].split(",")]
+        deps = {w.strip("`/,;() ") for w in cells[2].replace(",", " ").split()}
+        for package in packages:
+            if (ROOT / package).is_dir():
+                table[package] = {d for d in deps if (ROOT / d).is_dir()}
+    return table
+
+
+def test_architecture_doc_names_every_package_and_its_real_dependencies() -> None:
+    documented = documented_dependencies()
+    actual = import_graph()
+    packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert set(documented) == packages, "docs/ARCHITECTURE.md's package table must list every package"
+    for package, deps in actual.items():
+        assert deps <= documented[package], (
+            f"{package}/ imports {sorted(deps - documented[package])} but docs/ARCHITECTURE.md does not say so")
