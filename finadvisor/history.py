@@ -7,8 +7,11 @@ are free text that may try to inject instructions. This module validates and nor
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import unicodedata
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
@@ -27,8 +30,12 @@ def parse_amount(value: Any) -> float:
     """Accept 45000, 45000.5, "45000", "45.000", "45,000", "45 000 đ"; reject negatives and junk."""
     if isinstance(value, bool):
         raise ValueError("amount must be a number, not a boolean")
-    if isinstance(value, int | float):
+    if isinstance(value, int):
+        if not -MAX_AMOUNT <= value <= MAX_AMOUNT:  # float() of a 400-digit int raises OverflowError, not a 422
+            raise ValueError(f"amount must be between 0 and {MAX_AMOUNT}")
         number = float(value)
+    elif isinstance(value, float):
+        number = value
     elif isinstance(value, str):
         if len(value) > 40:
             raise ValueError("amount string is longer than 40 characters")
@@ -37,9 +44,9 @@ def parse_amount(value: Any) -> float:
             if text.endswith(suffix):
                 text = text[: -len(suffix)].strip()
                 break
-        if _GROUPED.match(text):
+        if _GROUPED.fullmatch(text):
             number = float(re.sub(r"[.,\s]", "", text))
-        elif _PLAIN.match(text):
+        elif _PLAIN.fullmatch(text):
             number = float(text)
         else:
             raise ValueError(f"amount {value[:40]!r} is not a number")
@@ -129,3 +136,44 @@ class SpendingHistory(BaseModel):
         def rows(items: list[Category]) -> list[list[Any]]:
             return sorted([c.name, round(c.amount, 2), c.count] for c in items)
         return {"earning": rows(self.earning), "spending": rows(self.spending)}
+
+
+def history_from_json(raw: Any, source: str) -> SpendingHistory:
+    """Validate an already-parsed history document: the seed's shape ``{"earning", "spending"}`` or the
+    ``{"history": {...}}`` envelope (the body of ``POST /api/recommendations``). Wrong shape: ValidationFailed."""
+    from pydantic import ValidationError
+
+    from finadvisor.errors import ValidationFailed
+
+    if isinstance(raw, dict) and "history" in raw and "spending" not in raw and "earning" not in raw:
+        raw = raw["history"]
+    if not isinstance(raw, dict):
+        raise ValidationFailed(f"history {source}: expected a JSON object with 'earning' and 'spending' lists "
+                               f"(or {{\"history\": {{...}}}}), got {type(raw).__name__}")
+    try:
+        return SpendingHistory.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise ValidationFailed(f"history {source}: {where}: {first['msg']}") from None
+
+
+def load_history_file(path: str | os.PathLike[str]) -> SpendingHistory:
+    """The one history-file loader (``recommend --history``, the catalog CLI, the nightly batch).
+
+    Accepts the seed's shape and the ``{"history": ...}`` envelope; any failure (missing file, not UTF-8, not
+    JSON, wrong shape) is a :class:`~finadvisor.errors.ValidationFailed` that names the file and the field.
+    """
+    from finadvisor.errors import ValidationFailed
+
+    target = Path(path)
+    try:
+        raw = json.loads(target.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationFailed(f"cannot read history {target}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise ValidationFailed(f"cannot read history {target}: the file is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"history {target} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                               f"{exc.msg})") from None
+    return history_from_json(raw, str(target))

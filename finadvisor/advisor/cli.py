@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from finadvisor.errors import ValidationFailed
-from finadvisor.history import SpendingHistory
+from finadvisor.history import SpendingHistory, load_history_file
 from finadvisor.settings import Settings, load_settings
 
 
@@ -26,18 +26,7 @@ def recommend(
     engine: Annotated[str | None, typer.Option(help="Engine override (llamacpp, openai, fake...).")] = None,
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
-    from pydantic import ValidationError
-
-    try:
-        raw = json.loads(history.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValidationFailed(f"cannot read history {history}: {exc}") from None
-    try:
-        parsed = SpendingHistory.model_validate(raw.get("history", raw) if isinstance(raw, dict) else raw)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ValidationFailed(f"history {history}: {where}: {first['msg']}") from None
+    parsed = load_history_file(history)
     when = None
     if now:
         try:
