@@ -11,16 +11,16 @@ streaming writer needs (no shuffle buffer) and which keeps an eval set stable wh
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any
 
 from finadvisor.dataset.items import QAItem
 from finadvisor.dataset.text import loose_key
+from finadvisor.fsutil import atomic_open, atomic_write
 
 DEFAULT_SYSTEM_PROMPT = ("Bạn là trợ lý chăm sóc khách hàng của ví điện tử FinAdvisor Ví. Trả lời ngắn gọn, "
                          "chính xác bằng tiếng Việt.")
@@ -52,18 +52,17 @@ def is_eval(question: str, seed: int, ratio: float) -> bool:
 
 
 class AtomicWriter:
-    """Write to a temporary file in the target folder; ``os.replace`` it over the target only on success."""
+    """A line-counting writer over :func:`finadvisor.fsutil.atomic_open`: the target is replaced only on success."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._handle: IO[str] | None = None
-        self._tmp: str | None = None
+        self._context: contextlib.AbstractContextManager[IO[Any]] | None = None
+        self._handle: IO[Any] | None = None
         self.lines = 0
 
     def __enter__(self) -> AtomicWriter:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, self._tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
-        self._handle = os.fdopen(fd, "w", encoding="utf-8")
+        self._context = atomic_open(self.path, "w")
+        self._handle = self._context.__enter__()
         return self
 
     def write(self, text: str) -> None:
@@ -73,26 +72,9 @@ class AtomicWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        assert self._handle is not None and self._tmp is not None
-        try:
-            if exc_type is None:
-                self._handle.flush()
-                os.fsync(self._handle.fileno())
-            self._handle.close()
-            if exc_type is None:
-                os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-                os.replace(self._tmp, self.path)
-        finally:
-            if os.path.exists(self._tmp):
-                os.unlink(self._tmp)
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
+        assert self._context is not None
+        self._context.__exit__(exc_type, exc, tb)
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    with AtomicWriter(path) as writer:
-        writer.write(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+    atomic_write(path, json.dumps(data, ensure_ascii=False, indent=2) + "\n")

@@ -34,6 +34,8 @@ def train(
     target_modules: Annotated[str | None, Opt(help="Comma-separated module names. [default: q,k,v,o_proj]")] = None,
     lr: Annotated[float | None, Opt(help="Learning rate. [default: 2e-4]")] = None,
     scheduler: Annotated[str | None, Opt(help="LR schedule: cosine, linear, constant... [default: cosine]")] = None,
+    warmup_ratio: Annotated[float | None, Opt(help="Share of the steps spent warming up. [default: 0.03]")] = None,
+    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay. [default: 0]")] = None,
     epochs: Annotated[float | None, Opt(help="Epochs (ignored when --max-steps > 0). [default: 1]")] = None,
     max_steps: Annotated[int | None, Opt(help="Optimizer steps; overrides --epochs.")] = None,
     batch_size: Annotated[int | None, Opt(help="Per-device batch size. [default: 2]")] = None,
@@ -42,9 +44,13 @@ def train(
     packing: Annotated[bool | None, Opt("--packing/--no-packing", help="Pack examples (BFD).")] = None,
     seed: Annotated[int | None, Opt(help="Random seed. [default: 0]")] = None,
     save_steps: Annotated[int | None, Opt(help="Checkpoint (and eval) every N steps. [default: 50]")] = None,
+    save_total_limit: Annotated[int | None, Opt(help="Checkpoints kept. [default: 3]")] = None,
+    logging_steps: Annotated[int | None, Opt(help="Log loss every N steps. [default: 1]")] = None,
     resume: Annotated[bool | None, Opt("--resume/--no-resume", help="Continue from the last checkpoint.")] = None,
     qlora: Annotated[bool | None, Opt("--qlora/--no-qlora", help="4-bit QLoRA (CUDA + bitsandbytes).")] = None,
     deepspeed: Annotated[Path | None, Opt(help="DeepSpeed JSON (GPU), e.g. recipes/ds_zero3.json.")] = None,
+    gradient_checkpointing: Annotated[bool | None, Opt("--gradient-checkpointing/--no-gradient-checkpointing",
+                                                       help="Recompute activations to save memory.")] = None,
     gguf: Annotated[bool | None, Opt("--gguf/--no-gguf", help="Also write <out>/adapter.gguf.")] = None,
 ) -> None:
     """Fine-tune a LoRA adapter with the loss on assistant tokens only."""
@@ -53,10 +59,12 @@ def train(
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = build_config(recipe, data=data, out=out, eval_data=eval_data, base=base, rank=rank, alpha=alpha,
-                       dropout=dropout, target_modules=target_modules, lr=lr, scheduler=scheduler, epochs=epochs,
-                       max_steps=max_steps, batch_size=batch_size, grad_accum=grad_accum, max_length=max_length,
-                       packing=packing, seed=seed, save_steps=save_steps, resume=resume, qlora=qlora,
-                       deepspeed=deepspeed, export_gguf=gguf)
+                       dropout=dropout, target_modules=target_modules, lr=lr, scheduler=scheduler,
+                       warmup_ratio=warmup_ratio, weight_decay=weight_decay, epochs=epochs, max_steps=max_steps,
+                       batch_size=batch_size, grad_accum=grad_accum, max_length=max_length, packing=packing,
+                       seed=seed, save_steps=save_steps, save_total_limit=save_total_limit,
+                       logging_steps=logging_steps, resume=resume, qlora=qlora, deepspeed=deepspeed,
+                       gradient_checkpointing=gradient_checkpointing, export_gguf=gguf)
     result = run_train(cfg)
     typer.echo(f"trained {result.steps} steps in {result.seconds:.1f} s; loss {result.first_loss} -> "
                f"{result.last_loss}; adapter: {result.out}" + (f"; GGUF LoRA: {result.gguf}" if result.gguf else ""))

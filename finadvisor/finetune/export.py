@@ -22,14 +22,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finadvisor.errors import ConfigError
+from finadvisor.fsutil import atomic_temp_path
 
 PERMUTED_ARCHS = {"llama"}  # llama.cpp re-orders q/k rows for these (see module docstring)
 ARCH_ALIASES = {"mistral": "llama"}
@@ -151,11 +150,8 @@ def export_gguf_lora(adapter_dir: Path, out: Path, shape: BaseShape, *, outtype:
         raise ConfigError(f"adapter tensors come without their lora_A/lora_B partner: {lonely[:3]}")
 
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=".lora-", suffix=".gguf")
-    os.close(fd)
-    try:
-        writer = gguf.GGUFWriter(tmp, gguf.MODEL_ARCH_NAMES[arch])
+    with atomic_temp_path(out) as tmp:
+        writer = gguf.GGUFWriter(str(tmp), gguf.MODEL_ARCH_NAMES[arch])
         writer.add_type(gguf.GGUFType.ADAPTER)
         writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
         writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, alpha)
@@ -170,9 +166,5 @@ def export_gguf_lora(adapter_dir: Path, out: Path, shape: BaseShape, *, outtype:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return {"path": str(out), "tensors": 2 * len(pairs), "rank": rank, "alpha": alpha,
             "arch": gguf.MODEL_ARCH_NAMES[arch], "bytes": out.stat().st_size}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from finadvisor.errors import ConfigError
 from finadvisor.finetune.export import BASE_META
+from finadvisor.fsutil import fsync_dir
 from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 
 
@@ -46,13 +47,16 @@ def merge_adapter(adapter_dir: Path, out: Path, base: str | None = None) -> Path
     except (ValueError, RuntimeError) as exc:
         raise ConfigError(f"adapter {adapter_dir} does not fit the base model: {exc}") from exc
     out.parent.mkdir(parents=True, exist_ok=True)
+    # A folder, not a file: fsutil.atomic_write does not apply; same recipe (same-folder temp, rename, fsync).
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
         merged.save_pretrained(str(tmp))
         tokenizer.save_pretrained(str(tmp))
+        os.chmod(tmp, 0o755)  # mkdtemp makes 0700; the merged model is an ordinary folder
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)
+        fsync_dir(out.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)

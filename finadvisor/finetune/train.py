@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from finadvisor.errors import ConfigError
 from finadvisor.finetune.config import TrainConfig
 from finadvisor.finetune.data import TokenizeStats, read_chatml, tokenize_dataset
 from finadvisor.finetune.export import BASE_META, BaseShape, export_gguf_lora
+from finadvisor.fsutil import atomic_write
 from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 
 log = logging.getLogger(__name__)
@@ -45,10 +44,7 @@ class TrainResult:
 
 
 def _write_json(path: Path, payload: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(payload, fh, ensure_ascii=False, indent=2)
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps(payload, ensure_ascii=False, indent=2))
 
 
 def qlora_config(spec: BaseSpec) -> Any:
@@ -89,13 +85,64 @@ def last_checkpoint(folder: Path) -> str | None:
     return get_last_checkpoint(str(folder)) if folder.is_dir() else None
 
 
-def build_peft_model(model: Any, cfg: TrainConfig) -> Any:
-    from peft import LoraConfig, get_peft_model
+def lora_config(cfg: TrainConfig) -> Any:
+    """PEFT's ``LoraConfig`` for ``cfg``: one keyword per line, so that none can hide inside a comment again."""
+    from peft import LoraConfig
 
-    lora = LoraConfig(r=cfg.rank, lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft accepts floats lora_dropout=cfg.dropout,
-                      target_modules=list(cfg.target_modules), bias="none", task_type="CAUSAL_LM")
+    return LoraConfig(
+        r=cfg.rank,
+        lora_alpha=cfg.alpha,  # type: ignore[arg-type]  # peft accepts floats
+        lora_dropout=cfg.dropout,
+        target_modules=list(cfg.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+
+
+def sft_config(cfg: TrainConfig, *, cuda: bool, has_eval: bool, progress: bool = True) -> Any:
+    """TRL's ``SFTConfig`` for ``cfg`` (``tests/finetune/test_config.py`` checks that every recipe field lands)."""
+    from trl import SFTConfig
+
+    ckpt_dir = Path(cfg.out) / "checkpoints"  # type: ignore[arg-type]
+    return SFTConfig(
+        output_dir=str(ckpt_dir),
+        per_device_train_batch_size=cfg.batch_size,
+        per_device_eval_batch_size=cfg.batch_size,
+        gradient_accumulation_steps=cfg.grad_accum,
+        learning_rate=cfg.lr,
+        lr_scheduler_type=cfg.scheduler,
+        # transformers 5 folded warmup_ratio into warmup_steps: a float in [0, 1) is a share of the total steps.
+        warmup_steps=cfg.warmup_ratio,
+        weight_decay=cfg.weight_decay,
+        num_train_epochs=cfg.epochs,
+        max_steps=cfg.max_steps,
+        logging_steps=cfg.logging_steps,
+        save_strategy="steps",
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        eval_strategy="steps" if has_eval else "no",
+        eval_steps=cfg.save_steps,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        report_to="none",
+        use_cpu=not cuda,
+        bf16=cuda,
+        max_length=cfg.max_length,
+        packing=cfg.packing,
+        # TRL's own default is gradient checkpointing ON, so False must be passed, not left out (it was, and
+        # every run recomputed activations); ``activation_checkpointing`` is transformers 5's name for it.
+        activation_checkpointing=cfg.gradient_checkpointing,
+        disable_tqdm=not progress,
+        deepspeed=str(cfg.deepspeed) if cfg.deepspeed else None,
+        dataloader_num_workers=0,
+    )
+
+
+def build_peft_model(model: Any, cfg: TrainConfig) -> Any:
+    from peft import get_peft_model
+
     try:
-        return get_peft_model(model, lora)
+        return get_peft_model(model, lora_config(cfg))
     except ValueError as exc:
         names = sorted({n.rsplit(".", 1)[-1] for n, _ in model.named_modules() if n})
         raise ConfigError(f"LoRA target modules {cfg.target_modules} do not fit this model ({exc}); "
@@ -105,7 +152,7 @@ def build_peft_model(model: Any, cfg: TrainConfig) -> Any:
 def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     import torch
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     cfg.validate()
     out = Path(cfg.out)  # type: ignore[arg-type]
@@ -141,20 +188,7 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     peft_model = build_peft_model(model, cfg)
     cuda = torch.cuda.is_available()
     out.mkdir(parents=True, exist_ok=True)
-    extra: dict[str, Any] = {"gradient_checkpointing": True} if cfg.gradient_checkpointing else {}
-    args = SFTConfig(
-        output_dir=str(ckpt_dir), per_device_train_batch_size=cfg.batch_size,
-        per_device_eval_batch_size=cfg.batch_size, gradient_accumulation_steps=cfg.grad_accum,
-        learning_rate=cfg.lr, lr_scheduler_type=cfg.scheduler, warmup_steps=cfg.warmup_ratio,
-        weight_decay=cfg.weight_decay, num_train_epochs=cfg.epochs, max_steps=cfg.max_steps,
-        logging_steps=cfg.logging_steps, save_strategy="steps", save_steps=cfg.save_steps,
-        save_total_limit=cfg.save_total_limit, eval_strategy="steps" if eval_ds is not None else "no",
-        eval_steps=cfg.save_steps, seed=cfg.seed, data_seed=cfg.seed, report_to="none", use_cpu=not cuda,
-        bf16=cuda, max_length=cfg.max_length, packing=cfg.packing, disable_tqdm=not progress,
-        deepspeed=str(cfg.deepspeed) if cfg.deepspeed else None,
-        dataloader_num_workers=0,
-        **extra,
-    )
+    args = sft_config(cfg, cuda=cuda, has_eval=eval_ds is not None, progress=progress)
     trainer = SFTTrainer(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
                          eval_dataset=eval_ds, processing_class=tokenizer,
                          callbacks=[_loss_logger(out / "train_log.jsonl")])
