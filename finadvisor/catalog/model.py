@@ -21,7 +21,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from finadvisor.errors import ValidationFailed
 
-DEFAULT_SCHEMES: tuple[str, ...] = ("https", "zalopay", "finadvisor")
+# Any scheme by default: a company's catalog links into its own app ("lazycat://bill"). "*" in the allowed list
+# means any scheme; the schemes that can run script or read files are refused whatever the setting says.
+ANY_SCHEME = "*"
+DEFAULT_SCHEMES: tuple[str, ...] = (ANY_SCHEME,)
+REFUSED_SCHEMES = frozenset({"javascript", "vbscript", "data", "file"})
+SCHEMES_SETTING = "link_schemes (FINADVISOR_LINK_SCHEMES)"
 REQUIRED_FIELDS = ("service", "link", "description")
 MAX_LENGTHS = {"id": 200, "service": 200, "link": 2000, "description": 5000}
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -81,9 +86,13 @@ def _check_link(link: str, allowed: Sequence[str]) -> str | None:
     parts = urlsplit(link)
     scheme = parts.scheme.lower()
     if not scheme:
-        return f"has no scheme; use one of: {', '.join(allowed)} (e.g. https://finadvisor.vn/dich-vu/ten-dich-vu)"
-    if scheme not in allowed:
-        return f"scheme {scheme!r} is not allowed (allowed: {', '.join(allowed)})"
+        return "has no scheme (e.g. https://finadvisor.vn/dich-vu/ten-dich-vu or yourapp://bill)"
+    if scheme in REFUSED_SCHEMES:
+        return (f"scheme {scheme!r} can run script or read files and is always refused (the setting "
+                f"{SCHEMES_SETTING} cannot allow it); use an https:// or app deep link")
+    if ANY_SCHEME not in allowed and scheme not in allowed:
+        return (f"scheme {scheme!r} is not allowed by the setting {SCHEMES_SETTING} (allowed: "
+                f"{', '.join(allowed)}); add it there, or set it to '*' to accept any scheme")
     if not (parts.netloc or parts.path.strip("/")):
         return "has a scheme but no host or path"
     return None

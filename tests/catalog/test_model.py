@@ -35,7 +35,7 @@ def test_text_is_nfc_normalised():
 @pytest.mark.parametrize(("entry", "expected"), [
     ({"link": GOOD["link"], "description": "x"}, "catalog entry 1: field 'service' is missing"),
     ({**GOOD, "description": "   "}, "catalog entry 1 ('Nạp tiền'): field 'description' is empty"),
-    ({**GOOD, "link": "javascript:alert(1)"}, "field 'link' 'javascript:alert(1)' scheme 'javascript' is not allowed"),
+    ({**GOOD, "link": "javascript:alert(1)"}, "field 'link' 'javascript:alert(1)' scheme 'javascript' can run script"),
     ({**GOOD, "link": "finadvisor.vn/x"}, "field 'link' 'finadvisor.vn/x' has no scheme"),
     ({**GOOD, "service": 42}, "catalog entry 1: field 'service' must be a string, got int"),
     ("just a string", "catalog entry 1: must be a JSON object"),
@@ -55,8 +55,23 @@ def test_duplicate_link_names_both_entries():
 def test_allowed_schemes_come_from_config():
     entry = {**GOOD, "link": "zalopay://telco"}
     assert parse_catalog([entry])[0].link == "zalopay://telco"
-    with pytest.raises(ValidationFailed, match="allowed: https"):
+    with pytest.raises(ValidationFailed, match=r"not allowed by the setting link_schemes \(FINADVISOR_LINK_SCHEMES\) "
+                                               r"\(allowed: https\)"):
         parse_catalog([entry], allowed_schemes=["https"])
+
+
+def test_any_app_scheme_is_accepted_by_default():
+    links = ["lazycat://bill", "myapp://wallet/topup?x=1", "https://finadvisor.vn/a"]
+    services = parse_catalog([{**GOOD, "link": link, "service": f"S{i}"} for i, link in enumerate(links)])
+    assert [s.link for s in services] == links
+
+
+@pytest.mark.parametrize("link", ["javascript:alert(1)", "JavaScript://x", "vbscript:msgbox(1)",
+                                  "data:text/html,<script>1</script>", "file:///etc/passwd"])
+@pytest.mark.parametrize("allowed", [("*",), ("javascript", "vbscript", "data", "file", "https")])
+def test_script_and_file_schemes_are_always_refused(link, allowed):
+    with pytest.raises(ValidationFailed, match=r"always refused \(the setting link_schemes \(FINADVISOR_LINK_SCHEMES\)"):
+        parse_catalog([{**GOOD, "link": link}], allowed_schemes=allowed)
 
 
 def test_malformed_json_reports_line_and_column(tmp_path):
