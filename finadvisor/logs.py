@@ -1,28 +1,69 @@
-"""Logging setup: one line per event, and a filter that redacts secrets wherever they slip in.
+"""Logging setup: one line per event (text or JSON), with secrets redacted from everything a handler writes.
 
-Tokens, cookies and API keys must never reach logs. Code never logs them on purpose; this filter is the safety
-net for third-party messages (e.g. an httpx URL or header echoed in an exception).
+Tokens, cookies and API keys must never reach logs. Code never logs them on purpose; redaction is the safety net
+for third-party text (an httpx URL with credentials, an exception message that echoes a header). It works on the
+*formatted* output, so the message, its arguments, the traceback and ``stack_info`` are all covered, and it sits
+on every handler, uvicorn's and Ray's included (:func:`install_redaction`), not only on the root one.
+
+Besides the generic patterns (``Bearer …``, ``token=…``, ``user:pass@`` in URLs), it removes known secret values
+verbatim: the configured keys (:func:`add_secrets`) and the current request's token (:func:`request_secret`,
+kept in a context variable, so a traceback logged later in the same request is cleaned too).
+
+    finadvisor serve --log-format json
 """
 
 from __future__ import annotations
 
+import contextvars
+import json
 import logging
 import re
+import threading
+from datetime import UTC, datetime
 
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization\s*[:=]\s*bearer\s+)[^\s'\",]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|token|cookie|zlp_token|password|secret)[\"']?\s*[:=]\s*[\"']?)[^\s'\",;&]+"),
+    re.compile(r"(?i)((?:api[_-]?key|token|cookie|zlp_token|password|passwd|secret)[\"']?\s*[:=]\s*[\"']?)"
+               r"[^\s'\",;&]+"),
+    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)[^/\s@'\"]+(?=@)"),  # scheme://user:PASSWORD@host
 ]
+_MIN_SECRET_CHARS = 4  # shorter values would redact ordinary words
+_known: set[str] = set()
+_known_lock = threading.Lock()
+_request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("finadvisor_secrets",
+                                                                                   default=())
+REDACTED = "[REDACTED]"
+
+
+def add_secrets(*values: str | None) -> None:
+    """Process-wide secrets (API keys, upstream keys) to remove verbatim from every log line."""
+    with _known_lock:
+        _known.update(v for v in values if v and len(v) >= _MIN_SECRET_CHARS)
+
+
+def request_secret(value: str | None) -> None:
+    """A secret of the current request (the user's token): redacted from logs written in this context.
+
+    The context variable is set, not reset, on purpose: uvicorn logs an escaped exception after the app returns,
+    in the same task; each request runs in its own task, so nothing leaks to other requests."""
+    if value and len(value) >= _MIN_SECRET_CHARS:
+        _request_secrets.set((*_request_secrets.get(), value))
 
 
 def redact(text: str) -> str:
+    secrets = sorted({*_known, *_request_secrets.get()}, key=len, reverse=True)
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
     for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(r"\1[REDACTED]", text)
+        text = pattern.sub(r"\1" + REDACTED, text)
     return text
 
 
 class RedactingFilter(logging.Filter):
+    """Cleans the message of a record (for handlers whose formatter we do not own)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
@@ -31,10 +72,60 @@ class RedactingFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "info") -> None:
+class RedactingFormatter(logging.Formatter):
+    """Wraps any formatter and redacts its whole output: message, traceback, stack info."""
+
+    def __init__(self, inner: logging.Formatter | None = None) -> None:
+        super().__init__()
+        self.inner = inner or logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(self.inner.format(record))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, message (+ exc when there is a traceback)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+# Loggers that third parties give handlers of their own (propagate=False), so the root handler never sees them.
+THIRD_PARTY_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "ray", "ray.serve", "ray.data", "httpx")
+
+
+def install_redaction(*logger_names: str) -> None:
+    """Put redaction on every handler of the root logger and of the named (or well-known) loggers.
+
+    Idempotent. Used by :func:`configure_logging` and by Ray replicas, which configure their own handlers and
+    never call ``configure_logging``."""
+    names = ["", *THIRD_PARTY_LOGGERS, *logger_names]
+    for name in names:
+        for handler in logging.getLogger(name).handlers:
+            formatter = handler.formatter
+            if not isinstance(formatter, RedactingFormatter):
+                handler.setFormatter(RedactingFormatter(formatter))
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
+
+
+def configure_logging(level: str = "info", log_format: str = "text") -> None:
+    """One stream handler on the root logger (text or JSON), redacted; uvicorn's loggers propagate to it."""
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    inner = JsonFormatter() if log_format == "json" else None
+    handler.setFormatter(RedactingFormatter(inner))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        third = logging.getLogger(name)
+        third.handlers[:] = []
+        third.propagate = True
+    install_redaction()

@@ -26,12 +26,20 @@ class Settings(BaseSettings):
     # --- HTTP server -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
-    api_key: str | None = Field(None, description="If set, /v1/* requires 'Authorization: Bearer <key>'.")
+    api_key: str | None = Field(None, description="If set, every route that spends compute or shows data (/v1/*, "
+                                "POST /api/recommendations, /metrics, /docs, /openapi.json, demo routes) requires "
+                                "'Authorization: Bearer <key>'; /health stays open but shows no detail without it.")
+    public_demo: bool = Field(False, description="With api_key set, still serve the web page at /, the demo routes "
+                              "and POST /api/recommendations without the key (a public demo; rate limits apply).")
+    demo_mode: bool | None = Field(None, description="Demo routes /api/demo-users[/<user>]: true = on, false = off; "
+                                   "unset = on only when no api_key, spending_api_url or history_dir is set.")
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest accepted request body, in bytes.")
     max_tokens_limit: int = Field(4096, ge=1, description="Largest max_tokens a client may ask for.")
     request_timeout_s: float = Field(300.0, gt=0, description="Engine time budget for one request, seconds.")
     max_waiting: int = Field(64, ge=1, description="Requests allowed to wait for a slot before 503s.")
     log_level: str = Field("info", description="Log level: debug, info, warning, error.")
+    log_format: Literal["text", "json"] = Field("text", description="Log lines: text, or json (one object a line, "
+                                                "for log shippers).")
 
     # --- engine --------------------------------------------------------------------------------------
     engine: EngineName = Field("llamacpp", description="Inference engine: llamacpp, openai, transformers, vllm or fake.")
@@ -72,7 +80,14 @@ class Settings(BaseSettings):
     cache_url: str = Field("memory", description="Recommendation cache: 'memory' or redis://host:port/db.")
     cache_ttl_s: int = Field(86_400, ge=0, description="Recommendation cache lifetime, seconds.")
     cache_maxsize: int = Field(10_000, ge=1, description="Entries kept by the in-memory cache.")
-    rate_limit_per_min: int = Field(30, ge=1, description="Recommendation requests per user per minute.")
+    rate_limit_per_min: int = Field(30, ge=0, description="Recommendation requests per user (GET: session token; "
+                                    "POST: API client and client IP) per minute; 0 turns rate limiting off.")
+    rate_limit_per_ip_per_min: int = Field(120, ge=1, description="GET /api/recommendations per client IP per "
+                                           "minute, whatever the cookie (bounds spending-API calls).")
+    cache_bypass_per_min: int = Field(5, ge=0, description="'Cache-Control: no-cache' requests honoured per client "
+                                      "per minute for callers without the API key (operators: unlimited).")
+    client_ip_header: str | None = Field(None, description="Header a trusted proxy sets to the client's address, "
+                                         "e.g. X-Forwarded-For (last entry used); unset: the connection's peer.")
     advisor_max_tokens: int = Field(512, ge=64, description="Token budget for one advisor generation.")
 
 

@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from finadvisor.advisor.providers import demo_histories_dir
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 def create_mock_app(folder: Path | None = None) -> FastAPI:
@@ -33,7 +33,7 @@ def create_mock_app(folder: Path | None = None) -> FastAPI:
         path = users.get(token)
         if path is None:
             return JSONResponse({"error": "unauthorized"}, status_code=401)
-        if not _MONTH.match(filter_month):
+        if not _MONTH.fullmatch(filter_month):
             return JSONResponse({"error": "bad filter_month"}, status_code=400)
         data = json.loads(path.read_text(encoding="utf-8"))
         for kind in ("earning", "spending"):

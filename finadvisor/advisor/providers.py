@@ -3,8 +3,10 @@
     HistoryProvider.fetch(user_token, month) -> SpendingHistory
 
 The HTTP provider's URL comes only from configuration (never from a request: no SSRF); the user's token is
-forwarded as the seed did (``Cookie: token=...``) and never logged. Every failure maps to a clear error:
-unreachable/garbage -> 502, slow -> 504, token refused -> 401.
+forwarded as the seed did (``Cookie: token=...``) and never logged. The token must match a strict character set
+(:data:`TOKEN_CHARS`: base64/JWT characters, no ``;``, ``,``, space, quote or non-ASCII), so a quoted cookie such as
+``"abc\073 admin=1"`` cannot smuggle a second cookie into the upstream request. Every failure maps to a clear
+error: bad token or token refused -> 401, unreachable/garbage/out-of-range values -> 502, slow -> 504.
 """
 
 from __future__ import annotations
@@ -22,14 +24,23 @@ from finadvisor.errors import AuthError, ConfigError, NotFound, UpstreamError, U
 from finadvisor.history import SpendingHistory
 
 MAX_RESPONSE_BYTES = 1_000_000
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_USER = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+MAX_TOKEN_CHARS = 4096
+TOKEN_CHARS = re.compile(rf"[A-Za-z0-9._~+/=:-]{{1,{MAX_TOKEN_CHARS}}}")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_USER = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 
 def check_month(month: str) -> str:
-    if not _MONTH.match(month):
+    if not isinstance(month, str) or not _MONTH.fullmatch(month):  # fullmatch: "2024-01\n" is not a month
         raise ValueError("month must look like YYYY-MM")
     return month
+
+
+def check_token(token: str) -> str:
+    """The session token, if it is made only of safe characters; AuthError (401) otherwise."""
+    if not TOKEN_CHARS.fullmatch(token):
+        raise AuthError("the session cookie is malformed; log in again", code="not_logged_in")
+    return token
 
 
 class HistoryProvider(Protocol):
@@ -68,6 +79,7 @@ class HttpHistoryProvider:
 
     async def fetch(self, token: str, month: str) -> SpendingHistory:
         url = self.url_template.replace("{month}", check_month(month))
+        check_token(token)
         try:
             # httpx timeouts are per operation; this is the deadline for the whole exchange (slow drips too).
             async with asyncio.timeout(self.timeout_s):
@@ -78,7 +90,7 @@ class HttpHistoryProvider:
             raise UpstreamError(f"the spending API is unreachable ({type(exc).__name__}); try again later") from None
         try:
             payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, >4300-digit ints, deep nesting
             raise UpstreamError("the spending API returned a response that is not valid JSON") from None
         return parse_history_payload(payload, "the spending API")
 
@@ -117,14 +129,14 @@ class FolderHistoryProvider:
         return sorted(p.stem for p in self.folder.glob("*.json"))
 
     async def fetch(self, token: str, month: str) -> SpendingHistory:
-        if not _USER.match(token) or token.startswith("."):
+        if not _USER.fullmatch(token) or token.startswith("."):
             raise NotFound("unknown user")
         path = self.folder / f"{token}.json"
         if not path.is_file():
             raise NotFound("unknown user")
         try:
             payload = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise UpstreamError(f"history file for this user is unreadable ({type(exc).__name__})") from None
         return parse_history_payload(payload, "the history folder")
 

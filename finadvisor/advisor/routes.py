@@ -2,11 +2,20 @@
 
 The advisor itself (embedder, catalog index, cache) is built on first use in a worker thread, so server start-up
 stays fast and ``/health`` reflects only the LLM.
+
+Who may call what, with ``api_key`` set (the server's auth middleware denies by default):
+- ``GET /api/recommendations``: the end user, authenticated by the session cookie (checked by the spending API);
+  exempt from the key. Limited per token hash and per client IP before any spending-API call.
+- ``POST /api/recommendations``, the page and the demo routes: the key, unless ``public_demo`` is set.
+- demo routes exist only in demo mode (:func:`demo_enabled`); otherwise they answer 404.
+- ``Cache-Control: no-cache`` is honoured for operators, and for others only ``cache_bypass_per_min`` times a
+  minute (beyond that it is ignored and the cache answers).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -20,12 +29,15 @@ from finadvisor.advisor.providers import (
     HistoryProvider,
     HttpHistoryProvider,
     check_month,
+    check_token,
     demo_histories_dir,
 )
 from finadvisor.advisor.ratelimit import RateLimiter, user_key
 from finadvisor.advisor.service import AdviceResult, Advisor
 from finadvisor.errors import AuthError, InvalidRequest, NotConfigured, NotFound
 from finadvisor.history import SpendingHistory
+from finadvisor.logs import request_secret
+from finadvisor.server.auth import client_id, client_ip, is_operator
 from finadvisor.server.errors import documented
 from finadvisor.settings import Settings
 
@@ -73,57 +85,84 @@ def _respond(result: AdviceResult) -> JSONResponse:
                                                                "Cache-Control": "private, no-store"})
 
 
-def _bypass(request: Request) -> bool:
-    return "no-cache" in request.headers.get("cache-control", "").lower()
+async def _bypass(request: Request, who: str) -> bool:
+    """Honour ``Cache-Control: no-cache`` for operators; for anyone else only a few times a minute."""
+    if "no-cache" not in request.headers.get("cache-control", "").lower():
+        return False
+    if is_operator(request):
+        return True
+    settings: Settings = request.app.state.settings
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return await limiter.allow("bypass:" + who, settings.cache_bypass_per_min)
 
 
 @router.post("/recommendations")
 async def recommend(body: RecommendationRequest, request: Request) -> JSONResponse:
     app = request.app
-    client = request.client.host if request.client else "unknown"
-    app.state.rate_limiter.check("ip:" + client)
+    settings: Settings = app.state.settings
+    who = f"{client_id(request)}:{client_ip(request, settings.client_ip_header)}"
+    await app.state.rate_limiter.check("post:" + who)
     advisor = await build_advisor(app)
-    return _respond(await advisor.recommend(body.history, body.now, bypass_cache=_bypass(request)))
+    return _respond(await advisor.recommend(body.history, body.now, bypass_cache=await _bypass(request, who)))
 
 
 @router.get("/recommendations", response_model=None)
 async def recommend_for_user(request: Request,
-                             month: str | None = Query(None, description="YYYY-MM; default: this month")
+                             month: str | None = Query(None, description="YYYY-MM; default: this month",
+                                                       max_length=7)
                              ) -> JSONResponse | HTMLResponse:
     app = request.app
     settings: Settings = app.state.settings
     token = request.cookies.get(settings.token_cookie, "").strip()
+    request_secret(token)
     if not token:
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(LOGIN_HINT, status_code=401)
         raise AuthError(f"no session: log in first (cookie '{settings.token_cookie}' is missing)",
                         code="not_logged_in")
-    if len(token) > 4096:
-        raise AuthError("the session cookie is malformed; log in again", code="not_logged_in")
+    check_token(token)
     now = datetime.now()
     try:
         month = check_month(month or now.strftime("%Y-%m"))
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="month") from None
-    app.state.rate_limiter.check("user:" + user_key(token))
+    limiter: RateLimiter = app.state.rate_limiter
+    await limiter.check("ip:" + client_ip(request, settings.client_ip_header), settings.rate_limit_per_ip_per_min)
+    who = "user:" + user_key(token)
+    await limiter.check(who)
     history = await _provider(app).fetch(token, month)
     advisor = await build_advisor(app)
-    return _respond(await advisor.recommend(history, now, bypass_cache=_bypass(request)))
+    return _respond(await advisor.recommend(history, now, bypass_cache=await _bypass(request, who)))
 
 
 def _demo_folder(settings: Settings) -> Path:
     return settings.history_dir or demo_histories_dir()
 
 
+def demo_enabled(settings: Settings) -> bool:
+    """Demo mode: explicit ``demo_mode``, or (unset) only a local run on the packaged fictional users: no API
+    key, no spending API and no history folder of real users configured."""
+    if settings.demo_mode is not None:
+        return settings.demo_mode
+    return not (settings.api_key or settings.spending_api_url or settings.history_dir)
+
+
+def _require_demo(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    if not demo_enabled(settings):
+        raise NotFound("demo routes are off; set FINADVISOR_DEMO_MODE=true to turn them on")
+    return settings
+
+
 @router.get("/demo-users")
 async def demo_users(request: Request) -> JSONResponse:
-    folder = _demo_folder(request.app.state.settings)
+    folder = _demo_folder(_require_demo(request))
     return JSONResponse({"users": sorted(p.stem for p in folder.glob("*.json"))})
 
 
 @router.get("/demo-users/{user}")
 async def demo_user_history(user: str, request: Request) -> JSONResponse:
-    provider = FolderHistoryProvider(_demo_folder(request.app.state.settings))
+    provider = FolderHistoryProvider(_demo_folder(_require_demo(request)))
     try:
         history = await provider.fetch(user, datetime.now().strftime("%Y-%m"))
     except NotFound:
@@ -139,18 +178,30 @@ async def index_page() -> FileResponse:
     return FileResponse(STATIC / "index.html", media_type="text/html")
 
 
+def _exemptions(settings: Settings) -> list[Callable[[str, str], bool]]:
+    """Routes open without the API key: the cookie-authenticated GET; with ``public_demo``, the page, the demo
+    routes and POST (rate limits still apply)."""
+    rules: list[Callable[[str, str], bool]] = [
+        lambda method, path: path == "/api/recommendations" and method in ("GET", "HEAD")]
+    if settings.public_demo:
+        rules.append(lambda method, path: path in ("/", "/api/recommendations")
+                     or path.startswith("/api/demo-users"))
+    return rules
+
+
 def install(app: FastAPI) -> None:
     """Per-app advisor state; ``finadvisor.app.create_app`` calls it when it adds :data:`routers`."""
     settings: Settings = app.state.settings
     app.state.advisor = None
     app.state.advisor_lock = asyncio.Lock()
     app.state.history_provider = None
-    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_min)
+    app.state.rate_limiter = RateLimiter(settings.rate_limit_per_min, cache_url=settings.cache_url)
+    app.state.auth_exempt.extend(_exemptions(settings))
     app.state.on_close.append(_close)
 
 
 async def _close(app: FastAPI) -> None:
-    for resource in (app.state.advisor, app.state.history_provider):
+    for resource in (app.state.advisor, app.state.history_provider, app.state.rate_limiter):
         if resource is not None:
             await resource.close()
 

@@ -2,6 +2,9 @@
 
 The engine loads in the background, so ``/health`` answers 503 "loading" at once and 200 when the model is ready.
 The same app object is served by uvicorn (``finadvisor serve``) and by Ray Serve (``finadvisor deploy ray``).
+
+Middleware, outermost first: :class:`~finadvisor.server.auth.ApiKeyAuth` (deny by default when ``api_key`` is
+set, so an unauthenticated body is never read), then :class:`~finadvisor.server.limits.BodySizeLimit`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from finadvisor import __version__
 from finadvisor.engines import Engine, create_engine, engine_capacity
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
+from finadvisor.logs import add_secrets
 from finadvisor.metrics import Metrics
+from finadvisor.server.auth import ApiKeyAuth
 from finadvisor.server.errors import install_error_handlers
 from finadvisor.server.limits import BodySizeLimit
 from finadvisor.settings import Settings
@@ -33,6 +38,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     each ``on_install`` hook runs once on the new app (to set up its routers' state), and async callables
     appended to ``app.state.on_close`` run at shutdown."""
     settings = settings or Settings()
+    add_secrets(settings.api_key, settings.upstream_api_key)
     engine = engine or create_engine(settings)
     metrics = Metrics()
     llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=engine_capacity(engine, settings),
@@ -93,9 +99,11 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.include_router(routes_ops.router)
     app.include_router(routes_openai.router)
     app.state.on_close = []
+    app.state.auth_exempt = []  # routers register the routes they authenticate themselves (or that are public)
     for hook in on_install or []:
         hook(app)
     for router in extra_routers or []:
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ApiKeyAuth, api_key=settings.api_key, exemptions=app.state.auth_exempt)
     return app

@@ -1,20 +1,107 @@
-"""API-key check for ``/v1/*`` (constant-time comparison; the key never appears in logs or errors)."""
+"""API-key auth, deny by default: with ``api_key`` set, every route needs ``Authorization: Bearer <key>``.
+
+A pure-ASGI middleware (:class:`ApiKeyAuth`) guards every path, so a route added later is protected without
+anyone remembering to add a dependency. The only open paths are ``/health`` (load balancers; it shows no detail
+without the key) and whatever a router registers in ``app.state.auth_exempt`` (the advisor's cookie-authenticated
+``GET /api/recommendations``, and its page and demo routes when ``public_demo`` is set). The comparison is
+constant-time and the key never appears in logs or errors. Each request's scope records whether the caller is
+an operator (``scope["state"]["operator"]``), for ``/health`` detail and ``Cache-Control: no-cache``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
+import json
+from collections.abc import Callable, Mapping
 
 from fastapi import Request
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from finadvisor.errors import AuthError
+from finadvisor.logs import request_secret
+
+# (method, path) -> True when the route may be called without the API key.
+AuthExemption = Callable[[str, str], bool]
+ALWAYS_OPEN = frozenset({"/health"})
+AUTH_MESSAGE = "missing or invalid API key; send 'Authorization: Bearer <key>'"
+
+
+def bearer_token(headers: Mapping[str, str] | list[tuple[bytes, bytes]]) -> str | None:
+    """The bearer token of a request (None without one). Accepts Starlette headers or raw ASGI headers."""
+    if isinstance(headers, list):
+        raw = next((v for k, v in headers if k == b"authorization"), b"")
+        header = raw.decode("latin-1")
+    else:
+        header = headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def key_matches(token: str | None, expected: str) -> bool:
+    return token is not None and hmac.compare_digest(token.encode("utf-8", "replace"), expected.encode())
+
+
+def is_operator(request: Request) -> bool:
+    """True when the caller presented the API key (or no key is configured: a local, single-user server)."""
+    expected: str | None = request.app.state.settings.api_key
+    if not expected:
+        return True
+    return bool(request.scope.get("state", {}).get("operator")) or key_matches(bearer_token(request.headers),
+                                                                              expected)
+
+
+def client_id(request: Request) -> str:
+    """A stable, non-secret id of the API client: the hash of its bearer token, or 'anonymous'."""
+    token = bearer_token(request.headers)
+    return "key:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:24] if token else "anonymous"
+
+
+def client_ip(request: Request, trusted_header: str | None) -> str:
+    """The client's address: the last entry of the trusted proxy's header (the one that proxy added), when that
+    header is configured and holds an IP address; otherwise the connection's peer."""
+    if trusted_header:
+        value = request.headers.get(trusted_header, "")
+        candidate = value.rsplit(",", 1)[-1].strip()
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            pass
+    return request.client.host if request.client else "unknown"
 
 
 def require_api_key(request: Request) -> None:
+    """Dependency form of the check (the ``/v1`` router keeps it as a second line of defence)."""
     expected: str | None = request.app.state.settings.api_key
-    if not expected:
-        return
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected.encode()):
-        raise AuthError("missing or invalid API key; send 'Authorization: Bearer <key>'",
-                        code="invalid_api_key")
+    if expected and not key_matches(bearer_token(request.headers), expected):
+        raise AuthError(AUTH_MESSAGE, code="invalid_api_key")
+
+
+class ApiKeyAuth:
+    """Refuses every request without the key, except ``/health`` and the app's registered exemptions."""
+
+    def __init__(self, app: ASGIApp, api_key: str | None, exemptions: list[AuthExemption]) -> None:
+        self.app = app
+        self.api_key = api_key
+        self.exemptions = exemptions  # the app's list, read on every request (routers append at install)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = bearer_token(scope.get("headers", []))
+        request_secret(token)
+        operator = not self.api_key or key_matches(token, self.api_key)
+        scope.setdefault("state", {})["operator"] = operator
+        path, method = scope.get("path", ""), scope.get("method", "GET")
+        if operator or path in ALWAYS_OPEN or any(rule(method, path) for rule in self.exemptions):
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"error": {"message": AUTH_MESSAGE, "type": "authentication_error", "param": None,
+                                     "code": "invalid_api_key"}}).encode()
+        await send({"type": "http.response.start", "status": 401,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"www-authenticate", b"Bearer")]})
+        await send({"type": "http.response.body", "body": body})

@@ -1,4 +1,9 @@
-"""``finadvisor serve`` and ``finadvisor model``: start the server, locate the packaged model."""
+"""``finadvisor serve`` and ``finadvisor model``: start the server, locate the packaged model.
+
+``serve`` has a flag for the settings people change at the command line; every other setting is read from its
+environment variable ``FINADVISOR_<FIELD>``, and ``serve --help`` lists them all (generated from
+:class:`~finadvisor.settings.Settings`, so the list cannot go stale). A flag wins over the environment.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ def serve(
     spending_api_url: Annotated[str | None, typer.Option(help="Spending API URL template.")] = None,
     history_dir: Annotated[Path | None, typer.Option(help="Folder of <user>.json histories (demo provider).")] = None,
     log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error.")] = None,
+    log_format: Annotated[str | None, typer.Option(help="text | json (one JSON object a line, for log "
+                                                         "shippers).")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
     import uvicorn
@@ -44,15 +51,17 @@ def serve(
                              upstream_url=upstream, api_key=api_key, n_parallel=n_parallel, n_ctx=n_ctx,
                              n_threads=n_threads, lora=lora or None, tensor_parallel_size=tensor_parallel_size,
                              max_lora_rank=max_lora_rank, catalog_path=catalog, index_dir=index, cache_url=cache,
-                             spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level)
-    configure_logging(settings.log_level)
+                             spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level,
+                             log_format=log_format)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.engine in ("llamacpp", "transformers"):
         from finadvisor.models import resolve_model
         path = resolve_model(settings.model, settings.cache_dir)  # fail fast with a clear message
         logging.getLogger("finadvisor").info("model: %s", path)
     app = create_app(settings)
+    # log_config=None: keep our redacting (and JSON) handler; uvicorn's own dictConfig would replace it.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False, timeout_graceful_shutdown=5)
+                access_log=False, timeout_graceful_shutdown=5, log_config=None)
 
 
 @model_app.command("path")
@@ -62,6 +71,20 @@ def model_path() -> None:
     typer.echo(str(default_model_path(load_settings().cache_dir)))
 
 
+FLAGS_FOR = {"host", "port", "engine", "model", "model_name", "upstream_url", "api_key", "n_parallel", "n_ctx",
+             "n_threads", "lora", "tensor_parallel_size", "max_lora_rank", "catalog_path", "index_dir", "cache_url",
+             "spending_api_url", "history_dir", "log_level", "log_format"}
+
+
+def env_epilog() -> str:
+    """The settings without a ``serve`` flag, each with its environment variable (for ``serve --help``)."""
+    from finadvisor.settings import Settings
+
+    rest = [f"FINADVISOR_{name.upper()}" for name in Settings.model_fields if name not in FLAGS_FOR]
+    return ("Every other setting is an environment variable (a flag wins over it): " + ", ".join(rest)
+            + ". Each is described in finadvisor/settings.py.")
+
+
 def register(app: typer.Typer) -> None:
-    app.command("serve")(serve)
+    app.command("serve", epilog=env_epilog())(serve)
     app.add_typer(model_app, name="model")
