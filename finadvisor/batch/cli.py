@@ -164,10 +164,22 @@ def batch(
                              upstream_url=upstream, n_parallel=n_parallel, n_threads=n_threads)
     source = open_source(input, api_url=spending_api_url, service_key=service_key,
                          month=month or when.strftime("%Y-%m"), timeout_s=settings.spending_api_timeout_s)
+    code = execute(settings, source, out, input_label=str(input), for_time=when, force=force,
+                   concurrency=concurrency, ray=ray, ray_options={"actors": ray_actors, "batch_size": ray_batch_size,
+                                                                 "llm_app": ray_llm_app, "service_key": service_key})
+    raise typer.Exit(code)
+
+
+def execute(settings: Settings, source: Source, out: Path, *, input_label: str, for_time: dt.datetime,
+            force: bool = False, concurrency: int | None = None, ray: str | None = None,
+            ray_options: dict[str, Any] | None = None, engine: Engine | None = None) -> int:
+    """Open (or resume) the output, run with a progress bar, print the tables and the last-line JSON; returns
+    the exit code. ``engine`` replaces the one the settings name (tests: a scripted fake engine)."""
     stdout = Console() if sys.stdout.isatty() else Console(width=200)
     err = Console(stderr=True)
     stats = BatchStats()
-    with ResultLog(out, for_time=when.isoformat(timespec="seconds"), force=force) as log:
+    stamp = for_time.isoformat(timespec="seconds")
+    with ResultLog(out, for_time=stamp, force=force) as log:
         done = log.open()
         resume = log.resume
         if done or resume.retried or resume.torn:
@@ -183,22 +195,21 @@ def batch(
             if ray:
                 from finadvisor.batch.ray_job import run_ray
 
-                run_ray(ray, settings, source, log, for_time=when, skip=done, force=force, stats=stats,
-                        progress=on_record, actors=ray_actors, batch_size=ray_batch_size, llm_app=ray_llm_app,
-                        service_key=service_key)
+                run_ray(ray, settings, source, log, for_time=for_time, skip=done, force=force, stats=stats,
+                        progress=on_record, **(ray_options or {}))
             else:
-                run_local(settings, source, log, for_time=when, skip=done, force=force, concurrency=concurrency,
-                          progress=on_record, stats=stats)
-    stdout.print(summary_table(stats, title=f"finadvisor batch: {input} -> {out} (for {when:%a %Y-%m-%d %H:%M})"))
+                run_local(settings, source, log, for_time=for_time, skip=done, force=force,
+                          concurrency=concurrency, progress=on_record, stats=stats, engine=engine)
+    stdout.print(summary_table(stats, title=f"finadvisor batch: {input_label} -> {out} "
+                                            f"(for {for_time:%a %Y-%m-%d %H:%M})"))
     if (table := failures_table(stats)) is not None:
         stdout.print(table)
     if stats.interrupted:
         err.print("[yellow]interrupted: finished users are in the output; re-run the same command to resume"
                   "[/yellow]")
-    record = summary_record(stats, out=str(out), for_time=when.isoformat(timespec="seconds"),
-                            mode="ray" if ray else "local")
+    record = summary_record(stats, out=str(out), for_time=stamp, mode="ray" if ray else "local")
     print(json.dumps(record, ensure_ascii=False), flush=True)
-    raise typer.Exit(exit_code(stats))
+    return exit_code(stats)
 
 
 def register(app: typer.Typer) -> None:
