@@ -34,12 +34,12 @@ def guard_outputs(sources: Sequence[str], outputs: Sequence[Path]) -> None:
     """Refuse an output that is an input file (or the same file under another name), or two equal outputs."""
     resolved = [p.resolve() for p in outputs]
     if len(set(resolved)) != len(resolved):
-        raise ConfigError("--out and --eval-out are the same file; give them different names")
+        raise ConfigError("--out and --eval-out are the same file; give them different names", param="--eval-out")
     inputs = [path.resolve() for _, path in local_files(sources)]
     for out, res in zip(outputs, resolved, strict=True):
         for path in inputs:
             if res == path or (out.exists() and os.path.samefile(out, path)):
-                raise ConfigError(f"refusing to overwrite input file {path}; choose another output path")
+                raise ConfigError(f"refusing to overwrite input file {path}; choose another output path", param="--out")
 
 
 def stream_items(sources: Sequence[str], report: BuildReport, *, source_type: str = "auto",
@@ -56,9 +56,9 @@ def build_dataset(sources: Sequence[str], out: Path, *, eval_out: Path | None = 
                   clean: CleanConfig | None = None, fetcher: Fetcher | None = None,
                   progress: bool = False, write_report: bool = True) -> BuildReport:
     if not sources:
-        raise ConfigError("no sources given; pass files, folders or http(s) URLs")
+        raise ConfigError("no sources given; pass files, folders or http(s) URLs", param="SOURCES")
     if not 0.0 <= eval_ratio < 1.0:
-        raise ConfigError(f"--eval-ratio must be in [0, 1), got {eval_ratio}")
+        raise ConfigError(f"--eval-ratio must be in [0, 1), got {eval_ratio}", param="--eval-ratio")
     if source_type != "auto":
         get_source(source_type)
     outputs = [out] + ([eval_out] if eval_out is not None else [])

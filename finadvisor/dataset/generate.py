@@ -188,12 +188,12 @@ async def generate_dataset(text_files: Sequence[Path], out: Path, llm: JsonLLM,
                            config: GenerateConfig | None = None, *, progress: bool = False) -> GenerateReport:
     config = config or GenerateConfig()
     if not text_files:
-        raise ConfigError("no text files given")
+        raise ConfigError("no text files given", param="TEXT_FILES")
     for path in text_files:
         if not path.is_file():
-            raise ConfigError(f"cannot read source {path}: no such file")
+            raise ConfigError(f"cannot read source {path}: no such file", param="TEXT_FILES")
         if out.exists() and os.path.samefile(out, path):
-            raise ConfigError(f"refusing to write into input file {path}; choose another --out")
+            raise ConfigError(f"refusing to write into input file {path}; choose another --out", param="--out")
     chunks: list[tuple[Path, int, str]] = []
     for path in text_files:
         try:

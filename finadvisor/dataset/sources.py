@@ -98,7 +98,8 @@ def get_source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
-        raise ConfigError(f"unknown source type {name!r}; choose one of auto, {', '.join(SOURCES)}") from None
+        raise ConfigError(f"unknown source type {name!r}; choose one of auto, {', '.join(SOURCES)}",
+                          param="--source-type") from None
 
 
 def detect_type(doc: Document) -> str:
@@ -150,9 +151,9 @@ def local_files(specs: Iterable[str], skips: Skips | None = None) -> Iterator[tu
         elif path.is_file():
             yield spec, path
         elif "://" in spec:
-            raise ConfigError(f"unsupported source URL {spec}; only http:// and https:// are fetched")
+            raise ConfigError(f"unsupported source URL {spec}; only http:// and https:// are fetched", param="SOURCES")
         else:
-            raise ConfigError(f"cannot read source {spec}: no such file or folder")
+            raise ConfigError(f"cannot read source {spec}: no such file or folder", param="SOURCES")
 
 
 def iter_documents(specs: Iterable[str], fetcher: Fetcher | None = None,

@@ -29,7 +29,7 @@ def _distribution(values: list[int]) -> dict[str, float]:
 
 def dataset_stats(path: Path, top: int = 10) -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"cannot read {path}: no such file")
+        raise ConfigError(f"cannot read {path}: no such file", param="FILE")
     q_lens: list[int] = []
     a_lens: list[int] = []
     sources: Counter[str] = Counter()

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from finadvisor.errors import ConfigError
+from finadvisor.extras import ML, require_extra
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="LoRA fine-tuning: train on ChatML JSONL, evaluate, export to GGUF, merge.")
@@ -54,6 +55,7 @@ def train(
     gguf: Annotated[bool | None, Opt("--gguf/--no-gguf", help="Also write <out>/adapter.gguf.")] = None,
 ) -> None:
     """Fine-tune a LoRA adapter with the loss on assistant tokens only."""
+    require_extra("ml", "finadvisor finetune train", *ML)
     from finadvisor.finetune.config import build_config
     from finadvisor.finetune.train import train as run_train
 
@@ -78,6 +80,7 @@ def export_gguf(
     outtype: Annotated[str, Opt(help="f32 or f16.")] = "f32",
 ) -> None:
     """Convert a PEFT LoRA to a GGUF LoRA for llama.cpp (finadvisor serve --lora NAME=FILE)."""
+    require_extra("ml", "finadvisor finetune export-gguf", "torch", "safetensors", "gguf", "transformers")
     from finadvisor.finetune.export import BaseShape, export_gguf_lora, read_base_shape
 
     shape = read_base_shape(adapter)
@@ -99,6 +102,7 @@ def merge(
     base: Annotated[str | None, Opt(help="Base model; default: the one recorded at training time.")] = None,
 ) -> None:
     """Merge the adapter into the base and save a standalone HF model."""
+    require_extra("ml", "finadvisor finetune merge", "torch", "transformers", "peft")
     from finadvisor.finetune.merge import merge_adapter
 
     typer.echo(f"merged model written to {merge_adapter(adapter, out, base)}")
@@ -163,6 +167,7 @@ def make_eval_engine(adapter: Path | None, base: str | None, kind: str | None): 
         return LlamaCppEngine(Path(str(spec)), cache_dir=default_cache_dir(), n_ctx=4096, n_parallel=4,
                               lora=lora, flash_attn=False)
     if kind == "transformers":
+        require_extra("ml", "finadvisor finetune eval --engine transformers", "torch", "transformers", "peft")
         from finadvisor.engines.transformers import TransformersEngine
 
         return TransformersEngine(str(spec), lora=[f"adapter={adapter}"] if adapter is not None else [])

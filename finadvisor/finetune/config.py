@@ -49,9 +49,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         if self.data is None:
-            raise ConfigError("--data is required (a ChatML JSONL from 'finadvisor dataset build')")
+            raise ConfigError("--data is required (a ChatML JSONL from 'finadvisor dataset build')", param="--data")
         if self.out is None:
-            raise ConfigError("--out is required (the adapter folder to write)")
+            raise ConfigError("--out is required (the adapter folder to write)", param="--out")
         checks = [
             (self.rank >= 1, "--rank must be >= 1"),
             (self.alpha > 0, "--alpha must be > 0"),
@@ -69,13 +69,15 @@ class TrainConfig:
             (self.scheduler in SCHEDULERS, f"--scheduler must be one of {sorted(SCHEDULERS)}"),
         ]
         for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
+            if not ok:  # a flag's value is wrong: a usage error (exit 2), named by param
+                raise ConfigError(message, param=message.split(" ", 1)[0])
         for flag, path in (("--data", self.data), ("--eval-data", self.eval_data)):
             if path is not None and not Path(path).is_file():
-                raise ConfigError(f"{flag} {path} does not exist; build it with 'finadvisor dataset build'")
+                raise ConfigError(f"{flag} {path} does not exist; build it with 'finadvisor dataset build'",
+                                  param=flag)
         if self.deepspeed is not None and not Path(self.deepspeed).is_file():
-            raise ConfigError(f"DeepSpeed config {self.deepspeed} does not exist (see recipes/ds_zero3.json)")
+            raise ConfigError(f"DeepSpeed config {self.deepspeed} does not exist (see recipes/ds_zero3.json)",
+                              param="--deepspeed")
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -112,7 +114,7 @@ def load_recipe(path: Path) -> dict[str, Any]:
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"recipe {path} has unknown keys {unknown}; known: {sorted(known)}")
+        raise ConfigError(f"recipe {path} has unknown keys {unknown}; known: {sorted(known)}", param="--recipe")
     # Relative paths in a recipe are relative to the working directory (where the command runs).
     return raw
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from finadvisor.errors import ConfigError
+from finadvisor.extras import missing
 from finadvisor.finetune.config import TrainConfig
 from finadvisor.finetune.data import TokenizeStats, read_chatml, tokenize_dataset
 from finadvisor.finetune.export import BASE_META, BaseShape, export_gguf_lora
@@ -55,10 +56,8 @@ def qlora_config(spec: BaseSpec) -> Any:
         raise ConfigError("--qlora needs a CUDA GPU (bitsandbytes 4-bit); on CPU train plain LoRA (drop --qlora)")
     if spec.is_gguf:
         raise ConfigError("--qlora quantises an HF checkpoint; pass --base <HF folder>, not a GGUF")
-    try:
-        import bitsandbytes  # noqa: F401
-    except ImportError as exc:
-        raise ConfigError("--qlora needs bitsandbytes: pip install bitsandbytes") from exc
+    if missing("bitsandbytes"):
+        raise ConfigError("--qlora needs bitsandbytes: pip install bitsandbytes", param="--qlora")
     from transformers import BitsAndBytesConfig
 
     return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,

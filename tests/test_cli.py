@@ -1,0 +1,126 @@
+"""The root command line: --version, shell completion, exit codes (0 / 1 runtime / 2 usage), no swallowed imports."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from finadvisor import __version__
+from finadvisor.cli import app, exit_code_for
+from finadvisor.errors import ConfigError, UpstreamError
+from finadvisor.extras import missing, require_extra
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _main(*args: str) -> subprocess.CompletedProcess[str]:
+    """Through ``main()`` as the console script runs it (it maps the project's errors to exit codes)."""
+    return subprocess.run([sys.executable, "-c", "from finadvisor.cli import main; main()", *args],
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"finadvisor {__version__}"
+    assert CliRunner().invoke(app, ["-V"]).output.strip() == f"finadvisor {__version__}"
+
+
+def test_shell_completion_completes_subcommands_and_options():
+    runner = CliRunner()
+    env = {"_FINADVISOR_COMPLETE": "complete_bash", "COMP_WORDS": "finadvisor fine", "COMP_CWORD": "1"}
+    result = runner.invoke(app, [], env=env, prog_name="finadvisor")
+    assert result.exit_code == 0 and result.output.split() == ["finetune"]
+    env = {"_FINADVISOR_COMPLETE": "complete_bash", "COMP_WORDS": "finadvisor finetune train --drop",
+           "COMP_CWORD": "3"}
+    assert runner.invoke(app, [], env=env, prog_name="finadvisor").output.split() == ["--dropout"]
+    script = runner.invoke(app, ["--show-completion", "bash"], prog_name="finadvisor")
+    assert script.exit_code == 0 and "_FINADVISOR_COMPLETE=complete_bash" in script.output
+
+
+@pytest.mark.parametrize("args", [
+    ["nosuch"],                                           # unknown command
+    ["finetune", "train", "--rank", "abc"],               # bad type
+    ["finetune", "train", "--wobble"],                    # unknown option
+    ["dataset", "generate", "x.txt"],                     # missing required --out
+])
+def test_clicks_usage_errors_exit_2(args: list[str]):
+    assert CliRunner().invoke(app, args).exit_code == 2
+
+
+def test_project_usage_errors_exit_2_and_runtime_errors_exit_1(tmp_path: Path):
+    bad_flag = _main("finetune", "train", "--data", str(tmp_path / "d"), "--out", str(tmp_path))
+    assert bad_flag.returncode == 2, bad_flag.stderr
+    assert "error: --data" in bad_flag.stderr and "Traceback" not in bad_flag.stderr
+    (tmp_path / "d.jsonl").write_text("")
+    bad_value = _main("finetune", "train", "--rank", "0", "--data", str(tmp_path / "d.jsonl"), "--out", str(tmp_path))
+    assert bad_value.returncode == 2 and "error: --rank must be >= 1" in bad_value.stderr
+    corrupt = tmp_path / "gen.state.json"
+    corrupt.write_text("{not json")
+    (tmp_path / "t.txt").write_text("Một đoạn văn.")
+    runtime = _main("dataset", "generate", str(tmp_path / "t.txt"), "--out", str(tmp_path / "gen.jsonl"),
+                    "--upstream", "http://127.0.0.1:9/v1")
+    assert runtime.returncode == 1, runtime.stderr
+    assert "is corrupt" in runtime.stderr and "Traceback" not in runtime.stderr
+
+
+def test_exit_code_mapping():
+    assert exit_code_for(ConfigError("--rank must be >= 1", param="--rank")) == 2
+    assert exit_code_for(ConfigError("the model file is missing")) == 1
+    assert exit_code_for(UpstreamError("upstream answered 500", param="model")) == 1
+
+
+def test_missing_extra_names_the_pip_extra():
+    assert missing("json", "no_such_module_xyz") == ["no_such_module_xyz"]
+    with pytest.raises(ConfigError, match=r"needs no_such_module_xyz, .*pip install 'finadvisor\[ml\]'"):
+        require_extra("ml", "fine-tuning", "json", "no_such_module_xyz")
+    require_extra("ml", "fine-tuning", "json")  # present: no error
+
+
+def test_finetune_without_the_ml_extra_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    result = CliRunner().invoke(app, ["finetune", "train", "--data", str(tmp_path), "--out", str(tmp_path)])
+    assert isinstance(result.exception, ConfigError)
+    assert "needs peft" in result.exception.message and "finadvisor[ml]" in result.exception.message
+
+
+def _swallowed_own_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if not isinstance(node, ast.Try):
+            continue
+        caught = set()
+        for handler in node.handlers:
+            types = handler.type.elts if isinstance(handler.type, ast.Tuple) else [handler.type]
+            caught |= {t.id for t in types if isinstance(t, ast.Name)}
+        if not caught & {"ImportError", "ModuleNotFoundError", "Exception", "BaseException"}:
+            continue
+        for stmt in node.body:
+            for sub in ast.walk(stmt):
+                names = ([a.name for a in sub.names] if isinstance(sub, ast.Import)
+                         else [sub.module or ""] if isinstance(sub, ast.ImportFrom) else [])
+                found += [f"{path.relative_to(ROOT)}:{sub.lineno} {n}" for n in names  # type: ignore[attr-defined]
+                          if n == "finadvisor" or n.startswith("finadvisor.") or (
+                              isinstance(sub, ast.ImportFrom) and sub.level > 0)]
+    return found
+
+
+def test_nothing_in_finadvisor_swallows_an_import_error_of_its_own_modules():
+    offenders = [hit for path in sorted((ROOT / "finadvisor").rglob("*.py")) for hit in _swallowed_own_imports(path)]
+    assert offenders == []
+
+
+def test_the_swallow_detector_finds_the_old_pattern(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    old = ("try:\n    mod = __import__('x')\n    from finadvisor.finetune.cli import app\n"
+           "except ModuleNotFoundError:\n    pass\n")
+    probe = tmp_path / "probe.py"
+    probe.write_text(old)
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    assert _swallowed_own_imports(probe) == ["probe.py:3 finadvisor.finetune.cli"]
