@@ -86,10 +86,10 @@ def _respond(result: AdviceResult) -> JSONResponse:
 
 
 async def _bypass(request: Request, who: str) -> bool:
-    """Honour ``Cache-Control: no-cache`` for operators; for anyone else only a few times a minute."""
+    """Honour ``Cache-Control: no-cache`` for operators (API key); for anyone else only a few times a minute."""
     if "no-cache" not in request.headers.get("cache-control", "").lower():
         return False
-    if is_operator(request):
+    if request.app.state.settings.api_key and is_operator(request):  # no key configured: nobody is trusted
         return True
     settings: Settings = request.app.state.settings
     limiter: RateLimiter = request.app.state.rate_limiter

@@ -79,6 +79,17 @@ def require_api_key(request: Request) -> None:
         raise AuthError(AUTH_MESSAGE, code="invalid_api_key")
 
 
+def _register_cookie_values(headers: list[tuple[bytes, bytes]]) -> None:
+    """Every cookie value of the request is a potential session token: keep it out of this request's logs."""
+    for name, value in headers:
+        if name == b"cookie":
+            for part in value.decode("latin-1").split(";"):
+                _, _, cookie = part.partition("=")
+                cookie = cookie.strip().strip('"')
+                if len(cookie) >= 8:
+                    request_secret(cookie)
+
+
 class ApiKeyAuth:
     """Refuses every request without the key, except ``/health`` and the app's registered exemptions."""
 
@@ -91,8 +102,10 @@ class ApiKeyAuth:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        token = bearer_token(scope.get("headers", []))
+        headers = scope.get("headers", [])
+        token = bearer_token(headers)
         request_secret(token)
+        _register_cookie_values(headers)
         operator = not self.api_key or key_matches(token, self.api_key)
         scope.setdefault("state", {})["operator"] = operator
         path, method = scope.get("path", ""), scope.get("method", "GET")

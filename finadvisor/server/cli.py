@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from finadvisor.settings import load_settings
+from finadvisor.settings import Settings, load_settings
 
 model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True)
 
@@ -42,8 +42,6 @@ def serve(
                                                          "shippers).")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
-    import uvicorn
-
     from finadvisor.app import create_app
     from finadvisor.logs import configure_logging
 
@@ -58,7 +56,17 @@ def serve(
         from finadvisor.models import resolve_model
         path = resolve_model(settings.model, settings.cache_dir)  # fail fast with a clear message
         logging.getLogger("finadvisor").info("model: %s", path)
-    app = create_app(settings)
+    run_server(create_app(settings), settings)
+
+
+def run_server(app: Any, settings: Settings) -> None:
+    """Serve ``app`` under uvicorn with our logging (the one place ``serve`` and the leak test share)."""
+    import uvicorn
+
+    from finadvisor.logs import add_secrets, configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    add_secrets(settings.api_key, settings.upstream_api_key)
     # log_config=None: keep our redacting (and JSON) handler; uvicorn's own dictConfig would replace it.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                 access_log=False, timeout_graceful_shutdown=5, log_config=None)
