@@ -2,7 +2,7 @@
 
     sources.py      Document, the Source protocol, the SOURCES registry, type detection, folder/URL expansion
     nextjs.py       Next.js _next/data JSON: FAQ articles and feature components
-    html_faq.py     HTML FAQ pages with numbered questions
+    html_faq.py     HTML FAQ pages: structured data first (structured_faq.py: JSON-LD, microdata), numbered questions
     jsonl_source.py instruction/answer (and ChatML) JSON Lines, streamed
     fetch.py        polite httpx fetching: timeouts, retries, rate limit
     text.py         HTML to text, NFC, whitespace, comparison keys

@@ -1,4 +1,7 @@
-"""HTML FAQ pages: numbered questions, each followed by its answer as paragraphs and bullet lists.
+"""HTML FAQ pages: schema.org FAQPage structured data first, then numbered questions followed by their answers.
+
+Structured data (JSON-LD and microdata, :mod:`structured_faq`) is read first; the layout heuristics below cover
+pages without it and the questions it leaves out; :func:`merge` says which wins when both hold a question.
 
 The page is flattened into text blocks in document order (a block is the text between two block-level
 boundaries; ``<br>`` is a line break, ``<li>`` a bullet). A block is a *question* when it starts with a number
@@ -17,7 +20,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from finadvisor.dataset.items import QAItem, Skips
 from finadvisor.dataset.sources import Document
-from finadvisor.dataset.text import BLOCK_TAGS, normalize
+from finadvisor.dataset.structured_faq import StructuredPair, jsonld_pairs, microdata_pairs
+from finadvisor.dataset.text import BLOCK_TAGS, loose_key, normalize, words
 
 _DROP = "script, style, noscript, template, nav, header, footer, aside, form, svg, iframe"
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "dt", "summary"}
@@ -80,39 +84,106 @@ class HtmlFaqSource:
 
     def parse(self, doc: Document, skips: Skips) -> Iterator[QAItem]:
         tree = LexborHTMLParser(doc.read())
-        root = tree.body
-        if root is None:
-            skips["html:no_body"] += 1
-            return
-        for node in root.css(_DROP):
-            node.decompose()
+        jsonld = jsonld_pairs(tree, skips)  # before the <script> elements are dropped
+        microdata = microdata_pairs(tree, skips)
         title_node = tree.css_first("title")
         category = normalize(title_node.text(), single_line=True) if title_node is not None else None
-        current: tuple[str | None, str] | None = None
-        answer: list[str] = []
-        found = 0
-        for block in blocks(root):
-            question = question_of(block)
-            if question is not None or (block.tag in _HEADINGS and current is not None):
-                if current is not None:
-                    found += 1
-                    yield from self._emit(doc.origin, current, answer, category, skips)
-                current, answer = question, []
-                continue
-            if current is not None:
-                answer.append(f"- {block.text}" if block.tag == "li" else block.text)
-        if current is not None:
-            found += 1
-            yield from self._emit(doc.origin, current, answer, category, skips)
-        if not found:
-            skips["html:no_numbered_questions"] += 1
-
-    @staticmethod
-    def _emit(origin: str, question: tuple[str | None, str], answer: list[str], category: str | None,
-              skips: Skips) -> Iterator[QAItem]:
-        if not answer:
-            skips["html:question_without_answer"] += 1
+        root = tree.body
+        layout: list[tuple[tuple[str | None, str], str]] = []
+        if root is not None:
+            for node in root.css(_DROP):
+                node.decompose()
+            layout = list(_layout_pairs(root, skips))
+        elif not jsonld:
+            skips["html:no_body"] += 1
             return
-        number, text = question
-        yield QAItem(text, "\n".join(answer), origin, "html", "faq.html", category,
-                     f"question {number}" if number else None)
+        items = list(merge(doc.origin, category, jsonld, microdata, layout, skips))
+        if not items:
+            skips["html:no_numbered_questions"] += 1
+        yield from items
+
+
+def _layout_pairs(root: LexborNode, skips: Skips) -> Iterator[tuple[tuple[str | None, str], str]]:
+    """(number, question) and answer text, by the layout heuristics of the module docstring."""
+    current: tuple[str | None, str] | None = None
+    answer: list[str] = []
+    for block in blocks(root):
+        question = question_of(block)
+        if question is not None or (block.tag in _HEADINGS and current is not None):
+            if current is not None:
+                yield from _finish(current, answer, skips)
+            current, answer = question, []
+            continue
+        if current is not None:
+            answer.append(f"- {block.text}" if block.tag == "li" else block.text)
+    if current is not None:
+        yield from _finish(current, answer, skips)
+
+
+def _finish(question: tuple[str | None, str], answer: list[str],
+            skips: Skips) -> Iterator[tuple[tuple[str | None, str], str]]:
+    if not answer:
+        skips["html:question_without_answer"] += 1
+        return
+    yield question, "\n".join(answer)
+
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _numbers(text: str) -> set[str]:
+    return {re.sub(r"[.,]", "", n) for n in _NUMBER.findall(text)}
+
+
+def _contained(inner: str, outer: str) -> float:
+    tokens = words(inner)
+    outer_words = set(words(outer))
+    return sum(1 for t in tokens if t in outer_words) / len(tokens) if tokens else 0.0
+
+
+def agrees(structured: str, visible: str) -> bool:
+    """The same answer: one text holds (nearly) all the other's words, and no number differs between them."""
+    if max(_contained(structured, visible), _contained(visible, structured)) < 0.9:
+        return False
+    a, b = _numbers(structured), _numbers(visible)
+    return a <= b or b <= a
+
+
+def merge(origin: str, category: str | None, jsonld: list[StructuredPair], microdata: list[StructuredPair],
+          layout: list[tuple[tuple[str | None, str], str]], skips: Skips) -> Iterator[QAItem]:
+    """Structured data first, the layout heuristics for the rest; the visible text wins a disagreement.
+
+    * Microdata annotates visible elements, so it *is* the visible text with exact boundaries: it replaces the
+      layout heuristics' version of the same question.
+    * JSON-LD is read first and kept whenever the page shows nothing else for its question, or shows the same
+      answer (:func:`agrees`); its boundaries are exact, where the heuristics guess.
+    * When the page shows a different answer (another fee, a missing condition), the visible one is kept and
+      ``html:jsonld_disagrees_with_page`` is counted: the customer reads the page and the help-centre team edits
+      it, while JSON-LD is usually generated once by an SEO plugin and goes stale (search engines, too, require
+      FAQ markup to match the visible content, so the markup is the defect).
+    * Visible questions that the structured data lacks (it often marks up only some) are added after it.
+    """
+    visible: dict[str, tuple[str, str, str, str | None]] = {}  # key -> question, answer, component, ref
+    for pair in microdata:
+        visible.setdefault(loose_key(pair.question), (pair.question, pair.answer, "faq.microdata",
+                                                      f"microdata question {pair.index}"))
+    for (number, question), answer in layout:
+        visible.setdefault(loose_key(question), (question, answer, "faq.html",
+                                                 f"question {number}" if number else None))
+    used: set[str] = set()
+    for pair in jsonld:
+        key = loose_key(pair.question)
+        if key in used:
+            continue
+        used.add(key)
+        shown = visible.get(key)
+        if shown is not None and not agrees(pair.answer, shown[1]):
+            skips["html:jsonld_disagrees_with_page"] += 1
+            yield QAItem(shown[0], shown[1], origin, "html", shown[2], category, shown[3])
+        else:
+            yield QAItem(pair.question, pair.answer, origin, "html", "faq.jsonld", category,
+                         f"jsonld question {pair.index}")
+    for key, (question, answer, component, ref) in visible.items():
+        if key not in used:
+            used.add(key)
+            yield QAItem(question, answer, origin, "html", component, category, ref)
