@@ -10,7 +10,15 @@ import time
 import uuid
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 # ---------------------------------------------------------------------------------------------- errors
 
@@ -29,6 +37,21 @@ class ErrorResponse(BaseModel):
 # ---------------------------------------------------------------------------------------------- chat
 
 
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    name: str
+    arguments: str  # JSON text, as OpenAI sends it
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    id: str
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
 # Requests validate strictly: OpenAI rejects `"temperature": false` or `"max_tokens": "5"`, and so do we.
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -36,6 +59,20 @@ class ChatMessage(BaseModel):
     role: Literal["system", "user", "assistant", "developer", "tool"]
     content: str | list[dict[str, Any]] | None = None
     name: str | None = None
+    tool_calls: Annotated[list[ToolCall], Field(min_length=1, max_length=64)] | None = None
+    tool_call_id: str | None = None
+
+    @model_validator(mode="after")
+    def _content_rules(self) -> ChatMessage:
+        # OpenAI: content is required, except for an assistant message that carries tool calls.
+        if self.content is None and not (self.role == "assistant" and self.tool_calls):
+            raise ValueError(f"content is required for a {self.role!r} message"
+                             + (" without tool_calls" if self.role == "assistant" else ""))
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages may carry tool_calls")
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a 'tool' message needs the tool_call_id it answers")
+        return self
 
     def text(self) -> str:
         """Content as plain text: OpenAI 'content parts' of type text are concatenated."""
@@ -49,6 +86,47 @@ class ChatMessage(BaseModel):
                 raise ValueError("only text content parts are supported")
             parts.append(part["text"])
         return "".join(parts)
+
+    def to_engine(self) -> dict[str, Any]:
+        """The message as engines take it: developer -> system, text content, tool fields kept."""
+        out: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role, "content": self.text()}
+        if self.tool_calls:
+            out["content"] = self.text() if self.content is not None else None
+            out["tool_calls"] = [c.model_dump() for c in self.tool_calls]
+        if self.tool_call_id is not None:
+            out["tool_call_id"] = self.tool_call_id
+        if self.name is not None:
+            out["name"] = self.name
+        return out
+
+
+class FunctionDefinition(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+    strict: bool | None = None
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    type: Literal["function"]
+    function: FunctionDefinition
+
+
+class NamedFunction(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    name: str
+
+
+class NamedToolChoice(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    type: Literal["function"]
+    function: NamedFunction
 
 
 class JsonSchemaSpec(BaseModel):
@@ -80,6 +158,30 @@ class StreamOptions(BaseModel):
 
 
 StopText = Annotated[str, Field(min_length=1, max_length=64)]
+LogitBias = dict[str, Annotated[float, Field(ge=-100, le=100)]]
+
+# OpenAI parameters this server cannot honour: refused by name rather than ignored.
+_REFUSED = {"functions": "use 'tools'", "function_call": "use 'tool_choice'", "audio": "text output only",
+            "modalities": "text output only", "prediction": "predicted outputs are not supported",
+            "web_search_options": "web search is not supported", "best_of": "best_of > 1 is not supported",
+            "suffix": "suffix (insertion) is not supported"}
+
+
+def _refuse_known(data: Any) -> Any:
+    if isinstance(data, dict):
+        for key, why in _REFUSED.items():
+            value = data.get(key)
+            if value is None or (key == "best_of" and value == 1) or (key == "modalities" and value == ["text"]):
+                continue
+            raise ValueError(f"{key} is not supported ({why})")
+    return data
+
+
+def _check_logit_bias(bias: dict[str, float] | None) -> dict[str, float] | None:
+    for key in bias or {}:
+        if not key.isdigit():
+            raise ValueError("logit_bias keys must be token ids (integers as strings)")
+    return bias
 
 
 class ChatCompletionRequest(BaseModel):
@@ -88,9 +190,12 @@ class ChatCompletionRequest(BaseModel):
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=256)]
     model: str | None = None
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: LogitBias | None = None
+    logprobs: bool = False
     max_tokens: int | None = Field(None, ge=1)
     max_completion_tokens: int | None = Field(None, ge=1)
     n: int = Field(1, ge=1, le=1)
+    parallel_tool_calls: bool | None = None
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     response_format: ResponseFormat | None = None
     seed: int | None = Field(None, ge=0, le=2**32 - 1)
@@ -98,18 +203,52 @@ class ChatCompletionRequest(BaseModel):
     stream: bool = False
     stream_options: StreamOptions | None = None
     temperature: float | None = Field(None, ge=0, le=2)
+    tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    tools: Annotated[list[Tool], Field(min_length=1, max_length=128)] | None = None
+    top_logprobs: int | None = Field(None, ge=0, le=20)
     top_p: float | None = Field(None, gt=0, le=1)
     user: str | None = Field(None, max_length=256)
     # Extension (as in vLLM and llama-server): keep decoding past end-of-sequence, for benchmarks.
     ignore_eos: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse(cls, data: Any) -> Any:
+        return _refuse_known(data)
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_logit_bias(v)
 
     @field_validator("stop")
     @classmethod
     def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
         return [v] if isinstance(v, str) else v
 
+    @model_validator(mode="after")
+    def _tool_rules(self) -> ChatCompletionRequest:
+        if self.top_logprobs is not None and not self.logprobs:
+            raise ValueError("top_logprobs requires logprobs: true")
+        names = [t.function.name for t in self.tools or []]
+        if len(set(names)) != len(names):
+            raise ValueError("tools: function names must be unique")
+        if self.tool_choice is not None and self.tool_choice != "none" and not self.tools:
+            raise ValueError("tool_choice is only allowed when tools are specified")
+        if isinstance(self.tool_choice, NamedToolChoice) and self.tool_choice.function.name not in names:
+            raise ValueError(f"tool_choice names {self.tool_choice.function.name!r}, which is not in tools")
+        forced = self.tool_choice == "required" or isinstance(self.tool_choice, NamedToolChoice)
+        if forced and self.response_format is not None and self.response_format.type != "text":
+            raise ValueError("response_format cannot be combined with a required or named tool_choice")
+        return self
+
     def token_budget(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
+
+    def tool_choice_value(self) -> str | dict[str, Any] | None:
+        if isinstance(self.tool_choice, NamedToolChoice):
+            return self.tool_choice.model_dump()
+        return self.tool_choice
 
 
 class Usage(BaseModel):
@@ -121,14 +260,40 @@ class Usage(BaseModel):
 FinishReason = Literal["stop", "length", "content_filter", "tool_calls"]
 
 
+class TopLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+
+
+class TokenLogprob(BaseModel):
+    token: str
+    logprob: float
+    bytes: list[int] | None = None
+    top_logprobs: list[TopLogprob] = Field(default_factory=list)
+
+
+class ChoiceLogprobs(BaseModel):
+    content: list[TokenLogprob] | None = None
+
+
 class ChoiceMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
     content: str | None = None
+    tool_calls: list[ToolCall] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_calls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if data.get("tool_calls") is None:
+            data.pop("tool_calls", None)  # OpenAI leaves the key out when there are no calls
+        return data
 
 
 class Choice(BaseModel):
     index: int = 0
     message: ChoiceMessage
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: FinishReason | None = None
 
 
@@ -145,14 +310,23 @@ class ChatCompletion(BaseModel):
     usage: Usage
 
 
+class ToolCallDelta(BaseModel):
+    index: int
+    id: str | None = None
+    type: Literal["function"] | None = None
+    function: dict[str, str] | None = None
+
+
 class DeltaMessage(BaseModel):
     role: Literal["assistant"] | None = None
     content: str | None = None
+    tool_calls: list[ToolCallDelta] | None = None
 
 
 class ChunkChoice(BaseModel):
     index: int = 0
     delta: DeltaMessage
+    logprobs: ChoiceLogprobs | None = None
     finish_reason: FinishReason | None = None
 
 
@@ -162,6 +336,80 @@ class ChatCompletionChunk(BaseModel):
     created: int
     model: str
     choices: list[ChunkChoice]
+    usage: Usage | None = None
+
+
+# ---------------------------------------------------------------------------------------------- completions
+
+
+class CompletionRequest(BaseModel):
+    """Legacy ``/v1/completions``: raw text in, text out (no chat template)."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    model: str | None = None
+    prompt: Annotated[str, Field(max_length=200_000)] | Annotated[list[str], Field(min_length=1, max_length=16)]
+    echo: bool = False
+    frequency_penalty: float | None = Field(None, ge=-2, le=2)
+    logit_bias: LogitBias | None = None
+    logprobs: int | None = Field(None, ge=0, le=5)
+    max_tokens: int = Field(16, ge=1)
+    n: int = Field(1, ge=1, le=1)
+    presence_penalty: float | None = Field(None, ge=-2, le=2)
+    seed: int | None = Field(None, ge=0, le=2**32 - 1)
+    stop: StopText | Annotated[list[StopText], Field(max_length=4)] | None = None
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    temperature: float | None = Field(None, ge=0, le=2)
+    top_p: float | None = Field(None, gt=0, le=1)
+    user: str | None = Field(None, max_length=256)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse(cls, data: Any) -> Any:
+        return _refuse_known(data)
+
+    @field_validator("logit_bias")
+    @classmethod
+    def _bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_logit_bias(v)
+
+    @field_validator("stop")
+    @classmethod
+    def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("echo")
+    @classmethod
+    def _no_echo(cls, v: bool) -> bool:
+        if v:
+            raise ValueError("echo: true is not supported")
+        return v
+
+    def prompts(self) -> list[str]:
+        return [self.prompt] if isinstance(self.prompt, str) else self.prompt
+
+
+class CompletionLogprobs(BaseModel):
+    tokens: list[str] = Field(default_factory=list)
+    token_logprobs: list[float] = Field(default_factory=list)
+    top_logprobs: list[dict[str, float]] = Field(default_factory=list)
+    text_offset: list[int] = Field(default_factory=list)
+
+
+class CompletionChoice(BaseModel):
+    text: str
+    index: int = 0
+    logprobs: CompletionLogprobs | None = None
+    finish_reason: FinishReason | None = None
+
+
+class Completion(BaseModel):
+    id: str = Field(default_factory=lambda: new_id("cmpl"))
+    object: Literal["text_completion"] = "text_completion"
+    created: int = Field(default_factory=lambda: int(time.time()))
+    model: str
+    choices: list[CompletionChoice]
     usage: Usage | None = None
 
 
@@ -189,7 +437,8 @@ class EmbeddingRequest(BaseModel):
 
     input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
     model: str | None = None
-    encoding_format: Literal["float"] = "float"
+    encoding_format: Literal["float", "base64"] = "float"
+    dimensions: int | None = Field(None, ge=1)
     # Not in OpenAI's API: e5-style embedders distinguish queries from passages.
     input_type: Literal["query", "passage"] = "query"
 
@@ -205,12 +454,17 @@ class EmbeddingRequest(BaseModel):
 
 class Embedding(BaseModel):
     object: Literal["embedding"] = "embedding"
-    embedding: list[float]
+    embedding: list[float] | str  # base64 of little-endian float32 when encoding_format is "base64"
     index: int
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
 
 
 class EmbeddingResponse(BaseModel):
     object: Literal["list"] = "list"
     data: list[Embedding]
     model: str
-    usage: Usage
+    usage: EmbeddingUsage

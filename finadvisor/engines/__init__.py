@@ -32,19 +32,18 @@ def _vllm(settings: Settings) -> Engine:
 
 def _fake(settings: Settings) -> Engine:
     from finadvisor.engines.fake import FakeEngine
-    return FakeEngine(adapters=[spec.split("=", 1)[0] for spec in settings.lora])
+    return FakeEngine(adapters=[spec.split("=", 1)[0] for spec in settings.lora], slots=settings.n_parallel)
 
 
 def engine_capacity(engine: Engine, settings: Settings) -> int:
-    """How many requests the engine decodes at once (its batch slots): the LLM gate's concurrency."""
+    """How many requests the engine decodes at once: its own ``slots`` (the LLM gate's concurrency).
+
+    An engine that does not say (an external one written before ``slots`` existed) gets ``--n-parallel``.
+    """
     slots = getattr(engine, "slots", None)
-    if isinstance(slots, int) and slots > 0:
+    if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
         return slots
-    if settings.engine in ("llamacpp", "fake"):
-        return settings.n_parallel
-    if settings.engine == "transformers":
-        return 1
-    return max(settings.n_parallel, 64)  # vLLM / upstreams schedule their own batches
+    return settings.n_parallel
 
 
 ENGINES: dict[str, EngineFactory] = {

@@ -5,9 +5,13 @@ batching, LLGuidance JSON-schema decoding) and ships a prebuilt CPU wheel, while
 minutes and decodes one request at a time behind a lock. We call the server's handler from worker threads (it
 releases the GIL), so concurrent requests share decode batches.
 
-Each request runs ``handle_chat_completions`` in a thread; streamed chunks are handed to the event loop through
+Each request runs ``handle_chat_completions`` (or ``handle_completions`` for a raw prompt) in a thread; streamed chunks are handed to the event loop through
 an ``asyncio.Queue``. When the consumer goes away (client disconnect), the callback returns True, which makes
 llama.cpp stop the task and free the slot.
+
+Tools go through the model's chat template (``use_jinja``); see ``finadvisor.engines.tools`` for why a named or
+required ``tool_choice`` is enforced with a JSON schema and "auto" answers are parsed from the text as well.
+Logprobs, penalties and ``logit_bias`` are llama.cpp's own and are passed on unchanged.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.engines.tools import (
+    AutoToolStream,
+    call_deltas,
+    constraint_schema,
+    parse_tool_calls,
+    wants_constraint,
+)
 from finadvisor.errors import ConfigError, ContextOverflow, EngineUnavailable, InvalidRequest, UpstreamError
 from finadvisor.settings import Settings
 
@@ -54,6 +65,10 @@ class LlamaCppEngine:
     name = "llamacpp"
     supports_json_schema = True
     supports_lora = True
+    supports_tools = True
+    supports_logprobs = True
+    supports_penalties = True
+    supports_completions = True
 
     def __init__(self, model_path: Path | None, *, cache_dir: Path, n_ctx: int = 8192, n_parallel: int = 4,
                  n_threads: int = 0, n_batch: int = 2048, n_ubatch: int = 512, flash_attn: bool = True,
@@ -62,6 +77,7 @@ class LlamaCppEngine:
         self.cache_dir = cache_dir
         self.n_ctx = n_ctx
         self.n_parallel = n_parallel
+        self.slots = n_parallel
         self.n_threads = n_threads or available_cores()
         self.n_batch = n_batch
         self.n_ubatch = n_ubatch
@@ -153,23 +169,36 @@ class LlamaCppEngine:
     # --- generation ------------------------------------------------------------------------------------
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "messages": request.messages,
             "max_tokens": request.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
             "cache_prompt": True,
         }
-        if request.temperature is not None:
-            body["temperature"] = request.temperature
-        if request.top_p is not None:
-            body["top_p"] = request.top_p
-        if request.stop:
-            body["stop"] = request.stop
-        if request.seed is not None:
-            body["seed"] = request.seed
-        if request.json_schema is not None:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "response", "schema": request.json_schema}}
+        if request.prompt is not None:
+            body["prompt"] = request.prompt
+            if request.logprobs:
+                body["logprobs"] = request.top_logprobs or 1
+        else:
+            body["messages"] = request.messages
+            if request.logprobs:
+                body["logprobs"] = True
+                if request.top_logprobs:
+                    body["top_logprobs"] = request.top_logprobs
+        for key in ("temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias"):
+            value = getattr(request, key)
+            if value is not None and value != []:
+                body[key] = value
+        schema = request.json_schema
+        if request.tools and request.tool_choice != "none":
+            body["tools"] = request.tools
+            if wants_constraint(request.tool_choice):
+                # The template still shows the tools; our schema, not llama.cpp's lazy grammar, forces the call.
+                body["tool_choice"] = "none"
+                schema = constraint_schema(request.tools, request.tool_choice, request.parallel_tool_calls)
+            elif request.parallel_tool_calls is not None:
+                body["parallel_tool_calls"] = request.parallel_tool_calls
+        if schema is not None:
+            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
         elif request.json_object:
             body["response_format"] = {"type": "json_object"}
         if self._lora:
@@ -188,6 +217,11 @@ class LlamaCppEngine:
         if server is None:
             raise EngineUnavailable("the model is still loading; retry shortly", retry_after=5)
         body = self._body(request)
+        raw = request.prompt is not None
+        handler = server.handle_completions if raw else server.handle_chat_completions
+        tools = request.tools if (request.tools and request.tool_choice != "none" and not raw) else None
+        constrained = tools is not None and wants_constraint(request.tool_choice)
+        auto = AutoToolStream(tools, request.parallel_tool_calls) if tools and not constrained else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancelled = threading.Event()
@@ -198,7 +232,7 @@ class LlamaCppEngine:
 
         def run() -> None:
             try:
-                result = server.handle_chat_completions(body, on_chunk)
+                result = handler(body, on_chunk)
                 if isinstance(result, dict) and "error" in result:
                     loop.call_soon_threadsafe(queue.put_nowait, result)
             except ValueError as exc:  # schema/grammar problems are the caller's
@@ -212,6 +246,9 @@ class LlamaCppEngine:
         future = loop.run_in_executor(self._pool, run)
         finish: str | None = None
         prompt_tokens = completion_tokens = 0
+        held: list[str] = []  # constrained tool output: parsed once complete
+        pending_lp: list[dict[str, Any]] = []
+        native_calls = False
         try:
             while True:
                 item = await queue.get()
@@ -226,11 +263,34 @@ class LlamaCppEngine:
                     prompt_tokens = int(usage.get("prompt_tokens", 0))
                     completion_tokens = int(usage.get("completion_tokens", 0))
                 for choice in item.get("choices") or []:
-                    text = (choice.get("delta") or {}).get("content")
+                    delta = choice.get("delta") or {}
+                    text = choice.get("text") if raw else delta.get("content")
                     if choice.get("finish_reason"):
                         finish = choice["finish_reason"]
-                    if text:
-                        yield Delta(text=text)
+                    pending_lp += (choice.get("logprobs") or {}).get("content") or []
+                    if delta.get("tool_calls"):  # llama.cpp's own parser found a call (<tool_call> tags)
+                        native_calls = True
+                        yield Delta(tool_calls=delta["tool_calls"])
+                    if not text:
+                        continue
+                    if constrained:
+                        held.append(text)
+                        continue
+                    out = auto.feed(text) if auto is not None else text
+                    if out:
+                        yield Delta(text=out, logprobs=pending_lp or None)
+                        pending_lp = []
+            tail, calls = "".join(held), None
+            if constrained:
+                calls = parse_tool_calls(tail, request.tools or [], parallel=request.parallel_tool_calls)
+            elif auto is not None:
+                calls, tail = auto.finish()
+            if calls:
+                yield Delta(tool_calls=call_deltas(calls), logprobs=pending_lp or None)
+            elif tail or pending_lp:
+                yield Delta(text=tail, logprobs=pending_lp or None)
+            if (calls or native_calls) and finish in (None, "stop"):
+                finish = "tool_calls"
             yield Delta(finish_reason=finish or "stop", prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens)
         finally:

@@ -3,6 +3,8 @@
 Streaming is proxied chunk by chunk: each upstream SSE event becomes one ``Delta`` as soon as it arrives.
 Structured output uses ``response_format`` (vLLM >= 0.12 silently ignores the legacy ``guided_json``), and the
 caller still validates every output. LoRA adapters are addressed by model name, as vLLM's ``--lora-modules`` does.
+Tools, ``tool_choice``, logprobs, penalties and ``logit_bias`` are the upstream's to honour: they are passed through
+unchanged, and streamed ``tool_calls`` and logprobs come back as they arrive. A raw prompt goes to ``/completions``.
 """
 
 from __future__ import annotations
@@ -29,10 +31,15 @@ class OpenAIUpstreamEngine:
     name = "openai"
     supports_json_schema = True
     supports_lora = True
+    supports_tools = True
+    supports_logprobs = True
+    supports_penalties = True
+    supports_completions = True
 
     def __init__(self, base_url: str, *, api_key: str | None = None, model: str | None = None,
                  adapters: list[str] | None = None, timeout_s: float = 300.0,
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+                 transport: httpx.AsyncBaseTransport | None = None, slots: int = 64) -> None:
+        self.slots = slots  # the upstream schedules its own batches; this bounds what we send it at once
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"upstream URL must start with http:// or https://, got {base_url!r}")
         self.base_url = base_url.rstrip("/")
@@ -52,7 +59,7 @@ class OpenAIUpstreamEngine:
             raise ConfigError("engine 'openai' needs an upstream: pass --upstream URL or set FINADVISOR_UPSTREAM_URL")
         return cls(settings.upstream_url, api_key=settings.upstream_api_key, model=settings.upstream_model,
                    adapters=[spec.split("=", 1)[0] for spec in settings.lora],
-                   timeout_s=settings.request_timeout_s)
+                   timeout_s=settings.request_timeout_s, slots=max(settings.n_parallel, 64))
 
     async def start(self) -> None:
         if self._client is None:  # start() may be retried while the upstream comes up
@@ -90,12 +97,22 @@ class OpenAIUpstreamEngine:
             raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
         body: dict[str, Any] = {
             "model": request.adapter or self.model,
-            "messages": request.messages,
             "max_tokens": request.max_tokens,
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        for key in ("temperature", "top_p", "stop", "seed"):
+        if request.prompt is not None:
+            body["prompt"] = request.prompt
+            if request.logprobs:
+                body["logprobs"] = request.top_logprobs or 1
+        else:
+            body["messages"] = request.messages
+            if request.logprobs:
+                body["logprobs"] = True
+                if request.top_logprobs:
+                    body["top_logprobs"] = request.top_logprobs
+        for key in ("temperature", "top_p", "stop", "seed", "tools", "tool_choice", "parallel_tool_calls",
+                    "frequency_penalty", "presence_penalty", "logit_bias"):
             value = getattr(request, key)
             if value is not None:
                 body[key] = value
@@ -113,8 +130,10 @@ class OpenAIUpstreamEngine:
         body = self._body(request)
         finish: str | None = None
         prompt_tokens = completion_tokens = 0
+        raw = request.prompt is not None
         try:
-            async with self._client.stream("POST", "/chat/completions", json=body) as resp:
+            async with self._client.stream("POST", "/completions" if raw else "/chat/completions",
+                                           json=body) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise self._http_error(resp)
@@ -137,9 +156,18 @@ class OpenAIUpstreamEngine:
                     for choice in event.get("choices") or []:
                         if choice.get("finish_reason"):
                             finish = choice["finish_reason"]
-                        text = (choice.get("delta") or {}).get("content")
-                        if text:
-                            yield Delta(text=text)
+                        delta = choice.get("delta") or {}
+                        text = choice.get("text") if raw else delta.get("content")
+                        logprobs = choice.get("logprobs") or {}
+                        entries = logprobs.get("content") if isinstance(logprobs, dict) else None
+                        if raw and isinstance(logprobs, dict) and "tokens" in logprobs:  # legacy completions
+                            entries = [{"token": t, "logprob": lp, "bytes": None, "top_logprobs": [
+                                {"token": k, "logprob": v, "bytes": None} for k, v in (top or {}).items()]}
+                                for t, lp, top in zip(logprobs["tokens"], logprobs.get("token_logprobs") or [],
+                                                      logprobs.get("top_logprobs") or [], strict=False)]
+                        if text or delta.get("tool_calls") or entries:
+                            yield Delta(text=text or "", tool_calls=delta.get("tool_calls") or None,
+                                        logprobs=entries or None)
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"upstream {self.base_url} did not answer in time") from exc
         except httpx.HTTPError as exc:

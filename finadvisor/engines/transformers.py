@@ -7,7 +7,9 @@ template, and runs ``model.generate`` in a worker thread with a ``TextIteratorSt
 decoded. There is no batching: one request at a time behind an ``asyncio.Lock`` (llama.cpp is the engine to use
 for throughput). LoRA adapters are PEFT folders given as ``NAME=DIR``; ``GenerationRequest.adapter`` picks one by
 name, ``None`` runs the base model with the adapters disabled. JSON-schema constraints are not enforced here
-(``supports_json_schema = False``); the server validates such output instead.
+(``supports_json_schema = False``): the OpenAI routes refuse ``response_format`` with a 400, and internal callers
+that validate the output themselves (the advisor) run unconstrained. Tools, logprobs, penalties and raw prompts
+are not implemented, so those parameters are refused too.
 """
 
 from __future__ import annotations
@@ -57,6 +59,11 @@ class TransformersEngine:
     name = "transformers"
     supports_json_schema = False
     supports_lora = True
+    supports_tools = False
+    supports_logprobs = False
+    supports_penalties = False
+    supports_completions = False
+    slots = 1  # one generate() at a time behind a lock
 
     def __init__(self, model: str | None = None, *, cache_dir: Path | None = None, lora: list[str] | None = None,
                  n_threads: int = 0, model_name: str = "default") -> None:

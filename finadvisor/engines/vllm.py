@@ -56,6 +56,11 @@ class VLLMEngine:
     name = "vllm"
     supports_json_schema = True
     supports_lora = True
+    supports_tools = True  # passed through; vLLM needs --enable-auto-tool-choice --tool-call-parser for "auto"
+    supports_logprobs = True
+    supports_penalties = True
+    supports_completions = True
+    slots = 64  # vLLM schedules its own continuous batches
 
     def __init__(self, command: list[str], *, port: int, served_name: str, adapters: list[str],
                  log_path: Path, startup_timeout_s: float = 900.0, timeout_s: float = 300.0,

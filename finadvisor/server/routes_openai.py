@@ -1,4 +1,9 @@
-"""OpenAI-compatible routes: thin. Parse the wire model, call the LLM service, map the result to JSON or SSE."""
+"""OpenAI-compatible routes: thin. Parse the wire model, call the LLM service, map the result to JSON or SSE.
+
+``router`` carries every ``/v1`` route: chat completions and models here, plus the routers of
+``routes_completions`` (legacy text completions) and ``routes_embeddings`` included at the bottom, so that the
+server mounts one router and every route shares the API-key dependency.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.engines.schema_limits import check_schema
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import FinadvisorError, InvalidRequest
 from finadvisor.protocol import (
@@ -18,34 +25,40 @@ from finadvisor.protocol import (
     ChatCompletionChunk,
     ChatCompletionRequest,
     Choice,
+    ChoiceLogprobs,
     ChoiceMessage,
     ChunkChoice,
     DeltaMessage,
-    Embedding,
-    EmbeddingRequest,
-    EmbeddingResponse,
     ErrorDetail,
     ModelCard,
     ModelList,
+    TokenLogprob,
+    ToolCall,
+    ToolCallDelta,
     Usage,
     new_id,
 )
+from finadvisor.server import routes_completions, routes_embeddings
 from finadvisor.server.auth import require_api_key
 from finadvisor.server.errors import documented
 
 router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
                    responses=documented(400, 401, 404, 413, 500, 502, 503, 504))
 _FINISH = {"stop", "length", "content_filter", "tool_calls"}
+DEFAULT_MAX_TOKENS = 512
+
+
+def check_budget(budget: int, limit: int) -> None:
+    if budget > limit:
+        raise InvalidRequest(f"max_tokens must be at most {limit}", param="max_tokens")
 
 
 def _to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tokens_limit: int,
                            default_max_tokens: int) -> GenerationRequest:
     budget = body.token_budget() or default_max_tokens
-    if budget > max_tokens_limit:
-        raise InvalidRequest(f"max_tokens must be at most {max_tokens_limit}", param="max_tokens")
+    check_budget(budget, max_tokens_limit)
     try:
-        messages = [{"role": "system" if m.role == "developer" else m.role, "content": m.text()}
-                    for m in body.messages]
+        messages = [m.to_engine() for m in body.messages]
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="messages") from exc
     schema = None
@@ -57,17 +70,32 @@ def _to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tok
             if not schema:
                 raise InvalidRequest("response_format.json_schema.schema must be a non-empty JSON schema",
                                      param="response_format")
+            check_schema(schema, "response_format")
         else:
             json_object = True
+    tools = None
+    if body.tools:
+        tools = [t.model_dump(exclude_none=True) for t in body.tools]
+        for i, tool in enumerate(tools):
+            if "parameters" in tool["function"]:
+                check_schema(tool["function"]["parameters"], f"tools.{i}.function.parameters")
     return GenerationRequest(messages=messages, max_tokens=budget, temperature=body.temperature,
                              top_p=body.top_p, stop=body.stop if isinstance(body.stop, list) else None,
                              seed=body.seed, json_schema=schema, json_object=json_object,
-                             adapter=llm.resolve_adapter(body.model),
+                             adapter=llm.resolve_adapter(body.model), tools=tools,
+                             tool_choice=body.tool_choice_value(), parallel_tool_calls=body.parallel_tool_calls,
+                             logprobs=body.logprobs, top_logprobs=body.top_logprobs,
+                             frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty,
+                             logit_bias=body.logit_bias or None, strict=True,
                              extra={"ignore_eos": True} if body.ignore_eos else {})
 
 
-def _finish(reason: str | None) -> str:
+def finish_reason(reason: str | None) -> str:
     return reason if reason in _FINISH else "stop"
+
+
+def _logprobs(entries: list[dict[str, Any]] | None) -> ChoiceLogprobs:
+    return ChoiceLogprobs(content=[TokenLogprob.model_validate(e) for e in entries or []])
 
 
 @router.post("/chat/completions", response_model=ChatCompletion, responses={200: {
@@ -76,54 +104,67 @@ def _finish(reason: str | None) -> str:
 async def chat_completions(body: ChatCompletionRequest, request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     llm: LLMService = state.llm
-    gen_request = _to_generation_request(body, llm, state.settings.max_tokens_limit, 512)
+    gen_request = _to_generation_request(body, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
     model = body.model or llm.model_name
     if not body.stream:
         result = await llm.generate(gen_request)
-        return ChatCompletion(model=model, choices=[Choice(message=ChoiceMessage(content=result.text),
-                                                           finish_reason=_finish(result.finish_reason))],
-                              usage=Usage(prompt_tokens=result.prompt_tokens,
-                                          completion_tokens=result.completion_tokens,
-                                          total_tokens=result.prompt_tokens + result.completion_tokens))
+        calls = [ToolCall.model_validate(c) for c in result.tool_calls] or None
+        content = None if calls and not result.text.strip() else result.text
+        return ChatCompletion(model=model, choices=[Choice(
+            message=ChoiceMessage(content=content, tool_calls=calls),
+            logprobs=_logprobs(result.logprobs) if body.logprobs else None,
+            finish_reason=finish_reason(result.finish_reason))],  # type: ignore[arg-type]
+            usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
+                        total_tokens=result.prompt_tokens + result.completion_tokens))
 
     deltas = aiter(llm.stream(gen_request))
     # Pull the first delta before answering 200, so refusals and context overflows are proper 4xx/5xx.
     first = await anext(deltas)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_sse(first, deltas, model, include_usage), media_type="text/event-stream",
+    return StreamingResponse(_sse(first, deltas, model, include_usage, body.logprobs),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str,
-               include_usage: bool) -> AsyncIterator[str]:
+def sse_error(exc: FinadvisorError) -> str:
+    err = ErrorDetail(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
+    return f"data: {json.dumps({'error': err.model_dump()})}\n\n"
+
+
+async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str, include_usage: bool,
+               logprobs: bool) -> AsyncIterator[str]:
     chunk_id, created = new_id(), int(time.time())
 
     def event(delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None,
-              choices: bool = True) -> str:
-        chunk = ChatCompletionChunk(
-            id=chunk_id, created=created, model=model, usage=usage,
-            choices=[ChunkChoice(delta=delta, finish_reason=finish)] if choices else [])  # type: ignore[arg-type]
+              choices: bool = True, lp: list[dict[str, Any]] | None = None) -> str:
+        choice = ChunkChoice(delta=delta, finish_reason=finish,  # type: ignore[arg-type]
+                             logprobs=_logprobs(lp) if lp else None)
+        chunk = ChatCompletionChunk(id=chunk_id, created=created, model=model, usage=usage,
+                                    choices=[choice] if choices else [])
         payload = chunk.model_dump(exclude_none=True)
-        for choice in payload["choices"]:
-            choice.setdefault("finish_reason", None)  # OpenAI sends an explicit null until the last chunk
+        for item in payload["choices"]:
+            item.setdefault("finish_reason", None)  # OpenAI sends an explicit null until the last chunk
         return f"data: {json.dumps(payload, ensure_ascii=False)}\n\n"
 
     yield event(DeltaMessage(role="assistant", content=""))
     try:
         current: Delta | None = first
         while current is not None:
-            if current.text:
-                yield event(DeltaMessage(content=current.text))
+            lp = current.logprobs if logprobs else None
+            if current.tool_calls:
+                yield event(DeltaMessage(tool_calls=[ToolCallDelta.model_validate(p) for p in current.tool_calls]),
+                            lp=lp)
+            if current.text or (lp and not current.tool_calls):
+                yield event(DeltaMessage(content=current.text), lp=lp)
             if current.finish_reason is not None:
-                yield event(DeltaMessage(), _finish(current.finish_reason))
+                yield event(DeltaMessage(), finish_reason(current.finish_reason))
                 if include_usage:
                     p, c = current.prompt_tokens or 0, current.completion_tokens or 0
                     yield event(DeltaMessage(), usage=Usage(prompt_tokens=p, completion_tokens=c,
                                                             total_tokens=p + c), choices=False)
             current = await anext(deltas, None)
     except FinadvisorError as exc:
-        err = ErrorDetail(message=exc.message, type=exc.error_type, param=exc.param, code=exc.code)
-        yield f"data: {json.dumps({'error': err.model_dump()})}\n\n"
+        yield sse_error(exc)
     except asyncio.CancelledError:
         raise
     finally:
@@ -135,21 +176,10 @@ async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str,
 async def list_models(request: Request) -> ModelList:
     llm: LLMService = request.app.state.llm
     base = llm.model_name
-    cards = [ModelCard(id=base)] + [ModelCard(id=name, parent=base) for name in llm.engine.adapters()]
+    cards = [ModelCard(id=base)] + [ModelCard(id=alias, parent=base) for alias in llm.aliases]
+    cards += [ModelCard(id=name, parent=base) for name in llm.engine.adapters()]
     return ModelList(data=cards)
 
 
-@router.post("/embeddings", response_model=EmbeddingResponse)
-async def embeddings(body: EmbeddingRequest, request: Request) -> JSONResponse:
-    try:
-        texts = body.texts()
-    except ValueError as exc:
-        raise InvalidRequest(str(exc), param="input") from exc
-    embedder = await request.app.state.get_embedder()
-    encode = embedder.embed_queries if body.input_type == "query" else embedder.embed_passages
-    vectors = await asyncio.to_thread(encode, texts)
-    tokens = sum(len(t.split()) for t in texts)
-    response = EmbeddingResponse(
-        data=[Embedding(embedding=[float(x) for x in row], index=i) for i, row in enumerate(vectors)],
-        model=body.model or embedder.name, usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
-    return JSONResponse(response.model_dump())
+router.include_router(routes_completions.router)
+router.include_router(routes_embeddings.router)

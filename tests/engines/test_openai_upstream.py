@@ -23,7 +23,7 @@ async def test_round_trip_through_our_own_server(tmp_path) -> None:  # type: ign
         await backend.start()
         engine = OpenAIUpstreamEngine("http://up", adapters=["faq"], transport=httpx.ASGITransport(app=app))
         await engine.start()
-        assert engine.model == "qwen2.5-0.5b-instruct"
+        assert engine.model == "qwen2.5-coder-0.5b-instruct"
         deltas = [d async for d in engine.stream(REQ)]
         assert "".join(d.text for d in deltas) == "Bạn đã nói: một hai"
         assert len([d for d in deltas if d.text]) == 5  # proxied chunk by chunk, not re-assembled

@@ -94,7 +94,7 @@ async def test_unknown_model_is_404(client: httpx.AsyncClient) -> None:
     r = await client.post(CHAT, json=msg() | {"model": "gpt-9"})
     assert r.status_code == 404
     assert r.json()["error"]["code"] == "model_not_found"
-    assert "qwen2.5-0.5b-instruct" in r.json()["error"]["message"]
+    assert "qwen2.5-coder-0.5b-instruct" in r.json()["error"]["message"]
 
 
 async def test_body_over_limit_is_413(client: httpx.AsyncClient) -> None:
@@ -107,7 +107,7 @@ async def test_models_lists_base_and_adapters(settings: Settings) -> None:
     app = create_app(settings, engine=FakeEngine(adapters=["faq"]))
     async for c in started_client(app):
         ids = [m["id"] for m in (await c.get("/v1/models")).json()["data"]]
-        assert ids == ["qwen2.5-0.5b-instruct", "faq"]
+        assert ids == ["qwen2.5-coder-0.5b-instruct", "qwen2.5-0.5b-instruct", "faq"]
         r = await c.post(CHAT, json=msg() | {"model": "faq"})
         assert r.status_code == 200
         assert app.state.llm.engine.calls[-1].adapter == "faq"
@@ -148,5 +148,5 @@ async def test_metrics_exposes_vllm_style_names(client: httpx.AsyncClient) -> No
                  "finadvisor:time_to_first_token_seconds_bucket", "finadvisor:inter_token_latency_seconds_bucket",
                  "finadvisor:e2e_request_latency_seconds_bucket"]:
         assert name in text, name
-    assert 'finadvisor:request_success_total{finished_reason="stop",model_name="qwen2.5-0.5b-instruct"} 1.0' in text
-    assert 'finadvisor:generation_tokens_total{model_name="qwen2.5-0.5b-instruct"} 5.0' in text
+    assert 'finadvisor:request_success_total{finished_reason="stop",model_name="qwen2.5-coder-0.5b-instruct"} 1.0' in text
+    assert 'finadvisor:generation_tokens_total{model_name="qwen2.5-coder-0.5b-instruct"} 5.0' in text
