@@ -24,6 +24,7 @@ import typer
 
 from finadvisor import __version__
 from finadvisor.advisor.cli import register as register_advisor
+from finadvisor.batch.cli import register as register_batch
 from finadvisor.bench.cli import app as bench_app
 from finadvisor.catalog.cli import app as catalog_app
 from finadvisor.dataset.cli import app as dataset_app
@@ -60,6 +61,7 @@ app.add_typer(dataset_app, name="dataset")
 app.add_typer(finetune_app, name="finetune")
 app.add_typer(deploy_app, name="deploy")
 register_advisor(app)
+register_batch(app)
 
 
 def exit_code_for(exc: FinadvisorError) -> int:

@@ -124,3 +124,10 @@ def test_the_swallow_detector_finds_the_old_pattern(tmp_path: Path, monkeypatch:
     probe.write_text(old)
     monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
     assert _swallowed_own_imports(probe) == ["probe.py:3 finadvisor.finetune.cli"]
+
+
+def test_every_domain_command_is_registered():
+    import typer.main
+
+    names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"serve", "recommend", "catalog", "bench", "dataset", "finetune", "deploy", "batch"} <= names
