@@ -7,6 +7,14 @@ Two shapes, chosen by ``upstream_url``:
 - embedded: N ``advisor`` replicas sharing one ``llm`` deployment that holds the llama.cpp engine; replicas call
   it through a Ray ``DeploymentHandle`` with streaming (``RayHandleEngine``), so the model is loaded once.
 Every response carries ``X-Served-By: <replica id>`` so load spreading is observable.
+
+In the embedded shape, admission is bounded at the shared engine, not per replica: ``LLMDeployment`` runs at most
+``engine_capacity`` generations at once and lets ``max_waiting`` wait; beyond that a request is refused with 503
+(each replica's own gate would otherwise admit N x the engine's slots). A request that times out or is abandoned
+on a replica cancels its remote generation (``DeploymentResponseGenerator.cancel``), so the engine stops decoding
+for nobody. Errors cross the Ray boundary as data (``{"__error__": ...}``), not pickled exceptions, so their
+status and ``Retry-After`` survive. Replicas put log redaction on Ray's handlers (they never call
+``configure_logging``).
 """
 
 from __future__ import annotations
@@ -18,21 +26,48 @@ from typing import Any
 
 from ray import serve
 
+from finadvisor import errors
 from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.logs import add_secrets, install_redaction
 from finadvisor.settings import Settings
 
 DEFAULT_APP_NAME = "finadvisor"
 
 
-@serve.deployment(name="llm", num_replicas=1, max_ongoing_requests=64)
-class LLMDeployment:
-    """Holds one engine; streams deltas to whichever advisor replica asks."""
+CAPABILITY_FLAGS = ("supports_json_schema", "supports_lora", "supports_tools", "supports_logprobs",
+                    "supports_penalties", "supports_completions")
 
-    def __init__(self, settings: dict[str, Any]) -> None:
-        from finadvisor.engines import create_engine
 
-        self.engine = create_engine(Settings(**settings))
+def _error_item(exc: errors.FinadvisorError) -> dict[str, Any]:
+    return {"__error__": {"type": type(exc).__name__, "message": exc.message, "param": exc.param,
+                          "code": exc.code, "retry_after": exc.retry_after}}
+
+
+def _raise_error_item(item: dict[str, Any]) -> None:
+    spec = item["__error__"]
+    cls = getattr(errors, str(spec.get("type")), None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.FinadvisorError)):
+        cls = errors.EngineUnavailable
+    raise cls(str(spec.get("message")), param=spec.get("param"), code=spec.get("code"),
+              retry_after=spec.get("retry_after"))
+
+
+class SharedEngine:
+    """One engine behind a bounded admission gate: ``capacity`` decode at once, ``max_waiting`` wait, the rest
+    get a 503 at once. Plain Python (no Ray), so it is testable on its own; ``LLMDeployment`` wraps it."""
+
+    def __init__(self, settings: Settings, engine: Any = None) -> None:
+        from finadvisor.engines import create_engine, engine_capacity
+
+        self.settings = settings
+        self.engine = engine or create_engine(settings)
+        self.capacity = engine_capacity(self.engine, settings)
+        self.max_waiting = settings.max_waiting
+        self._slots = asyncio.Semaphore(self.capacity)
+        self._waiting = 0
+        self.running = 0
         self._started = asyncio.Lock()
+        add_secrets(settings.api_key, settings.upstream_api_key)
 
     async def ready(self) -> list[str]:
         async with self._started:
@@ -40,16 +75,64 @@ class LLMDeployment:
                 await self.engine.start()
         return self.engine.adapters()
 
+    async def info(self) -> dict[str, Any]:
+        adapters = await self.ready()
+        return {"adapters": adapters, "slots": self.capacity,
+                "flags": {flag: bool(getattr(self.engine, flag, False)) for flag in CAPABILITY_FLAGS}}
+
     async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-        await self.ready()
-        async for delta in self.engine.stream(GenerationRequest(**request)):
-            yield asdict(delta)
+        try:
+            await self.ready()
+        except errors.FinadvisorError as exc:
+            yield _error_item(errors.EngineUnavailable(f"the engine is not available: {exc.message}"))
+            return
+        if self._slots.locked() and self._waiting >= self.max_waiting:
+            yield _error_item(errors.Overloaded(
+                f"the shared engine is busy ({self.running} running, {self._waiting} waiting); try again shortly",
+                retry_after=2.0))
+            return
+        self._waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self._waiting -= 1
+        self.running += 1
+        try:
+            async for delta in self.engine.stream(GenerationRequest(**request)):
+                yield asdict(delta)
+        except errors.FinadvisorError as exc:
+            yield _error_item(exc)
+        finally:  # also on cancellation: the caller gave up, the slot is free again
+            self.running -= 1
+            self._slots.release()
+
+    async def close(self) -> None:
+        await self.engine.close()
+
+
+@serve.deployment(name="llm", num_replicas=1, max_ongoing_requests=256)
+class LLMDeployment:
+    """Holds one engine (behind :class:`SharedEngine`'s gate); streams deltas to whichever replica asks."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        install_redaction()
+        self.shared = SharedEngine(Settings(**settings))
+
+    async def ready(self) -> list[str]:
+        return await self.shared.ready()
+
+    async def info(self) -> dict[str, Any]:
+        return await self.shared.info()
+
+    async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        async for item in self.shared.stream(request):
+            yield item
 
     async def check_health(self) -> None:
-        if self._started.locked():
+        if self.shared._started.locked():
             return  # still loading: not unhealthy
-        if not self.engine.ready():
-            await self.ready()
+        if not self.shared.engine.ready():
+            await self.shared.ready()
 
 
 class RayHandleEngine:
@@ -63,9 +146,14 @@ class RayHandleEngine:
         self.handle = handle
         self._adapters: list[str] = []
         self._ready = False
+        self.slots: int | None = None
 
     async def start(self) -> None:
-        self._adapters = await self.handle.ready.remote()
+        info = await self.handle.info.remote()
+        self._adapters = list(info["adapters"])
+        for flag, value in info.get("flags", {}).items():
+            setattr(self, flag, bool(value))
+        self.slots = info.get("slots")
         self._ready = True
 
     async def close(self) -> None:
@@ -78,8 +166,18 @@ class RayHandleEngine:
         return list(self._adapters)
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
-        async for item in self.handle.options(stream=True).stream.remote(asdict(request)):
-            yield Delta(**item)
+        response = self.handle.options(stream=True).stream.remote(asdict(request))
+        finished = False
+        try:
+            async for item in response:
+                if "__error__" in item:
+                    finished = True
+                    _raise_error_item(item)
+                yield Delta(**item)
+            finished = True
+        finally:
+            if not finished:  # timed out, client gone, consumer stopped early: stop the remote decoding too
+                response.cancel()
 
 
 def _asgi_builder(settings: dict[str, Any], app_name: str, embedded: bool) -> Callable[[], Any]:
@@ -90,6 +188,7 @@ def _asgi_builder(settings: dict[str, Any], app_name: str, embedded: bool) -> Ca
         if embedded:
             engine = RayHandleEngine(serve.get_deployment_handle("llm", app_name=app_name))
         app = create_app(Settings(**settings), engine=engine)
+        install_redaction()  # Ray's replica loggers have their own handlers; our root one never sees them
         replica = serve.get_replica_context().replica_id.unique_id
 
         @app.middleware("http")
