@@ -10,15 +10,18 @@ import os
 import tempfile
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from finadvisor.advisor.providers import HttpHistoryProvider
 from finadvisor.app import create_app
 from finadvisor.engines.fake import FakeEngine
 from finadvisor.settings import Settings
-from tests.advisor.conftest import good_script
+from tests.advisor.conftest import HISTORY, good_script
 
 EXAMPLES = int(os.environ.get("FINADVISOR_FUZZ_EXAMPLES", "40"))
 _tmp = Path(tempfile.mkdtemp(prefix="finadvisor-fuzz-"))
@@ -27,6 +30,7 @@ _engine = FakeEngine(script=lambda r: good_script(r) if r.json_schema and "recom
 app = create_app(Settings(engine="fake", cache_dir=_tmp, embedder="hash", index_dir=_tmp / "index",
                           rate_limit_per_min=100_000), engine=_engine)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+_loop: list[object] = []
 FUZZED = {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/recommendations"}
 
 
@@ -38,6 +42,10 @@ def running_app():  # type: ignore[no-untyped-def]
     ctx = app.router.lifespan_context(app)
     loop.run_until_complete(ctx.__aenter__())
     loop.run_until_complete(_engine.start())
+    # GET /api/recommendations reaches a spending API that accepts any token (what a hostile cookie would meet)
+    app.state.history_provider = HttpHistoryProvider(
+        "http://spend/x?m={month}", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=HISTORY)))
+    _loop.append(loop)
     yield
     loop.run_until_complete(ctx.__aexit__(None, None, None))
     loop.close()
@@ -60,3 +68,26 @@ def test_api_never_5xx_and_errors_are_documented(case) -> None:  # type: ignore[
 def test_all_fuzzed_operations_are_published() -> None:
     paths = set(app.openapi()["paths"])
     assert FUZZED <= paths
+
+
+_cookie_bytes = st.binary(max_size=80) | st.text(max_size=40).map(lambda t: t.encode("utf-8"))
+
+
+@settings(max_examples=EXAMPLES * 5, deadline=None, suppress_health_check=list(HealthCheck))
+@given(cookie=_cookie_bytes, month=st.none() | st.text(max_size=12) | st.sampled_from(["2024-01%0A", "2024-02"]),
+       quoted=st.booleans())
+def test_get_with_any_cookie_and_month_never_5xx(cookie: bytes, month: str | None, quoted: bool) -> None:
+    """The cookie route is not in the schema's parameters (the cookie name is a setting): fuzz it directly."""
+
+    value = b'"' + cookie + b'"' if quoted else cookie
+    query = {} if month is None else {"month": month}
+
+    async def call() -> httpx.Response:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as c:
+            return await c.get("/api/recommendations", params=query, headers=[(b"cookie", b"zlp_token=" + value)])
+
+    loop = _loop[0]
+    response = loop.run_until_complete(call())  # type: ignore[attr-defined]
+    assert response.status_code < 500, (response.status_code, response.text[:300])
+    if response.status_code >= 400:
+        assert set(response.json()) == {"error"}
