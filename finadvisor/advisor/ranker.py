@@ -1,0 +1,162 @@
+"""The ranker decides which 2-3 services a user gets; the LLM only explains them.
+
+Each spending category carries a weight (its share of money and of transactions, square-rooted so one big bill
+does not silence everything else, as in ``catalog/query.py``). A known name gives its weight to the services of
+the reviewed category map (``category_map.py``); a name the map does not know asks the catalog index (per-name
+retrieval). Two signals no single category shows are added, as a financial advisor would: income far above
+spending points to savings and investment (``@surplus``), and card debt, loans or late fees point to budgeting
+(``@debt``). Every pick keeps its evidence (which of the user's categories led to it), so the explanation can be
+checked against it. Blocking (retrieval may embed): run it in a worker thread.
+
+    picks = Ranker(index, load_category_map()).rank(history)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+
+from finadvisor.advisor.category_map import CategoryMap, fold
+from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
+from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
+from finadvisor.errors import ConfigError
+from finadvisor.history import SpendingHistory
+
+MAX_CATEGORIES = 8
+AMOUNT_SHARE = 0.6
+PREFERENCE = (1.0, 0.5, 0.35)  # weight of a category's 1st, 2nd, 3rd mapped service
+RETRIEVAL_DISCOUNT = 0.8  # a retrieved match is less certain than a reviewed one
+SURPLUS_MIN_RATIO = 0.25  # share of income left unspent from which savings are suggested
+SURPLUS_WEIGHT = 0.6
+DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
+THIRD_RATIO = 0.6  # a third service only when it is at least this close to the second
+SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
+SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
+DEBT_QUERY = "lập ngân sách, quản lý chi tiêu và trả nợ thẻ tín dụng đúng hạn"
+FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
+_DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|phi tre|tre han|tra cham|"
+                   r"lai phat|phi phat|vay|loan|debt|tra gop|installment|overdue|no xau)\b")
+
+
+def is_debt(name: str) -> bool:
+    return bool(_DEBT.search(fold(name)))
+
+
+def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
+    """The largest ``MAX_CATEGORIES`` categories with weights summing to 1."""
+    cats = [c for c in facts.categories if c.amount > 0 or c.count > 0]
+    total_count = sum(c.count for c in cats)
+    rows = []
+    for c in cats:
+        share = AMOUNT_SHARE * c.share + (1 - AMOUNT_SHARE) * c.count / total_count if total_count else c.share
+        rows.append((c, math.sqrt(max(share, 0.0))))
+    rows.sort(key=lambda r: -r[1])
+    rows = rows[:MAX_CATEGORIES]
+    norm = sum(w for _, w in rows) or 1.0
+    return [(c, w / norm) for c, w in rows]
+
+
+class Ranker:
+    def __init__(self, index: CatalogIndex, category_map: CategoryMap, *, max_picks: int = 3,
+                 min_picks: int = 2) -> None:
+        self.index = index
+        self.category_map = category_map
+        self.max_picks = max_picks
+        self.min_picks = min_picks
+        self._catalog: tuple[str, dict[str, Service]] | None = None
+        self._lock = threading.Lock()
+
+    def catalog(self) -> dict[str, Service]:
+        """Services by link, rebuilt whenever the index version changes (services added or removed)."""
+        with self._lock:
+            if self._catalog is None or self._catalog[0] != self.index.version:
+                self._catalog = (self.index.version, {s.link: s for s in self.index.services()})
+            return self._catalog[1]
+
+    def _mapped(self, key: str) -> list[Service]:
+        catalog = self.catalog()
+        return [catalog[link] for link in self.category_map.links(key) if link in catalog]
+
+    def _retrieved(self, text: str, k: int = 2) -> list[tuple[Service, float]]:
+        hits = self.index.search_weighted([WeightedQuery(text, 1.0, text)], k=k)
+        top = hits[0].score if hits and hits[0].score > 0 else 1.0
+        return [(h.service, h.score / top) for h in hits]
+
+    def rank(self, history: SpendingHistory) -> list[Pick]:
+        """The 2-3 services for this history, each with its evidence."""
+        return self._choose(self.scored(history))
+
+    def scored(self, history: SpendingHistory) -> list[Pick]:
+        """Every service with any evidence, best first (before the 2-3 are chosen)."""
+        facts = Facts.of(history)
+        scores: dict[str, Pick] = {}
+
+        def add(service: Service, weight: float, source: str, evidence: Evidence) -> None:
+            pick = scores.setdefault(service.link, Pick(service, 0.0, source))
+            pick.score += weight
+            pick.evidence.append(evidence)
+
+        surplus_w = 0.0
+        if facts.earned > 0 and facts.saved_share >= SURPLUS_MIN_RATIO:
+            surplus_w = SURPLUS_WEIGHT * min(facts.saved_share, 1.0)
+        scale = 1.0 - surplus_w / 2 if facts.categories else 0.0
+        debt_w = 0.0
+        debt_cats: list[CategoryFact] = []
+        for cat, weight in category_weights(facts):
+            w = weight * scale
+            if is_debt(cat.name):
+                debt_w += w * DEBT_WEIGHT
+                debt_cats.append(cat)
+            mapped = self._mapped(cat.name)
+            if mapped:
+                for pref, service in zip(PREFERENCE, mapped, strict=False):
+                    add(service, w * pref, "map", Evidence("category", cat))
+            else:
+                for service, rel in self._retrieved(cat.name):
+                    add(service, w * RETRIEVAL_DISCOUNT * (rel if rel >= 1 else rel * PREFERENCE[1]),
+                        "retrieval", Evidence("category", cat))
+        if debt_w:
+            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 1)]
+            for pref, service in zip(PREFERENCE, budget, strict=False):
+                for cat in debt_cats:
+                    add(service, debt_w * pref / len(debt_cats), "debt", Evidence("debt", cat))
+        if surplus_w:
+            savings = self._mapped("@surplus") or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
+            for pref, service in zip(PREFERENCE, savings, strict=False):
+                add(service, surplus_w * pref, "surplus", Evidence("surplus"))
+        return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
+
+    def _choose(self, ranked: list[Pick]) -> list[Pick]:
+        chosen: list[Pick] = []
+        pool = list(ranked)
+        while pool and len(chosen) < self.max_picks:
+            explained: set[str] = set().union(*(_explains(p) for p in chosen))
+            values = [p.score * (SAME_EVIDENCE_PENALTY if _explains(p) and _explains(p) <= explained else 1.0)
+                      for p in pool]
+            at = max(range(len(pool)), key=lambda i: (values[i], -i))
+            best = pool[at]
+            if len(chosen) >= self.min_picks and values[at] < THIRD_RATIO * chosen[-1].score:
+                break
+            pool.remove(best)
+            chosen.append(best)
+        if len(chosen) < self.min_picks:
+            taken = {p.service.link for p in chosen}
+            extra = self._mapped("@fallback") or [s for s, _ in self._retrieved(FALLBACK_QUERY, 4)]
+            extra += [s for s in self.catalog().values()]
+            for service in extra:
+                if len(chosen) >= self.min_picks:
+                    break
+                if service.link not in taken:
+                    taken.add(service.link)
+                    chosen.append(Pick(service, 0.0, "fallback", [Evidence("fallback")]))
+        if len(chosen) < self.min_picks:
+            raise ConfigError("the service catalog has fewer than 2 services to choose from; add services "
+                              "with 'finadvisor catalog add'")
+        return chosen
+
+
+def _explains(pick: Pick) -> set[str]:
+    """What a pick speaks to: its categories' names, and "@surplus" for the savings signal."""
+    names = {c.name for c in pick.categories()}
+    return names | ({"@surplus"} if any(e.kind == "surplus" for e in pick.evidence) else set())
