@@ -5,84 +5,133 @@
       vectors-<version>.faiss    the faiss index (faiss's own binary format; never pickle)
       queries.npz                optional: embedded category names (a cache; numpy without pickle)
 
+      .lock                      empty; ``flock``ed by writers (exclusive) and by ``open`` (shared)
+
 ``meta.json`` names the vectors file it belongs to. A save writes the new vectors file under a fresh name,
-then atomically replaces ``meta.json`` (tmp + fsync + ``os.replace``), then deletes stale vectors files. A crash
-before the replace leaves the old pair intact; after it, the new pair; an orphan file is cleaned up next save.
+then atomically replaces ``meta.json`` (``fsutil.atomic_write``: tmp + fsync + rename + fsync of the folder),
+then deletes stale vectors files. A crash before the replace leaves the old pair intact; after it, the new pair;
+an orphan file is cleaned up next save.
+
+Several processes may share one folder (``catalog add`` while a server runs, replicas starting together). Every
+read-modify-write holds ``locked(folder)`` exclusively and re-reads the latest state under it before changing
+anything (``CatalogIndex._writing``), and a load holds it shared, so a save never deletes the vectors file that
+another process is about to read, and no writer's change is lost to another's.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
 import logging
 import os
-import secrets
-import tempfile
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from finadvisor.errors import ConfigError
+from finadvisor.fsutil import atomic_temp_path, atomic_write
 
 FORMAT = "finadvisor-catalog-index"
 FORMAT_VERSION = 1
 META = "meta.json"
+LOCK = ".lock"
 
 log = logging.getLogger(__name__)
 
 
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+_held = threading.local()  # per thread: lock path -> [exclusive?, depth]
+
+
+@contextlib.contextmanager
+def locked(index_dir: Path, *, exclusive: bool = True) -> Iterator[bool]:
+    """Hold the folder's ``flock`` (other processes, and other threads, wait). Re-entrant within a thread: the
+    value is True for the outermost hold, which is where a writer re-reads the latest state. A folder where the
+    lock file can be neither created nor opened (a read-only image) is read without a lock; writing it would
+    fail anyway."""
+    index_dir = Path(index_dir)
+    key = str(index_dir.resolve())
+    holds: dict[str, list[Any]] = _held.__dict__.setdefault("holds", {})
+    if key in holds:
+        if exclusive and not holds[key][0]:
+            raise RuntimeError(f"{index_dir}: an exclusive lock was asked for while holding a shared one")
+        holds[key][1] += 1
+        try:
+            yield False
+        finally:
+            holds[key][1] -= 1
+        return
+    if exclusive:
+        index_dir.mkdir(parents=True, exist_ok=True)
+    fd = _open_lock_file(index_dir / LOCK)
+    holds[key] = [exclusive, 1]
     try:
-        os.fsync(fd)
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield True
     finally:
-        os.close(fd)
+        del holds[key]
+        if fd is not None:
+            os.close(fd)  # closing the last descriptor releases the flock
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+def _open_lock_file(path: Path) -> int | None:
     try:
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; an index is meant to be read by the serving user too
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError:
+        pass
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access
+    except OSError as exc:
+        log.debug("reading %s without a lock: %s", path.parent, exc)
+        return None
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def meta_digest(index_dir: Path) -> str | None:
+    """The sha256 of ``meta.json`` as it is now (None without one): tells a writer whether another process
+    saved since it last loaded or saved the folder."""
+    try:
+        return _digest((Path(index_dir) / META).read_bytes())
+    except FileNotFoundError:
+        return None
 
 
 def rebuild_hint(index_dir: Path) -> str:
     return f"rebuild it with: finadvisor catalog build CATALOG.json --index {index_dir}"
 
 
-def save(index_dir: Path, meta: dict[str, Any], faiss_index: Any) -> None:
+def save(index_dir: Path, meta: dict[str, Any], faiss_index: Any) -> str:
+    """Write the pair (the caller holds ``locked(index_dir)``); returns the new ``meta.json``'s digest."""
     import faiss
 
     index_dir.mkdir(parents=True, exist_ok=True)
     vectors_name = f"vectors-{meta['version']}.faiss"
-    # A unique temporary name: replicas building the same index folder at once must not write into one file.
-    tmp = index_dir / f".{vectors_name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    try:
+    # A unique temporary name (fsutil's), so writers of one folder never write into the same file; on any
+    # failure (disk full) it is removed and the previous pair is left exactly as it was.
+    with atomic_temp_path(index_dir / vectors_name) as tmp:
         faiss.write_index(faiss_index, str(tmp))
-        _fsync_file(tmp)
-        os.replace(tmp, index_dir / vectors_name)
-    except BaseException:
-        tmp.unlink(missing_ok=True)  # disk full or crash: leave the previous pair exactly as it was
-        raise
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta, "vectors_file": vectors_name}
-    atomic_write_bytes(index_dir / META, json.dumps(meta, ensure_ascii=False).encode("utf-8"))
+    data = json.dumps(meta, ensure_ascii=False).encode("utf-8")
+    atomic_write(index_dir / META, data)
     for stale in index_dir.glob("vectors-*.faiss"):
         if stale.name != vectors_name:
             stale.unlink(missing_ok=True)
+    return _digest(data)
 
 
 def exists(index_dir: Path) -> bool:
     return (Path(index_dir) / META).is_file()
 
 
-def load(index_dir: Path) -> tuple[dict[str, Any], Any]:
-    """Read and sanity-check the folder; every problem is a ConfigError that says how to fix it."""
+def load(index_dir: Path) -> tuple[dict[str, Any], Any, str]:
+    """Read and sanity-check the folder: (meta, faiss index, digest of ``meta.json``). Every problem is a
+    ConfigError that says how to fix it. Hold ``locked(index_dir, exclusive=False)`` around it."""
     import faiss
 
     index_dir = Path(index_dir)
@@ -90,7 +139,8 @@ def load(index_dir: Path) -> tuple[dict[str, Any], Any]:
     if not meta_path.is_file():
         raise ConfigError(f"{index_dir} is not a catalog index (no {META}); {rebuild_hint(index_dir)}")
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        raw = meta_path.read_bytes()
+        meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"catalog index {index_dir} is corrupt ({META} unreadable: {exc}); "
                           f"{rebuild_hint(index_dir)}") from None
@@ -114,7 +164,7 @@ def load(index_dir: Path) -> tuple[dict[str, Any], Any]:
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         raise ConfigError(f"catalog index {index_dir} is corrupt ({vectors.name} cannot be read: {first}); "
                           f"{rebuild_hint(index_dir)}") from None
-    return meta, faiss_index
+    return meta, faiss_index, _digest(raw)
 
 
 QUERIES = "queries.npz"
@@ -129,7 +179,7 @@ def save_queries(index_dir: Path, embedder_name: str, texts: list[str], vectors:
     buf = io.BytesIO()
     np.savez(buf, embedder=np.array(embedder_name), texts=np.array(texts, dtype=str),
              vectors=np.asarray(vectors, dtype=np.float32))
-    atomic_write_bytes(Path(index_dir) / QUERIES, buf.getvalue())
+    atomic_write(Path(index_dir) / QUERIES, buf.getvalue())
 
 
 def load_queries(index_dir: Path, embedder_name: str, dim: int) -> tuple[list[str], Any]:

@@ -68,7 +68,7 @@ def test_persist_and_reload_round_trip(demo_services, hash_embedder, tmp_path):
     assert [(h.service.id, round(h.score, 5)) for h in reopened.search(q, 5)] == \
            [(h.service.id, round(h.score, 5)) for h in index.search(q, 5)]
     files = sorted(p.name for p in (tmp_path / "idx").iterdir())
-    assert files == ["meta.json", f"vectors-{index.version}.faiss"]  # stale vectors files are cleaned up
+    assert files == [".lock", "meta.json", f"vectors-{index.version}.faiss"]  # stale vectors files are cleaned up
 
 
 def test_mismatched_embedder_is_refused(demo_services, hash_embedder, tmp_path):
