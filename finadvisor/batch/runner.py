@@ -134,9 +134,10 @@ async def run_batch(advisor: Advisor, source: Source, out: ResultLog, *, for_tim
             await queue.put(None)
 
     async def work() -> None:
-        while (item := await queue.get()) is not None:
-            if stopping():
-                continue  # drain without starting anything new
+        # The stop flag is checked before each user, not only left to cancellation: on Python 3.11,
+        # asyncio.wait_for (the LLM gate's slot wait) can swallow a cancellation that races a free slot, and a
+        # worker that then finished its user must not wait forever on a queue nobody fills any more.
+        while not stopping() and (item := await queue.get()) is not None:
             record = await process_one(advisor, source, item, for_time=for_time, force=force)
             out.append(record)
             stats.add(record)
