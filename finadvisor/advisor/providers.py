@@ -25,7 +25,7 @@ from finadvisor.history import SpendingHistory
 
 MAX_RESPONSE_BYTES = 1_000_000
 MAX_TOKEN_CHARS = 4096
-TOKEN_CHARS = re.compile(rf"[A-Za-z0-9._~+/=:-]{{1,{MAX_TOKEN_CHARS}}}")
+TOKEN_CHARS = re.compile(rf"[A-Za-z0-9._~+/=:%-]{{1,{MAX_TOKEN_CHARS}}}")
 _MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 _USER = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 

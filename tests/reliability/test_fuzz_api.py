@@ -73,7 +73,7 @@ def test_all_fuzzed_operations_are_published() -> None:
 _cookie_bytes = st.binary(max_size=80) | st.text(max_size=40).map(lambda t: t.encode("utf-8"))
 
 
-@settings(max_examples=EXAMPLES * 5, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=max(EXAMPLES, 100), deadline=None, suppress_health_check=list(HealthCheck))
 @given(cookie=_cookie_bytes, month=st.none() | st.text(max_size=12) | st.sampled_from(["2024-01%0A", "2024-02"]),
        quoted=st.booleans())
 def test_get_with_any_cookie_and_month_never_5xx(cookie: bytes, month: str | None, quoted: bool) -> None:
