@@ -28,7 +28,7 @@ _tmp = Path(tempfile.mkdtemp(prefix="finadvisor-fuzz-"))
 _engine = FakeEngine(script=lambda r: good_script(r) if r.json_schema and "recommendations" in
                      r.json_schema.get("properties", {}) else FakeEngine().script(r))
 app = create_app(Settings(engine="fake", cache_dir=_tmp, embedder="hash", index_dir=_tmp / "index",
-                          rate_limit_per_min=100_000), engine=_engine)
+                          rate_limit_per_min=100_000, rate_limit_per_ip_per_min=100_000), engine=_engine)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 _loop: list[object] = []
 FUZZED = {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/recommendations"}
