@@ -25,7 +25,7 @@ def serve(
     model: Annotated[str | None, typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
     model_name: Annotated[str | None, typer.Option(help="Served model name.")] = None,
     upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
-    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on /v1/* [env FINADVISOR_API_KEY].")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on every route but /health (and the cookie GET) [env FINADVISOR_API_KEY].")] = None,
     n_parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
     n_ctx: Annotated[int | None, typer.Option(help="llama.cpp total context (shared by slots).")] = None,
     n_threads: Annotated[int | None, typer.Option(help="CPU threads (0 = all available cores).")] = None,
