@@ -19,13 +19,13 @@ model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address [env FINADVISOR_HOST].")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env FINADVISOR_PORT].")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (env FINADVISOR_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (env FINADVISOR_PORT).")] = None,
     engine: Annotated[str | None, typer.Option(help="llamacpp | openai | transformers | vllm | fake.")] = None,
     model: Annotated[str | None, typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
     model_name: Annotated[str | None, typer.Option(help="Served model name.")] = None,
     upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
-    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on every route but /health (and the cookie GET) [env FINADVISOR_API_KEY].")] = None,
+    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on every route but /health (and the cookie GET) (env FINADVISOR_API_KEY).")] = None,
     n_parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
     n_ctx: Annotated[int | None, typer.Option(help="llama.cpp total context (shared by slots).")] = None,
     n_threads: Annotated[int | None, typer.Option(help="CPU threads (0 = all available cores).")] = None,
