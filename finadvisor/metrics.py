@@ -41,6 +41,15 @@ class Metrics:
                                         ["cache"], registry=r)
         self.advisor_stage = Histogram("finadvisor:advisor_stage_seconds", "Advisor time per stage.", ["stage"],
                                        buckets=_STAGE_BUCKETS, registry=r)
+        # Share of the model's text that was not good enough: fallbacks / texts (per kind), e.g.
+        # rate(finadvisor:advisor_fallbacks_total{kind="template_reason"}[1h])
+        #   / rate(finadvisor:advisor_texts_total{part="reason"}[1h])
+        self.advisor_texts = Counter("finadvisor:advisor_texts", "Texts the model was asked for (reason per "
+                                     "service, insight per summary).", ["part"], registry=r)
+        self.advisor_fallbacks = Counter("finadvisor:advisor_fallbacks", "Model text replaced or repaired: "
+                                         "template_reason, dropped_sentence, no_insight, unparsable_output; "
+                                         "ranker_added = services added because nothing fitted.", ["kind"],
+                                         registry=r)
         self.advisor_errors = Counter("finadvisor:advisor_errors", "Recommendation failures by error type.",
                                       ["error_type"], registry=r)
 

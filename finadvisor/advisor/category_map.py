@@ -18,6 +18,8 @@ late fees) and ``@fallback`` (nothing else fits). Lines starting with ``#`` are 
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import re
 import unicodedata
 from pathlib import Path
@@ -43,6 +45,8 @@ class CategoryMap:
     def __init__(self, rows: list[tuple[str, str]] | None = None) -> None:
         self._exact: dict[str, list[str]] = {}
         self._folded: dict[str, list[str]] = {}
+        # part of the advisor's cache key: an edited map must not serve advice made with the old one
+        self.version = hashlib.sha256(json.dumps(rows or [], ensure_ascii=False).encode()).hexdigest()[:16]
         for name, link in rows or []:
             for table, key in ((self._exact, _exact_key(name)), (self._folded, fold(name))):
                 links = table.setdefault(key, [])

@@ -106,6 +106,12 @@ def response_schema(candidates: list[Service]) -> dict[str, Any]:
     }
 
 
+def strip_links(text: str) -> str:
+    """Free text without anything a reader could open (also applied to template sentences, which quote the
+    spending API's category names)."""
+    return " ".join(_URL.sub("", " ".join(text.split())).split())
+
+
 def _clean_text(text: Any, field: str) -> str:
     if not isinstance(text, str):
         raise OutputInvalid(f"{field} is not a string")
@@ -214,3 +220,53 @@ def parse_more(text: str, finish_reason: str, candidates: list[Service], partial
     if len(recs) < MIN_RECS:
         raise OutputInvalid(f"the output has {len(recs)} usable distinct services, at least {MIN_RECS} are required")
     return AdvisorResponse(summarization=partial.summarization, recommendations=recs[:MAX_RECS])
+
+
+# ------------------------------------------------------------------------------------ the explanation contract
+def explain_schema(names: list[str]) -> dict[str, Any]:
+    """The ranker has chosen the services: item i's ``service`` is the constant ``names[i]`` (a tuple via
+    ``prefixItems``), so the model writes only the text. No ``items`` key: llama.cpp's converter would then
+    ignore ``prefixItems``."""
+    return {
+        "x-guidance": {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "},
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["summarization", "recommendations"],
+        "properties": {
+            "summarization": {"type": "string"},
+            "recommendations": {
+                "type": "array",
+                "minItems": len(names),
+                "maxItems": len(names),
+                "prefixItems": [{"type": "object", "additionalProperties": False,
+                                 "required": ["service", "recommendation"],
+                                 "properties": {"service": {"const": name}, "recommendation": {"type": "string"}}}
+                                for name in names],
+            },
+        },
+    }
+
+
+def parse_explanation(text: str, finish_reason: str, names: list[str]) -> tuple[str | None, list[str | None],
+                                                                               str | None]:
+    """The model's summary and one reason per chosen service (None where unusable), and what was wrong with
+    the output as a whole (None when it parsed). Never raises: the caller repairs with template sentences."""
+    try:
+        data = _load(text, finish_reason)
+    except OutputInvalid as exc:
+        return None, [None] * len(names), str(exc)
+
+    def usable(value: Any, field: str) -> str | None:
+        try:
+            return _clean_text(value, field)
+        except OutputInvalid:
+            return None
+
+    items = [i for i in data["recommendations"] if isinstance(i, dict)]
+    by_name = {i.get("service"): i for i in items if isinstance(i.get("service"), str)}
+    named = any(n in by_name for n in names)  # else an engine ignored the schema: take the items in order
+    reasons: list[str | None] = []
+    for position, name in enumerate(names):
+        item = by_name.get(name) if named else (items[position] if position < len(items) else None)
+        reasons.append(usable(item.get("recommendation"), "recommendation") if item else None)
+    return usable(data.get("summarization"), "summarization"), reasons, None

@@ -1,10 +1,15 @@
-"""The advisor service: history -> retrieval -> constrained generation -> validation, cached with single-flight.
+"""The advisor service: history -> ranker (decides) -> LLM (explains) -> faithfulness check, cached with
+single-flight.
 
     advisor = Advisor(llm, index, cache, metrics=metrics)
     result = await advisor.recommend(history, now=datetime.now())
 
-A truncated or invalid output is retried once (with the reason in the prompt); only then does the request fail
-with a clear 502. Stage timings go to one structured log line (no token, no raw history) and to Prometheus.
+The ranker (``ranker.py``) picks 2-3 services with their evidence; the model writes one summary sentence and one
+reason per service under a schema that fixes each item's service; every sentence is checked against the history
+(``faithfulness.py``) and a failing one is replaced by a template sentence built from the evidence. An output that
+is not even JSON is answered with templates, so the contract holds whatever the model writes; only an engine that
+is down fails the request. Fallbacks are counted in Prometheus (``finadvisor:advisor_fallbacks``). Stage timings
+go to one structured log line (no token, no raw history) and to Prometheus.
 """
 
 from __future__ import annotations
@@ -18,33 +23,27 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finadvisor.advisor.cache import RecommendationCache, SingleFlight
+from finadvisor.advisor.category_map import CategoryMap, load_category_map
 from finadvisor.advisor.contract import (
-    MAX_RECS,
-    MIN_RECS,
     AdvisorResponse,
-    OutputInvalid,
-    TooFewServices,
-    more_schema,
-    parse_more,
-    parse_output,
-    response_schema,
+    Recommendation,
+    explain_schema,
+    parse_explanation,
+    strip_links,
 )
-from finadvisor.advisor.prompt import (
-    PROMPT_VERSION,
-    build_messages,
-    factual_summary,
-    history_numbers,
-    time_context,
-)
+from finadvisor.advisor.evidence import Facts, Pick
+from finadvisor.advisor.faithfulness import Checker
+from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, instructions, time_context
+from finadvisor.advisor.ranker import Ranker
+from finadvisor.advisor.summary import compose_summary
 from finadvisor.catalog import CatalogIndex, Service
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService
-from finadvisor.errors import ConfigError, FinadvisorError, ModelOutputError, ValidationFailed
+from finadvisor.errors import FinadvisorError, ValidationFailed
 from finadvisor.history import SpendingHistory
 from finadvisor.metrics import Metrics
 
 log = logging.getLogger("finadvisor.advisor")
-FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
 
 
 @dataclass
@@ -52,11 +51,15 @@ class AdviceResult:
     response: AdvisorResponse
     cache: str  # "hit", "miss" or "bypass"
     timings: dict[str, float] = field(default_factory=dict)
+    # on a miss: what the faithfulness check found in the model's raw text, and what was repaired
+    quality: dict[str, object] = field(default_factory=dict)
 
 
 class Advisor:
     def __init__(self, llm: LLMService, index: CatalogIndex, cache: RecommendationCache, *, metrics: Metrics,
-                 top_k: int = 4, min_share: float = 0.15, max_tokens: int = 512, temperature: float = 0.2) -> None:
+                 top_k: int = 4, min_share: float = 0.15, max_tokens: int = 512, temperature: float = 0.2,
+                 category_map: CategoryMap | None = None) -> None:
+        # top_k and min_share belonged to the old candidates-for-the-model flow; kept so builders still work
         self.llm = llm
         self.index = index
         self.cache = cache
@@ -65,13 +68,16 @@ class Advisor:
         self.min_share = min_share
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.category_map = category_map if category_map is not None else load_category_map()
+        self.ranker = Ranker(index, self.category_map)
         self._flight = SingleFlight()
 
     # --------------------------------------------------------------------------------------------- keys
     def cache_key(self, history: SpendingHistory, now: datetime | None) -> str:
         """Content-derived: same history + catalog + model + prompt + time bucket => same advice."""
-        material = json.dumps([history.canonical(), self.index.version, self.llm.model_name, PROMPT_VERSION,
-                               time_context(now)], ensure_ascii=False, sort_keys=True)
+        material = json.dumps([history.canonical(), self.index.version, self.category_map.version,
+                               self.llm.model_name, PROMPT_VERSION, time_context(now)], ensure_ascii=False,
+                              sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
 
     # --------------------------------------------------------------------------------------------- main
@@ -126,81 +132,70 @@ class Advisor:
         return len({r.link for r in response.recommendations}) == len(response.recommendations)
 
     def retrieve(self, history: SpendingHistory) -> list[Service]:
-        """Top candidates for the prompt. A history hit's score is its share of the history's weight; a
-        candidate below ``min_share`` is not where this user's money goes, so it is dropped (keeping at least 2):
-        the model can only pick among what is offered."""
-        hits = self.index.search_history(history, k=self.top_k)
-        hits = [h for i, h in enumerate(hits) if i < 2 or h.score >= self.min_share]
-        hits = hits or self.index.search(FALLBACK_QUERY, k=self.top_k)
-        candidates: list[Service] = []
-        names: set[str] = set()
-        for hit in hits:
-            if hit.service.service not in names:  # the schema enum needs unique names
-                names.add(hit.service.service)
-                candidates.append(hit.service)
-        if len(candidates) < 2:
-            raise ConfigError("the service catalog has fewer than 2 services to choose from; add services "
-                              "with 'finadvisor catalog add'")
-        return candidates
+        """The services this history gets (the ranker's picks). Blocking: may embed unseen names."""
+        return [p.service for p in self.ranker.rank(history)]
 
     async def _compute(self, history: SpendingHistory, now: datetime | None) -> AdviceResult:
         timings: dict[str, float] = {}
         t = time.perf_counter()
         # Off the event loop: a never-seen category name is embedded (about 15 ms each, a synchronous HTTP call
         # with embedder=openai) and the embedder's lock may be held by /v1/embeddings.
-        candidates = await asyncio.to_thread(self.retrieve, history)
+        picks = await asyncio.to_thread(self.ranker.rank, history)
         timings["retrieval"] = time.perf_counter() - t
-        schema = response_schema(candidates)
-        problem: str | None = None
-        for attempt in range(2):
-            t = time.perf_counter()
-            messages = build_messages(history, candidates, now, retry_reason=problem)
-            timings["prompt"] = timings.get("prompt", 0.0) + time.perf_counter() - t
-            request = GenerationRequest(messages=messages, max_tokens=self.max_tokens, json_schema=schema,
-                                        temperature=self.temperature if attempt == 0 else 0.7,
-                                        seed=None if attempt == 0 else 7 + attempt)
-            text, finish, ttft, total = await self._generate(request)
-            timings.setdefault("llm_ttft", ttft)
-            timings["llm_total"] = timings.get("llm_total", 0.0) + total
-            t = time.perf_counter()
-            try:
-                try:
-                    response = parse_output(text, finish, candidates, factual_summary(history),
-                                            history_numbers(history))
-                except TooFewServices as partial:
-                    # Small models repeat a service; ask only for the missing ones, among the others.
-                    timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
-                    response = await self._complete(history, candidates, now, partial, timings)
-            except OutputInvalid as exc:
-                problem = str(exc)
-                timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
-                log.warning("advisor output rejected (attempt %d): %s", attempt + 1, problem)
-                continue
-            timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
-            timings["attempts"] = attempt + 1
-            return AdviceResult(response, "miss", timings)
-        raise ModelOutputError(f"the model could not produce a valid recommendation ({problem}); "
-                               "please try again")
-
-    async def _complete(self, history: SpendingHistory, candidates: list[Service], now: datetime | None,
-                        partial: TooFewServices, timings: dict[str, float]) -> AdvisorResponse:
-        chosen = {r.link for r in partial.recommendations}
-        rest = [c for c in candidates if c.link not in chosen]
-        need = MIN_RECS - len(partial.recommendations)
-        messages = build_messages(history, rest, now)
-        names = ", ".join(r.service for r in partial.recommendations)
-        messages[-1]["content"] += (f"\n\nĐã chọn: {names}. Hãy gợi ý thêm {need}-{MAX_RECS - len(chosen)} dịch vụ "
-                                    "KHÁC trong danh sách trên, mỗi dịch vụ kèm lý do ngắn.")
-        request = GenerationRequest(messages=messages, max_tokens=self.max_tokens, temperature=self.temperature,
-                                    json_schema=more_schema(rest, need, MAX_RECS - len(chosen)))
-        text, finish, _, total = await self._generate(request)
-        timings["llm_total"] = timings.get("llm_total", 0.0) + total
-        timings["completions"] = timings.get("completions", 0) + 1
         t = time.perf_counter()
-        try:
-            return parse_more(text, finish, rest, partial, history_numbers(history))
-        finally:
-            timings["validation"] = timings.get("validation", 0.0) + time.perf_counter() - t
+        messages = build_messages(history, picks, now)
+        timings["prompt"] = time.perf_counter() - t
+        names = [p.service.service for p in picks]
+        request = GenerationRequest(messages=messages, max_tokens=self.max_tokens, json_schema=explain_schema(names),
+                                    temperature=self.temperature)
+        text, finish, ttft, total = await self._generate(request)
+        timings.update(llm_ttft=ttft, llm_total=total, attempts=1)
+        t = time.perf_counter()
+        response, quality = self._explain(history, picks, messages, text, finish)
+        timings["validation"] = time.perf_counter() - t
+        return AdviceResult(response, "miss", timings, quality)
+
+    def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,
+                 finish: str) -> tuple[AdvisorResponse, dict[str, object]]:
+        """Check the model's text sentence by sentence; repair with template sentences; count the fallbacks."""
+        facts = Facts.of(history)
+        checker = Checker(facts, picks, instructions(messages))
+        names = [p.service.service for p in picks]
+        summary, reasons, broken = parse_explanation(text, finish, names)
+        insight, summary_problems = checker.check_insight(summary)
+        recs: list[Recommendation] = []
+        raw_problems: list[list[str]] = []
+        templates = generic = dropped = 0
+        for pick, reason in zip(picks, reasons, strict=True):
+            verdict = checker.check_reason(reason, pick)
+            raw_problems.append(verdict.raw_problems)
+            templates += verdict.template
+            generic += verdict.generic
+            dropped += not verdict.template and verdict.text != reason  # false sentences taken out
+            recs.append(Recommendation(service=pick.service.service, link=pick.service.link,
+                                       recommendation=strip_links(verdict.text)))
+        fallbacks = self.metrics.advisor_fallbacks
+        self.metrics.advisor_texts.labels("reason").inc(len(picks))
+        self.metrics.advisor_texts.labels("insight").inc()
+        if broken:
+            fallbacks.labels("unparsable_output").inc()
+        if templates:
+            fallbacks.labels("template_reason").inc(templates)
+        if dropped:
+            fallbacks.labels("dropped_sentence").inc(dropped)
+        if insight is None:
+            fallbacks.labels("no_insight").inc()
+        added = sum(p.source == "fallback" for p in picks)
+        if added:
+            fallbacks.labels("ranker_added").inc(added)
+        quality: dict[str, object] = {
+            "raw_text": text, "unparsable": broken, "raw_summary_problems": summary_problems,
+            "raw_reason_problems": raw_problems, "template_reasons": templates, "generic_raw_reasons": generic,
+            "insight_kept": insight is not None, "ranker_added": added,
+            "sources": [p.source for p in picks],
+        }
+        summary_text = strip_links(compose_summary(facts, insight))
+        return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()

@@ -26,16 +26,28 @@ HISTORY = {
 
 
 def candidate_names(request: GenerationRequest) -> list[str]:
+    """The services the ranker chose, in order (the schema fixes item i's service)."""
     assert request.json_schema is not None
-    return request.json_schema["properties"]["recommendations"]["items"]["properties"]["service"]["enum"]
+    items = request.json_schema["properties"]["recommendations"]["prefixItems"]
+    return [item["properties"]["service"]["const"] for item in items]
 
 
 def good_script(request: GenerationRequest) -> str:
+    """A model that writes true sentences: each reason quotes the first category of its evidence line."""
     names = candidate_names(request)
+    lines = [line for line in request.messages[-1]["content"].splitlines() if " - lý do: " in line]
+    reasons = []
+    for name, line in zip(names, lines, strict=True):
+        evidence = line.split(" - lý do: ", 1)[1]
+        if evidence.startswith("khoản chi"):
+            category, rest = evidence.split('"')[1], evidence.split('": ', 1)[1]
+            amount = rest.split(" (", 1)[0]
+            reasons.append(f"Bạn chi {amount} cho {category}, {name} giúp bạn chi tiêu thông minh hơn.")
+        else:
+            reasons.append(f"Bạn còn dư tiền, {name} giúp khoản thu nhập nhàn rỗi sinh lời.")
     return json.dumps({
-        "summarization": "Tháng này bạn chi nhiều nhất cho ăn uống và hóa đơn điện.",
-        "recommendations": [{"service": n, "recommendation": f"Dịch vụ {n} giúp bạn quản lý khoản chi này tốt hơn."}
-                            for n in names[:2]],
+        "summarization": "Bạn chi tiêu khá đều đặn trong tháng này.",
+        "recommendations": [{"service": n, "recommendation": r} for n, r in zip(names, reasons, strict=True)],
     }, ensure_ascii=False)
 
 

@@ -1,0 +1,248 @@
+"""Faithfulness: every sentence the model writes is checked against the user's history, never assumed true.
+
+A sentence fails when
+- an amount in it is neither next to its own category's name nor a stated total ("Bạn chi 15.000.000 đ tiền
+  điện" where 15,000,000 is the tuition);
+- a percentage in it is none of the computed shares (nor a figure of the service's own catalog text);
+- it speaks of a spending topic the user does not have (an electricity bill for a user without one);
+- it is copied from the prompt's instructions (4-word overlap);
+- it is not Vietnamese.
+A reason as a whole must also cite at least one of the user's own categories (its name or amount, or for the
+savings signal the income). A failing sentence is dropped; a reason left with nothing true, or citing nothing,
+is replaced by a template sentence built from the ranker's evidence, which is true by construction (the tests
+run the same checker on the templates).
+
+    checker = Checker(facts, picks, instructions)
+    problems = checker.sentence_problems(sentence, service)
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from finadvisor.advisor.category_map import fold
+from finadvisor.advisor.contract import is_vietnamese
+from finadvisor.advisor.evidence import Facts, Pick
+from finadvisor.advisor.ranker import is_debt
+from finadvisor.catalog import Service
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
+_AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
+_MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
+_PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
+_COPY_NGRAM = 4
+_COPY_SHARE = 0.5
+
+# Spending topics as folded phrases. Longer phrases are matched (and blanked) first, so "tiền điện thoại" is a
+# phone top-up and never an electricity bill, and "ví điện tử" is nothing at all.
+TOPICS: dict[str, tuple[str, ...]] = {
+    "none": ("vi dien tu", "dien tu", "tien dien tu"),
+    "phone": ("tien dien thoai", "nap tien dien thoai", "dien thoai", "thue bao", "the cao", "goi data",
+              "data di dong", "4g", "5g", "top up", "viettel", "mobifone", "vinaphone"),
+    "electricity": ("tien dien", "hoa don dien", "dien nuoc", "dien sinh hoat", "so dien", "electricity", "evn"),
+    "water": ("tien nuoc", "hoa don nuoc", "nuoc sinh hoat", "nuoc sach", "water bill"),
+    "internet": ("internet", "wifi", "truyen hinh", "cap quang"),
+    "food": ("an uong", "do an", "ca phe", "tra sua", "nha hang", "an sang", "an trua", "an toi", "an vat",
+             "quan an", "food", "dining", "coffee"),
+    "groceries": ("di cho", "sieu thi", "thuc pham", "rau cu", "tap hoa", "groceries"),
+    "transport": ("di chuyen", "di lai", "dat xe", "goi xe", "taxi", "xe om", "xe cong nghe", "tien xang",
+                  "do xang", "transport", "ride hailing"),
+    "travel": ("du lich", "may bay", "khach san", "chuyen bay", "ve tau", "xe khach", "flight", "hotel", "travel"),
+    "tuition": ("hoc phi", "truong hoc", "khoa hoc", "hoc them", "tuition"),
+    "health": ("kham benh", "benh vien", "nha thuoc", "mua thuoc", "tien thuoc", "vien phi", "nha khoa",
+               "pharmacy", "hospital"),
+    "shopping": ("mua sam", "thoi trang", "quan ao", "shopping"),
+    "rent": ("tien nha", "thue nha", "tien tro", "phong tro", "tien phong"),
+    "entertainment": ("xem phim", "rap chieu", "giai tri", "nghe nhac", "concert", "ca nhac"),
+    "debt": ("tra no", "du no", "the tin dung", "khoan vay", "tra gop", "no the", "credit card", "tre han",
+             "phi phat", "lai phat"),
+    "insurance": ("bao hiem", "insurance"),
+}
+_PHRASES = sorted(((p, t) for t, ps in TOPICS.items() for p in ps), key=lambda r: -len(r[0]))
+_PHRASE_RE = [(re.compile(rf"(?<!\w){re.escape(p)}(?!\w)"), t) for p, t in _PHRASES]
+
+
+def topics(text: str) -> set[str]:
+    folded = fold(text)
+    found: set[str] = set()
+    for pattern, topic in _PHRASE_RE:
+        if pattern.search(folded):
+            found.add(topic)
+            folded = pattern.sub(" ", folded)
+    return found - {"none"}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
+
+
+def _number(text: str) -> float:
+    return float(re.sub(r"[.,]", "", text))
+
+
+def _ngrams(text: str) -> set[tuple[str, ...]]:
+    words = fold(text).split()
+    return {tuple(words[i:i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)}
+
+
+def _mentions(folded_text: str, name: str) -> bool:
+    key = fold(name)
+    return bool(key) and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded_text) is not None
+
+
+@dataclass
+class Verdict:
+    text: str  # the text shown (the model's when it passed, else the template)
+    raw_problems: list[str]  # what was wrong with the model's text (empty: it passed as written)
+    template: bool  # the template stands in for the model's text
+    generic: bool  # the model's text cites none of the user's categories
+
+
+class Checker:
+    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "") -> None:
+        self.facts = facts
+        self.picks = picks
+        self._instructions = _ngrams(instructions)
+        self._by_amount: dict[int, list[str]] = {}
+        for c in facts.categories:
+            self._by_amount.setdefault(round(c.amount), []).append(c.name)
+        self._totals = {round(facts.spent), round(facts.earned), round(abs(facts.surplus))}
+        self._earnings = {round(c.amount): c.name for c in facts.earnings}
+        self._shares = {round(100 * c.share) for c in facts.categories} | {round(100 * c.share) for c in
+                                                                            facts.earnings}
+        if facts.earned:
+            self._shares |= {round(100 * facts.saved_share), round(100 * facts.spent / facts.earned)}
+        self.user_topics: set[str] = set()
+        for c in facts.categories:
+            self.user_topics |= topics(c.name) | ({"debt"} if is_debt(c.name) else set())
+        for pick in picks:  # "Grab" speaks of transport through the service it was matched to
+            if any(e.kind == "category" for e in pick.evidence):
+                self.user_topics |= topics(pick.service.service)
+
+    # ------------------------------------------------------------------------------------------ sentences
+    def sentence_problems(self, sentence: str, service: Service | None = None) -> list[str]:
+        problems: list[str] = []
+        folded = fold(sentence)
+        figures = sentence  # figures inside a category's own name ("Vay nóng 0%") are the user's, not claims
+        for c in self.facts.categories:
+            figures = re.sub(re.escape(c.name), " ", figures, flags=re.I)
+        for raw in _AMOUNT.findall(figures):
+            problems += self._amount_problem(round(_number(raw)), raw, folded)
+        for raw, unit in _MILLIONS.findall(figures):
+            scale = 1_000_000 if unit.lower() in ("triệu", "tr") else 1_000
+            value = float(raw.replace(",", ".")) * scale
+            known = [a for a in self._known_amounts() if abs(a - value) <= 0.05 * max(value, 1)]
+            if not known:
+                problems.append(f"amount {raw} {unit} is not in the history")
+            elif all(self._amount_problem(a, raw, folded) for a in known):
+                problems.append(f"amount {raw} {unit} is not next to its own category")
+        allowed_pct = set(self._shares)
+        if service is not None:
+            allowed_pct |= {round(float(p.replace(",", "."))) for p in _PERCENT.findall(service.text())}
+        for raw in _PERCENT.findall(figures):
+            value = float(raw.replace(",", "."))
+            if not any(abs(value - a) <= 1 for a in allowed_pct):
+                problems.append(f"percentage {raw}% is none of the computed shares")
+        allowed = self.user_topics | (topics(service.service) if service is not None else set())
+        for topic in sorted(topics(sentence) - allowed):
+            problems.append(f"speaks of {topic}, which the user does not spend on")
+        grams = _ngrams(sentence)
+        if grams and len(grams & self._instructions) / len(grams) >= _COPY_SHARE:
+            problems.append("copied from the prompt")
+        if not is_vietnamese(sentence):
+            problems.append("not Vietnamese")
+        return problems
+
+    def _known_amounts(self) -> set[int]:
+        return set(self._by_amount) | self._totals | set(self._earnings)
+
+    def _amount_problem(self, value: int, raw: str, folded: str) -> list[str]:
+        if value in self._totals:
+            return []
+        names = self._by_amount.get(value, [])
+        if any(_mentions(folded, n) for n in names):
+            return []
+        if value in self._earnings and (_mentions(folded, self._earnings[value]) or "thu nhap" in folded
+                                        or "luong" in folded.split()):
+            return []
+        if not names and value not in self._earnings:
+            return [f"amount {raw} is not in the history"]
+        return [f"amount {raw} is not next to its own category"]
+
+    def cites(self, text: str, pick: Pick | None = None) -> bool:
+        """Does ``text`` name one of the user's categories or quote one of their amounts (for the savings
+        signal: the income or the surplus)?"""
+        folded = fold(text)
+        if any(_mentions(folded, c.name) for c in self.facts.categories):
+            return True
+        values = {round(_number(raw)) for raw in _AMOUNT.findall(text)}
+        if values & (set(self._by_amount) | self._totals):
+            return True
+        saving = pick is not None and any(e.kind == "surplus" for e in pick.evidence)
+        return saving and ("thu nhap" in folded or bool(values & set(self._earnings)))
+
+    def split(self, text: str) -> list[str]:
+        """Sentences, never cut inside one of the user's category names ("Khám bệnh; DROP TABLE")."""
+        names = sorted({c.name for c in self.facts.categories}, key=len, reverse=True)
+        protected = " ".join(text.split())
+        for i, name in enumerate(names):
+            protected = protected.replace(name, f"\x00{i}\x00")
+        out = []
+        for part in sentences(protected):
+            for i, name in enumerate(names):
+                part = part.replace(f"\x00{i}\x00", name)
+            out.append(part)
+        return out
+
+    # ------------------------------------------------------------------------------------------- repair
+    def check_reason(self, text: str | None, pick: Pick) -> Verdict:
+        """The model's reason if every sentence of it is true and it cites the user's spending, else the
+        true sentences kept when they still cite it, else the template."""
+        if not text:
+            return Verdict(template_reason(pick, self.facts), ["missing"], True, True)
+        parts = self.split(text)
+        good = [s for s in parts if not self.sentence_problems(s, pick.service)]
+        problems = [p for s in parts for p in self.sentence_problems(s, pick.service)]
+        generic = not self.cites(text, pick)
+        kept = " ".join(good)
+        if kept and self.cites(kept, pick):
+            return Verdict(kept, problems + (["cites no category"] if generic else []), False, generic)
+        return Verdict(template_reason(pick, self.facts), problems + (["cites no category"] if generic else []),
+                       True, generic)
+
+    def check_insight(self, text: str | None) -> tuple[str | None, list[str]]:
+        """At most one true sentence of the model's summary (or None), and the problems of the rest."""
+        problems: list[str] = []
+        chosen = None
+        for s in self.split(text or ""):
+            found = self.sentence_problems(s)
+            problems += found
+            if not found and chosen is None and len(s) >= 20:
+                chosen = s
+        return chosen, problems
+
+
+def vnd(amount: float) -> str:
+    return f"{round(amount):,}".replace(",", ".") + " đ"
+
+
+def template_reason(pick: Pick, facts: Facts) -> str:
+    """A reason built from the evidence alone: every figure sits next to its own name, so it is always true."""
+    name = pick.service.service
+    kinds = {e.kind for e in pick.evidence}
+    cats = pick.categories()
+    if "surplus" in kinds and facts.earned > 0:
+        return (f"Tháng này bạn thu {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư {vnd(facts.surplus)} "
+                f"({round(100 * facts.saved_share)}% thu nhập); {name} giúp khoản tiền nhàn rỗi này sinh lời.")
+    if cats:
+        c = cats[0]
+        if "debt" in kinds and is_debt(c.name):
+            return (f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}; {name} giúp bạn theo dõi và trả nợ "
+                    "đúng hạn.")
+        times = f" qua {c.count} giao dịch" if c.count > 1 else ""
+        return (f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({round(100 * c.share)}% tổng chi); "
+                f"{name} phù hợp với khoản chi này.")
+    if facts.spent > 0:
+        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}; {name} giúp bạn theo dõi tiền của mình dễ hơn."
+    return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}; {name} giúp bạn quản lý khoản tiền này."
