@@ -30,18 +30,42 @@ from finadvisor.dataset.clean import Deduplicator
 from finadvisor.dataset.items import QAItem
 from finadvisor.dataset.jsonl_source import _pair
 from finadvisor.dataset.llm import JsonLLM
+from finadvisor.dataset.qa_filter import problem, strip_label
 from finadvisor.dataset.text import clean_field, normalize, words
 from finadvisor.errors import ConfigError, FinadvisorError
 
-PROMPT_VERSION = "qa-v1"
+PROMPT_VERSION = "qa-v2"  # part of every chunk id: a new prompt redoes the chunks on the next run
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
 INSTRUCTIONS = (
     "Bạn tạo dữ liệu hỏi đáp để huấn luyện trợ lý chăm sóc khách hàng của một ví điện tử. "
     "Chỉ dùng thông tin có trong đoạn văn được cung cấp, không thêm kiến thức bên ngoài. "
-    "Câu hỏi và câu trả lời phải bằng tiếng Việt; câu trả lời dài 1 đến 4 câu, dùng lại đúng các con số, "
+    "Mỗi câu hỏi là một câu hỏi thật mà khách hàng sẽ hỏi về sản phẩm, kết thúc bằng dấu ?, "
+    "không nhắc tới đoạn văn. Mỗi câu trả lời là 1 đến 3 câu đầy đủ bằng tiếng Việt, trả lời thẳng vào câu hỏi, "
+    "không chép lại câu hỏi, không bắt đầu bằng 'Đáp án:' hay 'Trả lời:', dùng lại đúng các con số, "
     "tên mục và điều kiện trong đoạn văn. Chỉ trả về JSON, không viết gì khác."
 )
+# One worked example (invented facts, unlike any corpus): a 0.5B model copies the shape of an example far more
+# reliably than it follows a description of it.
+EXAMPLE_CHUNK = ("Nạp tiền vào ví từ ngân hàng liên kết được miễn phí. Rút tiền về ngân hàng mất 1.100đ mỗi lần "
+                 "và thường đến trong 5 phút.")
+EXAMPLE_REPLY = {"pairs": [
+    {"question": "Nạp tiền vào ví từ ngân hàng liên kết có mất phí không?",
+     "answer": "Không. Nạp tiền từ ngân hàng liên kết vào ví được miễn phí."},
+    {"question": "Rút tiền về ngân hàng mất bao lâu và tốn bao nhiêu?",
+     "answer": "Mỗi lần rút tiền về ngân hàng mất phí 1.100đ, và tiền thường đến trong 5 phút."},
+]}
+
+
+def chunk_prompt(chunk: str, pairs: int) -> str:
+    return f"Đoạn văn:\n\"\"\"\n{chunk}\n\"\"\"\n\nHãy tạo tối đa {pairs} cặp câu hỏi và câu trả lời."
+
+
+def prompt_messages(chunk: str, pairs: int) -> list[dict[str, str]]:
+    return [{"role": "system", "content": INSTRUCTIONS},
+            {"role": "user", "content": chunk_prompt(EXAMPLE_CHUNK, pairs)},
+            {"role": "assistant", "content": json.dumps(EXAMPLE_REPLY, ensure_ascii=False)},
+            {"role": "user", "content": chunk_prompt(chunk, pairs)}]
 
 
 def qa_schema(max_pairs: int) -> dict[str, Any]:
@@ -235,9 +259,7 @@ async def generate_dataset(text_files: Sequence[Path], out: Path, llm: JsonLLM,
 
 async def _one_chunk(llm: JsonLLM, path: Path, index: int, chunk: str, cid: str, schema: dict[str, Any],
                      dedup: Deduplicator, config: GenerateConfig, report: GenerateReport) -> list[str] | None:
-    messages = [{"role": "system", "content": INSTRUCTIONS},
-                {"role": "user", "content": f"Đoạn văn:\n\"\"\"\n{chunk}\n\"\"\"\n\nHãy tạo tối đa "
-                                            f"{config.pairs_per_chunk} cặp câu hỏi và câu trả lời."}]
+    messages = prompt_messages(chunk, config.pairs_per_chunk)
     pairs: list[tuple[str, str]] | None = None
     for _attempt in range(config.retries + 1):
         try:
@@ -257,15 +279,17 @@ async def _one_chunk(llm: JsonLLM, path: Path, index: int, chunk: str, cid: str,
     lines = []
     for question_raw, answer_raw in pairs[: config.pairs_per_chunk]:
         report.proposed += 1
-        question = clean_field(question_raw, single_line=True)
-        answer = clean_field(answer_raw)
+        question = strip_label(clean_field(question_raw, single_line=True), question=True)
+        answer = strip_label(clean_field(answer_raw))
         if not question or not answer:
             reason: str | None = "empty"
         elif len(answer) < config.min_answer_chars or len(question) < 4:
             reason = "too_short"
-        elif grounding(answer, chunk_words) < config.min_grounding:
-            reason = "not_grounded"
         else:
+            reason = problem(question, answer, chunk)
+        if reason is None and grounding(answer, chunk_words) < config.min_grounding:
+            reason = "not_grounded"
+        if reason is None:
             reason = dedup.check(question, answer)
         if reason is not None:
             report.dropped[reason] += 1

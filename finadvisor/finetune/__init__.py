@@ -5,7 +5,7 @@
     finadvisor finetune export-gguf --adapter out/faq --out lora.gguf # for llama.cpp
     finadvisor finetune merge --adapter out/faq --out merged/         # a standalone HF model
 
-Modules: ``config`` (options, recipes), ``data`` (ChatML -> masked tokens), ``base_model`` (HF/GGUF loading),
+Modules: ``config`` (options, recipes), ``data`` (ChatML -> masked tokens), HF/GGUF loading in ``finadvisor.hf_models``,
 ``train``, ``export``, ``merge``, ``evaluate``, ``cli``. Heavy libraries (torch, transformers, peft, trl) are
 imported inside functions so that importing this package stays cheap.
 """
