@@ -68,7 +68,7 @@ class ClientPool:
 
     async def __aexit__(self, *exc: object) -> None:
         for conn in self._conns:
-            conn.close()
+            await conn.aclose()
 
 
 def target_path(url: str) -> str:

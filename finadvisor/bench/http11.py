@@ -13,6 +13,7 @@ preflight, where convenience beats speed. See docs/BENCHMARKS.md for the measure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
@@ -107,6 +108,7 @@ class Connection:
         self._head_tail = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
         self.reader: asyncio.StreamReader
         self._writer: asyncio.StreamWriter | None = None
+        self._closing: list[asyncio.StreamWriter] = []
 
     async def _connect(self) -> None:
         self.reader, self._writer = await asyncio.open_connection(
@@ -115,7 +117,17 @@ class Connection:
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
+            self._closing.append(self._writer)
             self._writer = None
+
+    async def aclose(self) -> None:
+        """Close and wait until every transport this connection opened is gone (no ResourceWarning when the
+        loop ends right after)."""
+        self.close()
+        closing, self._closing = self._closing, []
+        for writer in closing:
+            with contextlib.suppress(OSError, RuntimeError):
+                await writer.wait_closed()
 
     async def request(self, method: str, path: str, body: bytes = b"", headers: bytes = b"") -> Response:
         """Send a request and read the status line and headers. Call ``finish`` after consuming the body."""

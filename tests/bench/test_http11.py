@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -29,6 +30,8 @@ async def _serve(replies: list[bytes], *, close_after: bool = False):
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
 
     server = await asyncio.start_server(handle, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -51,7 +54,7 @@ async def test_content_length_and_chunked_bodies_reuse_one_connection():
         assert await _get(conn) == (200, b"hello")
         assert await _get(conn) == (201, b"abcde")
         assert await _get(conn) == (200, b"hello")
-        conn.close()
+        await conn.aclose()
     assert state["connections"] == 1 and state["requests"] == 3
 
 
@@ -61,7 +64,7 @@ async def test_close_delimited_body_and_reconnect_after_server_close():
         conn = Connection(url)
         assert await _get(conn) == (200, b"until close")
         assert await _get(conn) == (200, b"until close")  # previous connection ended: a fresh one is opened
-        conn.close()
+        await conn.aclose()
     assert state["connections"] == 2
 
 
@@ -73,7 +76,7 @@ async def test_stale_keep_alive_connection_is_retried_once():
         assert await _get(conn) == (200, b"ok")
         await asyncio.sleep(0.05)
         assert await _get(conn) == (200, b"ok")
-        conn.close()
+        await conn.aclose()
     assert state["requests"] == 2
 
 
@@ -87,12 +90,14 @@ async def test_truncated_body_and_garbage_are_errors():
         conn.finish(response)
     server, url, _ = await _serve([b"SSH-2.0-OpenSSH\r\n\r\n"])
     async with server:
+        conn = Connection(url)
         with pytest.raises(ProtocolError, match="not an HTTP/1.1 response"):
-            await Connection(url).request("POST", "/x", b"")
+            await conn.request("POST", "/x", b"")
+        await conn.aclose()
     server, url, _ = await _serve([b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"])
     async with server:
         conn = Connection(url)
         response = await conn.request("POST", "/x", b"")
         with pytest.raises(ProtocolError, match="chunk size"):
             await response.read()
-        conn.close()
+        await conn.aclose()
