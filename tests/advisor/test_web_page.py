@@ -41,16 +41,20 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def page(base_url: str):  # type: ignore[no-untyped-def]
+def browser():  # type: ignore[no-untyped-def]
     chromium = require_binary("chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync"])
-        pg = browser.new_page(viewport={"width": 1200, "height": 900})
-        yield pg
+        yield browser
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):  # type: ignore[no-untyped-def]
+    return browser.new_page(viewport={"width": 1200, "height": 900})
 
 
 def test_demo_user_chart_and_recommendation_cards(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -95,3 +99,56 @@ def test_hostile_names_render_as_text(page, base_url: str) -> None:  # type: ign
     assert page.locator("script").count() == 1  # only the page's own script; nothing was injected
     assert "</script>" in page.inner_text("#chart")  # the hostile name is shown as plain text
     assert dialogs == []
+
+
+DATA = Path(__file__).resolve().parents[2] / "finadvisor" / "data"
+
+
+def _demo_users() -> list[str]:
+    return sorted(p.stem for p in (DATA / "histories").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def phone(browser):  # type: ignore[no-untyped-def]
+    return browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2)
+
+
+def test_every_demo_users_cards_pass_the_faithfulness_check_on_a_phone(phone, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from finadvisor.advisor.category_map import load_category_map
+    from finadvisor.advisor.evidence import Facts
+    from finadvisor.advisor.faithfulness import Checker
+    from finadvisor.advisor.ranker import Ranker
+    from finadvisor.catalog import CatalogIndex, HashEmbedder
+    from finadvisor.history import SpendingHistory
+
+    ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    ARTIFACTS.mkdir(exist_ok=True)
+    phone.goto(base_url + "/")
+    phone.wait_for_function("document.querySelectorAll('#user option').length > 1")
+    users = _demo_users()
+    assert len(users) >= 5
+    for user in users:
+        phone.select_option("#user", user)
+        phone.wait_for_selector("#chart svg rect")
+        # chart labels readable on a 390-px screen: at least 12 CSS px tall, inside the screen
+        sizes = phone.eval_on_selector_all(".bar-label", "els => els.map(e => e.getBoundingClientRect().height)")
+        right = phone.eval_on_selector_all("#chart svg", "els => els.map(e => e.getBoundingClientRect().right)")
+        assert sizes and min(sizes) >= 12, (user, sizes)
+        assert max(right) <= 390, (user, right)
+        phone.evaluate("document.getElementById('cards').replaceChildren()")
+        phone.click("#go")
+        phone.wait_for_selector(".card a", timeout=20_000)
+        history = SpendingHistory.model_validate(json.loads((DATA / "histories" / f"{user}.json").read_text()))
+        picks = {p.service.service: p for p in ranker.rank(history)}
+        checker = Checker(Facts.of(history), list(picks.values()))
+        cards = phone.locator(".card").all()
+        assert 2 <= len(cards) <= 3
+        for card in cards:
+            service, reason = card.locator("h3").inner_text(), card.locator("p").inner_text()
+            verdict = checker.check_reason(reason, picks[service])
+            assert verdict.raw_problems == [] and not verdict.template, (user, service, reason, verdict)
+        summary = phone.inner_text("#summary")
+        assert [p for s in checker.split(summary) for p in checker.sentence_problems(s)] == [], (user, summary)
+        phone.screenshot(path=str(ARTIFACTS / f"web-phone-{user}.png"), full_page=True)
