@@ -17,8 +17,9 @@ from finadvisor.dataset.text import loose_key, words
 # "Đáp án:", "Trả lời:", "Câu trả lời 1:", "A:", "Answer -" ... at the start (repeated labels too).
 _ANSWER_LABEL = re.compile(r"^\s*(?:(?:câu\s+)?trả\s+lời|đáp\s+án|đáp|answer|a)\s*\d{0,2}\s*[:：.\-–]\s*",
                            re.IGNORECASE)
-_QUESTION_LABEL = re.compile(r"^\s*(?:câu\s+hỏi|hỏi|question|q)\s*\d{0,2}\s*[:：.\-–]\s*|^\s*\d{1,2}\s*[.)]\s+",
-                             re.IGNORECASE)
+# "Câu hỏi:", "Câu 3:", "Đoạn văn thứ 14:" (the model numbering the text's paragraphs), "2." ...
+_QUESTION_LABEL = re.compile(r"^\s*(?:câu\s+hỏi|hỏi|question|q|câu\s+\d{1,3}|đoạn(?:\s+văn)?(?:\s+thứ)?\s+\d{1,3})"
+                             r"\s*\d{0,2}\s*[:：.\-–]\s*|^\s*\d{1,2}\s*[.)]\s+", re.IGNORECASE)
 # Scripts that never belong in a Vietnamese help-centre answer: CJK, kana, Hangul, Cyrillic, Thai, Arabic.
 _FOREIGN = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff"
                       r"\uac00-\ud7af\uff00-\uff60]")
@@ -48,7 +49,11 @@ def problem(question: str, answer: str, chunk: str) -> str | None:
         return "not_a_question"
     if len(question) > MAX_QUESTION_CHARS or question.count("?") > 1:
         return "not_one_question"
-    if _ABOUT_TEXT.search(question):
+    if len(words(question)) < 3:  # "Trang chủ?"
+        return "too_short"
+    if answer.rstrip().endswith("?"):  # the model answered with the text's next question
+        return "answer_is_a_question"
+    if _ABOUT_TEXT.search(question) or _ABOUT_TEXT.search(answer):
         return "about_the_text"
     q_key, a_key = loose_key(question), loose_key(answer)
     q_words, a_words = words(question), words(answer)

@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from finadvisor.dataset.generate import EXAMPLE_CHUNK, EXAMPLE_REPLY, GenerateConfig, generate_dataset, prompt_messages
+from finadvisor.dataset.generate import (
+    EXAMPLE_CHUNK,
+    EXAMPLE_REPLY,
+    GenerateConfig,
+    generate_dataset,
+    prompt_messages,
+)
 from finadvisor.dataset.llm import EngineLLM
 from finadvisor.dataset.qa_filter import problem, strip_label
 from finadvisor.engines.base import GenerationRequest
@@ -32,6 +38,10 @@ def test_question_labels_and_numbers_are_stripped():
     assert strip_label("Câu hỏi: Phí rút tiền là bao nhiêu?", question=True) == "Phí rút tiền là bao nhiêu?"
     assert strip_label("2. Hạn mức là bao nhiêu?", question=True) == "Hạn mức là bao nhiêu?"
     assert strip_label("Hỏi 3: Có mất phí không?", question=True) == "Có mất phí không?"
+    assert strip_label("Câu 1: Ví có gọi hỏi OTP không?", question=True) == "Ví có gọi hỏi OTP không?"
+    # seen on the real model: it numbers the text's paragraphs in front of a good question
+    assert (strip_label("Đoạn văn thứ 14: Địa chỉ văn phòng ở đâu?", question=True)
+            == "Địa chỉ văn phòng ở đâu?")
 
 
 # (question, answer, reason): pairs the real model proposed (first run, prompt qa-v1), and two good ones
@@ -44,6 +54,11 @@ REAL = [
     ("Phí rút tiền là bao nhiêu? Rút tiền miễn phí 3次", "Rút tiền miễn phí 3 lần mỗi tháng", "foreign_script"),
     ("Trả lời quá ngắn? Có.", "Có. Phí rút tiền là 2.000đ.", "not_a_question"),
     ("Phí rút tiền là bao nhiêu? Hạn mức là bao nhiêu?", "Phí rút tiền là 2.000đ.", "not_one_question"),
+    ("Trang chủ?", "Đoạn này không thuộc câu hỏi nào.", "too_short"),
+    ("Ví Mẫu có trang chủ không?", "Đoạn này không thuộc câu hỏi nào.", "about_the_text"),
+    ("Bạn có thể đặt sẵn số tiền và lời nhắn trong mã?", "15. Tôi có thể hẹn lịch chuyển tiền định kỳ không?",
+     "answer_is_a_question"),
+    ("Đoạn văn này có bao giờ gọi điện hỏi mã OTP không?", "Không bao giờ.", "about_the_text"),
     ("Phí rút tiền là bao nhiêu?", NOTES, None),  # NOTES is < 300 characters: not "the whole text"
     ("Phí rút tiền của Ví Mẫu là bao nhiêu?", "Từ lần thứ tư trong tháng, mỗi lần rút tiền mất phí 2.000đ.", None),
     ("Hotline hỗ trợ hoạt động khi nào?", "Hotline 1900 0000 hoạt động 24/7.", None),
