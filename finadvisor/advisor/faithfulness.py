@@ -127,8 +127,10 @@ class Checker:
         figures = sentence  # figures inside a category's own name ("Vay nóng 0%") are the user's, not claims
         for c in self.facts.categories:
             figures = re.sub(re.escape(c.name), " ", figures, flags=re.I)
-        for raw in _AMOUNT.findall(figures):
-            problems += self._amount_problem(round(_number(raw)), raw, folded)
+        own = {round(_number(raw)) for raw in _AMOUNT.findall(service.text())} if service is not None else set()
+        for raw in _AMOUNT.findall(figures):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
+            if round(_number(raw)) not in own:
+                problems += self._amount_problem(round(_number(raw)), raw, folded)
         for raw, unit in _MILLIONS.findall(figures):
             scale = 1_000_000 if unit.lower() in ("triệu", "tr") else 1_000
             value = float(raw.replace(",", ".")) * scale

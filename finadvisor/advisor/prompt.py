@@ -78,24 +78,6 @@ def history_block(history: SpendingHistory) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def history_numbers(history: SpendingHistory) -> set[int]:
-    """Every figure the prompt gives the model: amounts, counts and totals (rounded to whole dong)."""
-    spending, earning = history.spending, history.earning
-    numbers = {round(c.amount) for c in spending + earning} | {c.count for c in spending + earning}
-    return numbers | {round(sum(c.amount for c in spending)), round(sum(c.amount for c in earning))}
-
-
-def factual_summary(history: SpendingHistory) -> str:
-    """A summary computed from the figures alone, used when the model's own summary is unusable."""
-    spending = history.top_spending()
-    total = sum(c.amount for c in spending)
-    if not spending:
-        earned = sum(c.amount for c in history.earning)
-        return f"Tháng này bạn chưa có khoản chi nào, tổng thu nhập là {vnd(earned)}."
-    top = ", ".join(f"{c.name} ({vnd(c.amount)})" for c in spending[:2])
-    return f"Tháng này bạn chi tổng cộng {vnd(total)}, nhiều nhất cho {top}."
-
-
 def evidence_line(pick: Pick, facts: Facts) -> str:
     """What the ranker found for one service, in words the model can copy figures from."""
     kinds = {e.kind for e in pick.evidence}

@@ -66,3 +66,13 @@ def make_client(advisor_settings: Settings) -> Callable[..., AsyncIterator[httpx
         app.state.test_engine = engine
         return started_client(app)
     return factory
+
+
+@pytest.fixture(scope="session")
+def demo_ranker():  # type: ignore[no-untyped-def]
+    """The ranker over the demo catalog (hash embedder: offline, deterministic)."""
+    from finadvisor.advisor.category_map import load_category_map
+    from finadvisor.advisor.ranker import Ranker
+    from finadvisor.catalog import CatalogIndex, HashEmbedder, demo_catalog_path, load_catalog
+
+    return Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
