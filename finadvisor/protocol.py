@@ -363,6 +363,7 @@ class CompletionRequest(BaseModel):
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
     user: str | None = Field(None, max_length=256)
+    ignore_eos: bool = False  # extension, as on chat: for benchmarks
 
     @model_validator(mode="before")
     @classmethod

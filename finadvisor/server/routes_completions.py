@@ -54,7 +54,7 @@ def _requests(body: CompletionRequest, llm: LLMService, limit: int) -> list[Gene
                               seed=body.seed, adapter=adapter, logprobs=body.logprobs is not None,
                               top_logprobs=body.logprobs or None, frequency_penalty=body.frequency_penalty,
                               presence_penalty=body.presence_penalty, logit_bias=body.logit_bias or None,
-                              strict=True)
+                              strict=True, extra={"ignore_eos": True} if body.ignore_eos else {})
             for prompt in body.prompts()]
 
 
