@@ -204,6 +204,8 @@ async def _close(app: FastAPI) -> None:
     for resource in (app.state.advisor, app.state.history_provider, app.state.rate_limiter):
         if resource is not None:
             await resource.close()
+    # A closed provider/advisor must not be reused if the app is started again (tests, embedded servers).
+    app.state.advisor = app.state.history_provider = None
 
 
 routers = [router, page]

@@ -42,9 +42,6 @@ def running_app():  # type: ignore[no-untyped-def]
     ctx = app.router.lifespan_context(app)
     loop.run_until_complete(ctx.__aenter__())
     loop.run_until_complete(_engine.start())
-    # GET /api/recommendations reaches a spending API that accepts any token (what a hostile cookie would meet)
-    app.state.history_provider = HttpHistoryProvider(
-        "http://spend/x?m={month}", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=HISTORY)))
     _loop.append(loop)
     yield
     loop.run_until_complete(ctx.__aexit__(None, None, None))
@@ -79,6 +76,13 @@ _cookie_bytes = st.binary(max_size=80) | st.text(max_size=40).map(lambda t: t.en
 def test_get_with_any_cookie_and_month_never_5xx(cookie: bytes, month: str | None, quoted: bool) -> None:
     """The cookie route is not in the schema's parameters (the cookie name is a setting): fuzz it directly."""
 
+    loop = _loop[0]
+    if not _engine.ready():  # schemathesis' calls run the app's lifespan, which closes the engine and provider
+        loop.run_until_complete(_engine.start())  # type: ignore[attr-defined]
+    if app.state.history_provider is None:
+        # a spending API that accepts any token: what a hostile cookie would meet
+        app.state.history_provider = HttpHistoryProvider(
+            "http://spend/x?m={month}", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=HISTORY)))
     value = b'"' + cookie + b'"' if quoted else cookie
     query = {} if month is None else {"month": month}
 
@@ -86,7 +90,6 @@ def test_get_with_any_cookie_and_month_never_5xx(cookie: bytes, month: str | Non
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as c:
             return await c.get("/api/recommendations", params=query, headers=[(b"cookie", b"zlp_token=" + value)])
 
-    loop = _loop[0]
     response = loop.run_until_complete(call())  # type: ignore[attr-defined]
     assert response.status_code < 500, (response.status_code, response.text[:300])
     if response.status_code >= 400:
