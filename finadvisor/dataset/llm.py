@@ -4,19 +4,27 @@ Two implementations, chosen by the CLI and injectable in tests:
 
 - ``EngineLLM``: any in-process ``finadvisor.engines`` Engine (the embedded llama.cpp one by default, FakeEngine
   in tests);
-- ``UpstreamLLM``: an OpenAI-compatible ``/v1/chat/completions`` over httpx, with ``response_format`` of type
-  ``json_schema``, timeouts and retries (``httpx.MockTransport`` in tests).
+- ``UpstreamLLM``: an OpenAI-compatible server through the same client as the ``openai`` engine
+  (``engines/openai_upstream.py``: ``response_format`` of type ``json_schema``, the ``/v1`` URL rule, error
+  mapping), with retries and backoff for a long offline job (``httpx.MockTransport`` in tests). There used to be a
+  second, hand-written OpenAI client here (issue 16.6).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 import httpx
 
 from finadvisor.engines import Engine, GenerationRequest, generate
-from finadvisor.errors import UpstreamError, UpstreamTimeout
+from finadvisor.engines.openai_upstream import OpenAIUpstreamEngine
+from finadvisor.errors import EngineUnavailable, FinadvisorError, UpstreamError, UpstreamTimeout
+
+_T = TypeVar("_T")
+# Worth another try: busy or down (429/503, connection errors), 5xx and malformed streams, timeouts.
+_TRANSIENT = (EngineUnavailable, UpstreamError, UpstreamTimeout)
 
 
 class JsonLLM(Protocol):
@@ -52,74 +60,37 @@ class EngineLLM:
         return (await generate(self.engine, request)).text
 
 
-def api_base(url: str) -> str:
-    """``http://host:8001`` and ``http://host:8001/v1/`` both become ``http://host:8001/v1``."""
-    url = url.rstrip("/")
-    return url if url.endswith("/v1") else url + "/v1"
+class UpstreamLLM(EngineLLM):
+    """An OpenAI-compatible server through the project's one upstream client (:class:`OpenAIUpstreamEngine`),
+    plus what a long offline job needs on top of it: retries with exponential backoff on busy (429/503), 5xx,
+    timeouts and dropped connections. A 4xx other than 429 is the request's fault and is not retried."""
 
-
-class UpstreamLLM:
     def __init__(self, url: str, *, model: str | None = None, api_key: str | None = None,
                  timeout_s: float = 180.0, retries: int = 2, backoff_s: float = 1.0,
                  transport: httpx.AsyncBaseTransport | None = None, temperature: float = 0.2) -> None:
-        self.base = api_base(url)
-        self.model = model
-        self.name = f"upstream:{self.base}"
+        engine = OpenAIUpstreamEngine(url, api_key=api_key, model=model, timeout_s=timeout_s, transport=transport,
+                                      slots=1)
+        super().__init__(engine, temperature=temperature)
+        self.name = f"upstream:{engine.base_url}"
         self.retries = retries
         self.backoff_s = backoff_s
-        self.temperature = temperature
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s), transport=transport, headers=headers)
 
     async def start(self) -> None:
-        if self.model is None:
-            data = await self._call("GET", "/models")
-            models = data.get("data") if isinstance(data, dict) else None
-            if not models or not isinstance(models[0], dict) or "id" not in models[0]:
-                raise UpstreamError(f"{self.base}/models listed no model; pass --model NAME")
-            self.model = str(models[0]["id"])
-
-    async def close(self) -> None:
-        await self._client.aclose()
+        await self._retrying(self.engine.start)
 
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> str:
-        body = {"model": self.model, "messages": messages, "max_tokens": max_tokens,
-                "temperature": self.temperature,
-                "response_format": {"type": "json_schema",
-                                    "json_schema": {"name": "qa_pairs", "schema": schema, "strict": True}}}
-        data = await self._call("POST", "/chat/completions", body)
-        try:
-            content = data["choices"][0]["message"]["content"]
-        except (KeyError, IndexError, TypeError):
-            raise UpstreamError(f"{self.base}/chat/completions answered without choices[0].message.content") from None
-        if not isinstance(content, str):
-            raise UpstreamError(f"{self.base}/chat/completions answered with non-text content")
-        return content
+        return await self._retrying(lambda: EngineLLM.complete(self, messages, schema, max_tokens))
 
-    async def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
-        url = self.base + path
-        problem = ""
+    async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
+        problem: FinadvisorError | None = None
         for attempt in range(self.retries + 1):
             if attempt:
                 await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
             try:
-                response = await self._client.request(method, url, json=body)
-            except httpx.TimeoutException:
-                problem = "timeout"
-                continue
-            except httpx.TransportError as exc:
-                problem = f"connection error: {exc}"
-                continue
-            if response.status_code in (429, 500, 502, 503, 504):
-                problem = f"HTTP {response.status_code}"
-                continue
-            if response.status_code >= 400:
-                raise UpstreamError(f"{method} {url}: HTTP {response.status_code}: {response.text[:200]}")
-            try:
-                return response.json()
-            except ValueError:
-                raise UpstreamError(f"{method} {url} did not answer JSON") from None
-        message = f"{method} {url} failed after {self.retries + 1} attempts ({problem}); is the server up?"
-        if problem == "timeout":
-            raise UpstreamTimeout(message)
-        raise UpstreamError(message)
+                return await call()
+            except _TRANSIENT as exc:
+                problem = exc
+        assert problem is not None
+        message = (f"{self.name} failed after {self.retries + 1} attempts ({problem.message}); "
+                   "is the server up?")
+        raise type(problem)(message) from problem

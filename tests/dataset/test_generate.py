@@ -94,10 +94,20 @@ async def test_crash_between_append_and_state_is_not_doubled(fixtures, tmp_path)
     assert len(read(out)) == 2  # torn line cut, nothing doubled
 
 
+def _sse(content: str) -> httpx.Response:
+    events = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": content}}]},
+              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+               "usage": {"prompt_tokens": 10, "completion_tokens": 5}}]
+    body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events) + "data: [DONE]\n\n"
+    return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
+
+
 async def test_upstream_request_uses_json_schema(fixtures, tmp_path):
     seen: list[dict] = []
+    auth: list[str | None] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        auth.append(request.headers.get("authorization"))
         if request.url.path == "/v1/models":
             return httpx.Response(200, json={"data": [{"id": "qwen-test"}]})
         body = json.loads(request.content)
@@ -106,16 +116,51 @@ async def test_upstream_request_uses_json_schema(fixtures, tmp_path):
             return httpx.Response(503)  # retried
         content = json.dumps({"pairs": [GROUNDED if "Phí rút tiền" in body["messages"][-1]["content"] else HOTLINE]},
                              ensure_ascii=False)
-        return httpx.Response(200, json={"choices": [{"message": {"role": "assistant", "content": content}}]})
+        return _sse(content)
 
     llm = UpstreamLLM("http://upstream.test", transport=httpx.MockTransport(handler), backoff_s=0.0,
                       api_key="secret")
     report = await generate_dataset([fixtures / "notes.txt"], tmp_path / "gen.jsonl", llm,
                                     GenerateConfig(chunk_chars=120))
-    assert report.kept == 2
+    assert report.kept == 2 and report.errors == []
     assert seen[1]["model"] == "qwen-test"
     assert seen[1]["response_format"]["type"] == "json_schema"
     assert seen[1]["response_format"]["json_schema"]["schema"]["properties"]["pairs"]["maxItems"] == 3
+    assert set(auth) == {"Bearer secret"}
+
+
+async def test_upstream_gives_up_after_its_retries_and_does_not_retry_a_bad_request(tmp_path):
+    from finadvisor.errors import EngineUnavailable, InvalidRequest
+
+    calls: list[str] = []
+
+    def busy(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+
+    llm = UpstreamLLM("http://upstream.test/v1/", transport=httpx.MockTransport(busy), retries=2, backoff_s=0.0)
+    await llm.start()
+    with pytest.raises(EngineUnavailable, match=r"failed after 3 attempts .*overloaded.*is the server up"):
+        await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)
+    assert calls.count("/v1/chat/completions") == 3
+    await llm.close()
+
+    calls.clear()
+
+    def bad(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if request.url.path == "/v1/models":
+            return httpx.Response(200, json={"data": [{"id": "m"}]})
+        return httpx.Response(400, json={"error": {"message": "schema not supported"}})
+
+    llm = UpstreamLLM("http://upstream.test", transport=httpx.MockTransport(bad), retries=2, backoff_s=0.0)
+    await llm.start()
+    with pytest.raises(InvalidRequest, match="schema not supported"):
+        await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)
+    assert calls.count("/v1/chat/completions") == 1
+    await llm.close()
 
 
 async def test_generate_refuses_input_as_output(fixtures, tmp_path):
