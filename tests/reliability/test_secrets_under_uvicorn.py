@@ -2,7 +2,7 @@
 
 A subprocess serves routes that raise with the API key, the session cookie and URL credentials in the exception
 text. Starlette re-raises such errors after answering 500, so uvicorn's own logger prints the traceback too: that
-path, our error handler's path and the traceback text are all checked.
+path, our error handler's path and the traceback text are all checked. The same real server also gets a chunked 1.5 MB body (413, item 7).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,13 @@ def test_a_500_with_secrets_in_the_exception_leaks_nothing(tmp_path: Path, log_f
                 assert r.status_code == 500 and KEY not in r.text and SESSION not in r.text
             health = httpx.get(url + "/health", timeout=10)
             assert health.json() == {"status": "ok"}
+
+            def chunks() -> Iterator[bytes]:  # 1.5 MB with no Content-Length (Transfer-Encoding: chunked)
+                for _ in range(24):
+                    yield b" " * 65_536
+            big = httpx.post(url + "/api/recommendations", content=chunks(), timeout=30,
+                             headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+            assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
         finally:
             proc.terminate()
             proc.wait(10)
