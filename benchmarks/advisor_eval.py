@@ -150,8 +150,8 @@ def score(rows: list[dict]) -> dict:
         q = r.get("quality", {})
         raw = [p for ps in q.get("raw_reason_problems", []) for p in ps if p not in NOT_FALSE]
         raw += q.get("raw_summary_problems", [])
-        false_raw += bool(raw) or bool(q.get("unparsable"))
-        unparsable += bool(q.get("unparsable"))
+        false_raw += bool(raw)
+        unparsable += bool(q.get("regenerated"))
         reasons += len(recs)
         generic_raw += int(q.get("generic_raw_reasons", 0))
         templates += int(q.get("template_reasons", 0))
@@ -169,7 +169,7 @@ def score(rows: list[dict]) -> dict:
         "relevance": round(relevant_picked / max(picked, 1), 3),
         "precision_at_2": round(p2 / n, 3), "recall_at_5": round(r5 / n, 3),
         "answers_with_false_statement": false_final, "raw_answers_with_false_statement": false_raw,
-        "raw_unparsable": unparsable,
+        "regenerated_answers": unparsable,
         "generic_reasons_share": round(generic_final / max(reasons, 1), 3),
         "raw_generic_reasons_share": round(generic_raw / max(reasons, 1), 3),
         "template_reasons_share": round(templates / max(reasons, 1), 3),

@@ -7,8 +7,8 @@ single-flight.
 The ranker (``ranker.py``) picks 2-3 services with their evidence; the model writes one summary sentence and one
 reason per service under a schema that fixes each item's service; every sentence is checked against the history
 (``faithfulness.py``) and a failing one is replaced by a template sentence built from the evidence. An output that
-is not even JSON is answered with templates, so the contract holds whatever the model writes; only an engine that
-is down fails the request. Fallbacks are counted in Prometheus (``finadvisor:advisor_fallbacks``). Stage timings
+is not even JSON is generated once more, then the request fails (502); anything parsable is answered, false
+sentences repaired. Fallbacks are counted in Prometheus (``finadvisor:advisor_fallbacks``). Stage timings
 go to one structured log line (no token, no raw history) and to Prometheus.
 """
 
@@ -39,7 +39,7 @@ from finadvisor.advisor.summary import compose_summary
 from finadvisor.catalog import CatalogIndex, Service
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService
-from finadvisor.errors import FinadvisorError, ValidationFailed
+from finadvisor.errors import FinadvisorError, ModelOutputError, ValidationFailed
 from finadvisor.history import SpendingHistory
 from finadvisor.metrics import Metrics
 
@@ -146,13 +146,27 @@ class Advisor:
         messages = build_messages(history, picks, now)
         timings["prompt"] = time.perf_counter() - t
         names = [p.service.service for p in picks]
-        request = GenerationRequest(messages=messages, max_tokens=self.max_tokens, json_schema=explain_schema(names),
-                                    temperature=self.temperature)
-        text, finish, ttft, total = await self._generate(request)
-        timings.update(llm_ttft=ttft, llm_total=total, attempts=1)
+        broken: str | None = None
+        for attempt in range(2):  # output that is not even JSON is generated once more, then the request fails
+            request = GenerationRequest(messages=messages, max_tokens=self.max_tokens,
+                                        json_schema=explain_schema(names),
+                                        temperature=self.temperature if attempt == 0 else 0.7,
+                                        seed=None if attempt == 0 else 7)
+            text, finish, ttft, total = await self._generate(request)
+            timings.setdefault("llm_ttft", ttft)
+            timings["llm_total"] = timings.get("llm_total", 0.0) + total
+            timings["attempts"] = attempt + 1
+            broken = parse_explanation(text, finish, names)[2]
+            if broken is None:
+                break
+            self.metrics.advisor_fallbacks.labels("regenerated_output").inc()
+            log.warning("advisor output unusable (attempt %d): %s", attempt + 1, broken)
+        if broken is not None:
+            raise ModelOutputError(f"the model could not produce a valid explanation ({broken}); please try again")
         t = time.perf_counter()
         response, quality = self._explain(history, picks, messages, text, finish)
         timings["validation"] = time.perf_counter() - t
+        quality["regenerated"] = timings["attempts"] > 1
         return AdviceResult(response, "miss", timings, quality)
 
     def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,
@@ -177,8 +191,6 @@ class Advisor:
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
         self.metrics.advisor_texts.labels("insight").inc()
-        if broken:
-            fallbacks.labels("unparsable_output").inc()
         if templates:
             fallbacks.labels("template_reason").inc(templates)
         if dropped:
@@ -189,7 +201,7 @@ class Advisor:
         if added:
             fallbacks.labels("ranker_added").inc(added)
         quality: dict[str, object] = {
-            "raw_text": text, "unparsable": broken, "raw_summary_problems": summary_problems,
+            "raw_text": text, "raw_summary_problems": summary_problems,
             "raw_reason_problems": raw_problems, "template_reasons": templates, "generic_raw_reasons": generic,
             "insight_kept": insight is not None, "ranker_added": added,
             "sources": [p.source for p in picks],

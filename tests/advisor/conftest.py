@@ -37,9 +37,9 @@ def good_script(request: GenerationRequest) -> str:
     names = candidate_names(request)
     lines = [line for line in request.messages[-1]["content"].splitlines() if " - lý do: " in line]
     reasons = []
-    for name, line in zip(names, lines, strict=True):
+    for name, line in zip(names, lines, strict=False):
         evidence = line.split(" - lý do: ", 1)[1]
-        if evidence.startswith("khoản chi"):
+        if evidence.startswith("khoản chi") and evidence.count('"') == 2:
             category, rest = evidence.split('"')[1], evidence.split('": ', 1)[1]
             amount = rest.split(" (", 1)[0]
             reasons.append(f"Bạn chi {amount} cho {category}, {name} giúp bạn chi tiêu thông minh hơn.")
@@ -47,7 +47,7 @@ def good_script(request: GenerationRequest) -> str:
             reasons.append(f"Bạn còn dư tiền, {name} giúp khoản thu nhập nhàn rỗi sinh lời.")
     return json.dumps({
         "summarization": "Bạn chi tiêu khá đều đặn trong tháng này.",
-        "recommendations": [{"service": n, "recommendation": r} for n, r in zip(names, reasons, strict=True)],
+        "recommendations": [{"service": n, "recommendation": r} for n, r in zip(names, reasons, strict=False)],
     }, ensure_ascii=False)
 
 
