@@ -47,7 +47,7 @@ class Metrics:
         self.advisor_texts = Counter("finadvisor:advisor_texts", "Texts the model was asked for (reason per "
                                      "service, insight per summary).", ["part"], registry=r)
         self.advisor_fallbacks = Counter("finadvisor:advisor_fallbacks", "Model text replaced or repaired: "
-                                         "template_reason, dropped_sentence, no_insight, regenerated_output; "
+                                         "template_reason, dropped_sentence, no_insight, truncated_output, regenerated_output; "
                                          "ranker_added = services added because nothing fitted.", ["kind"],
                                          registry=r)
         self.advisor_errors = Counter("finadvisor:advisor_errors", "Recommendation failures by error type.",

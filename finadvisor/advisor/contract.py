@@ -107,14 +107,40 @@ def explain_schema(names: list[str]) -> dict[str, Any]:
     }
 
 
+_JSON_STRING = r'"((?:[^"\\]|\\.)*)"'
+_SALVAGE_SUMMARY = re.compile(r'"summarization"\s*:\s*' + _JSON_STRING)
+_SALVAGE_ITEM = re.compile(r'"service"\s*:\s*' + _JSON_STRING + r'\s*,\s*"recommendation"\s*:\s*' + _JSON_STRING)
+
+
+def _salvage(text: str) -> dict[str, Any] | None:
+    """The complete strings of a truncated output (constrained decoding makes every prefix well-formed, so a
+    model that looped inside its third reason still wrote a usable summary and two reasons)."""
+    def unquote(raw: str) -> str | None:
+        try:
+            value = json.loads(f'"{raw}"')
+        except json.JSONDecodeError:
+            return None
+        return value if isinstance(value, str) else None
+
+    summary = _SALVAGE_SUMMARY.search(text)
+    items = [{"service": unquote(a), "recommendation": unquote(b)} for a, b in _SALVAGE_ITEM.findall(text)]
+    if summary is None and not items:
+        return None
+    return {"summarization": unquote(summary.group(1)) if summary else None, "recommendations": items}
+
+
 def parse_explanation(text: str, finish_reason: str, names: list[str]) -> tuple[str | None, list[str | None],
                                                                                str | None]:
     """The model's summary and one reason per chosen service (None where unusable), and what was wrong with
-    the output as a whole (None when it parsed). Never raises: the caller repairs with template sentences."""
+    the output as a whole (None when something usable was found). Never raises: the caller repairs with
+    template sentences. A truncated output keeps its complete strings."""
     try:
         data = _load(text, finish_reason)
     except OutputInvalid as exc:
-        return None, [None] * len(names), str(exc)
+        salvaged = _salvage(text)
+        if salvaged is None:
+            return None, [None] * len(names), str(exc)
+        data = salvaged
 
     def usable(value: Any, field: str) -> str | None:
         try:

@@ -31,6 +31,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
 _MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
+MAX_REASON_SENTENCES = 2
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
 
@@ -204,7 +205,8 @@ class Checker:
         if not text:
             return Verdict(template_reason(pick, self.facts), ["missing"], True, True)
         parts = self.split(text)
-        good = [s for s in parts if not self.sentence_problems(s, pick.service)]
+        good = list(dict.fromkeys(s for s in parts if not self.sentence_problems(s, pick.service)))
+        good = good[:MAX_REASON_SENTENCES]  # a looping model repeats true sentences too
         problems = [p for s in parts for p in self.sentence_problems(s, pick.service)]
         generic = not self.cites(text, pick)
         kept = " ".join(good)

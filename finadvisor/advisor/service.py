@@ -163,10 +163,12 @@ class Advisor:
             log.warning("advisor output unusable (attempt %d): %s", attempt + 1, broken)
         if broken is not None:
             raise ModelOutputError(f"the model could not produce a valid explanation ({broken}); please try again")
+        if finish == "length":  # the complete strings were kept, the rest is filled with templates
+            self.metrics.advisor_fallbacks.labels("truncated_output").inc()
         t = time.perf_counter()
         response, quality = self._explain(history, picks, messages, text, finish)
         timings["validation"] = time.perf_counter() - t
-        quality["regenerated"] = timings["attempts"] > 1
+        quality.update(regenerated=timings["attempts"] > 1, truncated=finish == "length")
         return AdviceResult(response, "miss", timings, quality)
 
     def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,

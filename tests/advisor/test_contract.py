@@ -35,8 +35,15 @@ def test_reasons_are_matched_by_service_not_position() -> None:
     assert broken is None and summary and reasons == [REASON, "Bạn đóng tiền điện 820.000 đ mỗi tháng.", None]
 
 
+def test_a_truncated_output_keeps_its_complete_strings() -> None:
+    looped = out([(NAMES[0], REASON)])[:-3] + ', {"service": "Thanh toán hóa đơn điện", "recommendation": "Bạn bạn bạn'
+    summary, reasons, broken = parse_explanation(looped, "length", NAMES)
+    assert broken is None and summary == "Bạn chi tiêu khá đều đặn trong tháng này."
+    assert reasons == [REASON, None, None]
+
+
 @pytest.mark.parametrize(("text", "finish", "problem"), [
-    (out([(NAMES[0], REASON)]), "length", "truncated"),
+    ('{"summarization": "Bạn chi', "length", "truncated"),
     ('{"summarization": "Bạn chi', "stop", "not valid JSON"),
     ("[1, 2]", "stop", "expected object shape"),
 ])
