@@ -36,6 +36,7 @@ import psutil
 from finadvisor.catalog import CatalogIndex, Service, demo_catalog_path, get_embedder, load_catalog
 from finadvisor.catalog.index import HNSW_EF_SEARCH, load_vocabulary
 from finadvisor.catalog.query import history_queries
+from finadvisor.catalog.vectors import FaissVectors
 from finadvisor.history import SpendingHistory
 
 DATA = Path(__file__).resolve().parent.parent / "finadvisor" / "data"
@@ -136,7 +137,7 @@ def main() -> None:
     embed_one = [timed_ms(embedder.embed_queries, [q.text]) for h in histories[:10] for q in history_queries(h)]
 
     # recall of HNSW against exact search, same live vectors
-    live, ids = index._live_vectors()
+    live, ids = index._vectors.live_vectors()
     exact = faiss.IndexIDMap(faiss.IndexFlatIP(embedder.dim))
     exact.add_with_ids(live, ids)
     qv = embedder.embed_queries(list(dict.fromkeys(q.text for h in histories for q in history_queries(h))))
@@ -163,11 +164,11 @@ def main() -> None:
     labelled = items
     index.clear_caches()
     recall_hnsw = labelled_recall5(index, labelled)
-    saved_faiss, saved_kind = index._faiss, index._kind
-    index._faiss, index._kind = exact, "flat"
+    saved_vectors = index._vectors
+    index._vectors = FaissVectors(embedder.dim, kind="flat", faiss_index=exact)
     index.clear_caches()
     recall_exact = labelled_recall5(index, labelled)
-    index._faiss, index._kind = saved_faiss, saved_kind
+    index._vectors = saved_vectors
     small = CatalogIndex.build(demo, embedder, None)
     recall_demo_only = labelled_recall5(small, labelled)
 

@@ -116,7 +116,10 @@ def add(catalog_or_entry: Annotated[Path, typer.Argument(help="A catalog JSON li
 
 @app.command()
 def sync(catalog: Annotated[Path, typer.Argument(help="Catalog JSON that the index should match exactly.")],
-         index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+         index: IndexOpt, embedder: EmbedderOpt = None,
+         keep_added: Annotated[bool, typer.Option(
+             "--keep-added", help="Keep services added with `catalog add` that CATALOG does not list (what the "
+                                  "server does on start).")] = False) -> None:
     """Bring an index in line with an edited catalog file: embed only new or changed services, drop removed ones."""
     import hashlib
 
@@ -126,9 +129,19 @@ def sync(catalog: Annotated[Path, typer.Argument(help="Catalog JSON that the ind
     services = load_catalog(catalog, _schemes())
     idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
     source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
-    added, updated, removed = idx.sync_with(services, source, progress=True)
+    unlisted = idx.added_ids - {s.id for s in services}
+    added, updated, removed = idx.sync_with(services, source, progress=True, keep_added=keep_added)
     typer.echo(f"added {added}, updated {updated}, removed {removed}; the index now holds {len(idx)} services "
                f"(version {idx.version})")
+    if unlisted:
+        gone = sorted(unlisted - idx.added_ids)
+        kept = len(unlisted) - len(gone)
+        if gone:
+            typer.echo(f"warning: removed {len(gone)} services added with `catalog add` that {catalog} does not "
+                       f"list ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}); add them to the file, or "
+                       f"sync with --keep-added", err=True)
+        if kept:
+            typer.echo(f"kept {kept} services added with `catalog add` that {catalog} does not list", err=True)
 
 
 @app.command()
