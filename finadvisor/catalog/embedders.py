@@ -123,17 +123,25 @@ def minilm_embedder() -> SentenceTransformerEmbedder:
 
 
 class OpenAIEmbedder:
-    """Any OpenAI-compatible ``POST {url}/embeddings``. The dimension is probed once at construction."""
+    """Any OpenAI-compatible ``POST {base}/v1/embeddings``. The dimension is probed once at construction.
+
+    Plain synchronous httpx, like the upstream engine's client (which is async: embedding runs in worker
+    threads, so an event loop here would be one more moving part), with the engine's URL rule: http(s) only, and
+    ``/v1`` appended when the base URL lacks it, so one ``http://vllm:8000`` works for both."""
 
     def __init__(self, url: str, model: str | None = None, api_key: str | None = None,
                  timeout_s: float = 30.0, transport: object | None = None) -> None:
         import httpx
 
-        self._url = url.rstrip("/") + "/embeddings"
+        if not url.startswith(("http://", "https://")):
+            raise ConfigError(f"embedder URL must start with http:// or https://, got {url!r}")
+        base = url.rstrip("/")
+        self._url = (base if base.endswith("/v1") else base + "/v1") + "/embeddings"
         self._model = model or "default"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         kwargs = {"transport": transport} if transport is not None else {}
-        self._client = httpx.Client(timeout=timeout_s, headers=headers, **kwargs)  # type: ignore[arg-type]
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0), headers=headers,
+                                    **kwargs)  # type: ignore[arg-type]
         self.name = f"openai/{self._model}"
         self.dim = int(self._post(["dimension probe"]).shape[1])
 

@@ -60,6 +60,20 @@ def test_openai_embedder_probes_dim_orders_by_index_and_normalises():
     assert seen[-1]["model"] == "bge-m3" and seen[-1]["auth"] == "Bearer sk-test"
 
 
+def test_openai_embedder_base_url_follows_the_engines_rule():
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.path)
+        return httpx.Response(200, json={"data": [{"index": 0, "embedding": [1.0, 0.0]}]})
+
+    for url in ("http://up:8000", "http://up:8000/", "http://up:8000/v1", "http://up:8000/v1/"):
+        OpenAIEmbedder(url, transport=httpx.MockTransport(handler))
+    assert paths == ["/v1/embeddings"] * 4
+    with pytest.raises(ConfigError, match="must start with http:// or https://"):
+        OpenAIEmbedder("up:8000", transport=httpx.MockTransport(handler))
+
+
 def test_openai_embedder_upstream_error_is_clear():
     transport = httpx.MockTransport(lambda r: httpx.Response(500, text="boom"))
     with pytest.raises(UpstreamError, match="answered HTTP 500"):
