@@ -34,6 +34,11 @@ _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
 MAX_REASON_SENTENCES = 2
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
+_COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản chi ghi cạnh dịch vụ")
+# The prompt's scaffolding leaking into the answer: list markers, "lý do:", "Dưới đây là…", JSON brackets, a
+# sentence that ends in a colon or an open "khoản chi" with nothing after it.
+_LEAK = re.compile(r"[{}\[\]]|\blý do\b|dưới đây|sau đây|:\s*$|^\d+\.\s|\bkho[aả]n chi\s*[.:]?$", re.I)
+_MIN_WORDS = 5
 
 # Spending topics as folded phrases. Longer phrases are matched (and blanked) first, so "tiền điện thoại" is a
 # phone top-up and never an electricity bill, and "ví điện tử" is nothing at all.
@@ -87,6 +92,11 @@ def _ngrams(text: str) -> set[tuple[str, ...]]:
     return {tuple(words[i:i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)}
 
 
+def _runs(text: str) -> set[tuple[str, ...]]:
+    words = [w for w in fold(text).split()]
+    return {tuple(words[i:i + _COPY_RUN]) for i in range(len(words) - _COPY_RUN + 1)}
+
+
 def _mentions(folded_text: str, name: str) -> bool:
     key = fold(name)
     return bool(key) and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded_text) is not None
@@ -105,6 +115,7 @@ class Checker:
         self.facts = facts
         self.picks = picks
         self._instructions = _ngrams(instructions)
+        self._instruction_runs = _runs(instructions)
         self._by_amount: dict[int, list[str]] = {}
         for c in facts.categories:
             self._by_amount.setdefault(round(c.amount), []).append(c.name)
@@ -151,8 +162,11 @@ class Checker:
         for topic in sorted(topics(sentence) - allowed):
             problems.append(f"speaks of {topic}, which the user does not spend on")
         grams = _ngrams(sentence)
-        if grams and len(grams & self._instructions) / len(grams) >= _COPY_SHARE:
+        if grams and (len(grams & self._instructions) / len(grams) >= _COPY_SHARE
+                      or _runs(sentence) & self._instruction_runs):
             problems.append("copied from the prompt")
+        if _LEAK.search(figures.strip()) or len(sentence.split()) < _MIN_WORDS:
+            problems.append("not a sentence (prompt scaffolding or a fragment)")
         if not is_vietnamese(sentence):
             problems.append("not Vietnamese")
         return problems

@@ -44,6 +44,7 @@ from finadvisor.history import SpendingHistory
 from finadvisor.metrics import Metrics
 
 log = logging.getLogger("finadvisor.advisor")
+TOKENS_BASE, TOKENS_PER_REASON = 80, 75  # about 50-60 tokens per Vietnamese sentence, plus the JSON keys
 
 
 @dataclass
@@ -131,6 +132,11 @@ class Advisor:
                 return False
         return len({r.link for r in response.recommendations}) == len(response.recommendations)
 
+    def token_budget(self, picks: int) -> int:
+        """A summary sentence and one short reason per service, with JSON around them: a model that loops stops
+        here (its complete strings are kept) instead of at 512 tokens, which is what a miss costs in time."""
+        return min(self.max_tokens, TOKENS_BASE + TOKENS_PER_REASON * picks)
+
     def retrieve(self, history: SpendingHistory) -> list[Service]:
         """The services this history gets (the ranker's picks). Blocking: may embed unseen names."""
         return [p.service for p in self.ranker.rank(history)]
@@ -148,7 +154,7 @@ class Advisor:
         names = [p.service.service for p in picks]
         broken: str | None = None
         for attempt in range(2):  # output that is not even JSON is generated once more, then the request fails
-            request = GenerationRequest(messages=messages, max_tokens=self.max_tokens,
+            request = GenerationRequest(messages=messages, max_tokens=self.token_budget(len(names)),
                                         json_schema=explain_schema(names),
                                         temperature=self.temperature if attempt == 0 else 0.7,
                                         seed=None if attempt == 0 else 7)

@@ -38,6 +38,10 @@ def _checker(history: dict = SCHOOL, picks: list[Pick] | None = None) -> Checker
     ("You spent a lot on food this month.", "not Vietnamese"),
     ("Chỉ dùng số tiền có trong DỮ LIỆU và luôn đặt số tiền cạnh đúng tên khoản chi của nó.",
      "copied from the prompt"),
+    ("Ăn uống: bạn hãy nhắc tên và số tiền khoản chi của chính dịch vụ đó nhé.", "copied from the prompt"),
+    ("Dưới đây là thông tin chi tiết cho từng dịch vụ của bạn:", "not a sentence"),
+    ("2. Số dư sinh lời - Lý do: thu nhập 20.000.000 đ của bạn", "not a sentence"),
+    ("Học phí của bạn tháng này là khoản chi", "not a sentence"),
 ])
 def test_false_sentences_are_caught(sentence: str, needle: str) -> None:
     problems = _checker().sentence_problems(sentence, FOOD)
