@@ -167,8 +167,10 @@ class Checker:
             problems.append("copied from the prompt")
         if _LEAK.search(figures.strip()) or len(sentence.split()) < _MIN_WORDS:
             problems.append("not a sentence (prompt scaffolding or a fragment)")
-        if not is_vietnamese(sentence):
+        if not is_vietnamese(figures):  # the user's own (Vietnamese) category names do not make English Vietnamese
             problems.append("not Vietnamese")
+        if "$" in sentence or re.search(r"\b(usd|dollars?)\b", folded):
+            problems.append("amount in another currency")
         return problems
 
     def _known_amounts(self) -> set[int]:

@@ -36,6 +36,8 @@ def _checker(history: dict = SCHOOL, picks: list[Pick] | None = None) -> Checker
     ("Ăn uống chiếm 55% tổng chi của bạn.", "percentage 55%"),
     ("Bạn chi 3,5 triệu cho học phí.", "not next to its own category"),
     ("You spent a lot on food this month.", "not Vietnamese"),
+    ("The user has two categories of expenses: Học phí and Ăn uống.", "not Vietnamese"),
+    ("Bạn chi $3.450.000 cho ăn uống tháng này.", "another currency"),
     ("Chỉ dùng số tiền có trong DỮ LIỆU và luôn đặt số tiền cạnh đúng tên khoản chi của nó.",
      "copied from the prompt"),
     ("Ăn uống: bạn hãy nhắc tên và số tiền khoản chi của chính dịch vụ đó nhé.", "copied from the prompt"),
