@@ -75,7 +75,7 @@ def _count_lines(path: Path) -> int:
     return n
 
 
-def _load_payload(item: Item) -> SpendingHistory:
+def load_payload(item: Item) -> SpendingHistory:
     if item.problem is not None:
         raise ValidationFailed(item.problem)
     if item.payload is None:
@@ -120,7 +120,7 @@ class JsonlSource:
         return Item(user, payload=json.dumps(history, ensure_ascii=False))
 
     async def load(self, item: Item) -> SpendingHistory:
-        return _load_payload(item)
+        return load_payload(item)
 
     async def close(self) -> None:
         return None
