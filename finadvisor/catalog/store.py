@@ -65,7 +65,8 @@ def locked(index_dir: Path, *, exclusive: bool = True) -> Iterator[bool]:
         return
     if exclusive:
         index_dir.mkdir(parents=True, exist_ok=True)
-    fd = _open_lock_file(index_dir / LOCK)
+    # A reader creates the lock file only in a folder that holds an index, never in any folder it was pointed at.
+    fd = _open_lock_file(index_dir / LOCK, create=exclusive or (index_dir / META).is_file())
     holds[key] = [exclusive, 1]
     try:
         if fd is not None:
@@ -77,11 +78,12 @@ def locked(index_dir: Path, *, exclusive: bool = True) -> Iterator[bool]:
             os.close(fd)  # closing the last descriptor releases the flock
 
 
-def _open_lock_file(path: Path) -> int | None:
-    try:
-        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except OSError:
-        pass
+def _open_lock_file(path: Path, create: bool) -> int | None:
+    if create:
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            pass
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)  # flock needs no write access
     except OSError as exc:
