@@ -33,6 +33,10 @@ def last_json(stdout: str) -> dict:
     return json.loads(stdout.strip().splitlines()[-1])
 
 
+def engine_flag(args: argparse.Namespace) -> list[str]:
+    return ["--engine", args.engine] if args.engine else []
+
+
 def write_dataset(path: Path, n: int, seed: int) -> None:
     from finadvisor.bench.workload import synthetic_history
 
@@ -47,7 +51,7 @@ def http_side(args: argparse.Namespace, env: dict[str, str], model: str, data: P
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), "--model",
                                model, "--n-parallel", str(args.n_parallel), "--n-threads", str(args.n_threads),
-                               "--log-level", "warning"], cwd=ROOT, env=env)
+                               "--log-level", "warning", *engine_flag(args)], cwd=ROOT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_healthy(url, server, timeout_s=300)
@@ -59,6 +63,9 @@ def http_side(args: argparse.Namespace, env: dict[str, str], model: str, data: P
         server.terminate()
         server.wait(60)
     record = last_json(bench.stdout)
+    hits = [lv["concurrency"] for lv in record["levels"] if lv.get("cache_hit_rate")]
+    if hits:
+        raise SystemExit(f"HTTP levels {hits} were served from the cache: not a saturated-miss baseline")
     best = max(record["levels"], key=lambda lv: lv["req_per_s"] or 0)
     return {"levels": record["levels"], "best_concurrency": best["concurrency"], "req_per_s": best["req_per_s"],
             "failed": sum(lv["failed"] for lv in record["levels"]), "table": bench.stdout}
@@ -68,7 +75,7 @@ def batch_side(args: argparse.Namespace, env: dict[str, str], model: str, data: 
     t0 = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "finadvisor.batch", "batch", "--input", str(data), "--out",
                           str(out / "batch.jsonl"), "--force", "--model", model, "--n-parallel",
-                          str(args.n_parallel), "--n-threads", str(args.n_threads)],
+                          str(args.n_parallel), "--n-threads", str(args.n_threads), *engine_flag(args)],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     if run.returncode not in (0, 3):
         raise SystemExit(f"batch failed ({run.returncode}): {run.stderr[-2000:]}")
@@ -86,6 +93,7 @@ def main() -> None:
     parser.add_argument("--n-threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--out", type=Path, default=Path("out/batch-bench"))
+    parser.add_argument("--engine", default=None, help="engine override for a dry run of this script (fake)")
     args = parser.parse_args()
 
     from finadvisor.models import default_model_path
@@ -96,7 +104,8 @@ def main() -> None:
     data = args.out / "histories.jsonl"
     write_dataset(data, args.users, args.seed)
     # Index and caches in the run's own folder; both sides open the same index.
-    env = dict(os.environ, FINADVISOR_INDEX_DIR=str(args.out / "index"), FINADVISOR_RATE_LIMIT_PER_MIN="100000")
+    env = dict(os.environ, FINADVISOR_INDEX_DIR=str(args.out / "index"), FINADVISOR_RATE_LIMIT_PER_MIN="100000",
+               FINADVISOR_CACHE_BYPASS_PER_MIN="100000")  # every bench request a real miss (--no-cache honoured)
 
     http = http_side(args, env, model, data, args.out)
     batch = batch_side(args, env, model, data, args.out)

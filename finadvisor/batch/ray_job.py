@@ -183,6 +183,7 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
         stats.interrupted = True
     finally:
         stats.finished = time.perf_counter()
+        asyncio.run(source.close())
         if deployed:
             from ray import serve
 
