@@ -1,9 +1,9 @@
-"""The advisor prompt: a short Vietnamese instruction, the history as a data block, and the chosen services
-with the evidence that led to each (the ranker decided; the model only explains).
+"""The advisor prompt: a short Vietnamese instruction, then as data the totals and the chosen services with the
+evidence that led to each (the ranker decided; the model only explains).
 
-Untrusted text (category names) only ever appears inside a JSON data block that the instruction declares to be
-data; it cannot change the output contract anyway, because the schema and the catalog links enforce it. Figures
-(totals, shares) are computed here, so the model copies numbers instead of doing arithmetic it is bad at.
+Untrusted text (category names) only ever appears JSON-quoted inside the block that the instruction declares to
+be data; it cannot change the output contract anyway, because the schema and the catalog links enforce it.
+Figures (totals, shares) are computed here, so the model copies numbers instead of doing arithmetic it is bad at.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ import json
 from datetime import datetime
 
 from finadvisor.advisor.evidence import Facts, Pick
-from finadvisor.history import Category, SpendingHistory
+from finadvisor.history import SpendingHistory
 
-PROMPT_VERSION = "5"
-MAX_PROMPT_CATEGORIES = 12
+PROMPT_VERSION = "6"
 
 # No example sentence: the small model copied the old one ("Bạn chi 1.350.000 đ tiền điện mỗi tháng...") into
 # answers for users without an electricity bill. The services are already chosen; the model only explains.
@@ -56,32 +55,11 @@ def time_context(now: datetime | None) -> str | None:
     return f"{_WEEKDAYS[now.weekday()]}, {day_part(now)}"
 
 
-def _rows(items: list[Category], total: float) -> list[dict[str, object]]:
-    return [{"danh_muc": c.name, "so_tien": vnd(c.amount), "so_giao_dich": c.count,
-             "ti_le": f"{(100 * c.amount / total):.0f}%" if total else "0%"} for c in items]
-
-
-def history_block(history: SpendingHistory) -> str:
-    spending = history.top_spending()
-    total_spend = sum(c.amount for c in spending)
-    total_earn = sum(c.amount for c in history.earning)
-    shown = spending[:MAX_PROMPT_CATEGORIES]
-    data: dict[str, object] = {
-        "tong_chi": vnd(total_spend),
-        "tong_thu": vnd(total_earn),
-        "chi_tieu": _rows(shown, total_spend),
-        "thu_nhap": _rows(sorted(history.earning, key=lambda c: -c.amount)[:5], total_earn),
-    }
-    if len(spending) > len(shown):
-        data["danh_muc_khac"] = f"{len(spending) - len(shown)} danh mục nhỏ khác"
-    return json.dumps(data, ensure_ascii=False)
-
-
 def evidence_line(pick: Pick, facts: Facts) -> str:
     """What the ranker found for one service, in words the model can copy figures from."""
     kinds = {e.kind for e in pick.evidence}
     cats = pick.categories()
-    parts = [f"khoản chi \"{c.name}\": {vnd(c.amount)} ({round(100 * c.share)}% tổng chi, {c.count} giao dịch)"
+    parts = [f"khoản chi {json.dumps(c.name, ensure_ascii=False)}: {vnd(c.amount)} ({round(100 * c.share)}% tổng chi, {c.count} giao dịch)"
              for c in cats[:2]]
     if "surplus" in kinds and facts.earned > 0:
         parts.append(f"thu nhập {vnd(facts.earned)}, chi tiêu {vnd(facts.spent)}, còn dư {vnd(facts.surplus)} "
@@ -92,12 +70,16 @@ def evidence_line(pick: Pick, facts: Facts) -> str:
 
 
 def build_messages(history: SpendingHistory, picks: list[Pick], now: datetime | None) -> list[dict[str, str]]:
-    """The explanation prompt: the history as data, then the chosen services with their evidence."""
+    """The explanation prompt: the totals and the chosen services with their evidence, as data, then the task.
+    Only what the answer may say is shown (no full history table): a shorter prompt is a faster first token on
+    CPU, and the model cannot attach an amount to a category it was never told about."""
     facts = Facts.of(history)
+    totals = f"tổng chi {vnd(facts.spent)}; tổng thu {vnd(facts.earned)}"
+    if facts.earned:
+        totals += (f"; còn dư {vnd(facts.surplus)}" if facts.surplus >= 0 else f"; chi vượt thu {vnd(-facts.surplus)}")
     services = "\n".join(f"{i}. {p.service.service} - lý do: {evidence_line(p, facts)}"
                          for i, p in enumerate(picks, 1))
-    parts = [f"DỮ LIỆU (lịch sử chi tiêu tháng này):\n{history_block(history)}",
-             f"DỊCH VỤ ĐÃ CHỌN (giữ đúng thứ tự này):\n{services}"]
+    parts = [f"DỮ LIỆU của khách hàng tháng này ({totals}). Dịch vụ đã chọn, giữ đúng thứ tự:\n{services}"]
     when = time_context(now)
     if when:
         parts.append(f"Thời điểm hiện tại: {when}.")
