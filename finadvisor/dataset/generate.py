@@ -30,7 +30,7 @@ from finadvisor.dataset.clean import Deduplicator
 from finadvisor.dataset.items import QAItem
 from finadvisor.dataset.jsonl_source import _pair
 from finadvisor.dataset.llm import JsonLLM
-from finadvisor.dataset.qa_filter import problem, strip_label
+from finadvisor.dataset.qa_filter import problem, reused_answers, strip_label
 from finadvisor.dataset.text import clean_field, normalize, words
 from finadvisor.errors import ConfigError, FinadvisorError
 
@@ -277,14 +277,17 @@ async def _one_chunk(llm: JsonLLM, path: Path, index: int, chunk: str, cid: str,
         return None
     chunk_words = set(words(chunk))
     lines = []
-    for question_raw, answer_raw in pairs[: config.pairs_per_chunk]:
+    cleaned = [(strip_label(clean_field(q, single_line=True), question=True), strip_label(clean_field(a)))
+               for q, a in pairs[: config.pairs_per_chunk]]
+    reused = reused_answers(cleaned)
+    for position, (question, answer) in enumerate(cleaned):
         report.proposed += 1
-        question = strip_label(clean_field(question_raw, single_line=True), question=True)
-        answer = strip_label(clean_field(answer_raw))
         if not question or not answer:
             reason: str | None = "empty"
         elif len(answer) < config.min_answer_chars or len(question) < 4:
             reason = "too_short"
+        elif position in reused:
+            reason = "answer_reused"
         else:
             reason = problem(question, answer, chunk)
         if reason is None and grounding(answer, chunk_words) < config.min_grounding:

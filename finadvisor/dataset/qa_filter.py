@@ -26,6 +26,8 @@ _FOREIGN = re.compile(r"[\u0400-\u04ff\u0600-\u06ff\u0e00-\u0e7f\u3040-\u30ff\u3
 # Questions about the source text rather than about the product.
 _ABOUT_TEXT = re.compile(r"\b(?:đoạn\s+văn|văn\s+bản|đoạn\s+này|câu\s+trả\s+lời\s+này|câu\s+hỏi\s+này|"
                          r"trang\s+này|bài\s+viết)\b", re.IGNORECASE)
+# A "Câu 14:" label inside a question: the model ran the text's previous item into the one it meant to ask.
+_INNER_LABEL = re.compile(r"(?:^|\s)câu\s+\d{1,3}\s*[:：.]\s*", re.IGNORECASE)
 MAX_QUESTION_CHARS = 250
 
 
@@ -34,6 +36,8 @@ def strip_label(text: str, *, question: bool = False) -> str:
     previous = None
     while previous != text:
         previous, text = text, pattern.sub("", text, count=1)
+    if question:
+        text = _INNER_LABEL.split(text)[-1]  # "…? Câu 14: Địa chỉ văn phòng ở đâu?" -> the last question
     return text.strip()
 
 
@@ -51,16 +55,32 @@ def problem(question: str, answer: str, chunk: str) -> str | None:
         return "not_one_question"
     if len(words(question)) < 3:  # "Trang chủ?"
         return "too_short"
-    if answer.rstrip().endswith("?"):  # the model answered with the text's next question
+    if "?" in answer:  # the model answered with (or ran into) the text's next question
         return "answer_is_a_question"
     if _ABOUT_TEXT.search(question) or _ABOUT_TEXT.search(answer):
         return "about_the_text"
     q_key, a_key = loose_key(question), loose_key(answer)
     q_words, a_words = words(question), words(answer)
     if a_key == q_key or a_key.startswith(q_key) or (
-            len(a_words) <= len(q_words) + 2 and _share_in(a_words, set(q_words)) >= 0.9):
-        return "answer_repeats_question"
+            0.6 * len(q_words) <= len(a_words) <= len(q_words) + 2 and _share_in(a_words, set(q_words)) >= 0.9):
+        return "answer_repeats_question"  # but a short "Không bao giờ." to a yes/no question is an answer
     chunk_key = loose_key(chunk)
     if len(chunk_key) > 300 and len(a_key) >= 0.8 * len(chunk_key):
         return "copies_whole_text"
     return None
+
+
+def reused_answers(pairs: list[tuple[str, str]]) -> set[int]:
+    """Indexes of pairs whose answer another pair of the same reply also carries, except the one whose question
+    shares most words with it (the model shifted answers by one: question 2 got answer 3, as did question 3)."""
+    groups: dict[str, list[int]] = {}
+    for index, (_question, answer) in enumerate(pairs):
+        groups.setdefault(loose_key(answer), []).append(index)
+    dropped: set[int] = set()
+    for indexes in groups.values():
+        if len({loose_key(pairs[i][0]) for i in indexes}) > 1:  # the same pair twice is the dedup's business
+            def overlap(i: int) -> int:
+                return len(set(words(pairs[i][0])) & set(words(pairs[i][1])))
+            keep = max(indexes, key=overlap)
+            dropped |= {i for i in indexes if i != keep}
+    return dropped

@@ -14,7 +14,7 @@ from finadvisor.dataset.generate import (
     prompt_messages,
 )
 from finadvisor.dataset.llm import EngineLLM
-from finadvisor.dataset.qa_filter import problem, strip_label
+from finadvisor.dataset.qa_filter import problem, reused_answers, strip_label
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.fake import FakeEngine
 
@@ -59,6 +59,10 @@ REAL = [
     ("Bạn có thể đặt sẵn số tiền và lời nhắn trong mã?", "15. Tôi có thể hẹn lịch chuyển tiền định kỳ không?",
      "answer_is_a_question"),
     ("Đoạn văn này có bao giờ gọi điện hỏi mã OTP không?", "Không bao giờ.", "about_the_text"),
+    # second run (prompt qa-v2): a short "no" to a yes/no question is an answer, an echo is not
+    ("FinAdvisor Ví có bao giờ gọi điện hỏi mã OTP không?", "Không bao giờ.", None),
+    ("Việc giảm giới hạn có hiệu lực ngay?", "Việc giảm giới hạn có hiệu lực ngay.", "answer_repeats_question"),
+    ("Trả lời quá ngắn thì sao?", "Có. Phí chuyển tiền là bao nhiêu? Miễn phí.", "answer_is_a_question"),
     ("Phí rút tiền là bao nhiêu?", NOTES, None),  # NOTES is < 300 characters: not "the whole text"
     ("Phí rút tiền của Ví Mẫu là bao nhiêu?", "Từ lần thứ tư trong tháng, mỗi lần rút tiền mất phí 2.000đ.", None),
     ("Hotline hỗ trợ hoạt động khi nào?", "Hotline 1900 0000 hoạt động 24/7.", None),
@@ -68,6 +72,20 @@ REAL = [
 @pytest.mark.parametrize(("question", "answer", "reason"), REAL)
 def test_problems_of_real_replies(question: str, answer: str, reason: str | None):
     assert problem(question, answer, NOTES) == reason
+
+
+def test_a_label_inside_a_question_keeps_the_question_after_it():
+    raw = "Tôi có cần cập nhật ứng dụng thường xuyên không? Câu 15: Tôi nhận được tin nhắn trúng thưởng, có đúng không?"
+    assert strip_label(raw, question=True) == "Tôi nhận được tin nhắn trúng thưởng, có đúng không?"
+
+
+def test_an_answer_given_to_two_questions_stays_with_the_one_it_answers():
+    pairs = [("Tiền đã bị trừ nhưng giao dịch báo thất bại thì xử lý thế nào?",
+              "Lời nhắn kèm giao dịch chuyển tiền dài tối đa 120 ký tự."),
+             ("Lời nhắn khi chuyển tiền được dài bao nhiêu ký tự?",
+              "Lời nhắn kèm giao dịch chuyển tiền dài tối đa 120 ký tự."),
+             ("Có hẹn lịch chuyển tiền được không?", "Có, trong mục Chuyển định kỳ.")]
+    assert reused_answers(pairs) == {0}
 
 
 def test_an_answer_that_pastes_a_long_chunk_is_dropped():
@@ -88,7 +106,7 @@ async def test_generate_strips_labels_and_counts_each_reason(tmp_path):
         {"question": "Câu hỏi: Phí rút tiền là bao nhiêu?",
          "answer": "Đáp án: Phí rút tiền là 2.000đ mỗi lần từ lần thứ tư trong tháng."},
         {"question": REAL[0][0], "answer": REAL[0][1]},
-        {"question": REAL[1][0], "answer": REAL[1][1]},
+        {"question": "Hotline hỗ trợ của Ví Mẫu là 1900 0000?", "answer": "Hotline hỗ trợ của Ví Mẫu là 1900 0000."},
         {"question": "Đoạn văn này nói về gì?", "answer": "Ví Mẫu là ví điện tử thử nghiệm."},
     ]
 
