@@ -11,24 +11,24 @@ import httpx
 import pytest
 
 from finadvisor.advisor.mock_api import create_mock_app
+from finadvisor.advisor.prompt import vnd
 from finadvisor.advisor.providers import HttpHistoryProvider, demo_histories_dir
 from finadvisor.app import create_app
 from finadvisor.engines.fake import FakeEngine
 from finadvisor.history import SpendingHistory
 from finadvisor.settings import Settings
-from tests.advisor.conftest import candidate_names
+from tests.advisor.conftest import good_script
 from tests.helpers import started_client
 
 
 def echoing_script(request) -> str:  # type: ignore[no-untyped-def]
-    """An advisor 'model' whose summary names the user's largest category, as read from the prompt."""
+    """An advisor 'model' whose summary quotes the user's spending total, as read from the prompt's data line."""
     prompt = request.messages[-1]["content"]
-    data = json.loads(prompt.split("\n", 1)[1].split("\n\n", 1)[0])
-    top = data["chi_tieu"][0]["danh_muc"]
-    names = candidate_names(request)
-    return json.dumps({"summarization": f"Khoản chi lớn nhất của bạn là: {top}.",
-                       "recommendations": [{"service": n, "recommendation": "Dịch vụ này phù hợp với bạn đấy."}
-                                           for n in names[:2]]}, ensure_ascii=False)
+    total = re.search(r"tổng chi ([0-9.]+ đ)", prompt)
+    assert total is not None, prompt
+    reply = json.loads(good_script(request))
+    reply["summarization"] = f"Tổng chi tiêu tháng này của bạn là {total.group(1)}."
+    return json.dumps(reply, ensure_ascii=False)
 
 
 async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
     expected = {}
     for user in users:
         history = SpendingHistory.model_validate_json((demo_histories_dir() / f"{user}.json").read_text())
-        expected[user] = history.top_spending(1)[0].name
+        expected[user] = vnd(sum(c.amount for c in history.spending))
     async for client in started_client(app):
         app.state.history_provider = HttpHistoryProvider(
             "http://mock/v1/pfm/summary/category?filter_month={month}",
@@ -53,7 +53,8 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
         results = await asyncio.gather(*[ask(u) for u in users * 5])
         for user, response in results:
             assert response.status_code == 200, response.text
-            assert response.json()["summarization"] == f"Khoản chi lớn nhất của bạn là: {expected[user]}."
+            summary = response.json()["summarization"]  # the advisor may put its own computed sentence first
+            assert summary.endswith(f"Tổng chi tiêu tháng này của bạn là {expected[user]}."), (user, summary)
         assert client is not None
 
 
