@@ -32,7 +32,8 @@ from pathlib import Path
 
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder, lexical, load_catalog
 from finadvisor.catalog.diacritics import fold
-from finadvisor.catalog.index import LEXICAL_WEIGHT, _doc_tokens, load_vocabulary
+from finadvisor.catalog.fusion import doc_tokens
+from finadvisor.catalog.index import LEXICAL_WEIGHT, load_vocabulary
 from finadvisor.catalog.query import whole_history_query
 from finadvisor.history import SpendingHistory
 
@@ -152,7 +153,7 @@ def main() -> None:
             continue
         for segmentation in [m.strip() for m in args.segmentations.split(",") if m.strip()]:
             lexical.set_segmentation(segmentation)
-            _doc_tokens.cache_clear()  # document tokens were cached under the other scheme
+            doc_tokens.cache_clear()  # document tokens were cached under the other scheme
             run(index_for(services, embedder), name, segmentation, args.lexical_weights, sets, results)
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")

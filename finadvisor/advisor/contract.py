@@ -91,9 +91,9 @@ def explain_schema(names: list[str]) -> dict[str, Any]:
         "x-guidance": {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "},
         "type": "object",
         "additionalProperties": False,
-        "required": ["summarization", "recommendations"],
+        # reasons first: the model's summary rambles, and with a token budget the reasons are what must finish
+        "required": ["recommendations", "summarization"],
         "properties": {
-            "summarization": {"type": "string"},
             "recommendations": {
                 "type": "array",
                 "minItems": len(names),
@@ -103,6 +103,7 @@ def explain_schema(names: list[str]) -> dict[str, Any]:
                                  "properties": {"service": {"const": name}, "recommendation": {"type": "string"}}}
                                 for name in names],
             },
+            "summarization": {"type": "string"},
         },
     }
 

@@ -232,13 +232,14 @@ class Checker:
                        True, generic)
 
     def check_insight(self, text: str | None) -> tuple[str | None, list[str]]:
-        """At most one true sentence of the model's summary (or None), and the problems of the rest."""
+        """At most one true sentence of the model's summary that speaks of this user's own spending (or None;
+        "Cảm ơn bạn đã sử dụng dịch vụ" is true and worthless), and the problems of the rest."""
         problems: list[str] = []
         chosen = None
         for s in self.split(text or ""):
             found = self.sentence_problems(s)
             problems += found
-            if not found and chosen is None and len(s) >= 20:
+            if not found and chosen is None and self.cites(s):  # an insight about this user's spending
                 chosen = s
         return chosen, problems
 

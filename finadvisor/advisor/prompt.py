@@ -14,7 +14,7 @@ from datetime import datetime
 from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.history import SpendingHistory
 
-PROMPT_VERSION = "6"
+PROMPT_VERSION = "7"
 
 # No example sentence: the small model copied the old one ("Bạn chi 1.350.000 đ tiền điện mỗi tháng...") into
 # answers for users without an electricity bill. The services are already chosen; the model only explains.
@@ -83,8 +83,8 @@ def build_messages(history: SpendingHistory, picks: list[Pick], now: datetime | 
     when = time_context(now)
     if when:
         parts.append(f"Thời điểm hiện tại: {when}.")
-    parts.append(f"Trả về JSON gồm \"summarization\" và \"recommendations\" ({len(picks)} mục, theo đúng thứ tự "
-                 "các dịch vụ trên).")
+    parts.append(f"Trả về JSON gồm \"recommendations\" ({len(picks)} mục, theo đúng thứ tự các dịch vụ trên) và "
+                 "\"summarization\".")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": "\n\n".join(parts)}]
 
 
