@@ -27,8 +27,10 @@ from finadvisor.advisor.service import Advisor
 from finadvisor.batch.inputs import Item, Source, error_kind
 from finadvisor.batch.output import ResultLog
 from finadvisor.bench.stats import percentile
+from finadvisor.errors import EngineUnavailable, Overloaded
 
 MAX_EXAMPLES = 3
+OVERLOADED_RETRIES = 30
 Progress = Callable[[dict[str, Any]], None]
 
 
@@ -47,7 +49,7 @@ async def process_one(advisor: Advisor, source: Source, item: Item, *, for_time:
     try:
         history = await source.load(item)
         timings["load"] = time.perf_counter() - t0
-        result = await advisor.recommend(history, now=for_time, bypass_cache=force)
+        result = await _recommend(advisor, history, for_time, force)
     except asyncio.CancelledError:
         raise
     except Exception as exc:  # one user's failure, of any kind, is that user's record, never the run's
@@ -59,6 +61,19 @@ async def process_one(advisor: Advisor, source: Source, item: Item, *, for_time:
     timings["total"] = time.perf_counter() - t0
     record["timings"] = {k: round(v, 4) if isinstance(v, float) else v for k, v in timings.items()}
     return record
+
+
+async def _recommend(advisor: Advisor, history: Any, for_time: datetime, force: bool) -> Any:
+    """A shared LLM that is full (``Overloaded``, e.g. the Ray ``llm`` deployment's gate with many actors) is
+    waited for, as its Retry-After says: a busy engine is backpressure, not that user's failure."""
+    for attempt in range(OVERLOADED_RETRIES):
+        try:
+            return await advisor.recommend(history, now=for_time, bypass_cache=force)
+        except Overloaded as exc:
+            if isinstance(exc, EngineUnavailable) or attempt == OVERLOADED_RETRIES - 1:
+                raise
+            await asyncio.sleep(min(exc.retry_after or 1.0, 10.0))
+    raise AssertionError("unreachable")
 
 
 @dataclass
@@ -146,9 +161,9 @@ async def run_batch(advisor: Advisor, source: Source, out: ResultLog, *, for_tim
 
     try:
         async with asyncio.TaskGroup() as group:  # one failing task (say, an unreadable input) cancels the rest
-            group.create_task(produce())
-            for _ in range(workers):
-                group.create_task(work())
+            producer = group.create_task(produce())
+            await asyncio.wait([group.create_task(work()) for _ in range(workers)])
+            producer.cancel()  # workers stopped early (stop flag): the producer may be blocked on a full queue
     except ExceptionGroup as group:
         raise group.exceptions[0] from None  # one clear error (e.g. ConfigError), not a group traceback
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -190,11 +191,13 @@ def test_stop_flag_loses_only_in_flight_users(batch_settings: Settings, tmp_path
         if stats.done == 5:
             stats.interrupted = True  # what the SIGINT handler sets (it also cancels the in-flight users)
 
+    t0 = time.monotonic()
     with ResultLog(out, for_time=MORNING.isoformat()) as log:
         log.open()
         run_local(batch_settings, open_source(src), log, for_time=MORNING, skip=set(), force=False,
                   concurrency=2, progress=progress, engine=FakeEngine(script=good_script, ttft_s=0.01),
                   stats=stats)
+    assert time.monotonic() - t0 < 30  # returns at once (a producer blocked on the full queue once hung it)
     recs = records(out)
     assert 5 <= len(recs) <= 6 and len({r["user"] for r in recs}) == len(recs)  # the other worker's user, at most
 
@@ -207,3 +210,27 @@ def test_identical_histories_make_one_generation(batch_settings: Settings, tmp_p
     assert _run(batch_settings, src, tmp_path / "out.jsonl", engine) == EXIT_OK
     assert len(engine.calls) == 1  # the advisor's single-flight + cache: twins cost one LLM call
     assert len(records(tmp_path / "out.jsonl")) == 6
+
+
+class BusyThenFreeEngine(FakeEngine):
+    """A shared engine that refuses the first requests as full (what the Ray llm deployment's gate does)."""
+
+    def __init__(self, refusals: int) -> None:
+        super().__init__(script=good_script)
+        self.refusals = refusals
+
+    async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
+        from finadvisor.errors import Overloaded
+
+        if self.refusals > 0:
+            self.refusals -= 1
+            raise Overloaded("busy", retry_after=0.01)
+        async for delta in super().stream(request):
+            yield delta
+
+
+def test_a_full_shared_engine_is_waited_for_not_a_failure(batch_settings: Settings, tmp_path: Path) -> None:
+    write_users(tmp_path / "in.jsonl", 3)
+    engine = BusyThenFreeEngine(refusals=5)
+    assert _run(batch_settings, tmp_path / "in.jsonl", tmp_path / "out.jsonl", engine) == EXIT_OK
+    assert engine.refusals == 0 and len(records(tmp_path / "out.jsonl")) == 3
