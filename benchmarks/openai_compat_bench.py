@@ -90,7 +90,7 @@ async def tool_trials(client: httpx.AsyncClient, tries: int, choice: str, tasks:
         if r.status_code == 200 and well_formed(body, expected):
             ok += 1
         else:
-            failures.append(json.dumps(body, ensure_ascii=False)[:300])
+            failures.append(json.dumps((body.get("choices") or [body])[0], ensure_ascii=False)[:800])
     return {"ok": ok, "tries": tries, "mean_s": round(sum(seconds) / len(seconds), 2), "failures": failures[:3]}
 
 
