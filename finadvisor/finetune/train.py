@@ -24,7 +24,7 @@ from finadvisor.extras import missing
 from finadvisor.finetune.config import TrainConfig
 from finadvisor.finetune.data import TokenizeStats, read_chatml, tokenize_dataset
 from finadvisor.finetune.export import BASE_META, BaseShape, export_gguf_lora
-from finadvisor.fsutil import atomic_write
+from finadvisor.fsutil import DEFAULT_MODE, atomic_write
 from finadvisor.hf_models import BaseSpec, load_base, resolve_base
 
 log = logging.getLogger(__name__)
@@ -198,6 +198,8 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     if trainer.is_world_process_zero():
         trainer.model.save_pretrained(str(out))  # type: ignore[union-attr,operator]  # a PeftModel here
         tokenizer.save_pretrained(str(out))
+        for written in out.glob("*.safetensors"):  # safetensors leaves 0600; fsutil's policy is 0644
+            written.chmod(DEFAULT_MODE)
     losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     steps = int(trainer.state.global_step)
     meta = {"base": str(spec), "config": {"model_type": shape.model_type,

@@ -118,6 +118,7 @@ def test_cli_recipe_dropout_reaches_the_saved_adapter(tiny_base: Path, faq_jsonl
     assert saved["lora_dropout"] == 0.11 and saved["r"] == 4 and saved["lora_alpha"] == 8
     meta = json.loads((tmp_path / "a" / "finadvisor_base.json").read_text())
     assert meta["train"]["dropout"] == 0.11
+    assert (tmp_path / "a" / "adapter_model.safetensors").stat().st_mode & 0o777 == 0o644  # readable by a server
 
     result = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--out", str(tmp_path / "b"),
                                       "--dropout", "0.2", "--no-gguf"])
