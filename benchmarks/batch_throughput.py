@@ -75,7 +75,8 @@ def batch_side(args: argparse.Namespace, env: dict[str, str], model: str, data: 
     t0 = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "finadvisor.batch", "batch", "--input", str(data), "--out",
                           str(out / "batch.jsonl"), "--force", "--model", model, "--n-parallel",
-                          str(args.n_parallel), "--n-threads", str(args.n_threads), *engine_flag(args)],
+                          str(args.n_parallel), "--n-threads", str(args.n_threads), *engine_flag(args),
+                          *(["--concurrency", str(args.batch_concurrency)] if args.batch_concurrency else [])],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     if run.returncode not in (0, 3):
         raise SystemExit(f"batch failed ({run.returncode}): {run.stderr[-2000:]}")
@@ -93,6 +94,7 @@ def main() -> None:
     parser.add_argument("--n-threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--out", type=Path, default=Path("out/batch-bench"))
+    parser.add_argument("--batch-concurrency", type=int, default=None, help="batch workers (default: its own)")
     parser.add_argument("--engine", default=None, help="engine override for a dry run of this script (fake)")
     args = parser.parse_args()
 

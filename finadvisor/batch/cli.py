@@ -144,8 +144,8 @@ def batch(
         help="Service-to-service key for the spending API (sent as a bearer token; never logged). Prefer the "
              "environment variable to the flag.")] = None,
     month: Annotated[str | None, typer.Option("--month", help="YYYY-MM for {month} (default: --for-time's).")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Users in flight (default: the "
-                                                    "engine's slots plus a margin).")] = None,
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Users in flight (default: twice the "
+                                                    "engine's slots).")] = None,
     engine: Annotated[str | None, typer.Option("--engine", help="Engine override (llamacpp, openai, fake...).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Local GGUF for the embedded engine.")] = None,
     upstream: Annotated[str | None, typer.Option("--upstream", help="OpenAI-compatible URL (vLLM) instead of the "
