@@ -18,10 +18,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, field_validator
 
 from finadvisor.advisor.build import build_advisor as build
 from finadvisor.advisor.providers import (
@@ -50,6 +51,14 @@ LOGIN_HINT = """<!doctype html><html lang="vi"><meta charset="utf-8"><title>Đă
 class RecommendationRequest(BaseModel):
     history: SpendingHistory
     now: datetime | None = None
+
+    @field_validator("now", mode="before")
+    @classmethod
+    def _iso_only(cls, v: Any) -> Any:
+        """ISO 8601 text only, as the schema says: lax mode would also take a number as a Unix time."""
+        if v is not None and not isinstance(v, str | datetime):
+            raise ValueError("now must be an ISO 8601 date-time string")
+        return v
 
 
 router = APIRouter(prefix="/api", responses=documented(400, 401, 404, 413, 422, 429, 500, 502, 503, 504))

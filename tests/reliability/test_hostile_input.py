@@ -199,3 +199,13 @@ def test_token_and_month_checks_are_total(text: str) -> None:
         assert len(check_month(text)) == 7
     except ValueError:
         pass
+
+
+@pytest.mark.parametrize("now", [1700000000, 1.5, True, [], {}])
+async def test_now_must_be_an_iso_string(tmp_path, now: object) -> None:  # type: ignore[no-untyped-def]
+    """Found by the 2,000-case fuzz run: a number was taken as a Unix time although the schema says string."""
+    async for c in _client(tmp_path, Recorder()):
+        r = await c.post(API, json={"history": HISTORY, "now": now})
+        assert r.status_code == 422 and r.json()["error"]["param"] == "now", r.text
+        ok = await c.post(API, json={"history": HISTORY, "now": "2024-05-01T08:30:00"})
+        assert ok.status_code == 200
