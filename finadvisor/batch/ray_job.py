@@ -1,7 +1,7 @@
 """``finadvisor batch --ray ADDRESS``: the same job as a Ray Data pipeline, for a cluster.
 
     users (driver: input read lazily, done users dropped) -> ray.data.from_items
-      -> map_batches(AdvisorActors, concurrency=N actors, async: several batches in flight per actor)
+      -> map_batches(AdvisorActor, an actor pool of N; async: several batches in flight per actor)
       -> iter_rows on the driver -> the same append+fsync output file (output.py)
 
 Ray Data does all the scheduling, the streaming and the backpressure (its executor bounds the rows in flight and
@@ -168,7 +168,8 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
     try:
         if rows:
             ds = ray.data.from_items(rows).map_batches(
-                AdvisorActor, batch_size=batch_size, batch_format="numpy", concurrency=actors,
+                AdvisorActor, batch_size=batch_size, batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=ACTOR_CPUS,
                 fn_constructor_kwargs={"settings": settings.model_dump(mode="json"),
                                        "for_time": for_time.isoformat(), "force": force, "llm_app": app,
