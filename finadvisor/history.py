@@ -139,14 +139,16 @@ class SpendingHistory(BaseModel):
 
 
 def history_from_json(raw: Any, source: str) -> SpendingHistory:
-    """Validate an already-parsed history document: the seed's shape ``{"earning", "spending"}`` or the
-    ``{"history": {...}}`` envelope (the body of ``POST /api/recommendations``). Wrong shape: ValidationFailed."""
+    """Validate an already-parsed history document: the seed's shape ``{"earning", "spending"}``, the
+    ``{"history": {...}}`` envelope (the body of ``POST /api/recommendations``) or the spending API's
+    ``{"data": {...}}``. Wrong shape: ValidationFailed."""
     from pydantic import ValidationError
 
     from finadvisor.errors import ValidationFailed
 
-    if isinstance(raw, dict) and "history" in raw and "spending" not in raw and "earning" not in raw:
-        raw = raw["history"]
+    for envelope in ("history", "data"):  # POST /api/recommendations' body; the spending API's response
+        if isinstance(raw, dict) and envelope in raw and not {"spending", "earning"} & set(raw):
+            raw = raw[envelope]
     if not isinstance(raw, dict):
         raise ValidationFailed(f"history {source}: expected a JSON object with 'earning' and 'spending' lists "
                                f"(or {{\"history\": {{...}}}}), got {type(raw).__name__}")
@@ -161,14 +163,15 @@ def history_from_json(raw: Any, source: str) -> SpendingHistory:
 def load_history_file(path: str | os.PathLike[str]) -> SpendingHistory:
     """The one history-file loader (``recommend --history``, the catalog CLI, the nightly batch).
 
-    Accepts the seed's shape and the ``{"history": ...}`` envelope; any failure (missing file, not UTF-8, not
+    Accepts the seed's shape and the ``{"history": ...}`` / ``{"data": ...}`` envelopes (UTF-8, with or without a
+    BOM); any failure (missing file, not UTF-8, not
     JSON, wrong shape) is a :class:`~finadvisor.errors.ValidationFailed` that names the file and the field.
     """
     from finadvisor.errors import ValidationFailed
 
     target = Path(path)
     try:
-        raw = json.loads(target.read_text(encoding="utf-8"))
+        raw = json.loads(target.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise ValidationFailed(f"cannot read history {target}: {exc.strerror or exc}") from None
     except UnicodeDecodeError:

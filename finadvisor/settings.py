@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # --- engine --------------------------------------------------------------------------------------
     engine: EngineName = Field("llamacpp", description="Inference engine: llamacpp, openai, transformers, vllm or fake.")
     model: str | None = Field(None, description="Model path (GGUF for llamacpp, HF folder for transformers/vllm); default: the packaged Qwen2.5 0.5B.")
-    model_name: str = Field("qwen2.5-0.5b-instruct", description="Model name served in /v1/models and accepted in requests.")
+    model_name: str = Field("qwen2.5-coder-0.5b-instruct", description="Model name served in /v1/models and accepted in requests (the old id qwen2.5-0.5b-instruct stays an alias).")
     upstream_url: str | None = Field(None, description="Base URL of an OpenAI-compatible upstream (engine=openai), e.g. http://host:8001/v1.")
     upstream_api_key: str | None = Field(None, description="API key sent to the upstream, if it needs one.")
     upstream_model: str | None = Field(None, description="Model name to ask the upstream for (default: its first model).")
@@ -68,7 +68,10 @@ class Settings(BaseSettings):
     category_vocabulary: Path | None = Field(
         None, description="Spending-category names (one per line) to pre-embed with the index; default: the "
         "packaged generic list. Add your spending API's own category names here.")
-    link_schemes: list[str] = Field(default_factory=lambda: ["https", "zalopay", "finadvisor"], description="Allowed URL schemes for catalog links.")
+    category_map: Path | None = Field(
+        None, description="The reviewed category -> service map (CSV) the advisor's ranker uses for known spending "
+        "category names; default: the packaged finadvisor/data/category_map.csv.")
+    link_schemes: list[str] = Field(default_factory=lambda: ["*"], description="Allowed URL schemes for catalog links; \"*\" (default) allows any app deep-link scheme. javascript:, vbscript:, data: and file: are always refused.")
     retrieval_top_k: int = Field(4, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
     retrieval_min_share: float = Field(0.15, ge=0, le=1, description="Drop candidates below this share of the history's weight (at least 2 kept).")
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from finadvisor.advisor.cache import RecommendationCache, create_cache
+from finadvisor.advisor.category_map import load_category_map
 from finadvisor.advisor.service import Advisor
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
@@ -61,8 +62,10 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     index = await asyncio.to_thread(open_index, settings, embedder, catalog=catalog)
     if cache is None:
         cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
+    category_map = await asyncio.to_thread(load_category_map, settings.category_map)
     return Advisor(llm, index, cache, metrics=metrics, top_k=settings.retrieval_top_k,
-                   min_share=settings.retrieval_min_share, max_tokens=settings.advisor_max_tokens)
+                   min_share=settings.retrieval_min_share, max_tokens=settings.advisor_max_tokens,
+                   category_map=category_map)
 
 
 @contextlib.asynccontextmanager

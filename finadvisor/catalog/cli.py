@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from finadvisor.errors import InvalidRequest, ValidationFailed
+from finadvisor.errors import InvalidRequest
 
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Service catalog and retrieval: build the vector index, add/remove services, search it.")
@@ -179,10 +179,9 @@ def search(index: IndexOpt,
            as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, best first.")] = False,
            embedder: EmbedderOpt = None) -> None:
     """Search with a free-text query or a spending history (one weighted query per category)."""
-    from pydantic import ValidationError
 
     from finadvisor.catalog.index import CatalogIndex
-    from finadvisor.history import SpendingHistory
+    from finadvisor.history import load_history_file
 
     if (query is None) == (history is None):
         raise InvalidRequest("give exactly one of --query TEXT or --history HISTORY.json")
@@ -191,21 +190,7 @@ def search(index: IndexOpt,
         hits = idx.search(query, top_k)
     else:
         assert history is not None
-        try:
-            data = json.loads(history.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise ValidationFailed(f"history file {history} does not exist") from None
-        except (OSError, ValueError) as exc:
-            raise ValidationFailed(f"{history}: not valid JSON ({exc})") from None
-        if isinstance(data, dict) and isinstance(data.get("data"), dict):
-            data = data["data"]  # the spending API's envelope
-        try:
-            parsed = SpendingHistory.model_validate(data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ValidationFailed(f"{history}: {where}: {first['msg']}") from None
-        hits = idx.search_history(parsed, top_k)
+        hits = idx.search_history(load_history_file(history), top_k)
     if as_json:
         typer.echo(json.dumps([{**h.service.public(), "score": round(h.score, 4)} for h in hits],
                               ensure_ascii=False, indent=1))

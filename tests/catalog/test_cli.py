@@ -47,8 +47,9 @@ def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
     from finadvisor.errors import FinadvisorError
 
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps([{"service": "A", "link": "ftp://x/y", "description": "d"}]))
-    with pytest.raises(FinadvisorError, match=r"catalog entry 0 \('A'\): field 'link' 'ftp://x/y' scheme 'ftp'"):
+    bad.write_text(json.dumps([{"service": "A", "link": "javascript:alert(1)", "description": "d"}]))
+    with pytest.raises(FinadvisorError, match=r"catalog entry 0 \('A'\): field 'link' 'javascript:alert\(1\)' "
+                       r"scheme 'javascript' can run script"):
         run("build", str(bad), "--index", str(tmp_path / "i"), "--embedder", "hash")
     with pytest.raises(FinadvisorError, match="exactly one of --query"):
         run("search", "--index", str(tmp_path / "i"))

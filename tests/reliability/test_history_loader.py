@@ -60,3 +60,12 @@ def test_hostile_amounts_are_value_errors_not_crashes(value: object) -> None:
         parse_amount(value)
     with pytest.raises(ValidationError):  # a 422 at the API, never an OverflowError 500
         SpendingHistory.model_validate({"spending": [{"name": "x", "amount": value}]})
+
+
+def test_the_spending_api_envelope_and_a_bom_are_accepted(tmp_path: Path) -> None:
+    from finadvisor.history import load_history_file
+
+    path = tmp_path / "api.json"
+    body = {"data": {"earning": [], "spending": [{"name": "Ăn uống", "amount": 1000, "count": 1}]}}
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(body, ensure_ascii=False).encode())
+    assert [c.name for c in load_history_file(path).spending] == ["Ăn uống"]
