@@ -150,3 +150,31 @@ async def generate(engine: Engine, request: GenerationRequest) -> Generation:
     async for delta in engine.stream(request):
         builder.add(delta)
     return builder.result()
+
+
+SAMPLING_KEYS = ("temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias")
+TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls")
+
+
+def openai_body(request: GenerationRequest, *, keys: tuple[str, ...] = SAMPLING_KEYS) -> dict[str, Any]:
+    """The streamed OpenAI-style body for a request (chat ``messages`` or a raw ``prompt``), the one place it is
+    built: the llama.cpp engine and the upstream engine add only what is theirs (model, grammar, cache_prompt).
+    ``keys``: the request fields passed on as they are when set."""
+    body: dict[str, Any] = {"max_tokens": request.max_tokens, "stream": True,
+                            "stream_options": {"include_usage": True}}
+    if request.prompt is not None:
+        body["prompt"] = request.prompt
+        if request.logprobs:
+            body["logprobs"] = request.top_logprobs or 1  # legacy completions: an int
+    else:
+        body["messages"] = request.messages
+        if request.logprobs:
+            body["logprobs"] = True
+            if request.top_logprobs:
+                body["top_logprobs"] = request.top_logprobs
+    for key in keys:
+        value = getattr(request, key)
+        if value is not None and value != []:
+            body[key] = value
+    return body
+

@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.engines.base import Delta, GenerationRequest, openai_body
 from finadvisor.engines.tools import (
     AutoToolStream,
     call_deltas,
@@ -168,26 +168,7 @@ class LlamaCppEngine:
 
     # --- generation ------------------------------------------------------------------------------------
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "max_tokens": request.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "cache_prompt": True,
-        }
-        if request.prompt is not None:
-            body["prompt"] = request.prompt
-            if request.logprobs:
-                body["logprobs"] = request.top_logprobs or 1
-        else:
-            body["messages"] = request.messages
-            if request.logprobs:
-                body["logprobs"] = True
-                if request.top_logprobs:
-                    body["top_logprobs"] = request.top_logprobs
-        for key in ("temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias"):
-            value = getattr(request, key)
-            if value is not None and value != []:
-                body[key] = value
+        body = {**openai_body(request), "cache_prompt": True}
         schema = request.json_schema
         if request.tools and request.tool_choice != "none":
             body["tools"] = request.tools

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from finadvisor.engines.base import Delta, GenerationRequest
+from finadvisor.engines.base import SAMPLING_KEYS, TOOL_KEYS, Delta, GenerationRequest, openai_body
 from finadvisor.errors import (
     ConfigError,
     ContextOverflow,
@@ -95,27 +95,8 @@ class OpenAIUpstreamEngine:
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         if request.adapter is not None and request.adapter not in self._adapters:
             raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
-        body: dict[str, Any] = {
-            "model": request.adapter or self.model,
-            "max_tokens": request.max_tokens,
-            "stream": True,
-            "stream_options": {"include_usage": True},
-        }
-        if request.prompt is not None:
-            body["prompt"] = request.prompt
-            if request.logprobs:
-                body["logprobs"] = request.top_logprobs or 1
-        else:
-            body["messages"] = request.messages
-            if request.logprobs:
-                body["logprobs"] = True
-                if request.top_logprobs:
-                    body["top_logprobs"] = request.top_logprobs
-        for key in ("temperature", "top_p", "stop", "seed", "tools", "tool_choice", "parallel_tool_calls",
-                    "frequency_penalty", "presence_penalty", "logit_bias"):
-            value = getattr(request, key)
-            if value is not None:
-                body[key] = value
+        body = {"model": request.adapter or self.model,
+                **openai_body(request, keys=(*SAMPLING_KEYS, *TOOL_KEYS))}
         if request.json_schema is not None:
             body["response_format"] = {"type": "json_schema",
                                        "json_schema": {"name": "response", "schema": request.json_schema}}
