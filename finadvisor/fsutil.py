@@ -41,21 +41,9 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, file_mode: int
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path`` atomically."""
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open writes a whole new file: mode must be 'w' or 'wb'")
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, mode, encoding=None if "b" in mode else encoding) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, file_mode)
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    fsync_dir(target.parent)
+    with _temp_path(Path(path), file_mode) as tmp, open(tmp, mode, encoding=None if "b" in mode else encoding) as handle:
+        yield handle
+        handle.flush()
 
 
 def atomic_temp_path(path: str | os.PathLike[str]) -> contextlib.AbstractContextManager[Path]:
