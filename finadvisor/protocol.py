@@ -469,3 +469,15 @@ class EmbeddingResponse(BaseModel):
     data: list[Embedding]
     model: str
     usage: EmbeddingUsage
+
+
+def openai_base_url(url: str, *, what: str = "upstream URL") -> str:
+    """The one rule for an OpenAI-compatible base URL (upstream engine, embedder): http(s) only, no trailing
+    slash, ``/v1`` appended when missing, so ``http://vllm:8000`` and ``http://vllm:8000/v1/`` mean the same."""
+    from finadvisor.errors import ConfigError
+
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{what} must start with http:// or https://, got {url!r}")
+    base = url.rstrip("/")
+    return base if base.endswith("/v1") else base + "/v1"
+

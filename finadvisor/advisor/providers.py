@@ -20,7 +20,14 @@ from typing import Protocol
 import httpx
 from pydantic import ValidationError
 
-from finadvisor.errors import AuthError, ConfigError, NotFound, UpstreamError, UpstreamTimeout
+from finadvisor.errors import (
+    AuthError,
+    ConfigError,
+    FinadvisorError,
+    NotFound,
+    UpstreamError,
+    UpstreamTimeout,
+)
 from finadvisor.history import SpendingHistory
 
 MAX_RESPONSE_BYTES = 1_000_000
@@ -80,36 +87,11 @@ class HttpHistoryProvider:
     async def fetch(self, token: str, month: str) -> SpendingHistory:
         url = self.url_template.replace("{month}", check_month(month))
         check_token(token)
-        try:
-            # httpx timeouts are per operation; this is the deadline for the whole exchange (slow drips too).
-            async with asyncio.timeout(self.timeout_s):
-                body = await self._get(url, token)
-        except (TimeoutError, httpx.TimeoutException):
-            raise UpstreamTimeout("the spending API did not answer in time; try again later") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"the spending API is unreachable ({type(exc).__name__}); try again later") from None
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, >4300-digit ints, deep nesting
-            raise UpstreamError("the spending API returned a response that is not valid JSON") from None
-        return parse_history_payload(payload, "the spending API")
-
-    async def _get(self, url: str, token: str) -> bytes:
-        headers = {"Cookie": f"{self.cookie_name}={token}", "Accept": "application/json"}
-        async with self._client.stream("GET", url, headers=headers) as resp:
-            if resp.status_code in (401, 403):
-                raise AuthError("the spending API did not accept your session; please log in again",
-                                code="session_expired")
-            if resp.status_code == 404:
-                raise NotFound("the spending API has no history for this user and month")
-            if resp.status_code >= 400:
-                raise UpstreamError(f"the spending API failed (HTTP {resp.status_code}); try again later")
-            body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise UpstreamError("the spending API returned an oversized response")
-        return bytes(body)
+        return await get_spending_history(
+            self._client, url, timeout_s=self.timeout_s,
+            headers={"Cookie": f"{self.cookie_name}={token}", "Accept": "application/json"},
+            refused=AuthError("the spending API did not accept your session; please log in again",
+                              code="session_expired"))
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -146,3 +128,35 @@ class FolderHistoryProvider:
 
 def demo_histories_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "histories"
+
+
+async def get_spending_history(client: httpx.AsyncClient, url: str, *, timeout_s: float,
+                               headers: dict[str, str] | None = None,
+                               refused: FinadvisorError | None = None) -> SpendingHistory:
+    """GET one history from the spending API: one deadline for the whole exchange (slow drips too), a bounded
+    body, and every failure mapped to the project's errors (401/403 -> ``refused``, 404, other 4xx/5xx -> 502,
+    not JSON -> 502, slow -> 504). Used by the web route (user cookie) and the nightly batch (service key)."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            async with client.stream("GET", url, headers=headers) as resp:
+                if resp.status_code in (401, 403):
+                    raise refused or AuthError(f"the spending API refused the request (HTTP {resp.status_code})")
+                if resp.status_code == 404:
+                    raise NotFound("the spending API has no history for this user and month")
+                if resp.status_code >= 400:
+                    raise UpstreamError(f"the spending API failed (HTTP {resp.status_code}); try again later")
+                body = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise UpstreamError("the spending API returned an oversized response")
+    except (TimeoutError, httpx.TimeoutException):
+        raise UpstreamTimeout("the spending API did not answer in time; try again later") from None
+    except httpx.HTTPError as exc:
+        raise UpstreamError(f"the spending API is unreachable ({type(exc).__name__}); try again later") from None
+    try:
+        payload = json.loads(bytes(body))
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, >4300-digit ints, deep nesting
+        raise UpstreamError("the spending API returned a response that is not valid JSON") from None
+    return parse_history_payload(payload, "the spending API")
+

@@ -26,14 +26,11 @@ from urllib.parse import quote
 
 import httpx
 
-from finadvisor.advisor.providers import MAX_RESPONSE_BYTES, check_month, parse_history_payload
+from finadvisor.advisor.providers import check_month, get_spending_history
 from finadvisor.errors import (
     AuthError,
     ConfigError,
     FinadvisorError,
-    NotFound,
-    UpstreamError,
-    UpstreamTimeout,
     ValidationFailed,
 )
 from finadvisor.history import SpendingHistory, history_from_json, load_history_file
@@ -207,34 +204,9 @@ class ApiSource:
     async def load(self, item: Item) -> SpendingHistory:
         if item.problem is not None:
             raise ValidationFailed(item.problem)
-        try:
-            async with asyncio.timeout(self.timeout_s):  # a deadline for the whole exchange, slow drips too
-                body = await self._get(self.url(item.user))
-        except (TimeoutError, httpx.TimeoutException):
-            raise UpstreamTimeout("the spending API did not answer in time") from None
-        except httpx.HTTPError as exc:
-            raise UpstreamError(f"the spending API is unreachable ({type(exc).__name__})") from None
-        try:
-            payload = json.loads(body)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            raise UpstreamError("the spending API returned a response that is not valid JSON") from None
-        return parse_history_payload(payload, "the spending API")
-
-    async def _get(self, url: str) -> bytes:
-        async with self._client.stream("GET", url) as resp:
-            if resp.status_code in (401, 403):
-                raise AuthError("the spending API refused the service key (HTTP "
-                                f"{resp.status_code}); check FINADVISOR_SPENDING_SERVICE_KEY")
-            if resp.status_code == 404:
-                raise NotFound("the spending API has no history for this user and month")
-            if resp.status_code >= 400:
-                raise UpstreamError(f"the spending API failed (HTTP {resp.status_code})")
-            body = bytearray()
-            async for chunk in resp.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE_BYTES:
-                    raise UpstreamError("the spending API returned an oversized response")
-        return bytes(body)
+        return await get_spending_history(
+            self._client, self.url(item.user), timeout_s=self.timeout_s,
+            refused=AuthError("the spending API refused the service key; check FINADVISOR_SPENDING_SERVICE_KEY"))
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -9,8 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from finadvisor.errors import ConfigError
+from finadvisor.fsutil import atomic_write
 
 SCHEMA = "finadvisor.bench/1"
 
@@ -37,15 +36,7 @@ def results_document(config: dict[str, Any], levels: list[dict[str, Any]], *, mo
 
 def write_json(path: Path, doc: dict[str, Any]) -> Path:
     """Atomic: a reader never sees half a file, and Ctrl-C during the write leaves the old one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, ensure_ascii=False, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, json.dumps(doc, ensure_ascii=False, indent=1))
     return path
 
 

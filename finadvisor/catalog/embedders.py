@@ -24,6 +24,7 @@ import numpy as np
 
 from finadvisor.errors import ConfigError, UpstreamError, UpstreamTimeout
 from finadvisor.extras import require_extra
+from finadvisor.protocol import openai_base_url
 
 MAX_BATCH = 64
 
@@ -131,10 +132,7 @@ class OpenAIEmbedder:
                  timeout_s: float = 30.0, transport: object | None = None) -> None:
         import httpx
 
-        if not url.startswith(("http://", "https://")):
-            raise ConfigError(f"embedder URL must start with http:// or https://, got {url!r}")
-        base = url.rstrip("/")
-        self._url = (base if base.endswith("/v1") else base + "/v1") + "/embeddings"
+        self._url = openai_base_url(url, what="embedder URL") + "/embeddings"
         self._model = model or "default"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         kwargs = {"transport": transport} if transport is not None else {}

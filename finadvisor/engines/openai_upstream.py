@@ -24,6 +24,7 @@ from finadvisor.errors import (
     UpstreamError,
     UpstreamTimeout,
 )
+from finadvisor.protocol import openai_base_url
 from finadvisor.settings import Settings
 
 
@@ -40,11 +41,7 @@ class OpenAIUpstreamEngine:
                  adapters: list[str] | None = None, timeout_s: float = 300.0,
                  transport: httpx.AsyncBaseTransport | None = None, slots: int = 64) -> None:
         self.slots = slots  # the upstream schedules its own batches; this bounds what we send it at once
-        if not base_url.startswith(("http://", "https://")):
-            raise ConfigError(f"upstream URL must start with http:// or https://, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
-        if not self.base_url.endswith("/v1"):
-            self.base_url += "/v1"
+        self.base_url = openai_base_url(base_url)
         self.model = model
         self._adapters = adapters or []
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -117,7 +117,10 @@ class LLMService:
         finish = None
         try:
             try:
-                await asyncio.wait_for(self._slots.acquire(), timeout=self.timeout_s)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that races the
+                # acquire (a Ctrl-C or a client that went away then hangs, or a slot is lost).
+                async with asyncio.timeout(self.timeout_s):
+                    await self._slots.acquire()
             except TimeoutError as exc:
                 raise Overloaded("no decoding slot became free in time; retry shortly", retry_after=5) from exc
             iterator = aiter(self.engine.stream(request))
@@ -128,7 +131,8 @@ class LLMService:
                     if remaining <= 0:
                         raise UpstreamTimeout(f"generation exceeded the {self.timeout_s:.0f} s time budget")
                     try:
-                        delta = await asyncio.wait_for(anext(iterator), timeout=remaining)
+                        async with asyncio.timeout(remaining):
+                            delta = await anext(iterator)
                     except StopAsyncIteration:
                         break
                     except TimeoutError as exc:

@@ -41,7 +41,9 @@ def _free_port() -> int:
 
 def vllm_command(model: str, port: int, *, served_name: str, tensor_parallel_size: int = 1,
                  lora: list[str] | None = None, max_lora_rank: int = 64, max_model_len: int | None = None,
-                 extra: list[str] | None = None) -> list[str]:
+                 extra: list[str] | None = None, tool_call_parser: str | None = "hermes") -> list[str]:
+    """vLLM's OpenAI server command. ``tool_call_parser``: vLLM parses tool calls for ``tool_choice: auto`` only
+    with ``--enable-auto-tool-choice``; "hermes" reads the ``<tool_call>`` tags of Qwen2.5's template (None: off)."""
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--host", "127.0.0.1", "--port", str(port),
            "--model", model, "--served-model-name", served_name,
            "--tensor-parallel-size", str(tensor_parallel_size)]
@@ -49,6 +51,8 @@ def vllm_command(model: str, port: int, *, served_name: str, tensor_parallel_siz
         cmd += ["--max-model-len", str(max_model_len)]
     if lora:
         cmd += ["--enable-lora", "--max-lora-rank", str(max_lora_rank), "--lora-modules", *lora]
+    if tool_call_parser:
+        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", tool_call_parser]
     return cmd + (extra or [])
 
 
@@ -56,7 +60,7 @@ class VLLMEngine:
     name = "vllm"
     supports_json_schema = True
     supports_lora = True
-    supports_tools = True  # passed through; vLLM needs --enable-auto-tool-choice --tool-call-parser for "auto"
+    supports_tools = True  # passed through; vllm_command turns on vLLM's tool-call parser for "auto"
     supports_logprobs = True
     supports_penalties = True
     supports_completions = True

@@ -30,6 +30,8 @@ def test_command_line_matches_vllm_flags() -> None:
     assert "-m vllm.entrypoints.openai.api_server" in joined
     assert "--tensor-parallel-size 2" in joined
     assert "--enable-lora --max-lora-rank 32 --lora-modules faq=/a" in joined
+    assert "--enable-auto-tool-choice --tool-call-parser hermes" in joined
+    assert "--tool-call-parser" not in " ".join(vllm_command("/m", 9000, served_name="q", tool_call_parser=None))
 
 
 async def test_waits_for_health_forwards_and_stops_cleanly(tmp_path: Path) -> None:
