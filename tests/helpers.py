@@ -59,3 +59,15 @@ def require_binary(name: str) -> str:
             pytest.fail(f"{name} is missing in CI; scripts/install.sh should have installed it")
         pytest.skip(f"{name} is not installed (run scripts/install.sh)")
     return path
+
+
+def stop_process(proc, timeout_s: float = 20, *, kill: bool = False) -> None:  # type: ignore[no-untyped-def]
+    """Terminate (or kill) a child, wait for it, and close its pipes (no ResourceWarning for the pipes)."""
+    import subprocess
+
+    (proc.kill if kill else proc.terminate)()
+    try:
+        proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()

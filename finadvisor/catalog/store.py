@@ -194,7 +194,8 @@ def load_queries(index_dir: Path, embedder_name: str, dim: int) -> tuple[list[st
     if not path.is_file():
         return empty
     try:
-        with np.load(path, allow_pickle=False) as data:
+        # Our own handle: numpy leaks the file it opened when the zip is truncated.
+        with open(path, "rb") as handle, np.load(handle, allow_pickle=False) as data:
             name, texts, vectors = str(data["embedder"]), [str(t) for t in data["texts"]], data["vectors"]
     except Exception as exc:  # truncated zip, missing key, object arrays refused without pickle
         log.warning("ignoring the query cache %s: %s", path, exc)

@@ -25,7 +25,7 @@ from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 from tests.advisor.test_redis_cache import _start_redis
 from tests.batch.conftest import records, write_folder
-from tests.helpers import free_port
+from tests.helpers import free_port, stop_process
 
 pytestmark = pytest.mark.integration
 MORNING = dt.datetime(2026, 12, 3, 8, 0)  # a Thursday
@@ -36,8 +36,7 @@ def redis_url() -> Iterator[str]:
     port = free_port()
     proc = _start_redis(port)
     yield f"redis://127.0.0.1:{port}/0"
-    proc.terminate()
-    proc.wait(5)
+    stop_process(proc, 5)
 
 
 def _clock(at: dt.datetime) -> type[dt.datetime]:

@@ -16,6 +16,7 @@ import pytest
 
 from finadvisor.batch.report import EXIT_INTERRUPTED, EXIT_OK
 from tests.batch.conftest import records, write_users
+from tests.helpers import stop_process
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,8 +50,7 @@ def test_killed_twice_then_resumed_every_user_exactly_once(tmp_path: Path) -> No
         target = _lines(out) + rng.randint(1, 25)
         _wait_for_lines(proc, out, target)
         time.sleep(rng.random() * 0.05)  # anywhere: between records, in the middle of a write, ...
-        proc.kill()
-        proc.wait(10)
+        stop_process(proc, 10, kill=True)
         killed_at.append(_lines(out))
     assert killed_at[-1] < len(users), f"seed {seed}: the runs finished before being killed"
     proc = _start(src, out, tmp_path)

@@ -61,13 +61,13 @@ def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
     idx = tmp_path / "idx"
     out = run("build", str(demo_catalog_path()), "--index", str(idx), "--embedder", "hash")
     assert out.exit_code == 0 and "category names pre-embedded" in out.output
-    saved = {str(t) for t in np.load(idx / "queries.npz", allow_pickle=False)["texts"]}
+    saved = {str(t) for t in _saved_texts(idx / "queries.npz")}
     assert {"Ăn uống", "FOOD_AND_BEVERAGE"} <= saved
     names = tmp_path / "names.txt"
     names.write_text("Ăn uống\nPhí bảo trì thang máy\n", encoding="utf-8")
     out = run("warm", "--index", str(idx), str(names))
     assert out.exit_code == 0 and "1 new of 2 category names" in out.output
-    saved = {str(t) for t in np.load(idx / "queries.npz", allow_pickle=False)["texts"]}
+    saved = {str(t) for t in _saved_texts(idx / "queries.npz")}
     assert "Phí bảo trì thang máy" in saved and "Ăn uống" in saved
     out = run("build", str(demo_catalog_path()), "--index", str(tmp_path / "bare"), "--embedder", "hash",
               "--no-vocabulary")
@@ -84,3 +84,10 @@ def test_sync_follows_an_edited_catalog(tmp_path):
     out = run("sync", str(path), "--index", idx)
     assert out.exit_code == 0 and "added 0, updated 0, removed 1; the index now holds 37" in out.output
     assert "added 0, updated 0, removed 0" in run("sync", str(path), "--index", idx).output
+
+
+def _saved_texts(path):  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as data:
+        return list(data["texts"])

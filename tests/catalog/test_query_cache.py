@@ -74,8 +74,8 @@ def test_names_learned_from_requests_are_never_written_to_disk(tmp_path) -> None
                                vocabulary=["Ăn uống"])
     index.search_history(_history("Chuyển khoản cho Nguyễn Văn A 0912345678"), k=3)
     assert index.warm_queries(["Di chuyển"], persist=True) == 1
-    data = np.load(tmp_path / "idx" / "queries.npz", allow_pickle=False)
-    assert sorted(str(t) for t in data["texts"]) == ["Di chuyển", "Ăn uống"]
+    with np.load(tmp_path / "idx" / "queries.npz", allow_pickle=False) as data:
+        assert sorted(str(t) for t in data["texts"]) == ["Di chuyển", "Ăn uống"]
 
 
 def test_query_cache_file_from_another_embedder_or_corrupt_is_ignored(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy, stop_process
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODEL = "qwen2.5-coder-0.5b-instruct"
@@ -45,11 +45,7 @@ def server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
         wait_healthy(url, proc)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
