@@ -56,7 +56,6 @@ def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
 
 
 def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
-    import numpy as np
 
     idx = tmp_path / "idx"
     out = run("build", str(demo_catalog_path()), "--index", str(idx), "--embedder", "hash")

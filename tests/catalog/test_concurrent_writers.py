@@ -116,7 +116,6 @@ def test_ten_cli_adds_at_once_leave_a_loadable_index(tmp_path: Path) -> None:
 
 
 def _saved_texts(path):  # type: ignore[no-untyped-def]
-    import numpy as np
 
     with np.load(path, allow_pickle=False) as data:
         return list(data["texts"])

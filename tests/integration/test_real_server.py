@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port, wait_healthy, stop_process
+from tests.helpers import free_port, stop_process, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, wait_healthy, stop_process
+from tests.helpers import free_port, stop_process, wait_healthy
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODEL = "qwen2.5-coder-0.5b-instruct"
