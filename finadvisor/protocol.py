@@ -184,7 +184,26 @@ def _check_logit_bias(bias: dict[str, float] | None) -> dict[str, float] | None:
     return bias
 
 
-class ChatCompletionRequest(BaseModel):
+class _GenerationParams(BaseModel):
+    """Checks shared by the chat and the legacy completions requests (their fields stay in OpenAI's order)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse(cls, data: Any) -> Any:
+        return _refuse_known(data)
+
+    @field_validator("logit_bias", check_fields=False)
+    @classmethod
+    def _bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
+        return _check_logit_bias(v)
+
+    @field_validator("stop", check_fields=False)
+    @classmethod
+    def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
+        return [v] if isinstance(v, str) else v
+
+
+class ChatCompletionRequest(_GenerationParams):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     messages: Annotated[list[ChatMessage], Field(min_length=1, max_length=256)]
@@ -210,21 +229,6 @@ class ChatCompletionRequest(BaseModel):
     user: str | None = Field(None, max_length=256)
     # Extension (as in vLLM and llama-server): keep decoding past end-of-sequence, for benchmarks.
     ignore_eos: bool = False
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse(cls, data: Any) -> Any:
-        return _refuse_known(data)
-
-    @field_validator("logit_bias")
-    @classmethod
-    def _bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        return _check_logit_bias(v)
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
-        return [v] if isinstance(v, str) else v
 
     @model_validator(mode="after")
     def _tool_rules(self) -> ChatCompletionRequest:
@@ -342,7 +346,7 @@ class ChatCompletionChunk(BaseModel):
 # ---------------------------------------------------------------------------------------------- completions
 
 
-class CompletionRequest(BaseModel):
+class CompletionRequest(_GenerationParams):
     """Legacy ``/v1/completions``: raw text in, text out (no chat template)."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
@@ -364,21 +368,6 @@ class CompletionRequest(BaseModel):
     top_p: float | None = Field(None, gt=0, le=1)
     user: str | None = Field(None, max_length=256)
     ignore_eos: bool = False  # extension, as on chat: for benchmarks
-
-    @model_validator(mode="before")
-    @classmethod
-    def _refuse(cls, data: Any) -> Any:
-        return _refuse_known(data)
-
-    @field_validator("logit_bias")
-    @classmethod
-    def _bias(cls, v: dict[str, float] | None) -> dict[str, float] | None:
-        return _check_logit_bias(v)
-
-    @field_validator("stop")
-    @classmethod
-    def _stop_list(cls, v: str | list[str] | None) -> list[str] | None:
-        return [v] if isinstance(v, str) else v
 
     @field_validator("echo")
     @classmethod
