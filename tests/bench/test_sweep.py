@@ -25,7 +25,9 @@ async def test_ttft_itl_tpot_and_e2e_match_the_script(fake_server):
     for lv in sweep.levels:
         assert lv["completed"] == 8 and lv["failed"] == 0
         assert lv["ttft"]["mean"] == pytest.approx(0.12, abs=TOL)
-        assert lv["ttft"]["min"] >= 0.12  # never earlier than scripted: the empty first chunk is not a token
+        # Never earlier than scripted (the empty first chunk, sent at once, is not a token), with 10 ms of slack
+        # between the server's sleep and the client's clock (0.1196 s was seen in CI).
+        assert lv["ttft"]["min"] >= 0.11
         assert lv["itl"]["n"] == 8 * 5
         assert lv["itl"]["median"] == pytest.approx(0.04, abs=0.015)
         assert lv["tpot"]["mean"] == pytest.approx(0.04, abs=0.015)
