@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port, wait_healthy  # noqa: E402
+from tests.helpers import served  # noqa: E402
 
 
 def last_json(stdout: str) -> dict:
@@ -48,20 +48,12 @@ def write_dataset(path: Path, n: int, seed: int) -> None:
 
 
 def http_side(args: argparse.Namespace, env: dict[str, str], model: str, data: Path, out: Path) -> dict:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), "--model",
-                               model, "--n-parallel", str(args.n_parallel), "--n-threads", str(args.n_threads),
-                               "--log-level", "warning", *engine_flag(args)], cwd=ROOT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, server, timeout_s=300)
+    with served("--model", model, "--n-parallel", str(args.n_parallel), "--n-threads", str(args.n_threads),
+                "--log-level", "warning", *engine_flag(args), env=env, cwd=ROOT, timeout_s=300) as url:
         bench = subprocess.run([sys.executable, "-m", "finadvisor.cli", "bench", "--url", url, "--target", "advisor",
                                 "--no-cache", "-c", args.concurrency, "--requests", str(args.users), "--dataset",
                                 str(data), "--warmup", "1", "--no-plots", "--out", str(out / "http"),
                                 "--timeout", "900"], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
-    finally:
-        server.terminate()
-        server.wait(60)
     record = last_json(bench.stdout)
     hits = [lv["concurrency"] for lv in record["levels"] if lv.get("cache_hit_rate")]
     if hits:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -148,27 +148,20 @@ def main() -> None:
     parser.add_argument("--max-tokens", type=int, default=64)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    proc = None
     url = args.url
-    if url is None:
-        from finadvisor.models import default_model_path
-        from tests.helpers import free_port, wait_healthy
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            from finadvisor.models import default_model_path
+            from tests.helpers import served
 
-        model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache/finadvisor")))
-        port = free_port()
-        env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
-                            "FINADVISOR_INDEX_DIR": str(args.out / "index")}
-        proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), "--model",
-                                 str(model), "--n-parallel", str(args.concurrency), "--log-level", "warning"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=(args.out / "server.log").open("w"))
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc)
-    try:
+            model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR",
+                                                           Path.home() / ".cache/finadvisor")))
+            env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
+                                "FINADVISOR_INDEX_DIR": str(args.out / "index")}
+            log = stack.enter_context((args.out / "server.log").open("w"))
+            url = stack.enter_context(served("--model", str(model), "--n-parallel", str(args.concurrency),
+                                             "--log-level", "warning", env=env, stderr=log))
         result = asyncio.run(run(url, args))
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
     print(f"{'measure':<28}{'value':>12}")
     for name, t in result["tools"].items():
         print(f"{'tools ' + name:<28}{str(t['ok']) + '/' + str(t['tries']):>12}   mean {t['mean_s']} s")

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -115,27 +115,21 @@ def main() -> None:
     parser.add_argument("--n-parallel", type=int, default=4)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    proc, url = None, args.url
-    if url is None:
-        from finadvisor.models import default_model_path
-        from tests.helpers import free_port, wait_healthy
+    url = args.url
+    with contextlib.ExitStack() as stack:
+        if url is None:
+            from finadvisor.models import default_model_path
+            from tests.helpers import served
 
-        model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache/finadvisor")))
-        port = free_port()
-        env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
-                            "FINADVISOR_INDEX_DIR": str(args.out / "index"),
-                            "FINADVISOR_MAX_BODY_BYTES": str(4_000_000)}
-        proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), "--model",
-                                 str(model), "--n-parallel", str(args.n_parallel), "--log-level", "warning"],
-                                env=env, stdout=subprocess.DEVNULL, stderr=(args.out / "server.log").open("w"))
-        url = f"http://127.0.0.1:{port}"
-        wait_healthy(url, proc)
-    try:
+            model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR",
+                                                           Path.home() / ".cache/finadvisor")))
+            env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
+                                "FINADVISOR_INDEX_DIR": str(args.out / "index"),
+                                "FINADVISOR_MAX_BODY_BYTES": str(4_000_000)}
+            log = stack.enter_context((args.out / "server.log").open("w"))
+            url = stack.enter_context(served("--model", str(model), "--n-parallel", str(args.n_parallel),
+                                             "--log-level", "warning", env=env, stderr=log))
         result = asyncio.run(run(url, args))
-    finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
     for name, r in result["over_cap"].items():
         print(f"over cap  {name:<18} HTTP {r['status']} in {r['ms']:>6} ms  {r['message']}")
     for name, r in result["at_cap"].items():

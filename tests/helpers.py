@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 
 import httpx
 
@@ -71,3 +72,22 @@ def stop_process(proc, timeout_s: float = 20, *, kill: bool = False) -> None:  #
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.communicate()
+
+
+@contextlib.contextmanager
+def served(*flags: str, env: dict[str, str] | None = None, stderr: object = None, cwd: object = None,
+           timeout_s: float = 120) -> Iterator[str]:
+    """``finadvisor serve`` as a user runs it, on a free port: yields its URL once /health is 200, then stops it
+    (pipes closed). ``flags`` go to ``serve``; ``stderr`` is a file or ``subprocess.PIPE`` (default: inherited)."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), *flags],
+                            env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, proc, timeout_s)
+        yield url
+    finally:
+        stop_process(proc)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,25 +17,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import free_port, stop_process, wait_healthy
+from tests.helpers import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 
 @pytest.fixture(scope="module")
 def server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     env = os.environ | {"FINADVISOR_CACHE_DIR": str(default_model.parent.parent),
                         "FINADVISOR_INDEX_DIR": str(tmp_path_factory.mktemp("index"))}
-    proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port),
-                             "--n-parallel", "4", "--log-level", "warning"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with served("--n-parallel", "4", "--log-level", "warning", env=env, stderr=subprocess.PIPE) as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import free_port, stop_process, wait_healthy
+from tests.helpers import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODEL = "qwen2.5-coder-0.5b-instruct"
@@ -34,18 +33,11 @@ ASK_WEATHER = [{"role": "user", "content": "What is the weather in Hanoi right n
 
 @pytest.fixture(scope="module")
 def server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
     tmp = tmp_path_factory.mktemp("sdk")
     env = os.environ | {"FINADVISOR_CACHE_DIR": str(tmp / "cache"), "FINADVISOR_INDEX_DIR": str(tmp / "index")}
-    proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port),
-                             "--model", str(default_model), "--n-parallel", "2", "--log-level", "warning"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
+    with served("--model", str(default_model), "--n-parallel", "2", "--log-level", "warning", env=env,
+                stderr=subprocess.PIPE) as url:
         yield url
-    finally:
-        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
