@@ -134,13 +134,15 @@ async def test_upstream_gives_up_after_its_retries_and_does_not_retry_a_bad_requ
 
     calls: list[str] = []
 
-    def busy(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "m"}]})
-        return httpx.Response(503, json={"error": {"message": "overloaded"}})
+    def upstream(status: int, message: str):  # type: ignore[no-untyped-def]
+        def handle(request: httpx.Request) -> httpx.Response:
+            calls.append(request.url.path)
+            if request.url.path == "/v1/models":
+                return httpx.Response(200, json={"data": [{"id": "m"}]})
+            return httpx.Response(status, json={"error": {"message": message}})
+        return httpx.MockTransport(handle)
 
-    llm = UpstreamLLM("http://upstream.test/v1/", transport=httpx.MockTransport(busy), retries=2, backoff_s=0.0)
+    llm = UpstreamLLM("http://upstream.test/v1/", transport=upstream(503, "overloaded"), retries=2, backoff_s=0.0)
     await llm.start()
     with pytest.raises(EngineUnavailable, match=r"failed after 3 attempts .*overloaded.*is the server up"):
         await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)
@@ -148,14 +150,8 @@ async def test_upstream_gives_up_after_its_retries_and_does_not_retry_a_bad_requ
     await llm.close()
 
     calls.clear()
-
-    def bad(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path)
-        if request.url.path == "/v1/models":
-            return httpx.Response(200, json={"data": [{"id": "m"}]})
-        return httpx.Response(400, json={"error": {"message": "schema not supported"}})
-
-    llm = UpstreamLLM("http://upstream.test", transport=httpx.MockTransport(bad), retries=2, backoff_s=0.0)
+    llm = UpstreamLLM("http://upstream.test", transport=upstream(400, "schema not supported"), retries=2,
+                      backoff_s=0.0)
     await llm.start()
     with pytest.raises(InvalidRequest, match="schema not supported"):
         await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)
