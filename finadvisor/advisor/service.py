@@ -36,7 +36,7 @@ from finadvisor.advisor.faithfulness import Checker
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
 from finadvisor.advisor.summary import compose_summary
-from finadvisor.catalog import CatalogIndex, Service
+from finadvisor.catalog import CatalogIndex
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import FinadvisorError, ModelOutputError, ValidationFailed
@@ -136,10 +136,6 @@ class Advisor:
         """A summary sentence and one short reason per service, with JSON around them: a model that loops stops
         here (its complete strings are kept) instead of at 512 tokens, which is what a miss costs in time."""
         return min(self.max_tokens, TOKENS_BASE + TOKENS_PER_REASON * picks)
-
-    def retrieve(self, history: SpendingHistory) -> list[Service]:
-        """The services this history gets (the ranker's picks). Blocking: may embed unseen names."""
-        return [p.service for p in self.ranker.rank(history)]
 
     async def _compute(self, history: SpendingHistory, now: datetime | None) -> AdviceResult:
         timings: dict[str, float] = {}
