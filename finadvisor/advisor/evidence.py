@@ -65,6 +65,8 @@ class Evidence:
 
     kind: str
     category: CategoryFact | None = None
+    weight: float = 1.0  # how much this evidence added to the pick's score
+    primary: bool = True  # the category's first choice (not its 2nd/3rd mapped or retrieved service)
 
 
 @dataclass
@@ -75,8 +77,19 @@ class Pick:
     evidence: list[Evidence] = field(default_factory=list)
 
     def categories(self) -> list[CategoryFact]:
-        seen: dict[str, CategoryFact] = {}
+        """The categories behind this pick, the strongest first (a category this service is the first choice
+        for before one it is only a second choice for: the hotel service speaks of "Khách sạn" before
+        "Vé máy bay")."""
+        weight: dict[str, float] = {}
+        facts: dict[str, CategoryFact] = {}
         for e in self.evidence:
             if e.category is not None:
-                seen.setdefault(e.category.name, e.category)
-        return sorted(seen.values(), key=lambda c: -c.amount)
+                facts.setdefault(e.category.name, e.category)
+                weight[e.category.name] = weight.get(e.category.name, 0.0) + e.weight * (1.0 if e.primary else 0.1)
+        return sorted(facts.values(), key=lambda c: (-weight[c.name], -c.amount))
+
+    def explains(self) -> set[str]:
+        """What this pick speaks to first: the categories it is the first choice for, "@surplus" for the
+        savings signal, "@debt" for budgeting."""
+        names = {e.category.name for e in self.evidence if e.category is not None and e.primary}
+        return names | {"@" + e.kind for e in self.evidence if e.kind in ("surplus", "debt")}

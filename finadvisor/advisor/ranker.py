@@ -2,8 +2,10 @@
 
 Each spending category carries a weight (its share of money and of transactions, square-rooted so one big bill
 does not silence everything else, as in ``catalog/query.py``). A known name gives its weight to the services of
-the reviewed category map (``category_map.py``); a name the map does not know asks the catalog index (per-name
-retrieval). Two signals no single category shows are added, as a financial advisor would: income far above
+the reviewed category map (``category_map.py``); a name the map does not know is given a spending topic by the
+lexicon (``topics.py``: "Grab" is transport, "Long Châu" a pharmacy), whose vocabulary label is asked of the map,
+and, when the map has no row for the running catalog, whose descriptive query is asked of the catalog index. Only
+a name no topic knows is retrieved as it is. Two signals no single category shows are added, as a financial advisor would: income far above
 spending points to savings and investment (``@surplus``), and card debt, loans or late fees point to budgeting
 (``@debt``). Every pick keeps its evidence (which of the user's categories led to it), so the explanation can be
 checked against it. Blocking (retrieval may embed): run it in a worker thread.
@@ -19,6 +21,7 @@ import threading
 
 from finadvisor.advisor.category_map import CategoryMap, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
+from finadvisor.advisor.topics import TopicLexicon, load_topics
 from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
 from finadvisor.errors import ConfigError
 from finadvisor.history import SpendingHistory
@@ -27,8 +30,10 @@ MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6
 PREFERENCE = (1.0, 0.5, 0.35)  # weight of a category's 1st, 2nd, 3rd mapped service
 RETRIEVAL_DISCOUNT = 0.8  # a retrieved match is less certain than a reviewed one
-SURPLUS_MIN_RATIO = 0.25  # share of income left unspent from which savings are suggested
-SURPLUS_WEIGHT = 0.6
+# share of income left unspent from which savings are suggested: "earns far more than they spend" (a user who
+# keeps 25% is not idle money; 0.25 put savings on most users, 28% of them labelled relevant)
+SURPLUS_MIN_RATIO = 0.4
+SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
 DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
 THIRD_RATIO = 0.6  # a third service only when it is at least this close to the second
 SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
@@ -58,10 +63,11 @@ def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
 
 
 class Ranker:
-    def __init__(self, index: CatalogIndex, category_map: CategoryMap, *, max_picks: int = 3,
-                 min_picks: int = 2) -> None:
+    def __init__(self, index: CatalogIndex, category_map: CategoryMap, *, topics: TopicLexicon | None = None,
+                 max_picks: int = 3, min_picks: int = 2) -> None:
         self.index = index
         self.category_map = category_map
+        self.topics = topics if topics is not None else load_topics()
         self.max_picks = max_picks
         self.min_picks = min_picks
         self._catalog: tuple[str, dict[str, Service]] | None = None
@@ -92,10 +98,11 @@ class Ranker:
         facts = Facts.of(history)
         scores: dict[str, Pick] = {}
 
-        def add(service: Service, weight: float, source: str, evidence: Evidence) -> None:
+        def add(service: Service, weight: float, source: str, kind: str, cat: CategoryFact | None = None,
+                primary: bool = True) -> None:
             pick = scores.setdefault(service.link, Pick(service, 0.0, source))
             pick.score += weight
-            pick.evidence.append(evidence)
+            pick.evidence.append(Evidence(kind, cat, weight, primary))
 
         surplus_w = 0.0
         if facts.earned > 0 and facts.saved_share >= SURPLUS_MIN_RATIO:
@@ -109,31 +116,34 @@ class Ranker:
                 debt_w += w * DEBT_WEIGHT
                 debt_cats.append(cat)
             mapped = self._mapped(cat.name)
+            topic = None if mapped else self.topics.topic_of(cat.name)
+            if topic is not None:
+                mapped = self._mapped(topic.label)
             if mapped:
-                for pref, service in zip(PREFERENCE, mapped, strict=False):
-                    add(service, w * pref, "map", Evidence("category", cat))
+                for i, (pref, service) in enumerate(zip(PREFERENCE, mapped, strict=False)):
+                    add(service, w * pref, "map", "category", cat, primary=i == 0)
             else:
-                for service, rel in self._retrieved(cat.name):
-                    add(service, w * RETRIEVAL_DISCOUNT * (rel if rel >= 1 else rel * PREFERENCE[1]),
-                        "retrieval", Evidence("category", cat))
+                retrieved = self._retrieved(topic.query if topic is not None else cat.name)
+                for i, (service, rel) in enumerate(retrieved):
+                    add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
+                        "retrieval", "category", cat, primary=i == 0)
         if debt_w:
             budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 1)]
-            for pref, service in zip(PREFERENCE, budget, strict=False):
+            for i, (pref, service) in enumerate(zip(PREFERENCE, budget, strict=False)):
                 for cat in debt_cats:
-                    add(service, debt_w * pref / len(debt_cats), "debt", Evidence("debt", cat))
+                    add(service, debt_w * pref / len(debt_cats), "debt", "debt", cat, primary=i == 0)
         if surplus_w:
             savings = self._mapped("@surplus") or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
-            for pref, service in zip(PREFERENCE, savings, strict=False):
-                add(service, surplus_w * pref, "surplus", Evidence("surplus"))
+            for i, (pref, service) in enumerate(zip(PREFERENCE, savings, strict=False)):
+                add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0)
         return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
 
     def _choose(self, ranked: list[Pick]) -> list[Pick]:
         chosen: list[Pick] = []
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
-            explained: set[str] = set().union(*(_explains(p) for p in chosen))
-            values = [p.score * (SAME_EVIDENCE_PENALTY if _explains(p) and _explains(p) <= explained else 1.0)
-                      for p in pool]
+            explained: set[str] = set().union(*(p.explains() for p in chosen))
+            values = [p.score * (SAME_EVIDENCE_PENALTY if p.explains() <= explained else 1.0) for p in pool]
             at = max(range(len(pool)), key=lambda i: (values[i], -i))
             best = pool[at]
             if len(chosen) >= self.min_picks and values[at] < THIRD_RATIO * chosen[-1].score:
@@ -155,8 +165,3 @@ class Ranker:
                               "with 'finadvisor catalog add'")
         return chosen
 
-
-def _explains(pick: Pick) -> set[str]:
-    """What a pick speaks to: its categories' names, and "@surplus" for the savings signal."""
-    names = {c.name for c in pick.categories()}
-    return names | ({"@surplus"} if any(e.kind == "surplus" for e in pick.evidence) else set())

@@ -51,7 +51,7 @@ def test_card_debt_points_to_budgeting(ranker: Ranker) -> None:
     links = [p.service.link for p in picks]
     assert D + "quan-ly-chi-tieu" in links
     budget = picks[links.index(D + "quan-ly-chi-tieu")]
-    assert {e.kind for e in budget.evidence} == {"debt"}
+    assert "debt" in {e.kind for e in budget.evidence}
 
 
 def test_unseen_names_go_to_retrieval_and_every_pick_has_evidence(ranker: Ranker) -> None:

@@ -1,0 +1,93 @@
+"""Spending topics: what kind of spending a category name is, whatever the catalog (issue 13).
+
+Spending APIs, banks and people name the same spending many ways: "Ăn uống", "an uong", "FOOD_AND_BEVERAGE",
+"Highlands Coffee", "GrabFood". Retrieval over a catalog does poorly on bare merchant names ("Grab" came back as
+a health service, "Petrolimex" as cinema tickets), and the reviewed category map knows only the vocabulary's
+names. The lexicon (``finadvisor/data/spending_topics.csv``, one row per topic, edited by people) gives each
+name a topic; the topic then has a vocabulary label (asked of the category map) and a descriptive query (asked
+of retrieval, for catalogs the map does not cover).
+
+    topic = load_topics().topic_of("Highlands Coffee Vincom")   # -> Topic("food", "Ăn uống", "ăn uống, …")
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from finadvisor.advisor.category_map import fold
+from finadvisor.errors import ConfigError
+
+TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
+
+
+@dataclass(frozen=True)
+class Topic:
+    id: str
+    label: str  # a name of the category vocabulary (and of the category map)
+    query: str  # descriptive Vietnamese text for retrieval
+
+
+class TopicLexicon:
+    def __init__(self, rows: list[tuple[Topic, list[str]]]) -> None:
+        self.topics = {t.id: t for t, _ in rows}
+        # part of the advisor's cache key, like the category map's: an edited lexicon is new advice
+        material = [[t.id, t.label, t.query, names] for t, names in rows]
+        self.version = hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()[:16]
+        phrases: dict[str, Topic] = {}
+        self._whole: dict[str, Topic] = {}  # "=be": only a name that is exactly "Be" (the app), never "Đồ cho bé"
+        for topic, names in rows:
+            for name in names:
+                table = self._whole if name.startswith("=") else phrases
+                key = fold(name.lstrip("="))
+                if key:
+                    table.setdefault(key, topic)  # the first row naming a phrase keeps it
+        # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
+        # "tien dien"
+        ordered = sorted(phrases.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+        self._patterns = [(re.compile(rf"(?<!\w){re.escape(k)}(?!\w)"), t) for k, t in ordered]
+
+    def __len__(self) -> int:
+        return len(self.topics)
+
+    def topic_of(self, name: str) -> Topic | None:
+        """The topic of the longest lexicon phrase found as whole words in the folded name (None if none)."""
+        folded = fold(name)
+        if folded in self._whole:
+            return self._whole[folded]
+        for pattern, topic in self._patterns:
+            if pattern.search(folded):
+                return topic
+        return None
+
+
+def load_topics(path: Path | None = None) -> TopicLexicon:
+    """Read the CSV (header ``topic,label,query,names``; ``#`` comment lines); errors name the file and line."""
+    path = Path(path) if path else TOPICS_PATH
+    return _load(str(path))
+
+
+@lru_cache(maxsize=8)
+def _load(path_text: str) -> TopicLexicon:
+    path = Path(path_text)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"spending topics {path} cannot be read: {exc.strerror or exc}") from None
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    reader = csv.reader([line for _, line in lines])
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header[:4]] != ["topic", "label", "query", "names"]:
+        raise ConfigError(f"spending topics {path}: the first row must be the header 'topic,label,query,names'")
+    rows: list[tuple[Topic, list[str]]] = []
+    for (number, _), row in zip(lines[1:], reader, strict=False):
+        if len(row) < 4 or not all(cell.strip() for cell in row[:4]):
+            raise ConfigError(f"spending topics {path}, line {number}: expected 'topic,label,query,names'")
+        names = [n.strip() for n in row[3].split("|") if n.strip()]
+        rows.append((Topic(row[0].strip(), row[1].strip(), row[2].strip()), names))
+    return TopicLexicon(rows)

@@ -1,0 +1,76 @@
+"""The spending-topic lexicon: merchants, codes and unaccented names get a topic; the ranker uses it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from finadvisor.advisor.category_map import load_category_map
+from finadvisor.advisor.ranker import Ranker
+from finadvisor.advisor.topics import load_topics
+from finadvisor.catalog import CatalogIndex, HashEmbedder, demo_catalog_path, load_catalog
+from finadvisor.errors import ConfigError
+from finadvisor.history import SpendingHistory
+
+DATA = Path(__file__).resolve().parents[2] / "finadvisor" / "data"
+
+
+@pytest.mark.parametrize(("name", "topic"), [
+    ("Grab", "transport"), ("GrabFood", "food"), ("Highlands Coffee Vincom", "food"), ("Petrolimex", "fuel"),
+    ("Long Châu", "health"), ("Shopee", "online_shopping"), ("EVN HCMC", "electricity"),
+    ("FOOD_AND_BEVERAGE", "food"), ("tien dien", "electricity"), ("Phí gửi xe chung cư", "parking"),
+    ("Thế Giới Di Động", "electronics"),  # the longest phrase decides, not "di động"
+    ("Tiền điện thoại", "phone"),  # not electricity
+    ("Be", "transport"),  # the app, as a whole name only ...
+    ("Đồ dùng cho bé", "kids"),  # ... never "bé" inside a name
+    ("Váy áo", None), ("Thuê xe", None),  # no ambiguous short words ("vay", "thue")
+    ("Tên lạ chưa từng thấy", None),
+])
+def test_names_get_their_topic(name: str, topic: str | None) -> None:
+    found = load_topics().topic_of(name)
+    assert (found.id if found else None) == topic
+
+
+def test_every_label_is_a_category_map_name() -> None:
+    """A label the map lacks is allowed only where the demo catalog has no fitting service (retrieval decides)."""
+    names = {n.lower() for n in load_category_map().names()}
+    lexicon = load_topics()
+    assert len(lexicon) >= 40
+    assert sorted(t.label for t in lexicon.topics.values() if t.label.lower() not in names) == ["Thú cưng",
+                                                                                                "Thể thao"]
+
+
+def test_a_broken_lexicon_names_the_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "topics.csv"
+    bad.write_text("topic,label,query,names\nfood,Ăn uống\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"topics.csv, line 2"):
+        load_topics(bad)
+
+
+def _h(*names: str) -> SpendingHistory:
+    return SpendingHistory.model_validate({"spending": [{"name": n, "amount": 1000000 - 1000 * i, "count": 5}
+                                                        for i, n in enumerate(names)]})
+
+
+def test_merchants_reach_the_reviewed_map_on_the_demo_catalog() -> None:
+    ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    picks = ranker.rank(_h("Grab", "Long Châu"))
+    assert [p.service.link for p in picks[:2]] == ["https://finadvisor.vn/dich-vu/dat-xe",
+                                                   "https://finadvisor.vn/dich-vu/y-te"]
+    assert {p.source for p in picks[:2]} == {"map"}
+
+
+def test_on_another_catalog_the_topics_query_is_retrieved_not_the_bare_name() -> None:
+    index = CatalogIndex.build(load_catalog(DATA / "catalog_lazycat.json"), HashEmbedder())
+    asked: list[str] = []
+    search = index.search_weighted
+
+    def spy(queries, k):  # type: ignore[no-untyped-def]
+        asked.extend(q.text for q in queries)
+        return search(queries, k=k)
+
+    index.search_weighted = spy  # type: ignore[method-assign]
+    Ranker(index, load_category_map()).rank(_h("Petrolimex", "Tên lạ chưa từng thấy"))
+    assert load_topics().topics["fuel"].query in asked and "Petrolimex" not in asked
+    assert "Tên lạ chưa từng thấy" in asked  # a name no topic knows is retrieved as it is
