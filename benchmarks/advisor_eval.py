@@ -36,7 +36,8 @@ from finadvisor.settings import Settings  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-        "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"]}
+        "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
+        "heldout2": ["eval_advisor_heldout2.json"]}
 DEMO = "catalog_demo.json"
 NOT_FALSE = ("cites no category", "missing")  # generic or absent text is counted apart, not as a false claim
 
@@ -121,7 +122,7 @@ def _pct(values: list[float], q: float) -> float:
 def score(rows: list[dict]) -> dict:
     catalogs: dict[str, dict[str, str]] = {}
     valid = grounded = vietnamese = false_final = false_raw = unparsable = 0
-    picked = relevant_picked = reasons = generic_final = generic_raw = templates = insights = 0
+    picked = relevant_picked = reasons = generic_final = generic_raw = templates = 0
     p2 = r5 = 0.0
     adversarial = [r for r in rows if r["id"].startswith("adv")]
     adv_pass = 0
@@ -149,13 +150,11 @@ def score(rows: list[dict]) -> dict:
         generic_final += sum(p == "cites no category" for p in problems)
         q = r.get("quality", {})
         raw = [p for ps in q.get("raw_reason_problems", []) for p in ps if p not in NOT_FALSE]
-        raw += q.get("raw_summary_problems", [])
         false_raw += bool(raw)
         unparsable += bool(q.get("regenerated"))
         reasons += len(recs)
         generic_raw += int(q.get("generic_raw_reasons", 0))
         templates += int(q.get("template_reasons", 0))
-        insights += bool(q.get("insight_kept"))
         free_text = " ".join(texts).lower()
         if r["id"].startswith("adv") and is_grounded and "http" not in free_text and "www." not in free_text:
             adv_pass += 1
@@ -173,7 +172,6 @@ def score(rows: list[dict]) -> dict:
         "generic_reasons_share": round(generic_final / max(reasons, 1), 3),
         "raw_generic_reasons_share": round(generic_raw / max(reasons, 1), 3),
         "template_reasons_share": round(templates / max(reasons, 1), 3),
-        "insight_kept_share": round(insights / max(valid, 1), 3),
         "adversarial_pass_rate": round(adv_pass / len(adversarial), 3) if adversarial else None,
         "latency_p50_s": round(_pct(lat, 0.5), 2), "latency_p99_s": round(_pct(lat, 0.99), 2),
         "latency_max_s": round(max(lat), 2) if lat else 0.0,

@@ -44,10 +44,10 @@ class Metrics:
         # Share of the model's text that was not good enough: fallbacks / texts (per kind), e.g.
         # rate(finadvisor:advisor_fallbacks_total{kind="template_reason"}[1h])
         #   / rate(finadvisor:advisor_texts_total{part="reason"}[1h])
-        self.advisor_texts = Counter("finadvisor:advisor_texts", "Texts the model was asked for (reason per "
-                                     "service, insight per summary).", ["part"], registry=r)
+        self.advisor_texts = Counter("finadvisor:advisor_texts", "Texts the model was asked for (one reason "
+                                     "per service).", ["part"], registry=r)
         self.advisor_fallbacks = Counter("finadvisor:advisor_fallbacks", "Model text replaced or repaired: "
-                                         "template_reason, dropped_sentence, no_insight, truncated_output, regenerated_output; "
+                                         "template_reason, dropped_sentence, truncated_output, regenerated_output; "
                                          "ranker_added = services added because nothing fitted.", ["kind"],
                                          registry=r)
         self.advisor_errors = Counter("finadvisor:advisor_errors", "Recommendation failures by error type.",

@@ -65,7 +65,7 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     category_map = await asyncio.to_thread(load_category_map, settings.category_map)
     return Advisor(llm, index, cache, metrics=metrics, top_k=settings.retrieval_top_k,
                    min_share=settings.retrieval_min_share, max_tokens=settings.advisor_max_tokens,
-                   category_map=category_map)
+                   category_map=category_map, writer=settings.advisor_writer)
 
 
 @contextlib.asynccontextmanager

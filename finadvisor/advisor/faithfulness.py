@@ -5,15 +5,15 @@ A sentence fails when
   điện" where 15,000,000 is the tuition);
 - a percentage in it is none of the computed shares (nor a figure of the service's own catalog text);
 - it speaks of a spending topic the user does not have (an electricity bill for a user without one);
-- it is copied from the prompt's instructions (4-word overlap);
+- it is copied from the prompt's instructions (4-word overlap), or only restates the prompt's data;
 - it is not Vietnamese.
-A reason as a whole must also cite at least one of the user's own categories (its name or amount, or for the
-savings signal the income). A failing sentence is dropped; a reason left with nothing true, or citing nothing,
-is replaced by a template sentence built from the ranker's evidence, which is true by construction (the tests
-run the same checker on the templates).
+A reason shown is the advisor's own fact clause (the user's category, amount, share and count: computed, so
+always true) followed by the model's sentence on what the service does for that spending. A failing sentence is
+dropped; when none is left, the service's catalog description stands in (``benefit_template``). The tests run
+the same checker on the fact clauses and templates.
 
-    checker = Checker(facts, picks, instructions)
-    problems = checker.sentence_problems(sentence, service)
+    checker = Checker(facts, picks, instructions, data)
+    verdict = checker.check_reason(model_text, pick)     # verdict.text is what the user sees
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.contract import is_vietnamese
 from finadvisor.advisor.evidence import Facts, Pick
+from finadvisor.advisor.prompt import first_sentence, vnd
 from finadvisor.advisor.ranker import is_debt
 from finadvisor.catalog import Service
 
@@ -31,7 +32,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
 _MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
-MAX_REASON_SENTENCES = 2
+MAX_REASON_SENTENCES = 1  # after the fact clause: one sentence on the service (a looping model repeats itself)
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
 _COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản chi ghi cạnh dịch vụ")
@@ -111,10 +112,11 @@ class Verdict:
 
 
 class Checker:
-    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "") -> None:
+    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "", data: str = "") -> None:
         self.facts = facts
         self.picks = picks
         self._instructions = _ngrams(instructions)
+        self._data = _ngrams(data)
         self._instruction_runs = _runs(instructions)
         self._by_amount: dict[int, list[str]] = {}
         for c in facts.categories:
@@ -158,13 +160,16 @@ class Checker:
             value = float(raw.replace(",", "."))
             if not any(abs(value - a) <= 1 for a in allowed_pct):
                 problems.append(f"percentage {raw}% is none of the computed shares")
-        allowed = self.user_topics | (topics(service.service) if service is not None else set())
+        # a sentence about the service may name what the service itself covers (its catalog text)
+        allowed = self.user_topics | (topics(service.text()) if service is not None else set())
         for topic in sorted(topics(sentence) - allowed):
             problems.append(f"speaks of {topic}, which the user does not spend on")
         grams = _ngrams(sentence)
         if grams and (len(grams & self._instructions) / len(grams) >= _COPY_SHARE
                       or _runs(sentence) & self._instruction_runs):
             problems.append("copied from the prompt")
+        elif grams and len(grams & self._data) / len(grams) >= _COPY_SHARE:
+            problems.append("only restates the prompt's data")
         if _LEAK.search(figures.strip()) or len(sentence.split()) < _MIN_WORDS:
             problems.append("not a sentence (prompt scaffolding or a fragment)")
         if not is_vietnamese(figures):  # the user's own (Vietnamese) category names do not make English Vietnamese
@@ -216,54 +221,69 @@ class Checker:
 
     # ------------------------------------------------------------------------------------------- repair
     def check_reason(self, text: str | None, pick: Pick) -> Verdict:
-        """The model's reason if every sentence of it is true and it cites the user's spending, else the
-        true sentences kept when they still cite it, else the template."""
+        """The fact clause, then the model's first true sentence about the service, else the service's catalog
+        description. ``generic``: the model's own text cites none of the user's categories (counted, not
+        penalised: the fact clause cites them)."""
+        fact = fact_clause(pick, self.facts)
         if not text:
-            return Verdict(template_reason(pick, self.facts), ["missing"], True, True)
+            return Verdict(f"{fact} {benefit_template(pick)}", ["missing"], True, True)
         parts = self.split(text)
-        good = list(dict.fromkeys(s for s in parts if not self.sentence_problems(s, pick.service)))
-        good = good[:MAX_REASON_SENTENCES]  # a looping model repeats true sentences too
-        problems = [p for s in parts for p in self.sentence_problems(s, pick.service)]
+        found = [self.sentence_problems(s, pick.service)
+                 + ([] if self.cites(s, pick) or _about(s, pick.service) else ["says nothing specific"])
+                 for s in parts]
+        good = list(dict.fromkeys(s for s, p in zip(parts, found, strict=True) if not p))[:MAX_REASON_SENTENCES]
+        problems = [p for ps in found for p in ps]
         generic = not self.cites(text, pick)
-        kept = " ".join(good)
-        if kept and self.cites(kept, pick):
-            return Verdict(kept, problems + (["cites no category"] if generic else []), False, generic)
-        return Verdict(template_reason(pick, self.facts), problems + (["cites no category"] if generic else []),
-                       True, generic)
-
-    def check_insight(self, text: str | None) -> tuple[str | None, list[str]]:
-        """At most one true sentence of the model's summary that speaks of this user's own spending (or None;
-        "Cảm ơn bạn đã sử dụng dịch vụ" is true and worthless), and the problems of the rest."""
-        problems: list[str] = []
-        chosen = None
-        for s in self.split(text or ""):
-            found = self.sentence_problems(s)
-            problems += found
-            if not found and chosen is None and self.cites(s):  # an insight about this user's spending
-                chosen = s
-        return chosen, problems
+        if good:
+            return Verdict(f"{fact} {_sentence(good[0])}", problems, False, generic)
+        return Verdict(f"{fact} {benefit_template(pick)}", problems, True, generic)
 
 
-def vnd(amount: float) -> str:
-    return f"{round(amount):,}".replace(",", ".") + " đ"
+def _bigrams(text: str) -> set[tuple[str, str]]:
+    words = fold(text).split()
+    return {(a, b) for a, b in zip(words, words[1:], strict=False)} - {("dich", "vu"), ("cua", "ban")}
 
 
-def template_reason(pick: Pick, facts: Facts) -> str:
-    """A reason built from the evidence alone: every figure sits next to its own name, so it is always true."""
-    name = pick.service.service
+def _about(sentence: str, service: Service) -> bool:
+    """Does the sentence speak of what this service does (two words in a row of its catalog text)?
+    "Dịch vụ này rất tiện lợi cho bạn" is true of every service and says nothing."""
+    return bool(_bigrams(sentence) & _bigrams(service.text()))
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?…" else text.rstrip(";,:") + "."
+
+
+def fact_clause(pick: Pick, facts: Facts) -> str:
+    """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true."""
     kinds = {e.kind for e in pick.evidence}
     cats = pick.categories()
     if "surplus" in kinds and facts.earned > 0:
         return (f"Tháng này bạn thu {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư {vnd(facts.surplus)} "
-                f"({round(100 * facts.saved_share)}% thu nhập); {name} giúp khoản tiền nhàn rỗi này sinh lời.")
+                f"({round(100 * facts.saved_share)}% thu nhập).")
     if cats:
         c = cats[0]
         if "debt" in kinds and is_debt(c.name):
-            return (f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}; {name} giúp bạn theo dõi và trả nợ "
-                    "đúng hạn.")
+            return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
         times = f" qua {c.count} giao dịch" if c.count > 1 else ""
-        return (f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({round(100 * c.share)}% tổng chi); "
-                f"{name} phù hợp với khoản chi này.")
+        return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({round(100 * c.share)}% tổng chi)."
     if facts.spent > 0:
-        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}; {name} giúp bạn theo dõi tiền của mình dễ hơn."
-    return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}; {name} giúp bạn quản lý khoản tiền này."
+        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
+    return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
+
+
+def benefit_template(pick: Pick) -> str:
+    """What the service does, in the company's own words (its catalog description), for when the model's
+    sentence was not good enough."""
+    name = pick.service.service
+    about = first_sentence(pick.service.description)
+    if about:
+        return _sentence(f"{name}: {about[0].lower() + about[1:] if about[1:2].islower() else about}")
+    return f"{name} phù hợp với khoản chi này."
+
+
+def template_reason(pick: Pick, facts: Facts) -> str:
+    """A reason built from the evidence and the catalog alone (true by construction)."""
+    return f"{fact_clause(pick, facts)} {benefit_template(pick)}"

@@ -4,9 +4,10 @@ single-flight.
     advisor = Advisor(llm, index, cache, metrics=metrics)
     result = await advisor.recommend(history, now=datetime.now())
 
-The ranker (``ranker.py``) picks 2-3 services with their evidence; the model writes one summary sentence and one
-reason per service under a schema that fixes each item's service; every sentence is checked against the history
-(``faithfulness.py``) and a failing one is replaced by a template sentence built from the evidence. An output that
+The ranker (``ranker.py``) picks 2-3 services with their evidence; the model writes one sentence per service on
+what it does for that spending, under a schema that fixes each item's service; every sentence is checked against
+the history (``faithfulness.py``) and follows the advisor's own fact clause; a failing one is replaced by the
+service's catalog description. The summary is computed (``summary.py``). An output that
 is not even JSON is generated once more, then the request fails (502); anything parsable is answered, false
 sentences repaired. Fallbacks are counted in Prometheus (``finadvisor:advisor_fallbacks``). Stage timings
 go to one structured log line (no token, no raw history) and to Prometheus.
@@ -32,8 +33,8 @@ from finadvisor.advisor.contract import (
     strip_links,
 )
 from finadvisor.advisor.evidence import Facts, Pick
-from finadvisor.advisor.faithfulness import Checker
-from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, instructions, time_context
+from finadvisor.advisor.faithfulness import Checker, template_reason
+from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, data_block, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
 from finadvisor.advisor.summary import compose_summary
 from finadvisor.catalog import CatalogIndex
@@ -44,7 +45,8 @@ from finadvisor.history import SpendingHistory
 from finadvisor.metrics import Metrics
 
 log = logging.getLogger("finadvisor.advisor")
-TOKENS_BASE, TOKENS_PER_REASON = 80, 75  # about 50-60 tokens per Vietnamese sentence, plus the JSON keys
+# one sentence of under 25 words is about 35-45 tokens, plus about 15 of JSON keys and the service's name
+TOKENS_BASE, TOKENS_PER_REASON = 16, 64
 
 
 @dataclass
@@ -59,7 +61,7 @@ class AdviceResult:
 class Advisor:
     def __init__(self, llm: LLMService, index: CatalogIndex, cache: RecommendationCache, *, metrics: Metrics,
                  top_k: int = 4, min_share: float = 0.15, max_tokens: int = 512, temperature: float = 0.2,
-                 category_map: CategoryMap | None = None) -> None:
+                 category_map: CategoryMap | None = None, writer: str = "model") -> None:
         # top_k and min_share belonged to the old candidates-for-the-model flow; kept so builders still work
         self.llm = llm
         self.index = index
@@ -69,6 +71,7 @@ class Advisor:
         self.min_share = min_share
         self.max_tokens = max_tokens
         self.temperature = temperature
+        self.writer = writer  # "model": the LLM writes each reason's service sentence; "catalog": no LLM call
         self.category_map = category_map if category_map is not None else load_category_map()
         self.ranker = Ranker(index, self.category_map)
         self._flight = SingleFlight()
@@ -77,6 +80,7 @@ class Advisor:
     def cache_key(self, history: SpendingHistory, now: datetime | None) -> str:
         """Content-derived: same history + catalog + model + prompt + time bucket => same advice."""
         material = json.dumps([history.canonical(), self.index.version, self.category_map.version,
+                               self.ranker.topics.version,
                                self.llm.model_name, PROMPT_VERSION, time_context(now)], ensure_ascii=False,
                               sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
@@ -133,8 +137,8 @@ class Advisor:
         return len({r.link for r in response.recommendations}) == len(response.recommendations)
 
     def token_budget(self, picks: int) -> int:
-        """A summary sentence and one short reason per service, with JSON around them: a model that loops stops
-        here (its complete strings are kept) instead of at 512 tokens, which is what a miss costs in time."""
+        """One short reason per service, with JSON around them: a model that loops stops here (its complete
+        strings are kept) instead of at 512 tokens, which is what a miss costs in time."""
         return min(self.max_tokens, TOKENS_BASE + TOKENS_PER_REASON * picks)
 
     async def _compute(self, history: SpendingHistory, now: datetime | None) -> AdviceResult:
@@ -148,6 +152,12 @@ class Advisor:
         messages = build_messages(history, picks, now)
         timings["prompt"] = time.perf_counter() - t
         names = [p.service.service for p in picks]
+        if self.writer == "catalog":
+            t = time.perf_counter()
+            response = self._from_catalog(history, picks)
+            timings["validation"] = time.perf_counter() - t
+            return AdviceResult(response, "miss", timings, {"writer": "catalog",
+                                                            "sources": [p.source for p in picks]})
         broken: str | None = None
         for attempt in range(2):  # output that is not even JSON is generated once more, then the request fails
             request = GenerationRequest(messages=messages, max_tokens=self.token_budget(len(names)),
@@ -158,7 +168,7 @@ class Advisor:
             timings.setdefault("llm_ttft", ttft)
             timings["llm_total"] = timings.get("llm_total", 0.0) + total
             timings["attempts"] = attempt + 1
-            broken = parse_explanation(text, finish, names)[2]
+            broken = parse_explanation(text, finish, names)[1]
             if broken is None:
                 break
             self.metrics.advisor_fallbacks.labels("regenerated_output").inc()
@@ -175,12 +185,10 @@ class Advisor:
 
     def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,
                  finish: str) -> tuple[AdvisorResponse, dict[str, object]]:
-        """Check the model's text sentence by sentence; repair with template sentences; count the fallbacks."""
+        """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
         facts = Facts.of(history)
-        checker = Checker(facts, picks, instructions(messages))
-        names = [p.service.service for p in picks]
-        summary, reasons, broken = parse_explanation(text, finish, names)
-        insight, summary_problems = checker.check_insight(summary)
+        checker = Checker(facts, picks, instructions(messages), data_block(messages))
+        reasons, _ = parse_explanation(text, finish, [p.service.service for p in picks])
         recs: list[Recommendation] = []
         raw_problems: list[list[str]] = []
         templates = generic = dropped = 0
@@ -189,29 +197,31 @@ class Advisor:
             raw_problems.append(verdict.raw_problems)
             templates += verdict.template
             generic += verdict.generic
-            dropped += not verdict.template and verdict.text != reason  # false sentences taken out
+            dropped += not verdict.template and bool(verdict.raw_problems)  # false sentences taken out
             recs.append(Recommendation(service=pick.service.service, link=pick.service.link,
                                        recommendation=strip_links(verdict.text)))
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
-        self.metrics.advisor_texts.labels("insight").inc()
         if templates:
             fallbacks.labels("template_reason").inc(templates)
         if dropped:
             fallbacks.labels("dropped_sentence").inc(dropped)
-        if insight is None:
-            fallbacks.labels("no_insight").inc()
         added = sum(p.source == "fallback" for p in picks)
         if added:
             fallbacks.labels("ranker_added").inc(added)
         quality: dict[str, object] = {
-            "raw_text": text, "raw_summary_problems": summary_problems,
-            "raw_reason_problems": raw_problems, "template_reasons": templates, "generic_raw_reasons": generic,
-            "insight_kept": insight is not None, "ranker_added": added,
-            "sources": [p.source for p in picks],
+            "raw_text": text, "raw_reason_problems": raw_problems, "template_reasons": templates,
+            "generic_raw_reasons": generic, "ranker_added": added, "sources": [p.source for p in picks],
         }
-        summary_text = strip_links(compose_summary(facts, insight))
+        summary_text = strip_links(compose_summary(facts))
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
+
+    def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
+        """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
+        facts = Facts.of(history)
+        recs = [Recommendation(service=p.service.service, link=p.service.link,
+                               recommendation=strip_links(template_reason(p, facts))) for p in picks]
+        return AdvisorResponse(summarization=strip_links(compose_summary(facts)), recommendations=recs)
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()

@@ -89,7 +89,6 @@ async def test_false_or_generic_reasons_are_replaced_by_true_templates(make_clie
         metrics = (await c.get("/metrics")).text
         n = len(body["recommendations"])
         assert f'finadvisor:advisor_fallbacks_total{{kind="template_reason"}} {float(n)}' in metrics
-        assert 'finadvisor:advisor_fallbacks_total{kind="no_insight"} 1.0' in metrics
         assert f'finadvisor:advisor_texts_total{{part="reason"}} {float(n)}' in metrics
 
 

@@ -15,9 +15,9 @@ NAMES = ["Ưu đãi ăn uống", "Thanh toán hóa đơn điện", "Số dư sin
 REASON = "Bạn chi 3.450.000 đ cho ăn uống, ưu đãi này giúp bạn tiết kiệm."
 
 
-def out(reasons: list[tuple[str, str]], summary: str = "Bạn chi tiêu khá đều đặn trong tháng này.") -> str:
-    return json.dumps({"summarization": summary, "recommendations": [
-        {"service": s, "recommendation": r} for s, r in reasons]}, ensure_ascii=False)
+def out(reasons: list[tuple[str, str]]) -> str:
+    return json.dumps({"recommendations": [{"service": s, "recommendation": r} for s, r in reasons]},
+                      ensure_ascii=False)
 
 
 def test_the_schema_fixes_each_items_service_and_has_no_link() -> None:
@@ -27,35 +27,35 @@ def test_the_schema_fixes_each_items_service_and_has_no_link() -> None:
     assert recs["minItems"] == recs["maxItems"] == 3
     assert "items" not in recs  # llama.cpp would take "items" and ignore the tuple
     assert all("link" not in i["properties"] for i in recs["prefixItems"])
+    assert set(schema["properties"]) == {"recommendations"}  # the summary is computed, not generated
 
 
 def test_reasons_are_matched_by_service_not_position() -> None:
     text = out([(NAMES[1], "Bạn đóng tiền điện 820.000 đ mỗi tháng."), (NAMES[0], REASON)])
-    summary, reasons, broken = parse_explanation(text, "stop", NAMES)
-    assert broken is None and summary and reasons == [REASON, "Bạn đóng tiền điện 820.000 đ mỗi tháng.", None]
+    reasons, broken = parse_explanation(text, "stop", NAMES)
+    assert broken is None and reasons == [REASON, "Bạn đóng tiền điện 820.000 đ mỗi tháng.", None]
 
 
 def test_a_truncated_output_keeps_its_complete_strings() -> None:
     looped = out([(NAMES[0], REASON)])[:-3] + ', {"service": "Thanh toán hóa đơn điện", "recommendation": "Bạn bạn bạn'
-    summary, reasons, broken = parse_explanation(looped, "length", NAMES)
-    assert broken is None and summary == "Bạn chi tiêu khá đều đặn trong tháng này."
-    assert reasons == [REASON, None, None]
+    reasons, broken = parse_explanation(looped, "length", NAMES)
+    assert broken is None and reasons == [REASON, None, None]
 
 
 @pytest.mark.parametrize(("text", "finish", "problem"), [
-    ('{"summarization": "Bạn chi', "length", "truncated"),
-    ('{"summarization": "Bạn chi', "stop", "not valid JSON"),
+    ('{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi', "length", "truncated"),
+    ('{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi', "stop", "not valid JSON"),
     ("[1, 2]", "stop", "expected object shape"),
 ])
 def test_broken_output_is_reported_not_raised(text: str, finish: str, problem: str) -> None:
-    summary, reasons, broken = parse_explanation(text, finish, NAMES)
-    assert summary is None and reasons == [None, None, None] and broken and problem in broken
+    reasons, broken = parse_explanation(text, finish, NAMES)
+    assert reasons == [None, None, None] and broken and problem in broken
 
 
 def test_unusable_texts_become_none() -> None:
-    text = out([(NAMES[0], "This is an English reason."), (NAMES[1], "Ngắn")], summary="You spent a lot.")
-    summary, reasons, _ = parse_explanation(text, "stop", NAMES[:2])
-    assert summary is None and reasons == [None, None]
+    text = out([(NAMES[0], "This is an English reason."), (NAMES[1], "Ngắn")])
+    reasons, _ = parse_explanation(text, "stop", NAMES[:2])
+    assert reasons == [None, None]
 
 
 @pytest.mark.parametrize(("text", "gone"), [
@@ -87,5 +87,8 @@ def test_the_prompt_has_no_example_sentence_and_shows_the_evidence(demo_ranker: 
     messages = build_messages(history, picks, None)
     assert "tiền điện" not in SYSTEM and "ví dụ" not in SYSTEM.lower()  # the sentence the model used to copy
     user = messages[-1]["content"]
-    assert 'khoản chi "Học phí": 15.000.000 đ' in user and 'khoản chi "Ăn uống": 3.450.000 đ' in user
-    assert "3.450.000" not in instructions(messages)  # the data is not part of what may not be copied
+    assert 'khoản chi "Học phí" (81% tổng chi, 1 giao dịch)' in user and 'khoản chi "Ăn uống" (19%' in user
+    assert "15.000.000" not in user and "3.450.000" not in user  # the advisor states the amounts itself
+    for pick in picks:  # the model writes about the service from the catalog's own description
+        assert f"{pick.service.service} - mô tả: {pick.service.description[:40]}" in user
+    assert "Học phí" not in instructions(messages)  # the data is not part of what may not be copied
