@@ -33,22 +33,20 @@ def candidate_names(request: GenerationRequest) -> list[str]:
 
 
 def good_script(request: GenerationRequest) -> str:
-    """A model that writes true sentences: each reason quotes the first category of its evidence line."""
+    """A model that writes true, specific sentences: each reason names its service and the category of its
+    evidence line (the prompt shows no amounts; the advisor states them itself)."""
     names = candidate_names(request)
-    lines = [line for line in request.messages[-1]["content"].splitlines() if " - lý do: " in line]
+    lines = [line for line in request.messages[-1]["content"].splitlines() if " - vì: " in line]
     reasons = []
     for name, line in zip(names, lines, strict=False):
-        evidence = line.split(" - lý do: ", 1)[1]
-        if evidence.startswith("khoản chi") and evidence.count('"') == 2:
-            category, rest = evidence.split('"')[1], evidence.split('": ', 1)[1]
-            amount = rest.split(" (", 1)[0]
-            reasons.append(f"Bạn chi {amount} cho {category}, {name} giúp bạn chi tiêu thông minh hơn.")
+        evidence = line.split(" - vì: ", 1)[1]
+        if evidence.startswith("khoản chi") and evidence.count('"') >= 2:
+            category = evidence.split('"')[1]
+            reasons.append(f"Dùng {name} cho khoản {category} giúp bạn chi tiêu thông minh hơn.")
         else:
-            reasons.append(f"Bạn còn dư tiền, {name} giúp khoản thu nhập nhàn rỗi sinh lời.")
-    return json.dumps({
-        "summarization": "Bạn chi tiêu khá đều đặn trong tháng này.",
-        "recommendations": [{"service": n, "recommendation": r} for n, r in zip(names, reasons, strict=False)],
-    }, ensure_ascii=False)
+            reasons.append(f"Dùng {name} giúp khoản thu nhập nhàn rỗi của bạn sinh lời.")
+    return json.dumps({"recommendations": [{"service": n, "recommendation": r}
+                                           for n, r in zip(names, reasons, strict=False)]}, ensure_ascii=False)
 
 
 @pytest.fixture

@@ -272,3 +272,30 @@ async def test_the_schema_fixes_each_items_service(make_client) -> None:
         assert items["minItems"] == items["maxItems"] == len(names) and "items" not in items
         for rec in recs:  # each reason is the one written for its own service, not its neighbour's
             assert rec["service"] in rec["recommendation"]
+
+
+async def test_model_sentences_follow_the_advisors_facts(make_client) -> None:
+    async for c in make_client():
+        body = (await c.post(API, json={"history": HISTORY})).json()
+        for rec in body["recommendations"]:
+            fact, sentence = rec["recommendation"].split(". ", 1)
+            assert fact.startswith("Tháng này bạn ") and sentence.startswith("Dùng " + rec["service"]), rec
+
+
+async def test_catalog_writer_answers_without_the_model(advisor_settings) -> None:  # type: ignore[no-untyped-def]
+    from finadvisor.app import create_app
+    from finadvisor.engines.fake import FakeEngine
+    from tests.helpers import started_client
+
+    engine = FakeEngine()
+    app = create_app(advisor_settings.model_copy(update={"advisor_writer": "catalog"}), engine=engine)
+    async for c in started_client(app):
+        r = await c.post(API, json={"history": HISTORY})
+        assert r.status_code == 200, r.text
+        services = {s.link: s for s in load_catalog(demo_catalog_path())}
+        for rec in r.json()["recommendations"]:  # the facts, then the catalog's own words
+            assert rec["recommendation"].startswith("Tháng này bạn ")
+            assert services[rec["link"]].description.split(".")[0][1:30] in rec["recommendation"], rec
+        assert engine.calls == []
+        metrics = (await c.get("/metrics")).text
+        assert 'advisor_fallbacks_total{kind="template_reason"}' not in metrics  # not a fallback: the setting

@@ -13,7 +13,7 @@ from finadvisor.settings import Settings
 def history_for(i: int) -> dict:
     """A distinct history per user (distinct cache keys), in the seed's shape."""
     return {"earning": [{"name": "Lương", "amount": 15_000_000 + i * 1000, "count": 1}],
-            "spending": [{"name": "Ăn uống", "amount": 3_000_000 + i * 1000, "count": 30},
+            "spending": [{"name": "Ăn uống", "amount": 3_000_000 + i * 1000, "count": 30 + i},
                          {"name": "Hóa đơn điện", "amount": 1_200_000, "count": 1},
                          {"name": "Nạp tiền điện thoại", "amount": 200_000, "count": 2}]}
 

@@ -22,12 +22,12 @@ from tests.helpers import started_client
 
 
 def echoing_script(request) -> str:  # type: ignore[no-untyped-def]
-    """An advisor 'model' whose summary quotes the user's spending total, as read from the prompt's data line."""
+    """An advisor 'model' whose first reason quotes the category its prompt's data names first."""
     prompt = request.messages[-1]["content"]
-    total = re.search(r"tổng chi ([0-9.]+ đ)", prompt)
-    assert total is not None, prompt
+    name = re.search(r'khoản chi "([^"]+)"', prompt)
+    assert name is not None, prompt
     reply = json.loads(good_script(request))
-    reply["summarization"] = f"Tổng chi tiêu tháng này của bạn là {total.group(1)}."
+    reply["recommendations"][0]["recommendation"] = f"Dịch vụ này hợp với khoản {name.group(1)} của bạn."
     return json.dumps(reply, ensure_ascii=False)
 
 
@@ -36,10 +36,11 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
                         rate_limit_per_min=10_000)
     app = create_app(settings, engine=FakeEngine(script=echoing_script, ttft_s=0.02))
     users = sorted(p.stem for p in demo_histories_dir().glob("*.json"))
-    expected = {}
+    expected, names = {}, {}
     for user in users:
         history = SpendingHistory.model_validate_json((demo_histories_dir() / f"{user}.json").read_text())
         expected[user] = vnd(sum(c.amount for c in history.spending))
+        names[user] = {c.name for c in history.spending}
     async for client in started_client(app):
         app.state.history_provider = HttpHistoryProvider(
             "http://mock/v1/pfm/summary/category?filter_month={month}",
@@ -53,8 +54,10 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
         results = await asyncio.gather(*[ask(u) for u in users * 5])
         for user, response in results:
             assert response.status_code == 200, response.text
-            summary = response.json()["summarization"]  # the advisor may put its own computed sentence first
-            assert summary.endswith(f"Tổng chi tiêu tháng này của bạn là {expected[user]}."), (user, summary)
+            body = response.json()  # the summary is computed from the history fetched with this user's token
+            assert body["summarization"].startswith(f"Tháng này bạn chi {expected[user]}"), (user, body)
+            echoed = re.search(r"khoản (.+) của bạn\.$", body["recommendations"][0]["recommendation"])
+            assert echoed is not None and echoed.group(1) in names[user], (user, body)  # the model saw this user's data
         assert client is not None
 
 
