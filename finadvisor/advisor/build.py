@@ -65,7 +65,15 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     category_map = await asyncio.to_thread(load_category_map, settings.category_map)
     return Advisor(llm, index, cache, metrics=metrics, top_k=settings.retrieval_top_k,
                    min_share=settings.retrieval_min_share, max_tokens=settings.advisor_max_tokens,
-                   category_map=category_map, writer=settings.advisor_writer)
+                   category_map=category_map, writer=advisor_writer(settings))
+
+
+def advisor_writer(settings: Settings) -> str:
+    """'auto' is the catalog's words on the packaged 0.5B model (measured: its sentence almost never passes the
+    faithfulness check, and writing it costs 6-8 s per miss), the model's on any other engine or model."""
+    if settings.advisor_writer != "auto":
+        return settings.advisor_writer
+    return "catalog" if settings.engine == "llamacpp" and settings.model is None else "model"
 
 
 @contextlib.asynccontextmanager

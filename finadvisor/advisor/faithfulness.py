@@ -88,13 +88,18 @@ def _number(text: str) -> float:
     return float(re.sub(r"[.,]", "", text))
 
 
+def _words(text: str) -> list[str]:
+    """Folded words without punctuation: the model's 'Vietjet Air' is the data's "Vietjet Air"."""
+    return re.findall(r"\w+", fold(text))
+
+
 def _ngrams(text: str) -> set[tuple[str, ...]]:
-    words = fold(text).split()
+    words = _words(text)
     return {tuple(words[i:i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)}
 
 
 def _runs(text: str) -> set[tuple[str, ...]]:
-    words = [w for w in fold(text).split()]
+    words = _words(text)
     return {tuple(words[i:i + _COPY_RUN]) for i in range(len(words) - _COPY_RUN + 1)}
 
 
@@ -240,7 +245,7 @@ class Checker:
 
 
 def _bigrams(text: str) -> set[tuple[str, str]]:
-    words = fold(text).split()
+    words = _words(text)
     return {(a, b) for a, b in zip(words, words[1:], strict=False)} - {("dich", "vu"), ("cua", "ban")}
 
 

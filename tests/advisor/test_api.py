@@ -299,3 +299,13 @@ async def test_catalog_writer_answers_without_the_model(advisor_settings) -> Non
         assert engine.calls == []
         metrics = (await c.get("/metrics")).text
         assert 'advisor_fallbacks_total{kind="template_reason"}' not in metrics  # not a fallback: the setting
+
+
+def test_auto_writer_is_the_catalog_only_on_the_packaged_small_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from finadvisor.advisor.build import advisor_writer
+    from finadvisor.settings import Settings
+
+    assert advisor_writer(Settings(engine="llamacpp", cache_dir=tmp_path)) == "catalog"
+    assert advisor_writer(Settings(engine="llamacpp", model=str(tmp_path / "big.gguf"), cache_dir=tmp_path)) == "model"
+    assert advisor_writer(Settings(engine="openai", upstream_url="http://gpu:8001/v1", cache_dir=tmp_path)) == "model"
+    assert advisor_writer(Settings(engine="llamacpp", advisor_writer="model", cache_dir=tmp_path)) == "model"

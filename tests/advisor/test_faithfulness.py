@@ -115,3 +115,12 @@ def test_fact_clauses_templates_and_summaries_are_always_true() -> None:
         assert summary.startswith(facts_summary(facts))
         problems = [p for s in checker.split(summary) for p in checker.sentence_problems(s)]
         assert problems == [], (summary, problems)
+
+
+def test_a_restatement_of_the_prompts_data_is_caught_whatever_the_quotes() -> None:
+    data = 'DỮ LIỆU:\n1. Vé máy bay - mô tả: đặt vé - vì: khoản chi "Vietjet Air" (31% tổng chi, 2 giao dịch)'
+    history = {"spending": [{"name": "Vietjet Air", "amount": 3450000, "count": 2},
+                            {"name": "Agoda", "amount": 7680000, "count": 2}]}
+    checker = Checker(Facts.of(SpendingHistory.model_validate(history)), [], SYSTEM, data)
+    problems = checker.sentence_problems("Khoản chi 'Vietjet Air' (31% tổng chi, 2 giao dịch) của bạn.", FOOD)
+    assert "only restates the prompt's data" in problems, problems
