@@ -7,8 +7,11 @@
 Sets: ``dev`` (eval_retrieval.json + the adversarial eval_advisor_adversarial.json), ``old-heldout``
 (eval_retrieval_heldout.json) and ``heldout`` (eval_advisor_heldout.json: 47 histories written before the
 ranker, the category map and the validator, never tuned on; 12 of them against a second catalog,
-catalog_lazycat.json, with lazycat:// links). The cache is bypassed. Per answer: schema-valid, services and links
-from its catalog, Vietnamese, relevance (share of shown services that are labelled relevant), precision@2 and
+catalog_lazycat.json, with lazycat:// links) and ``heldout2`` (eval_advisor_heldout2.json: 50 histories over three
+catalogs, the third catalog_heldout_vbank.json with vbank:// links, written before the third round's tuning).
+The advisor writes as settings say: ``FINADVISOR_ADVISOR_WRITER=model`` measures the LLM's sentences (the default,
+auto, uses the catalog's words on the packaged 0.5B model). The cache is bypassed. Per answer: schema-valid,
+services and links from its catalog, Vietnamese, relevance (share of shown services that are labelled relevant), precision@2 and
 recall@5 of the ranking, false statements (the faithfulness check of advisor/faithfulness.py run on the final
 answer, and on the model's raw text before repair), generic reasons (citing none of the user's categories).
 Prints a table; the last stdout line is one JSON record.
