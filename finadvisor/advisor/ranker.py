@@ -38,10 +38,14 @@ DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
 THIRD_RATIO = 0.6  # a third service only when it is at least this close to the second
 SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
 SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
-DEBT_QUERY = "lập ngân sách, quản lý chi tiêu và trả nợ thẻ tín dụng đúng hạn"
+# budgeting, not repayment: the debt categories already reach the repayment service through the map or the
+# topic lexicon; the signal adds what a person in debt needs besides (a catalog's "trả nợ" service would win a
+# query that speaks of repaying too)
+DEBT_QUERY = "lập ngân sách, đặt hạn mức chi tiêu, theo dõi và quản lý chi tiêu hằng tháng"
 FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
 _DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|phi tre|tre han|tra cham|"
-                   r"lai phat|phi phat|vay|loan|debt|tra gop|installment|overdue|no xau)\b")
+                   r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|loan|debt|tra gop|"
+                   r"installment|overdue|no xau)\b")  # not a bare "vay": "Váy áo" folds to "vay ao"
 
 
 def is_debt(name: str) -> bool:
@@ -116,7 +120,10 @@ class Ranker:
                 debt_w += w * DEBT_WEIGHT
                 debt_cats.append(cat)
             mapped = self._mapped(cat.name)
-            topic = None if mapped else self.topics.topic_of(cat.name)
+            topic = None
+            if not mapped:  # "Trả góp điện thoại Home Credit" is a debt before it is a phone
+                topic = self.topics.topics.get("debt") if is_debt(cat.name) else None
+                topic = topic or self.topics.topic_of(cat.name)
             if topic is not None:
                 mapped = self._mapped(topic.label)
             if mapped:
@@ -128,7 +135,7 @@ class Ranker:
                     add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
                         "retrieval", "category", cat, primary=i == 0)
         if debt_w:
-            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 1)]
+            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 2)]
             for i, (pref, service) in enumerate(zip(PREFERENCE, budget, strict=False)):
                 for cat in debt_cats:
                     add(service, debt_w * pref / len(debt_cats), "debt", "debt", cat, primary=i == 0)

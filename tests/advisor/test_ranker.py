@@ -101,3 +101,12 @@ def test_a_bad_map_file_names_the_file_and_line(tmp_path: Path) -> None:
     bad.write_text("# c\ncategory,service,link\nĂn uống,Ưu đãi\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="map.csv, line 3"):
         load_category_map(bad)
+
+
+def test_debt_is_read_before_the_product_and_a_dress_is_not_a_loan(ranker: Ranker) -> None:
+    from finadvisor.advisor.ranker import is_debt
+
+    assert not is_debt("Váy áo") and is_debt("Vay tiêu dùng") and is_debt("Trả góp điện thoại Home Credit")
+    picks = ranker.rank(_h([("Trả góp điện thoại Home Credit", 1850000, 1), ("Ăn uống", 900000, 10)]))
+    links = [p.service.link for p in picks]
+    assert "finadvisor://service/tra-no-vay" in links and D + "nap-tien-dien-thoai" not in links
