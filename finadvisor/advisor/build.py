@@ -73,7 +73,8 @@ def advisor_writer(settings: Settings) -> str:
     faithfulness check, and writing it costs 6-8 s per miss), the model's on any other engine or model."""
     if settings.advisor_writer != "auto":
         return settings.advisor_writer
-    return "catalog" if settings.engine == "llamacpp" and settings.model is None else "model"
+    # both local engines load the packaged model when no model is given
+    return "catalog" if settings.engine in ("llamacpp", "transformers") and settings.model is None else "model"
 
 
 @contextlib.asynccontextmanager

@@ -89,7 +89,13 @@ class Pick:
         return sorted(facts.values(), key=lambda c: (-weight[c.name], -c.amount))
 
     def explains(self) -> set[str]:
-        """What this pick speaks to first: the categories it is the first choice for, "@surplus" for the
-        savings signal, "@debt" for budgeting."""
+        """What this pick answers for once chosen: the categories (and "@surplus"/"@debt" signals) it is the
+        first choice for."""
         names = {e.category.name for e in self.evidence if e.category is not None and e.primary}
+        return names | {"@" + e.kind for e in self.evidence if e.kind in ("surplus", "debt") and e.primary}
+
+    def covers(self) -> set[str]:
+        """Everything this pick speaks to, first choice or not (a pick whose every category and signal is
+        already explained by a chosen one adds little: the diversity rule in ``Ranker._choose``)."""
+        names = {e.category.name for e in self.evidence if e.category is not None}
         return names | {"@" + e.kind for e in self.evidence if e.kind in ("surplus", "debt")}

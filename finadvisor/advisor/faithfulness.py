@@ -32,6 +32,7 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
 _MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
+TEMPLATE_CHARS = 240  # a long catalog description is cut at a word boundary
 MAX_REASON_SENTENCES = 1  # after the fact clause: one sentence on the service (a looping model repeats itself)
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
@@ -244,9 +245,14 @@ class Checker:
         return Verdict(f"{fact} {benefit_template(pick)}", problems, True, generic)
 
 
+# word pairs every service text has: sharing one says nothing about this service
+_COMMON_PAIRS = {("dich", "vu"), ("cua", "ban"), ("cho", "ban"), ("giup", "ban"), ("thanh", "toan"), ("ban", "co"),
+                 ("co", "the"), ("hang", "thang"), ("moi", "ngay"), ("tien", "loi")}
+
+
 def _bigrams(text: str) -> set[tuple[str, str]]:
     words = _words(text)
-    return {(a, b) for a, b in zip(words, words[1:], strict=False)} - {("dich", "vu"), ("cua", "ban")}
+    return {(a, b) for a, b in zip(words, words[1:], strict=False)} - _COMMON_PAIRS
 
 
 def _about(sentence: str, service: Service) -> bool:
@@ -256,9 +262,13 @@ def _about(sentence: str, service: Service) -> bool:
 
 
 def _sentence(text: str) -> str:
+    """Capitalised (unless the first word is cased on purpose: "iPhone") and ending in one full stop."""
     text = text.strip()
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?…" else text.rstrip(";,:") + "."
+    if text[:1].islower() and not text[1:2].isupper():
+        text = text[0].upper() + text[1:]
+    if text[-1] in ".!?…" or (text[-1] in "\"'”’)" and text[-2:-1] in (".", "!", "?", "…")):
+        return text
+    return text.rstrip(";,:") + "."
 
 
 def fact_clause(pick: Pick, facts: Facts) -> str:
@@ -284,8 +294,10 @@ def benefit_template(pick: Pick) -> str:
     sentence was not good enough."""
     name = pick.service.service
     about = first_sentence(pick.service.description)
-    if about:
-        return _sentence(f"{name}: {about[0].lower() + about[1:] if about[1:2].islower() else about}")
+    if about:  # the catalog's own casing is kept ("MoMo", "Grab")
+        if len(about) > TEMPLATE_CHARS:
+            about = about[:TEMPLATE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        return _sentence(f"{name}: {about}")
     return f"{name} phù hợp với khoản chi này."
 
 

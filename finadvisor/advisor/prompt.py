@@ -9,6 +9,7 @@ Figures (totals, shares) are computed here, so the model copies numbers instead 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 
 from finadvisor.advisor.evidence import Facts, Pick
@@ -69,8 +70,12 @@ def evidence_line(pick: Pick, facts: Facts) -> str:
     return "; ".join(parts) or "quản lý chi tiêu chung"
 
 
+# a full stop ends a sentence after a lower-case word, not after an abbreviation: "TP. HCM", "Q. 1"
+_SENTENCE_STOP = re.compile(r"(?<=[a-zà-ỹđ]{2})\.\s+(?=\S)")
+
+
 def first_sentence(text: str) -> str:
-    return " ".join(text.split()).split(". ")[0].rstrip(".")
+    return _SENTENCE_STOP.split(" ".join(text.split()), maxsplit=1)[0].rstrip(".")
 
 
 def short_description(text: str) -> str:

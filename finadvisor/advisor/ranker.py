@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 import threading
+import unicodedata
 
 from finadvisor.advisor.category_map import CategoryMap, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
@@ -44,12 +45,14 @@ SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn r
 DEBT_QUERY = "lập ngân sách, đặt hạn mức chi tiêu, theo dõi và quản lý chi tiêu hằng tháng"
 FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
 _DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|phi tre|tre han|tra cham|"
-                   r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|loan|debt|tra gop|"
-                   r"installment|overdue|no xau)\b")  # not a bare "vay": "Váy áo" folds to "vay ao"
+                   r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|vay ngan hang|vay mua|"
+                   r"lai vay|tra lai|tra the|du no|loan|loans|debt|mortgage|tra gop|installment|overdue|no xau|"
+                   r"home credit|fe credit|mcredit|hd saison|kredivo)\b")
+_LOAN = re.compile(r"(?<!\w)vay(?!\w)")  # "vay" with its diacritics as written: "Vay" is a loan, "Váy áo" a dress
 
 
 def is_debt(name: str) -> bool:
-    return bool(_DEBT.search(fold(name)))
+    return bool(_DEBT.search(fold(name)) or _LOAN.search(unicodedata.normalize("NFC", name).lower()))
 
 
 def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
@@ -150,7 +153,8 @@ class Ranker:
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
             explained: set[str] = set().union(*(p.explains() for p in chosen))
-            values = [p.score * (SAME_EVIDENCE_PENALTY if p.explains() <= explained else 1.0) for p in pool]
+            values = [p.score * (SAME_EVIDENCE_PENALTY if p.covers() and p.covers() <= explained else 1.0)
+                      for p in pool]
             at = max(range(len(pool)), key=lambda i: (values[i], -i))
             best = pool[at]
             if len(chosen) >= self.min_picks and values[at] < THIRD_RATIO * chosen[-1].score:

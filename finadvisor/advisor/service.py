@@ -80,7 +80,7 @@ class Advisor:
     def cache_key(self, history: SpendingHistory, now: datetime | None) -> str:
         """Content-derived: same history + catalog + model + prompt + time bucket => same advice."""
         material = json.dumps([history.canonical(), self.index.version, self.category_map.version,
-                               self.ranker.topics.version,
+                               self.ranker.topics.version, self.writer,
                                self.llm.model_name, PROMPT_VERSION, time_context(now)], ensure_ascii=False,
                               sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()

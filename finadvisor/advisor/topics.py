@@ -16,6 +16,7 @@ import csv
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -40,13 +41,14 @@ class TopicLexicon:
         material = [[t.id, t.label, t.query, names] for t, names in rows]
         self.version = hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()[:16]
         phrases: dict[str, Topic] = {}
-        self._whole: dict[str, Topic] = {}  # "=be": only a name that is exactly "Be" (the app), never "Đồ cho bé"
+        # "=be": only a name that is exactly "Be" (the app), diacritics kept: never "Bé" nor "Đồ cho bé"
+        self._whole: dict[str, Topic] = {}
         for topic, names in rows:
             for name in names:
-                table = self._whole if name.startswith("=") else phrases
-                key = fold(name.lstrip("="))
-                if key:
-                    table.setdefault(key, topic)  # the first row naming a phrase keeps it
+                if name.startswith("="):
+                    self._whole.setdefault(_whole_key(name[1:]), topic)
+                elif key := fold(name):
+                    phrases.setdefault(key, topic)  # the first row naming a phrase keeps it
         # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
         # "tien dien"
         ordered = sorted(phrases.items(), key=lambda kv: (-len(kv[0]), kv[0]))
@@ -57,13 +59,17 @@ class TopicLexicon:
 
     def topic_of(self, name: str) -> Topic | None:
         """The topic of the longest lexicon phrase found as whole words in the folded name (None if none)."""
+        if (whole := self._whole.get(_whole_key(name))) is not None:
+            return whole
         folded = fold(name)
-        if folded in self._whole:
-            return self._whole[folded]
         for pattern, topic in self._patterns:
             if pattern.search(folded):
                 return topic
         return None
+
+
+def _whole_key(name: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", name).lower().split())
 
 
 def load_topics(path: Path | None = None) -> TopicLexicon:

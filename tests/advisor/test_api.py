@@ -297,6 +297,12 @@ async def test_catalog_writer_answers_without_the_model(advisor_settings) -> Non
             assert rec["recommendation"].startswith("Tháng này bạn ")
             assert services[rec["link"]].description.split(".")[0][1:30] in rec["recommendation"], rec
         assert engine.calls == []
+        advisor = app.state.advisor  # built by the first request
+        from finadvisor.history import SpendingHistory
+        history = SpendingHistory.model_validate(HISTORY)
+        key = advisor.cache_key(history, None)
+        advisor.writer = "model"  # an answer the catalog wrote is never served to the model writer
+        assert advisor.cache_key(history, None) != key
         metrics = (await c.get("/metrics")).text
         assert 'advisor_fallbacks_total{kind="template_reason"}' not in metrics  # not a fallback: the setting
 
@@ -306,6 +312,7 @@ def test_auto_writer_is_the_catalog_only_on_the_packaged_small_model(tmp_path) -
     from finadvisor.settings import Settings
 
     assert advisor_writer(Settings(engine="llamacpp", cache_dir=tmp_path)) == "catalog"
+    assert advisor_writer(Settings(engine="transformers", cache_dir=tmp_path)) == "catalog"  # the same model
     assert advisor_writer(Settings(engine="llamacpp", model=str(tmp_path / "big.gguf"), cache_dir=tmp_path)) == "model"
     assert advisor_writer(Settings(engine="openai", upstream_url="http://gpu:8001/v1", cache_dir=tmp_path)) == "model"
     assert advisor_writer(Settings(engine="llamacpp", advisor_writer="model", cache_dir=tmp_path)) == "model"

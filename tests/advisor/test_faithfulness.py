@@ -75,7 +75,7 @@ def test_a_reason_is_the_advisors_facts_then_one_true_specific_sentence() -> Non
     assert fact_clause(pick, checker.facts) == fact
     filler = checker.check_reason("Dịch vụ này rất tiện lợi cho bạn.", pick)  # true of any service
     assert filler.template and "says nothing specific" in filler.raw_problems
-    assert filler.text == template_reason(pick, checker.facts) == f"{fact} Ưu đãi ăn uống: voucher giảm 20% tại quán ăn."
+    assert filler.text == template_reason(pick, checker.facts) == f"{fact} Ưu đãi ăn uống: Voucher giảm 20% tại quán ăn."
     good = checker.check_reason("Voucher giảm giá giúp mỗi bữa ở quán ăn rẻ hơn.", pick)
     assert not good.template and good.raw_problems == [] and good.generic  # specific to the service, not the user
     assert good.text == f"{fact} Voucher giảm giá giúp mỗi bữa ở quán ăn rẻ hơn."

@@ -23,7 +23,10 @@ DATA = Path(__file__).resolve().parents[2] / "finadvisor" / "data"
     ("Thế Giới Di Động", "electronics"),  # the longest phrase decides, not "di động"
     ("Tiền điện thoại", "phone"),  # not electricity
     ("Be", "transport"),  # the app, as a whole name only ...
-    ("Đồ dùng cho bé", "kids"),  # ... never "bé" inside a name
+    ("Bé", None), ("Đồ dùng cho bé", "kids"),  # ... never "bé"
+    ("Vay", "debt"), ("Chi tiêu gia đình", None), ("Chợ Bà Chiểu", None), ("Rượu vang", None),
+    ("CP sinh hoạt", None), ("Zalo.com", None), ("Mua điện thoại", "electronics"),
+    ("Tiền phòng khách sạn", "hotels"), ("Phí quản lý tài khoản", "bank_fees"), ("Thuốc lá", "other"),
     ("Váy áo", None), ("Thuê xe", None),  # no ambiguous short words ("vay", "thue")
     ("Tên lạ chưa từng thấy", None),
 ])
