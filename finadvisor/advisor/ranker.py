@@ -51,8 +51,14 @@ _DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|la
 _LOAN = re.compile(r"(?<!\w)vay(?!\w)")  # "vay" with its diacritics as written: "Vay" is a loan, "Váy áo" a dress
 
 
+_CARD_FEE = re.compile(r"\b(phi thuong nien|annual fee|phi mo the|phi phat hanh)\b")  # a card's fee is not a debt
+
+
 def is_debt(name: str) -> bool:
-    return bool(_DEBT.search(fold(name)) or _LOAN.search(unicodedata.normalize("NFC", name).lower()))
+    folded = fold(name)
+    if _CARD_FEE.search(folded):
+        return False
+    return bool(_DEBT.search(folded) or _LOAN.search(unicodedata.normalize("NFC", name).lower()))
 
 
 def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:

@@ -107,6 +107,7 @@ def test_debt_is_read_before_the_product_and_a_dress_is_not_a_loan(ranker: Ranke
     from finadvisor.advisor.ranker import is_debt
 
     assert not is_debt("Váy áo") and is_debt("Vay tiêu dùng") and is_debt("Trả góp điện thoại Home Credit")
+    assert not is_debt("Phí thường niên thẻ tín dụng") and is_debt("Trả nợ thẻ tín dụng")  # a fee, not a debt
     picks = ranker.rank(_h([("Trả góp điện thoại Home Credit", 1850000, 1), ("Ăn uống", 900000, 10)]))
     links = [p.service.link for p in picks]
     assert "finadvisor://service/tra-no-vay" in links and D + "nap-tien-dien-thoai" not in links
