@@ -104,7 +104,9 @@ class Ranker:
 
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence."""
-        return self._choose(self.scored(history))
+        facts = Facts.of(history)
+        in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
+        return self._choose(self.scored(history), in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
         """Every service with any evidence, best first (before the 2-3 are chosen)."""
@@ -154,7 +156,7 @@ class Ranker:
                 add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0)
         return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
 
-    def _choose(self, ranked: list[Pick]) -> list[Pick]:
+    def _choose(self, ranked: list[Pick], *, in_debt: bool = False) -> list[Pick]:
         chosen: list[Pick] = []
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
@@ -164,6 +166,9 @@ class Ranker:
             at = max(range(len(pool)), key=lambda i: (values[i], -i))
             best = pool[at]
             if len(chosen) >= self.min_picks and values[at] < THIRD_RATIO * chosen[-1].score:
+                break
+            # a user in debt or spending more than they earn gets a third service only for the debt or savings
+            if in_debt and len(chosen) >= self.min_picks and not {"debt", "surplus"} & {e.kind for e in best.evidence}:
                 break
             pool.remove(best)
             chosen.append(best)

@@ -111,3 +111,11 @@ def test_debt_is_read_before_the_product_and_a_dress_is_not_a_loan(ranker: Ranke
     picks = ranker.rank(_h([("Trả góp điện thoại Home Credit", 1850000, 1), ("Ăn uống", 900000, 10)]))
     links = [p.service.link for p in picks]
     assert "finadvisor://service/tra-no-vay" in links and D + "nap-tien-dien-thoai" not in links
+
+
+def test_a_user_spending_more_than_they_earn_gets_no_third_service_unless_it_is_for_debt(ranker: Ranker) -> None:
+    spending = [("Ăn uống", 3000000, 30), ("Mua sắm online", 2800000, 8), ("Hóa đơn điện", 1500000, 1)]
+    assert len(ranker.rank(_h(spending, earned=30000000))) == 3  # the third service is shown to a saver ...
+    assert len(ranker.rank(_h(spending, earned=6000000))) == 2  # ... not to someone 1.300.000 đ over budget
+    debt = ranker.rank(_h([("Trả góp", 2000000, 1)] + spending[:2], earned=6000000))
+    assert len(debt) == 3 and "debt" in {e.kind for e in debt[2].evidence}  # budgeting may still come third
