@@ -48,7 +48,7 @@ class CategoryMap:
         # part of the advisor's cache key: an edited map must not serve advice made with the old one
         self.version = hashlib.sha256(json.dumps(rows or [], ensure_ascii=False).encode()).hexdigest()[:16]
         for name, link in rows or []:
-            for table, key in ((self._exact, _exact_key(name)), (self._folded, fold(name))):
+            for table, key in ((self._exact, exact_key(name)), (self._folded, fold(name))):
                 links = table.setdefault(key, [])
                 if link not in links:
                     links.append(link)
@@ -58,13 +58,14 @@ class CategoryMap:
 
     def links(self, name: str) -> list[str]:
         """The mapped links for a category name, in order of preference ([] when the name is unknown)."""
-        return self._exact.get(_exact_key(name)) or self._folded.get(fold(name)) or []
+        return self._exact.get(exact_key(name)) or self._folded.get(fold(name)) or []
 
     def names(self) -> list[str]:
         return list(self._exact)
 
 
-def _exact_key(name: str) -> str:
+def exact_key(name: str) -> str:
+    """Lower case, NFC, single spaces; diacritics kept ("Váy" is not "Vay")."""
     return " ".join(unicodedata.normalize("NFC", name).lower().split())
 
 

@@ -91,11 +91,19 @@ class Pick:
     def explains(self) -> set[str]:
         """What this pick answers for once chosen: the categories (and "@surplus"/"@debt" signals) it is the
         first choice for."""
-        names = {e.category.name for e in self.evidence if e.category is not None and e.primary}
-        return names | {"@" + e.kind for e in self.evidence if e.kind in ("surplus", "debt") and e.primary}
+        return self._speaks_to(primary_only=True)
 
     def covers(self) -> set[str]:
         """Everything this pick speaks to, first choice or not (a pick whose every category and signal is
         already explained by a chosen one adds little: the diversity rule in ``Ranker._choose``)."""
-        names = {e.category.name for e in self.evidence if e.category is not None}
-        return names | {"@" + e.kind for e in self.evidence if e.kind in ("surplus", "debt")}
+        return self._speaks_to(primary_only=False)
+
+    def _speaks_to(self, *, primary_only: bool) -> set[str]:
+        found = set()
+        for e in self.evidence:
+            if e.primary or not primary_only:
+                if e.category is not None:
+                    found.add(e.category.name)
+                if e.kind in ("surplus", "debt"):
+                    found.add("@" + e.kind)
+        return found

@@ -94,14 +94,9 @@ def _words(text: str) -> list[str]:
     return re.findall(r"\w+", fold(text))
 
 
-def _ngrams(text: str) -> set[tuple[str, ...]]:
+def _grams(text: str, n: int) -> set[tuple[str, ...]]:
     words = _words(text)
-    return {tuple(words[i:i + _COPY_NGRAM]) for i in range(len(words) - _COPY_NGRAM + 1)}
-
-
-def _runs(text: str) -> set[tuple[str, ...]]:
-    words = _words(text)
-    return {tuple(words[i:i + _COPY_RUN]) for i in range(len(words) - _COPY_RUN + 1)}
+    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
 
 
 def _mentions(folded_text: str, name: str) -> bool:
@@ -121,9 +116,9 @@ class Checker:
     def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "", data: str = "") -> None:
         self.facts = facts
         self.picks = picks
-        self._instructions = _ngrams(instructions)
-        self._data = _ngrams(data)
-        self._instruction_runs = _runs(instructions)
+        self._instructions = _grams(instructions, _COPY_NGRAM)
+        self._data = _grams(data, _COPY_NGRAM)
+        self._instruction_runs = _grams(instructions, _COPY_RUN)
         self._by_amount: dict[int, list[str]] = {}
         for c in facts.categories:
             self._by_amount.setdefault(round(c.amount), []).append(c.name)
@@ -170,9 +165,9 @@ class Checker:
         allowed = self.user_topics | (topics(service.text()) if service is not None else set())
         for topic in sorted(topics(sentence) - allowed):
             problems.append(f"speaks of {topic}, which the user does not spend on")
-        grams = _ngrams(sentence)
+        grams = _grams(sentence, _COPY_NGRAM)
         if grams and (len(grams & self._instructions) / len(grams) >= _COPY_SHARE
-                      or _runs(sentence) & self._instruction_runs):
+                      or _grams(sentence, _COPY_RUN) & self._instruction_runs):
             problems.append("copied from the prompt")
         elif grams and len(grams & self._data) / len(grams) >= _COPY_SHARE:
             problems.append("only restates the prompt's data")
@@ -250,15 +245,10 @@ _COMMON_PAIRS = {("dich", "vu"), ("cua", "ban"), ("cho", "ban"), ("giup", "ban")
                  ("co", "the"), ("hang", "thang"), ("moi", "ngay"), ("tien", "loi")}
 
 
-def _bigrams(text: str) -> set[tuple[str, str]]:
-    words = _words(text)
-    return {(a, b) for a, b in zip(words, words[1:], strict=False)} - _COMMON_PAIRS
-
-
 def _about(sentence: str, service: Service) -> bool:
     """Does the sentence speak of what this service does (two words in a row of its catalog text)?
     "Dịch vụ này rất tiện lợi cho bạn" is true of every service and says nothing."""
-    return bool(_bigrams(sentence) & _bigrams(service.text()))
+    return bool((_grams(sentence, 2) & _grams(service.text(), 2)) - _COMMON_PAIRS)
 
 
 def _sentence(text: str) -> str:

@@ -18,9 +18,8 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 
-from finadvisor.advisor.category_map import CategoryMap, fold
+from finadvisor.advisor.category_map import CategoryMap, exact_key, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
 from finadvisor.advisor.topics import TopicLexicon, load_topics
 from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
@@ -58,7 +57,7 @@ def is_debt(name: str) -> bool:
     folded = fold(name)
     if _CARD_FEE.search(folded):
         return False
-    return bool(_DEBT.search(folded) or _LOAN.search(unicodedata.normalize("NFC", name).lower()))
+    return bool(_DEBT.search(folded) or _LOAN.search(exact_key(name)))
 
 
 def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
@@ -106,11 +105,13 @@ class Ranker:
         """The 2-3 services for this history, each with its evidence."""
         facts = Facts.of(history)
         in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
-        return self._choose(self.scored(history), in_debt=in_debt)
+        return self._choose(self._scored(facts), in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
         """Every service with any evidence, best first (before the 2-3 are chosen)."""
-        facts = Facts.of(history)
+        return self._scored(Facts.of(history))
+
+    def _scored(self, facts: Facts) -> list[Pick]:
         scores: dict[str, Pick] = {}
 
         def add(service: Service, weight: float, source: str, kind: str, cat: CategoryFact | None = None,
@@ -127,14 +128,14 @@ class Ranker:
         debt_cats: list[CategoryFact] = []
         for cat, weight in category_weights(facts):
             w = weight * scale
-            if is_debt(cat.name):
+            debt = is_debt(cat.name)
+            if debt:
                 debt_w += w * DEBT_WEIGHT
                 debt_cats.append(cat)
             mapped = self._mapped(cat.name)
             topic = None
             if not mapped:  # "Trả góp điện thoại Home Credit" is a debt before it is a phone
-                topic = self.topics.topics.get("debt") if is_debt(cat.name) else None
-                topic = topic or self.topics.topic_of(cat.name)
+                topic = (self.topics.topics.get("debt") if debt else None) or self.topics.topic_of(cat.name)
             if topic is not None:
                 mapped = self._mapped(topic.label)
             if mapped:

@@ -148,16 +148,16 @@ class Advisor:
         # with embedder=openai) and the embedder's lock may be held by /v1/embeddings.
         picks = await asyncio.to_thread(self.ranker.rank, history)
         timings["retrieval"] = time.perf_counter() - t
-        t = time.perf_counter()
-        messages = build_messages(history, picks, now)
-        timings["prompt"] = time.perf_counter() - t
-        names = [p.service.service for p in picks]
-        if self.writer == "catalog":
+        if self.writer == "catalog":  # no prompt, no model
             t = time.perf_counter()
             response = self._from_catalog(history, picks)
             timings["validation"] = time.perf_counter() - t
             return AdviceResult(response, "miss", timings, {"writer": "catalog",
                                                             "sources": [p.source for p in picks]})
+        t = time.perf_counter()
+        messages = build_messages(history, picks, now)
+        timings["prompt"] = time.perf_counter() - t
+        names = [p.service.service for p in picks]
         broken: str | None = None
         for attempt in range(2):  # output that is not even JSON is generated once more, then the request fails
             request = GenerationRequest(messages=messages, max_tokens=self.token_budget(len(names)),

@@ -16,12 +16,11 @@ import csv
 import hashlib
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from finadvisor.advisor.category_map import fold
+from finadvisor.advisor.category_map import exact_key, fold
 from finadvisor.errors import ConfigError
 
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
@@ -46,7 +45,7 @@ class TopicLexicon:
         for topic, names in rows:
             for name in names:
                 if name.startswith("="):
-                    self._whole.setdefault(_whole_key(name[1:]), topic)
+                    self._whole.setdefault(exact_key(name[1:]), topic)
                 elif key := fold(name):
                     phrases.setdefault(key, topic)  # the first row naming a phrase keeps it
         # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
@@ -59,17 +58,13 @@ class TopicLexicon:
 
     def topic_of(self, name: str) -> Topic | None:
         """The topic of the longest lexicon phrase found as whole words in the folded name (None if none)."""
-        if (whole := self._whole.get(_whole_key(name))) is not None:
+        if (whole := self._whole.get(exact_key(name))) is not None:
             return whole
         folded = fold(name)
         for pattern, topic in self._patterns:
             if pattern.search(folded):
                 return topic
         return None
-
-
-def _whole_key(name: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", name).lower().split())
 
 
 def load_topics(path: Path | None = None) -> TopicLexicon:
