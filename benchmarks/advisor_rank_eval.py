@@ -30,7 +30,7 @@ from finadvisor.history import SpendingHistory  # noqa: E402
 DATA = ROOT / "finadvisor" / "data"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
         "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
-        "heldout2": ["eval_advisor_heldout2.json"],
+        "heldout2": ["eval_advisor_heldout2.json"], "heldout3": ["eval_advisor_heldout3.json"],
         "dev2": ["eval_advisor_dev2.json"]}
 
 

@@ -1,14 +1,17 @@
 """The ranker decides which 2-3 services a user gets; the LLM only explains them.
 
-Each spending category carries a weight (its share of money and of transactions, square-rooted so one big bill
-does not silence everything else, as in ``catalog/query.py``). A known name gives its weight to the services of
-the reviewed category map (``category_map.py``); a name the map does not know is given a spending topic by the
-lexicon (``topics.py``: "Grab" is transport, "Long Châu" a pharmacy), whose vocabulary label is asked of the map,
-and, when the map has no row for the running catalog, whose descriptive query is asked of the catalog index. Only
-a name no topic knows is retrieved as it is. Two signals no single category shows are added, as a financial advisor would: income far above
-spending points to savings and investment (``@surplus``), and card debt, loans or late fees point to budgeting
-(``@debt``). Every pick keeps its evidence (which of the user's categories led to it), so the explanation can be
-checked against it. Blocking (retrieval may embed): run it in a worker thread.
+Each spending category carries a weight (its share of money and of transactions, square-rooted so one big bill does
+not silence everything else, as in ``catalog/query.py``). A known name gives its weight to the services of the
+reviewed category map (``category_map.py``); a name the map does not know is given a spending topic by the lexicon
+(``topics.py``: "Grab" is transport, "Long Châu" a pharmacy), whose vocabulary label is asked of the map. When the
+map has no row for the running catalog (another company's), the topic goes to the services whose name names it
+(else, for a brand-like name, whose description leads with it), found among the nearest services to the topic's
+descriptive query; a catalog with no such service gets nothing for that topic rather than a near miss. Only a name
+no topic knows is retrieved as it is. Two signals no single category shows are added, as a financial advisor would:
+income far above spending points to savings and investment (``@surplus``), and card debt, loans or late fees point
+to budgeting (``@debt``); a user in debt is never offered more credit. Every pick keeps its evidence (which of the
+user's categories led to it), so the explanation can be checked against it. Blocking (retrieval may embed): run it
+in a worker thread.
 
     picks = Ranker(index, load_category_map()).rank(history)
 """
@@ -21,7 +24,7 @@ import threading
 
 from finadvisor.advisor.category_map import CategoryMap, exact_key, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
-from finadvisor.advisor.topics import TopicLexicon, load_topics
+from finadvisor.advisor.topics import Topic, TopicLexicon, load_topics
 from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
 from finadvisor.errors import ConfigError
 from finadvisor.history import SpendingHistory
@@ -30,9 +33,13 @@ MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6
 PREFERENCE = (1.0, 0.5, 0.35)  # weight of a category's 1st, 2nd, 3rd mapped service
 RETRIEVAL_DISCOUNT = 0.8  # a retrieved match is less certain than a reviewed one
+CANDIDATES = 20  # nearest services to a topic's query among which the topic's services are looked for
+DESCRIBED_DISCOUNT = 0.7  # a service whose description, not its name, names the topic
 # share of income left unspent from which savings are suggested: "earns far more than they spend" (a user who
 # keeps 25% is not idle money; 0.25 put savings on most users, 28% of them labelled relevant)
 SURPLUS_MIN_RATIO = 0.4
+IDLE_RATIO = 0.6  # from this share of income unspent, a second savings service weighs almost as much as the first
+SURPLUS_PREFERENCE = (1.0, 0.8)
 SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
 DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
 THIRD_RATIO = 0.6  # a third service only when it is at least this close to the second
@@ -60,6 +67,23 @@ def is_debt(name: str) -> bool:
     return bool(_DEBT.search(folded) or _LOAN.search(exact_key(name)))
 
 
+# a service that lends: a new card, pay-later, instalments, a loan; one that repays ("Trả nợ thẻ & khoản vay")
+# does not lend
+_CREDIT_OFFER = re.compile(r"\b(tra gop|tra sau|pay later|paylater|bnpl|vay|khoan vay|mo the|the tin dung|credit card|"
+                           r"loan|loans|installment|installments|han muc tin dung|ung luong|salary advance)\b")
+_REPAYS = re.compile(r"\b(tra no|du no|thanh toan khoan vay|thanh toan the|tra khoan vay|repay|repayment|"
+                     r"tat toan)\b")
+
+
+def offers_credit(service: Service) -> bool:
+    name = fold(service.service)
+    return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
+
+
+def _answers_debt(pick: Pick) -> bool:
+    return any(e.kind == "debt" or (e.category is not None and is_debt(e.category.name)) for e in pick.evidence)
+
+
 def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
     """The largest ``MAX_CATEGORIES`` categories with weights summing to 1."""
     cats = [c for c in facts.categories if c.amount > 0 or c.count > 0]
@@ -84,12 +108,14 @@ class Ranker:
         self.min_picks = min_picks
         self._catalog: tuple[str, dict[str, Service]] | None = None
         self._lock = threading.Lock()
+        self._service_topics: dict[str, tuple[set[str], set[str]]] = {}
 
     def catalog(self) -> dict[str, Service]:
         """Services by link, rebuilt whenever the index version changes (services added or removed)."""
         with self._lock:
             if self._catalog is None or self._catalog[0] != self.index.version:
                 self._catalog = (self.index.version, {s.link: s for s in self.index.services()})
+                self._service_topics.clear()
             return self._catalog[1]
 
     def _mapped(self, key: str) -> list[Service]:
@@ -101,11 +127,46 @@ class Ranker:
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
         return [(h.service, h.score / top) for h in hits]
 
+    def _topics_of(self, service: Service) -> tuple[set[str], set[str]]:
+        """The spending topics a service's name names, and the one its description leads with."""
+        with self._lock:
+            cached = self._service_topics.get(service.link)
+        if cached is None:
+            lead = self.topics.lead_topic(service.description)
+            cached = ({t.id for t in self.topics.topics_in(service.service)}, {lead.id} if lead else set())
+            with self._lock:
+                self._service_topics[service.link] = cached
+        return cached
+
+    def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
+        """The services for a spending topic on a catalog the map does not cover: of the topic query's nearest
+        services, those whose name names the topic, else those whose description does. A catalog with no
+        service for the topic gets none: the nearest service to "tiền thuê nhà" in a catalog without rent
+        payment is the group-fund service whose description mentions splitting the rent."""
+        hits = self._retrieved(topic.query, CANDIDATES)
+        wanted = {topic.id, *topic.includes}
+        named = [(s, r) for s, r in hits if wanted & self._topics_of(s)[0]]
+        if len(named) > 1:  # of the topic's services, the one nearest the user's own words first: "Khám thai"
+            near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}  # is a booking
+            named.sort(key=lambda sr: near.get(sr[0].link, len(near)))
+            top = named[0][1] or 1.0
+            named = [(s, min(r / top, 1.0)) for s, r in named]
+        if named:
+            return named[:k]
+        # a brand-like name ("Ăn Ngon", "Chợ VBank") says nothing: its description does. A name that speaks of
+        # something else ("Quỹ nhóm và chia hóa đơn") is not about what its description merely mentions
+        return [(s, r * DESCRIBED_DISCOUNT) for s, r in hits
+                if not self._topics_of(s)[0] and wanted & self._topics_of(s)[1]][:k]
+
     def rank(self, history: SpendingHistory) -> list[Pick]:
-        """The 2-3 services for this history, each with its evidence."""
+        """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they
+        earn is never offered more credit (a new card, pay-later, an instalment plan or a loan)."""
         facts = Facts.of(history)
         in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
-        return self._choose(self._scored(facts), in_debt=in_debt)
+        ranked = self._scored(facts)
+        if in_debt:
+            ranked = [p for p in ranked if not offers_credit(p.service)]
+        return self._choose(ranked, in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
         """Every service with any evidence, best first (before the 2-3 are chosen)."""
@@ -141,20 +202,26 @@ class Ranker:
             if mapped:
                 for i, (pref, service) in enumerate(zip(PREFERENCE, mapped, strict=False)):
                     add(service, w * pref, "map", "category", cat, primary=i == 0)
+            elif topic is not None:
+                for i, (service, rel) in enumerate(self._topic_services(topic, cat.name)):
+                    add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
+                        "retrieval", "category", cat, primary=i == 0)
             else:
-                retrieved = self._retrieved(topic.query if topic is not None else cat.name)
+                retrieved = self._retrieved(cat.name)
                 for i, (service, rel) in enumerate(retrieved):
                     add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
                         "retrieval", "category", cat, primary=i == 0)
         if debt_w:
-            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 2)]
+            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 1)]
             for i, (pref, service) in enumerate(zip(PREFERENCE, budget, strict=False)):
                 for cat in debt_cats:
                     add(service, debt_w * pref / len(debt_cats), "debt", "debt", cat, primary=i == 0)
         if surplus_w:
             savings = self._mapped("@surplus") or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
-            for i, (pref, service) in enumerate(zip(PREFERENCE, savings, strict=False)):
-                add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0)
+            # idle money: a place to save it and a place to invest it, both answers to the same surplus
+            prefs = SURPLUS_PREFERENCE if facts.saved_share >= IDLE_RATIO else PREFERENCE
+            for i, (pref, service) in enumerate(zip(prefs, savings, strict=False)):
+                add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0 or prefs is SURPLUS_PREFERENCE)
         return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
 
     def _choose(self, ranked: list[Pick], *, in_debt: bool = False) -> list[Pick]:
@@ -162,7 +229,10 @@ class Ranker:
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
             explained: set[str] = set().union(*(p.explains() for p in chosen))
-            values = [p.score * (SAME_EVIDENCE_PENALTY if p.covers() and p.covers() <= explained else 1.0)
+            # the diversity rule: a pick whose every category is already explained adds little, except for a
+            # user in debt, whose repayment and budgeting services both answer the debt
+            values = [p.score * (SAME_EVIDENCE_PENALTY if p.covers() and p.covers() <= explained
+                                 and not (in_debt and _answers_debt(p)) else 1.0)
                       for p in pool]
             at = max(range(len(pool)), key=lambda i: (values[i], -i))
             best = pool[at]

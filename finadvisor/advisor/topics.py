@@ -24,6 +24,8 @@ from finadvisor.advisor.category_map import exact_key, fold
 from finadvisor.errors import ConfigError
 
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
+MEANS = frozenset({"transfer"})  # topics that say how money moved, not what it was for
+LEADS = frozenset({"pets"})  # whose spending it was decides: "Khám bệnh cho mèo" is pet care, not health
 
 
 @dataclass(frozen=True)
@@ -31,13 +33,14 @@ class Topic:
     id: str
     label: str  # a name of the category vocabulary (and of the category map)
     query: str  # descriptive Vietnamese text for retrieval
+    includes: tuple[str, ...] = ()  # narrower topics a service may name instead ("utilities": electricity, …)
 
 
 class TopicLexicon:
     def __init__(self, rows: list[tuple[Topic, list[str]]]) -> None:
         self.topics = {t.id: t for t, _ in rows}
         # part of the advisor's cache key, like the category map's: an edited lexicon is new advice
-        material = [[t.id, t.label, t.query, names] for t, names in rows]
+        material = [[t.id, t.label, t.query, names, list(t.includes)] for t, names in rows]
         self.version = hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()[:16]
         phrases: dict[str, Topic] = {}
         # "=be": only a name that is exactly "Be" (the app), diacritics kept: never "Bé" nor "Đồ cho bé"
@@ -57,18 +60,41 @@ class TopicLexicon:
         return len(self.topics)
 
     def topic_of(self, name: str) -> Topic | None:
-        """The topic of the longest lexicon phrase found as whole words in the folded name (None if none)."""
+        """The topic of the longest lexicon phrase found as whole words in the folded name (None if none). A
+        way of paying yields to what was paid for: "Chuyển khoản tiền nhà" is rent, "Chuyển khoản học thêm
+        cho con" education; only a name that says nothing else is a transfer. An animal's spending is pet care
+        ("Khám bệnh cho mèo")."""
         if (whole := self._whole.get(exact_key(name))) is not None:
             return whole
-        folded = fold(name)
+        found = self.topics_in(name)
+        found.sort(key=lambda t: (t.id not in LEADS, t.id in MEANS))  # stable: longest phrase first otherwise
+        return found[0] if found else None
+
+    def topics_in(self, text: str) -> list[Topic]:
+        """Every topic named in the text, longest phrase first; a matched phrase is blanked before shorter
+        ones are tried, so "Tiền điện thoại" is a phone top-up and not also an electricity bill."""
+        return [t for _, t in self._matches(text, by_length=True)]
+
+    def lead_topic(self, text: str) -> Topic | None:
+        """The topic named first in the text: what a description is about ("Đi chợ online: mua rau củ, …"),
+        before what it mentions in passing."""
+        found = self._matches(text, by_length=False)
+        return found[0][1] if found else None
+
+    def _matches(self, text: str, *, by_length: bool) -> list[tuple[int, Topic]]:
+        folded = fold(text)
+        found: list[tuple[int, Topic]] = []
         for pattern, topic in self._patterns:
-            if pattern.search(folded):
-                return topic
-        return None
+            if match := pattern.search(folded):
+                if all(t != topic for _, t in found):
+                    found.append((match.start(), topic))
+                folded = pattern.sub(lambda m: " " * len(m.group()), folded)  # blanked, positions kept
+        return found if by_length else sorted(found, key=lambda r: r[0])
 
 
 def load_topics(path: Path | None = None) -> TopicLexicon:
-    """Read the CSV (header ``topic,label,query,names``; ``#`` comment lines); errors name the file and line."""
+    """Read the CSV (header ``topic,label,query,names[,includes]``; ``#`` comment lines); errors name the file
+    and line."""
     path = Path(path) if path else TOPICS_PATH
     return _load(str(path))
 
@@ -90,5 +116,10 @@ def _load(path_text: str) -> TopicLexicon:
         if len(row) < 4 or not all(cell.strip() for cell in row[:4]):
             raise ConfigError(f"spending topics {path}, line {number}: expected 'topic,label,query,names'")
         names = [n.strip() for n in row[3].split("|") if n.strip()]
-        rows.append((Topic(row[0].strip(), row[1].strip(), row[2].strip()), names))
+        includes = tuple(t.strip() for t in (row[4] if len(row) > 4 else "").split("|") if t.strip())
+        rows.append((Topic(row[0].strip(), row[1].strip(), row[2].strip(), includes), names))
+    known = {t.id for t, _ in rows}
+    for topic, _ in rows:
+        if unknown := [t for t in topic.includes if t not in known]:
+            raise ConfigError(f"spending topics {path}: topic {topic.id!r} includes unknown topics {unknown}")
     return TopicLexicon(rows)

@@ -77,7 +77,8 @@ def test_another_catalog_ignores_the_maps_links() -> None:
 def test_the_map_covers_the_vocabulary_with_real_links() -> None:
     cmap = load_category_map()
     links = {s.link for s in load_catalog(demo_catalog_path())}
-    left_to_retrieval = {"Gas", "Sửa chữa nhà", "Thể thao", "Phòng tập", "Thú cưng"}  # no fitting service
+    # no fitting service in the demo catalog (rent goes to a landlord: no demo service pays it)
+    left_to_retrieval = {"Gas", "Sửa chữa nhà", "Thể thao", "Phòng tập", "Thú cưng", "Tiền nhà", "Tiền thuê nhà"}
     for name in load_vocabulary():
         mapped = cmap.links(name)
         assert bool(mapped) != (name in left_to_retrieval), name
@@ -119,3 +120,63 @@ def test_a_user_spending_more_than_they_earn_gets_no_third_service_unless_it_is_
     assert len(ranker.rank(_h(spending, earned=6000000))) == 2  # ... not to someone 1.300.000 đ over budget
     debt = ranker.rank(_h([("Trả góp", 2000000, 1)] + spending[:2], earned=6000000))
     assert len(debt) == 3 and "debt" in {e.kind for e in debt[2].evidence}  # budgeting may still come third
+
+
+def _catalog_ranker(*services: tuple[str, str, str]) -> Ranker:
+    from finadvisor.catalog import Service
+
+    catalog = [Service(service=name, link=link, description=text) for name, link, text in services]
+    return Ranker(CatalogIndex.build(catalog, HashEmbedder()), load_category_map())
+
+
+FOOD = ("Ưu đãi nhà hàng", "co://food", "Giảm giá khi ăn uống tại nhà hàng và quán cà phê đối tác.")
+GROUP = ("Quỹ nhóm và chia hóa đơn", "co://group",
+         "Lập quỹ chung cho phòng trọ, chia tiền ăn uống, du lịch, tiền nhà và theo dõi ai đã đóng.")
+RENT = ("Tiền nhà và phí chung cư", "co://rent", "Chuyển tiền thuê nhà cho chủ nhà hằng tháng, lưu biên nhận.")
+BUDGET = ("Hạn mức chi tiêu", "co://budget", "Đặt hạn mức chi tiêu theo tháng và nhận cảnh báo khi sắp vượt.")
+
+
+def test_a_topic_goes_only_to_a_service_named_for_it() -> None:
+    """On a catalog the map does not cover, rent reaches a rent service, never the group fund whose description
+    mentions splitting the rent; a catalog without one recommends nothing for the rent."""
+    history = _h([("Tiền thuê nhà", 6000000, 1), ("Ăn uống", 2000000, 30)], earned=9000000)
+    without = _catalog_ranker(FOOD, GROUP, BUDGET)
+    assert all(c.name != "Tiền thuê nhà" for p in without.scored(history) for c in p.categories())
+    with_rent = _catalog_ranker(FOOD, GROUP, BUDGET, RENT)
+    assert {p.service.link for p in with_rent.rank(history)[:2]} == {"co://rent", "co://food"}
+
+
+def test_a_generic_bill_finds_the_bill_services_of_a_catalog_without_a_bills_service() -> None:
+    ranker = _catalog_ranker(FOOD, BUDGET, ("Tiền điện tự động", "co://power", "Trả tiền điện EVN hằng tháng."),
+                             ("Nước sinh hoạt", "co://water", "Thanh toán hóa đơn nước theo mã khách hàng."))
+    picks = ranker.scored(_h([("Hóa đơn", 1400000, 3)]))
+    assert {p.service.link for p in picks[:2]} == {"co://power", "co://water"}
+
+
+def test_a_user_in_debt_is_offered_repayment_and_budgeting_never_more_credit() -> None:
+    from finadvisor.advisor.ranker import offers_credit
+
+    services = load_catalog(DATA / "catalog_lazycat.json")
+    ranker = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
+    debt = _h([("Trả góp Mèo Pay Later", 3400000, 3), ("Trả nợ thẻ tín dụng", 3000000, 1),
+               ("Phí trễ hạn", 250000, 1), ("Mua sắm", 2600000, 9), ("Ăn uống", 2600000, 35)], earned=12000000)
+    links = [p.service.link for p in ranker.rank(debt)]
+    assert links[:2] == ["lazycat://budget", "lazycat://card/repay"] or \
+        links[:2] == ["lazycat://card/repay", "lazycat://budget"]
+    paylater = next(s for s in services if s.link == "lazycat://paylater")
+    repay = next(s for s in services if s.link == "lazycat://card/repay")
+    assert offers_credit(paylater) and not offers_credit(repay)
+    assert "lazycat://paylater" not in links
+    saver = _h([("Mua sắm trả góp", 2600000, 9)], earned=30000000)  # a saver may still see pay-later
+    assert any(offers_credit(p.service) for p in ranker.scored(saver))
+
+
+def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(ranker: Ranker) -> None:
+    def savings(earned: int) -> list[float]:
+        picks = ranker.scored(_h([("Ăn uống", 2500000, 30), ("Tiền điện", 800000, 1)], earned=earned))
+        return [p.score for p in picks if p.source == "surplus"]
+
+    idle = savings(40000000)  # 92% of income left
+    assert len(idle) == 2 and idle[1] == pytest.approx(0.8 * idle[0])
+    modest = savings(6000000)  # 45% left: savings, but one service leads
+    assert modest[1] == pytest.approx(0.5 * modest[0])

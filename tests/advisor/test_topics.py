@@ -40,8 +40,35 @@ def test_every_label_is_a_category_map_name() -> None:
     names = {n.lower() for n in load_category_map().names()}
     lexicon = load_topics()
     assert len(lexicon) >= 40
-    assert sorted(t.label for t in lexicon.topics.values() if t.label.lower() not in names) == ["Sửa chữa nhà", "Thú cưng",
-                                                                                                "Thể thao"]
+    assert sorted(t.label for t in lexicon.topics.values() if t.label.lower() not in names) == [
+        "Sửa chữa nhà", "Thú cưng", "Thể thao", "Tiền thuê nhà"]
+
+
+@pytest.mark.parametrize(("name", "topic"), [
+    ("Chuyển khoản tiền nhà", "rent"), ("Chuyển khoản học thêm cho con", "education"),  # what, not how
+    ("Chuyển tiền", "transfer"), ("P2P_TRANSFER", "transfer"),  # only a transfer when it says nothing else
+    ("Khám bệnh cho mèo", "pets"),  # whose spending it was decides
+    ("Gửi tiền cho con du học Nhật", "remittance"), ("Nhà hàng Nhật", "food"),
+])
+def test_a_way_of_paying_yields_to_what_was_paid_for(name: str, topic: str) -> None:
+    found = load_topics().topic_of(name)
+    assert found is not None and found.id == topic
+
+
+def test_a_description_is_about_the_topic_it_names_first() -> None:
+    lexicon = load_topics()
+    lead = lexicon.lead_topic("Đi chợ online: mua rau củ, thịt cá, sữa từ siêu thị, giao hàng và trả góp")
+    assert lead is not None and lead.id == "groceries"
+    assert [t.id for t in lexicon.topics_in("Tiền điện thoại và tiền nước")][:2] == ["phone", "water"]
+    assert lexicon.lead_topic("Dịch vụ gì đó") is None
+
+
+def test_includes_are_read_and_checked(tmp_path: Path) -> None:
+    assert set(load_topics().topics["utilities"].includes) == {"electricity", "water", "internet"}
+    bad = tmp_path / "topics.csv"
+    bad.write_text("topic,label,query,names,includes\nbills,Hóa đơn,hóa đơn,hóa đơn,power\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"includes unknown topics \['power'\]"):
+        load_topics(bad)
 
 
 def test_a_broken_lexicon_names_the_file_and_line(tmp_path: Path) -> None:
@@ -74,6 +101,7 @@ def test_on_another_catalog_the_topics_query_is_retrieved_not_the_bare_name() ->
         return search(queries, k=k)
 
     index.search_weighted = spy  # type: ignore[method-assign]
-    Ranker(index, load_category_map()).rank(_h("Petrolimex", "Tên lạ chưa từng thấy"))
-    assert load_topics().topics["fuel"].query in asked and "Petrolimex" not in asked
+    picks = Ranker(index, load_category_map()).rank(_h("Petrolimex", "Tên lạ chưa từng thấy"))
+    assert load_topics().topics["fuel"].query in asked
+    assert picks[0].service.link == "lazycat://fuel"  # the only service whose name speaks of fuel
     assert "Tên lạ chưa từng thấy" in asked  # a name no topic knows is retrieved as it is
