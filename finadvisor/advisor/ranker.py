@@ -42,7 +42,7 @@ IDLE_RATIO = 0.6  # from this share of income unspent, a second savings service 
 SURPLUS_PREFERENCE = (1.0, 0.8)
 SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
 DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
-THIRD_RATIO = 0.6  # a third service only when it is at least this close to the second
+THIRD_RATIO = 0.75  # a third service only when it is at least this close to the second
 SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
 SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
 # budgeting, not repayment: the debt categories already reach the repayment service through the map or the
@@ -108,7 +108,7 @@ class Ranker:
         self.min_picks = min_picks
         self._catalog: tuple[str, dict[str, Service]] | None = None
         self._lock = threading.Lock()
-        self._service_topics: dict[str, tuple[set[str], set[str]]] = {}
+        self._service_topics: dict[str, tuple[set[str], set[str], str]] = {}
 
     def catalog(self) -> dict[str, Service]:
         """Services by link, rebuilt whenever the index version changes (services added or removed)."""
@@ -127,13 +127,16 @@ class Ranker:
         top = hits[0].score if hits and hits[0].score > 0 else 1.0
         return [(h.service, h.score / top) for h in hits]
 
-    def _topics_of(self, service: Service) -> tuple[set[str], set[str]]:
-        """The spending topics a service's name names, and the one its description leads with."""
+    def _topics_of(self, service: Service) -> tuple[set[str], set[str], str]:
+        """The spending topics a service's name names, the one its description leads with, and the one its name
+        leads with."""
         with self._lock:
             cached = self._service_topics.get(service.link)
         if cached is None:
             lead = self.topics.lead_topic(service.description)
-            cached = ({t.id for t in self.topics.topics_in(service.service)}, {lead.id} if lead else set())
+            first = self.topics.lead_topic(service.service)
+            cached = ({t.id for t in self.topics.topics_in(service.service)}, {lead.id} if lead else set(),
+                      first.id if first else "")
             with self._lock:
                 self._service_topics[service.link] = cached
         return cached
@@ -146,9 +149,11 @@ class Ranker:
         hits = self._retrieved(topic.query, CANDIDATES)
         wanted = {topic.id, *topic.includes}
         named = [(s, r) for s, r in hits if wanted & self._topics_of(s)[0]]
-        if len(named) > 1:  # of the topic's services, the one nearest the user's own words first: "Khám thai"
-            near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}  # is a booking
-            named.sort(key=lambda sr: near.get(sr[0].link, len(near)))
+        if len(named) > 1:
+            # a service whose name leads with the topic before one that names it second ("Bảo hiểm sức khỏe" is
+            # insurance), then the one nearest the user's own words ("Khám thai" is a booking, not a pharmacy)
+            near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}
+            named.sort(key=lambda sr: (self._topics_of(sr[0])[2] not in wanted, near.get(sr[0].link, len(near))))
             top = named[0][1] or 1.0
             named = [(s, min(r / top, 1.0)) for s, r in named]
         if named:
@@ -157,6 +162,13 @@ class Ranker:
         # something else ("Quỹ nhóm và chia hóa đơn") is not about what its description merely mentions
         return [(s, r * DESCRIBED_DISCOUNT) for s, r in hits
                 if not self._topics_of(s)[0] and wanted & self._topics_of(s)[1]][:k]
+
+    def _savings(self) -> list[Service]:
+        """A catalog's savings and investment services (the lexicon's "savings" topic, which includes gold, funds
+        and stocks), nearest the surplus query first; plain retrieval only where no service is named so."""
+        topic = self.topics.topics.get("savings")
+        found = self._topic_services(topic, SURPLUS_QUERY) if topic is not None else []
+        return [s for s, _ in found] or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
 
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they
@@ -217,7 +229,7 @@ class Ranker:
                 for cat in debt_cats:
                     add(service, debt_w * pref / len(debt_cats), "debt", "debt", cat, primary=i == 0)
         if surplus_w:
-            savings = self._mapped("@surplus") or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
+            savings = self._mapped("@surplus") or self._savings()
             # idle money: a place to save it and a place to invest it, both answers to the same surplus
             prefs = SURPLUS_PREFERENCE if facts.saved_share >= IDLE_RATIO else PREFERENCE
             for i, (pref, service) in enumerate(zip(prefs, savings, strict=False)):

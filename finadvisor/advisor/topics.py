@@ -67,6 +67,8 @@ class TopicLexicon:
         if (whole := self._whole.get(exact_key(name))) is not None:
             return whole
         found = self.topics_in(name)
+        if found and found[0].id in MEANS:  # "Chuyển tiền nhà": the transfer's phrase overlaps the rent's
+            found += [t for _, t in self._matches(name, by_length=True, blank=False) if t not in found]
         found.sort(key=lambda t: (t.id not in LEADS, t.id in MEANS))  # stable: longest phrase first otherwise
         return found[0] if found else None
 
@@ -81,14 +83,15 @@ class TopicLexicon:
         found = self._matches(text, by_length=False)
         return found[0][1] if found else None
 
-    def _matches(self, text: str, *, by_length: bool) -> list[tuple[int, Topic]]:
+    def _matches(self, text: str, *, by_length: bool, blank: bool = True) -> list[tuple[int, Topic]]:
         folded = fold(text)
         found: list[tuple[int, Topic]] = []
         for pattern, topic in self._patterns:
             if match := pattern.search(folded):
                 if all(t != topic for _, t in found):
                     found.append((match.start(), topic))
-                folded = pattern.sub(lambda m: " " * len(m.group()), folded)  # blanked, positions kept
+                if blank:
+                    folded = pattern.sub(lambda m: " " * len(m.group()), folded)  # blanked, positions kept
         return found if by_length else sorted(found, key=lambda r: r[0])
 
 

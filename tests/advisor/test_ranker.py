@@ -180,3 +180,11 @@ def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(
     assert len(idle) == 2 and idle[1] == pytest.approx(0.8 * idle[0])
     modest = savings(6000000)  # 45% left: savings, but one service leads
     assert modest[1] == pytest.approx(0.5 * modest[0])
+
+
+def test_a_service_whose_name_leads_with_the_topic_comes_before_one_that_names_it_second() -> None:
+    ranker = _catalog_ranker(FOOD, BUDGET,
+                             ("Bảo hiểm sức khỏe", "co://insure", "Mua bảo hiểm sức khỏe cho gia đình."),
+                             ("Đặt lịch khám", "co://doctor", "Đặt lịch khám bệnh tại bệnh viện đối tác."))
+    picks = ranker.scored(_h([("Khám sức khỏe định kỳ", 1200000, 2)]))
+    assert [p.service.link for p in picks[:2]] == ["co://doctor", "co://insure"]
