@@ -50,7 +50,8 @@ SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn r
 # query that speaks of repaying too)
 DEBT_QUERY = "lập ngân sách, đặt hạn mức chi tiêu, theo dõi và quản lý chi tiêu hằng tháng"
 FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
-_DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|phi tre|tre han|tra cham|"
+_DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|late payment|overdraft|thau chi|"
+                   r"phi tre|tre han|tra cham|"
                    r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|vay ngan hang|vay mua|"
                    r"lai vay|tra lai|tra the|du no|loan|loans|debt|mortgage|tra gop|installment|overdue|no xau|"
                    r"home credit|fe credit|mcredit|hd saison|kredivo)\b")

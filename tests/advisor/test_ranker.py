@@ -188,3 +188,26 @@ def test_a_service_whose_name_leads_with_the_topic_comes_before_one_that_names_i
                              ("Đặt lịch khám", "co://doctor", "Đặt lịch khám bệnh tại bệnh viện đối tác."))
     picks = ranker.scored(_h([("Khám sức khỏe định kỳ", 1200000, 2)]))
     assert [p.service.link for p in picks[:2]] == ["co://doctor", "co://insure"]
+
+
+SEED_HISTORY = {  # the post's own example, string amounts and all
+    "earning": [{"name": "Nhận tiền", "amount": "3000", "count": "2"}],
+    "spending": [{"name": "Dịch vụ khác", "amount": "210000", "count": "4"},
+                 {"name": "Vận chuyển & Giao hàng", "amount": "63000", "count": "2"},
+                 {"name": "Dịch vụ viễn thông", "amount": "58000", "count": "5"},
+                 {"name": "Ăn uống", "amount": "45000", "count": "1"}, {"name": "Mua sắm", "amount": "35000", "count": "1"},
+                 {"name": "Chuyển tiền vào Số dư sinh lời", "amount": "2000", "count": "1"},
+                 {"name": "Chuyển tiền", "amount": "1000", "count": "1"}]}
+
+
+def test_the_posts_example_on_the_posts_catalog_pairs_each_service_with_its_own_spending() -> None:
+    """The seed's four services and its example history: telecom spending gets the phone service, the transfer
+    into "Số dư sinh lời" the savings service, and no service is justified by spending it does not serve (the
+    savings service was once backed by the telecom and delivery categories)."""
+    ranker = Ranker(CatalogIndex.build(load_catalog(DATA / "catalog_seed.json"), HashEmbedder()),
+                    load_category_map())
+    picks = ranker.rank(SpendingHistory.model_validate(SEED_HISTORY))
+    backing = {p.service.link: {c.name for c in p.categories()} for p in picks}
+    assert picks[0].service.link == "lazycat://telco" and backing["lazycat://telco"] == {"Dịch vụ viễn thông"}
+    assert backing.get("lazycat://invest", {"Chuyển tiền vào Số dư sinh lời"}) == {"Chuyển tiền vào Số dư sinh lời"}
+    assert all(p.service.link.startswith("lazycat://") for p in picks) and len(picks) >= 2
