@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.contract import is_vietnamese
 from finadvisor.advisor.evidence import Facts, Pick
-from finadvisor.advisor.prompt import first_sentence, vnd
+from finadvisor.advisor.prompt import first_sentence, percent, vnd
 from finadvisor.advisor.ranker import is_debt
 from finadvisor.catalog import Service
 
@@ -267,13 +267,13 @@ def fact_clause(pick: Pick, facts: Facts) -> str:
     cats = pick.categories()
     if "surplus" in kinds and facts.earned > 0:
         return (f"Tháng này bạn thu {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư {vnd(facts.surplus)} "
-                f"({round(100 * facts.saved_share)}% thu nhập).")
+                f"({percent(facts.saved_share)} thu nhập).")
     if cats:
         c = cats[0]
         if "debt" in kinds and is_debt(c.name):
             return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
         times = f" qua {c.count} giao dịch" if c.count > 1 else ""
-        return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({round(100 * c.share)}% tổng chi)."
+        return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
     if facts.spent > 0:
         return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
     return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."

@@ -10,7 +10,7 @@ money, one category that dominates), true by construction.
 from __future__ import annotations
 
 from finadvisor.advisor.evidence import Facts
-from finadvisor.advisor.prompt import vnd
+from finadvisor.advisor.prompt import percent, vnd
 from finadvisor.advisor.ranker import SURPLUS_MIN_RATIO, is_debt
 
 DOMINANT_SHARE = 0.5
@@ -22,12 +22,12 @@ def facts_summary(facts: Facts, top: int = 2) -> str:
     head = f"Tháng này bạn chi {vnd(facts.spent)}"
     head += f" và thu {vnd(facts.earned)}." if facts.earned else "."
     shown = [c for c in facts.categories[:top] if c.amount > 0]
-    parts = [f"{c.name} ({vnd(c.amount)}, {round(100 * c.share)}%)" for c in shown]
+    parts = [f"{c.name} ({vnd(c.amount)}, {percent(c.share)})" for c in shown]
     body = f" Chi nhiều nhất cho {' và '.join(parts)}." if parts else ""
     tail = ""
     if facts.earned:
         if facts.surplus >= 0:
-            tail = f" Bạn để dành được {round(100 * facts.saved_share)}% thu nhập."
+            tail = f" Bạn để dành được {percent(facts.saved_share)} thu nhập."
         else:
             tail = f" Bạn chi nhiều hơn thu {vnd(-facts.surplus)}."
     return head + body + tail

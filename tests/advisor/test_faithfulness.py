@@ -124,3 +124,18 @@ def test_a_restatement_of_the_prompts_data_is_caught_whatever_the_quotes() -> No
     checker = Checker(Facts.of(SpendingHistory.model_validate(history)), [], SYSTEM, data)
     problems = checker.sentence_problems("Khoản chi 'Vietjet Air' (31% tổng chi, 2 giao dịch) của bạn.", FOOD)
     assert "only restates the prompt's data" in problems, problems
+
+
+def test_a_tiny_share_reads_as_under_one_percent_and_is_still_true() -> None:
+    from finadvisor.advisor.prompt import percent
+
+    assert (percent(0.0048), percent(0.006), percent(0.44), percent(0.0)) == ("dưới 1%", "1%", "44%", "0%")
+    history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 414000, "count": 9},
+                                                           {"name": "Chuyển tiền", "amount": 1000, "count": 1}]})
+    facts = Facts.of(history)
+    ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    pick = next(p for p in ranker.scored(history) if p.categories()[0].name == "Chuyển tiền")
+    clause = fact_clause(pick, facts)
+    assert "(dưới 1% tổng chi)" in clause
+    checker = Checker(facts, [pick], SYSTEM)
+    assert [p for s in checker.split(clause) for p in checker.sentence_problems(s, pick.service)] == []
