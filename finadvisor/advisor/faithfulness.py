@@ -19,6 +19,7 @@ the same checker on the fact clauses and templates.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from finadvisor.advisor.category_map import fold
@@ -128,6 +129,7 @@ class Checker:
                                                                             facts.earnings}
         if facts.earned:
             self._shares |= {round(100 * facts.saved_share), round(100 * facts.spent / facts.earned)}
+        self.picks = list(picks)
         self.user_topics: set[str] = set()
         for c in facts.categories:
             self.user_topics |= topics(c.name) | ({"debt"} if is_debt(c.name) else set())
@@ -225,7 +227,8 @@ class Checker:
         """The fact clause, then the model's first true sentence about the service, else the service's catalog
         description. ``generic``: the model's own text cites none of the user's categories (counted, not
         penalised: the fact clause cites them)."""
-        fact = fact_clause(pick, self.facts)
+        before = self.picks[:self.picks.index(pick)] if pick in self.picks else []
+        fact = fact_clause(pick, self.facts, before)
         if not text:
             return Verdict(f"{fact} {benefit_template(pick)}", ["missing"], True, True)
         parts = self.split(text)
@@ -261,11 +264,14 @@ def _sentence(text: str) -> str:
     return text.rstrip(";,:") + "."
 
 
-def fact_clause(pick: Pick, facts: Facts) -> str:
-    """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true."""
+def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
+    """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true.
+    ``before``: the services shown above this one (a second savings service does not repeat the first's facts)."""
     kinds = {e.kind for e in pick.evidence}
     cats = pick.categories()
     if "surplus" in kinds and facts.earned > 0:
+        if any(e.kind == "surplus" for p in before for e in p.evidence):
+            return f"Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
         return (f"Tháng này bạn thu {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư {vnd(facts.surplus)} "
                 f"({percent(facts.saved_share)} thu nhập).")
     if cats:
@@ -291,6 +297,6 @@ def benefit_template(pick: Pick) -> str:
     return f"{name} phù hợp với khoản chi này."
 
 
-def template_reason(pick: Pick, facts: Facts) -> str:
+def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
     """A reason built from the evidence and the catalog alone (true by construction)."""
-    return f"{fact_clause(pick, facts)} {benefit_template(pick)}"
+    return f"{fact_clause(pick, facts, before)} {benefit_template(pick)}"

@@ -220,7 +220,8 @@ class Advisor:
         """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
         facts = Facts.of(history)
         recs = [Recommendation(service=p.service.service, link=p.service.link,
-                               recommendation=strip_links(template_reason(p, facts))) for p in picks]
+                               recommendation=strip_links(template_reason(p, facts, picks[:i])))
+                for i, p in enumerate(picks)]
         return AdvisorResponse(summarization=strip_links(compose_summary(facts)), recommendations=recs)
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:

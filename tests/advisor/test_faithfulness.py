@@ -107,8 +107,8 @@ def test_fact_clauses_templates_and_summaries_are_always_true() -> None:
         picks = rankers[catalog].rank(history)
         facts = Facts.of(history)
         checker = Checker(facts, picks, SYSTEM)
-        for pick in picks:
-            text = template_reason(pick, facts)
+        for i, pick in enumerate(picks):
+            text = template_reason(pick, facts, picks[:i])
             problems = [p for s in checker.split(text) for p in checker.sentence_problems(s, pick.service)]
             assert problems == [] and checker.cites(text, pick), (raw, text, problems)
         summary = compose_summary(facts)
@@ -139,3 +139,16 @@ def test_a_tiny_share_reads_as_under_one_percent_and_is_still_true() -> None:
     assert "(dưới 1% tổng chi)" in clause
     checker = Checker(facts, [pick], SYSTEM)
     assert [p for s in checker.split(clause) for p in checker.sentence_problems(s, pick.service)] == []
+
+
+def test_a_second_savings_service_does_not_repeat_the_firsts_facts() -> None:
+    history = SpendingHistory.model_validate({"earning": [{"name": "Lương", "amount": 42000000, "count": 1}],
+                                              "spending": [{"name": "Ăn uống", "amount": 2500000, "count": 30}]})
+    facts = Facts.of(history)
+    ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    savings = [p for p in ranker.scored(history) if p.source == "surplus"][:2]
+    first, second = template_reason(savings[0], facts), template_reason(savings[1], facts, savings[:1])
+    assert first.split(".")[0] != second.split(".")[0] and "39.500.000 đ" in second
+    checker = Checker(facts, savings, SYSTEM)
+    assert checker.check_reason(None, savings[1]).text.startswith("Bạn còn 39.500.000 đ chưa dùng đến")
+    assert [p for s in checker.split(second) for p in checker.sentence_problems(s, savings[1].service)] == []
