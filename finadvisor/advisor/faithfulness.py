@@ -42,6 +42,7 @@ _COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản
 # sentence that ends in a colon or an open "khoản chi" with nothing after it.
 _LEAK = re.compile(r"[{}\[\]]|\blý do\b|dưới đây|sau đây|:\s*$|^\d+\.\s|\bkho[aả]n chi\s*[.:]?$", re.I)
 _MIN_WORDS = 5
+_FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:usd|dollars?|do la|eur|euro)\b|\b(?:usd|eur)\s*\d")
 
 # Spending topics as folded phrases. Longer phrases are matched (and blanked) first, so "tiền điện thoại" is a
 # phone top-up and never an electricity bill, and "ví điện tử" is nothing at all.
@@ -177,7 +178,7 @@ class Checker:
             problems.append("not a sentence (prompt scaffolding or a fragment)")
         if not is_vietnamese(figures):  # the user's own (Vietnamese) category names do not make English Vietnamese
             problems.append("not Vietnamese")
-        if "$" in sentence or re.search(r"\b(usd|dollars?)\b", folded):
+        if _FOREIGN_AMOUNT.search(folded):  # "5 USD", "$20"; a service that exchanges "USD, EUR" states no amount
             problems.append("amount in another currency")
         return problems
 
