@@ -151,10 +151,16 @@ class Ranker:
         wanted = {topic.id, *topic.includes}
         named = [(s, r) for s, r in hits if wanted & self._topics_of(s)[0]]
         if len(named) > 1:
-            # a service whose name leads with the topic before one that names it second ("Bảo hiểm sức khỏe" is
-            # insurance), then the one nearest the user's own words ("Khám thai" is a booking, not a pharmacy)
+            # a service whose name leads with the topic itself, then with a topic it includes (flights, then
+            # travel insurance), then one that names it second ("Bảo hiểm và chăm sóc sức khỏe" is insurance);
+            # among equals the one nearest the user's own words ("Khám thai" is a booking, not a pharmacy)
             near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}
-            named.sort(key=lambda sr: (self._topics_of(sr[0])[2] not in wanted, near.get(sr[0].link, len(near))))
+
+            def order(sr: tuple[Service, float]) -> tuple[int, int]:
+                lead = self._topics_of(sr[0])[2]
+                return (0 if lead == topic.id else 1 if lead in wanted else 2, near.get(sr[0].link, len(near)))
+
+            named.sort(key=order)
             top = named[0][1] or 1.0
             named = [(s, min(r / top, 1.0)) for s, r in named]
         if named:

@@ -184,7 +184,7 @@ def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(
 
 def test_a_service_whose_name_leads_with_the_topic_comes_before_one_that_names_it_second() -> None:
     ranker = _catalog_ranker(FOOD, BUDGET,
-                             ("Bảo hiểm sức khỏe", "co://insure", "Mua bảo hiểm sức khỏe cho gia đình."),
+                             ("Bảo hiểm và chăm sóc sức khỏe", "co://insure", "Mua bảo hiểm cho gia đình."),
                              ("Đặt lịch khám", "co://doctor", "Đặt lịch khám bệnh tại bệnh viện đối tác."))
     picks = ranker.scored(_h([("Khám sức khỏe định kỳ", 1200000, 2)]))
     assert [p.service.link for p in picks[:2]] == ["co://doctor", "co://insure"]
@@ -211,3 +211,15 @@ def test_the_posts_example_on_the_posts_catalog_pairs_each_service_with_its_own_
     assert picks[0].service.link == "lazycat://telco" and backing["lazycat://telco"] == {"Dịch vụ viễn thông"}
     assert backing.get("lazycat://invest", {"Chuyển tiền vào Số dư sinh lời"}) == {"Chuyển tiền vào Số dư sinh lời"}
     assert all(p.service.link.startswith("lazycat://") for p in picks) and len(picks) >= 2
+
+
+def test_an_insurance_category_gets_insurance_of_its_own_kind() -> None:
+    """Motorbike insurance is not travel insurance: a catalog without vehicle insurance offers neither."""
+    travel = ("Bảo hiểm du lịch", "co://travel-insure", "Bảo hiểm cho chuyến đi trong nước và quốc tế.")
+    vehicle = ("Bảo hiểm xe máy và ô tô", "co://vehicle-insure", "Bảo hiểm trách nhiệm dân sự cho xe.")
+    history = _h([("Bảo hiểm xe máy", 66000, 1)])
+    assert [p.service.link for p in _catalog_ranker(FOOD, travel, vehicle).scored(history)] == ["co://vehicle-insure"]
+    assert _catalog_ranker(FOOD, travel).scored(history) == []
+    flights = _catalog_ranker(FOOD, travel, ("Vé máy bay", "co://flights", "Đặt vé máy bay nội địa, quốc tế."))
+    assert [p.service.link for p in flights.scored(_h([("Vietjet Air", 4600000, 2)]))] == [
+        "co://flights", "co://travel-insure"]  # whoever flies may want travel insurance
