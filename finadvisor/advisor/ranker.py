@@ -143,39 +143,54 @@ class Ranker:
         return cached
 
     def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
-        """The services for a spending topic on a catalog the map does not cover: of the topic query's nearest
-        services, those whose name names the topic, else those whose description does. A catalog with no
-        service for the topic gets none: the nearest service to "tiền thuê nhà" in a catalog without rent
-        payment is the group-fund service whose description mentions splitting the rent."""
-        hits = self._retrieved(topic.query, CANDIDATES)
+        """The services for a spending topic on a catalog the map does not cover, among the topic query's nearest
+        services. What a service is about is read from its name ("Tiền điện tự động"); a brand-like name that
+        names no topic ("Ăn Ngon", "Heo Vàng") is read from the topic its description leads with. A catalog
+        with no service for the topic gets none: the nearest service to "tiền thuê nhà" in a catalog without
+        rent payment is the group fund whose description mentions splitting the rent, and that is not an answer.
+
+        Order: services about the topic itself (their name leads with it, or a brand-like name's description
+        does), then those whose name names it second ("Bảo hiểm và chăm sóc sức khỏe" is insurance first), then
+        those of a topic it includes (flights, then travel insurance); within each, the service nearest the
+        user's own words ("Khám thai" is a booking, not a pharmacy; "Dining out" a restaurant, not delivery)."""
         wanted = {topic.id, *topic.includes}
-        named = [(s, r) for s, r in hits if wanted & self._topics_of(s)[0]]
-        if len(named) > 1:
-            # a service whose name leads with the topic itself, then with a topic it includes (flights, then
-            # travel insurance), then one that names it second ("Bảo hiểm và chăm sóc sức khỏe" is insurance);
-            # among equals the one nearest the user's own words ("Khám thai" is a booking, not a pharmacy)
+
+        def tier(service: Service) -> int | None:
+            names, described, lead = self._topics_of(service)
+            if not names:  # brand-like: its description says what it is
+                return 0 if topic.id in described else 2 if wanted & described else None
+            if lead == topic.id:
+                return 0
+            if topic.id in names:
+                return 1
+            return 2 if lead in wanted else 3 if wanted & names else None
+
+        found = [(s, r, t) for s, r in self._retrieved(topic.query, CANDIDATES) if (t := tier(s)) is not None
+                 and not (topic.id == "debt" and offers_credit(s))]  # a debt is answered by repaying it
+        if len(found) > 1:
             near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}
-
-            def order(sr: tuple[Service, float]) -> tuple[int, int]:
-                lead = self._topics_of(sr[0])[2]
-                return (0 if lead == topic.id else 1 if lead in wanted else 2, near.get(sr[0].link, len(near)))
-
-            named.sort(key=order)
-            top = named[0][1] or 1.0
-            named = [(s, min(r / top, 1.0)) for s, r in named]
-        if named:
-            return named[:k]
-        # a brand-like name ("Ăn Ngon", "Chợ VBank") says nothing: its description does. A name that speaks of
-        # something else ("Quỹ nhóm và chia hóa đơn") is not about what its description merely mentions
-        return [(s, r * DESCRIBED_DISCOUNT) for s, r in hits
-                if not self._topics_of(s)[0] and wanted & self._topics_of(s)[1]][:k]
+            found.sort(key=lambda f: (f[2], near.get(f[0].link, len(near))))
+        if not found:
+            return []
+        top = found[0][1] or 1.0
+        return [(s, min(r / top, 1.0) * (1.0 if self._topics_of(s)[0] else DESCRIBED_DISCOUNT))
+                for s, r, _ in found[:k]]
 
     def _savings(self) -> list[Service]:
         """A catalog's savings and investment services (the lexicon's "savings" topic, which includes gold, funds
         and stocks), nearest the surplus query first; plain retrieval only where no service is named so."""
         topic = self.topics.topics.get("savings")
-        found = self._topic_services(topic, SURPLUS_QUERY) if topic is not None else []
-        return [s for s, _ in found] or [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
+        found = [s for s, _ in self._topic_services(topic, SURPLUS_QUERY, k=CANDIDATES)] if topic else []
+        if topic is None or not found:
+            return [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
+        # a place to save it, then a place to invest it (the included gold, funds and stocks)
+        saving = [s for s in found if self._is_saving(s, topic)]
+        investing = [s for s in found if s not in saving]
+        return (saving[:1] + investing[:1] + saving[1:] + investing[1:])[:2]
+
+    def _is_saving(self, service: Service, topic: Topic) -> bool:
+        names, described, lead = self._topics_of(service)
+        return lead == topic.id if names else topic.id in described
 
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they

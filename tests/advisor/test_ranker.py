@@ -167,8 +167,11 @@ def test_a_user_in_debt_is_offered_repayment_and_budgeting_never_more_credit() -
     repay = next(s for s in services if s.link == "lazycat://card/repay")
     assert offers_credit(paylater) and not offers_credit(repay)
     assert "lazycat://paylater" not in links
-    saver = _h([("Mua sắm trả góp", 2600000, 9)], earned=30000000)  # a saver may still see pay-later
-    assert any(offers_credit(p.service) for p in ranker.scored(saver))
+    demo = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    saver = _h([("Mua sắm Lazada", 2600000, 9)], earned=30000000)  # a saver may still see pay-later
+    assert any(offers_credit(p.service) for p in demo.scored(saver))
+    # a debt category is answered by repaying it, never by the pay-later product its name mentions
+    assert all(not offers_credit(p.service) for p in ranker.scored(_h([("Trả góp Mèo Pay Later", 3400000, 3)])))
 
 
 def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(ranker: Ranker) -> None:
@@ -223,3 +226,17 @@ def test_an_insurance_category_gets_insurance_of_its_own_kind() -> None:
     flights = _catalog_ranker(FOOD, travel, ("Vé máy bay", "co://flights", "Đặt vé máy bay nội địa, quốc tế."))
     assert [p.service.link for p in flights.scored(_h([("Vietjet Air", 4600000, 2)]))] == [
         "co://flights", "co://travel-insure"]  # whoever flies may want travel insurance
+
+
+def test_a_brand_named_service_is_read_from_its_description_before_a_related_topic() -> None:
+    """"Vé Đi Xa" names no topic; its description leads with flights, so it answers "Vietjet Air" before the
+    travel insurance that flights only include. Idle money gets a place to save it, then one to invest it."""
+    ranker = _catalog_ranker(
+        FOOD, ("Bảo hiểm du lịch", "co://travel-insure", "Bảo hiểm cho chuyến đi trong nước và quốc tế."),
+        ("Vé Đi Xa", "co://tickets", "Đặt vé máy bay nội địa, quốc tế cùng vé tàu hỏa và xe khách."),
+        ("Mocha Invest", "co://invest", "Đầu tư cổ phiếu, chứng chỉ quỹ và tích lũy vàng từ số vốn nhỏ."),
+        ("Heo Vàng", "co://piggy", "Tài khoản tiết kiệm linh hoạt: tiền nhàn rỗi sinh lời mỗi ngày."))
+    picks = ranker.scored(_h([("Vietjet Air", 4600000, 2)], earned=40000000))
+    flights = [p.service.link for p in picks if p.source == "retrieval"]
+    assert flights == ["co://tickets", "co://travel-insure"]
+    assert [p.service.link for p in picks if p.source == "surplus"] == ["co://piggy", "co://invest"]
