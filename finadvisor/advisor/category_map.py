@@ -27,7 +27,7 @@ from pathlib import Path
 from finadvisor.errors import ConfigError
 
 CATEGORY_MAP_PATH = Path(__file__).resolve().parent.parent / "data" / "category_map.csv"
-_SEPARATORS = re.compile(r"[\s_&/,.+-]+")
+SEPARATORS = re.compile(r"[\s_&/,.+-]+")
 
 
 def fold(text: str) -> str:
@@ -36,7 +36,7 @@ def fold(text: str) -> str:
     into one ambiguous token the way it can inside free text."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return " ".join(w for w in _SEPARATORS.sub(" ", text).split() if w != "and")  # "&" is "and"
+    return " ".join(w for w in SEPARATORS.sub(" ", text).split() if w != "and")  # "&" is "and"
 
 
 class CategoryMap:

@@ -42,7 +42,9 @@ _COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản
 # sentence that ends in a colon or an open "khoản chi" with nothing after it.
 _LEAK = re.compile(r"[{}\[\]]|\blý do\b|dưới đây|sau đây|:\s*$|^\d+\.\s|\bkho[aả]n chi\s*[.:]?$", re.I)
 _MIN_WORDS = 5
-_FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:usd|dollars?|do la|eur|euro)\b|\b(?:usd|eur)\s*\d")
+# "5 USD", "$20", "3,5 triệu USD" (folded: "3 5 trieu usd"), "5 euros"; a rate quoted in đồng is not one
+_FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:(?:trieu|nghin|ngan|ty|k)\s+)?(?:usd|dollars?|do la|eur|euros?)\b"
+                             r"|\b(?:usd|eur)\s*\d(?![\d\s]*(?:d|dong|vnd)\b)")
 
 # Spending topics as folded phrases. Longer phrases are matched (and blanked) first, so "tiền điện thoại" is a
 # phone top-up and never an electricity bill, and "ví điện tử" is nothing at all.

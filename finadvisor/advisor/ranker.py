@@ -33,6 +33,7 @@ MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6
 PREFERENCE = (1.0, 0.5, 0.35)  # weight of a category's 1st, 2nd, 3rd mapped service
 RETRIEVAL_DISCOUNT = 0.8  # a retrieved match is less certain than a reviewed one
+SERVICE_TOPICS_MAX = 200_000  # cached readings of services (a 100k catalog fits; bounded if it churns)
 CANDIDATES = 20  # nearest services to a topic's query among which the topic's services are looked for
 DESCRIBED_DISCOUNT = 0.7  # a service whose description, not its name, names the topic
 # share of income left unspent from which savings are suggested: "earns far more than they spend" (a user who
@@ -70,13 +71,16 @@ def is_debt(name: str) -> bool:
 
 # a service that lends: a new card, pay-later, instalments, a loan; one that repays ("Trả nợ thẻ & khoản vay")
 # does not lend
-_CREDIT_OFFER = re.compile(r"\b(tra gop|tra sau|pay later|paylater|bnpl|vay|khoan vay|mo the|the tin dung|credit card|"
-                           r"loan|loans|installment|installments|han muc tin dung|ung luong|salary advance)\b")
-_REPAYS = re.compile(r"\b(tra no|du no|thanh toan khoan vay|thanh toan the|tra khoan vay|repay|repayment|"
-                     r"tat toan)\b")
+_CREDIT_OFFER = re.compile(r"\b(tra gop|tra sau|pay later|paylater|later|bnpl|vay|khoan vay|mo the tin dung|"
+                           r"the tin dung|credit card|credit line|loan|loans|installment|installments|"
+                           r"han muc tin dung|thau chi|ung luong|salary advance)\b")
+_REPAYS = re.compile(r"\b(tra no|du no|thanh toan khoan vay|thanh toan the|tra khoan vay|quan ly khoan vay|repay|"
+                     r"repayment|tat toan)\b")
 
 
 def offers_credit(service: Service) -> bool:
+    """A service that lends, read from its name (a description mentions instalments in passing: "trả góp học
+    phí 0%" does not make tuition payment a loan)."""
     name = fold(service.service)
     return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
 
@@ -109,7 +113,7 @@ class Ranker:
         self.min_picks = min_picks
         self._catalog: tuple[str, dict[str, Service]] | None = None
         self._lock = threading.Lock()
-        self._service_topics: dict[str, tuple[set[str], set[str], str]] = {}
+        self._service_topics: dict[tuple[str, str, str], tuple[set[str], set[str], str]] = {}
 
     def catalog(self) -> dict[str, Service]:
         """Services by link, rebuilt whenever the index version changes (services added or removed)."""
@@ -130,16 +134,20 @@ class Ranker:
 
     def _topics_of(self, service: Service) -> tuple[set[str], set[str], str]:
         """The spending topics a service's name names, the one its description leads with, and the one its name
-        leads with."""
+        leads with (read with diacritics: a catalog's own text). Cached by what is read, so a service re-added
+        under the same link with another name is read again."""
+        key = (service.link, service.service, service.description)
         with self._lock:
-            cached = self._service_topics.get(service.link)
+            cached = self._service_topics.get(key)
         if cached is None:
-            lead = self.topics.lead_topic(service.description)
-            first = self.topics.lead_topic(service.service)
-            cached = ({t.id for t in self.topics.topics_in(service.service)}, {lead.id} if lead else set(),
-                      first.id if first else "")
+            lead = self.topics.lead_topic(service.description, accents=True)
+            first = self.topics.lead_topic(service.service, accents=True)
+            cached = ({t.id for t in self.topics.topics_in(service.service, accents=True)},
+                      {lead.id} if lead else set(), first.id if first else "")
             with self._lock:
-                self._service_topics[service.link] = cached
+                if len(self._service_topics) >= SERVICE_TOPICS_MAX:
+                    self._service_topics.clear()
+                self._service_topics[key] = cached
         return cached
 
     def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
@@ -284,6 +292,8 @@ class Ranker:
             for service in extra:
                 if len(chosen) >= self.min_picks:
                     break
+                if in_debt and offers_credit(service):
+                    continue
                 if service.link not in taken:
                     taken.add(service.link)
                     chosen.append(Pick(service, 0.0, "fallback", [Evidence("fallback")]))

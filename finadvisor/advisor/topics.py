@@ -16,11 +16,12 @@ import csv
 import hashlib
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from finadvisor.advisor.category_map import exact_key, fold
+from finadvisor.advisor.category_map import SEPARATORS, exact_key, fold
 from finadvisor.errors import ConfigError
 
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
@@ -43,6 +44,7 @@ class TopicLexicon:
         material = [[t.id, t.label, t.query, names, list(t.includes)] for t, names in rows]
         self.version = hashlib.sha256(json.dumps(material, ensure_ascii=False).encode()).hexdigest()[:16]
         phrases: dict[str, Topic] = {}
+        accented: dict[str, Topic] = {}
         # "=be": only a name that is exactly "Be" (the app), diacritics kept: never "Bé" nor "Đồ cho bé"
         self._whole: dict[str, Topic] = {}
         for topic, names in rows:
@@ -51,10 +53,13 @@ class TopicLexicon:
                     self._whole.setdefault(exact_key(name[1:]), topic)
                 elif key := fold(name):
                     phrases.setdefault(key, topic)  # the first row naming a phrase keeps it
+                    accented.setdefault(accent_key(name), topic)
         # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
         # "tien dien"
-        ordered = sorted(phrases.items(), key=lambda kv: (-len(kv[0]), kv[0]))
-        self._patterns = [(re.compile(rf"(?<!\w){re.escape(k)}(?!\w)"), t) for k, t in ordered]
+        self._patterns = _compiled(phrases)
+        # a catalog's own text is written with diacritics and is free text, where folding merges words a name
+        # never holds together ("phổ thông" is not "phở"): it is matched with its diacritics
+        self._accented = _compiled(accented)
 
     def __len__(self) -> int:
         return len(self.topics)
@@ -62,37 +67,80 @@ class TopicLexicon:
     def topic_of(self, name: str) -> Topic | None:
         """The topic of the longest lexicon phrase found as whole words in the folded name (None if none). A
         way of paying yields to what was paid for: "Chuyển khoản tiền nhà" is rent, "Chuyển khoản học thêm
-        cho con" education; only a name that says nothing else is a transfer. An animal's spending is pet care
-        ("Khám bệnh cho mèo")."""
+        cho con" education, even where the phrases overlap ("chuyển tiền", "tiền nhà"); a name whose only other
+        phrase lies inside the transfer's ("Chuyển tiền cho gia đình" holds "tiền chợ" once folded) is a
+        transfer. An animal's spending is pet care ("Khám bệnh cho mèo")."""
         if (whole := self._whole.get(exact_key(name))) is not None:
             return whole
-        found = self.topics_in(name)
-        if found and found[0].id in MEANS:  # "Chuyển tiền nhà": the transfer's phrase overlaps the rent's
-            found += [t for _, t in self._matches(name, by_length=True, blank=False) if t not in found]
-        found.sort(key=lambda t: (t.id not in LEADS, t.id in MEANS))  # stable: longest phrase first otherwise
-        return found[0] if found else None
+        found = self._matches(fold(name), self._patterns)
+        if not found:
+            return None
+        means = [m for m in found if m.topic.id in MEANS]
+        if means and found[0].topic.id in MEANS:
+            for m in self._matches(fold(name), self._patterns, blank=False):
+                if m.topic not in [f.topic for f in found] and not any(x.start <= m.start and m.end <= x.end
+                                                                      for x in means):
+                    found.append(m)
+        found.sort(key=lambda m: (m.topic.id not in LEADS, m.topic.id in MEANS))  # else longest phrase first
+        return found[0].topic
 
-    def topics_in(self, text: str) -> list[Topic]:
+    def topics_in(self, text: str, *, accents: bool = False) -> list[Topic]:
         """Every topic named in the text, longest phrase first; a matched phrase is blanked before shorter
-        ones are tried, so "Tiền điện thoại" is a phone top-up and not also an electricity bill."""
-        return [t for _, t in self._matches(text, by_length=True)]
+        ones are tried, so "Tiền điện thoại" is a phone top-up and not also an electricity bill. ``accents``:
+        match with diacritics (a catalog's own text)."""
+        return [m.topic for m in self._matches(*self._prepared(text, accents))]
 
-    def lead_topic(self, text: str) -> Topic | None:
+    def lead_topic(self, text: str, *, accents: bool = False) -> Topic | None:
         """The topic named first in the text: what a description is about ("Đi chợ online: mua rau củ, …"),
         before what it mentions in passing."""
-        found = self._matches(text, by_length=False)
-        return found[0][1] if found else None
+        found = self._matches(*self._prepared(text, accents))
+        return min(found, key=lambda m: m.start).topic if found else None
 
-    def _matches(self, text: str, *, by_length: bool, blank: bool = True) -> list[tuple[int, Topic]]:
-        folded = fold(text)
-        found: list[tuple[int, Topic]] = []
-        for pattern, topic in self._patterns:
-            if match := pattern.search(folded):
-                if all(t != topic for _, t in found):
-                    found.append((match.start(), topic))
-                if blank:
-                    folded = pattern.sub(lambda m: " " * len(m.group()), folded)  # blanked, positions kept
-        return found if by_length else sorted(found, key=lambda r: r[0])
+    def _prepared(self, text: str, accents: bool) -> tuple[str, list[tuple[re.Pattern[str], Topic]]]:
+        return (accent_key(text), self._accented) if accents else (fold(text), self._patterns)
+
+    @staticmethod
+    def _matches(text: str, patterns: list[tuple[re.Pattern[str], Topic]], *,
+                 blank: bool = True) -> list[_Match]:
+        """One match per topic, in the order of its longest phrase found, at its earliest position."""
+        found: dict[str, _Match] = {}
+        for pattern, topic in patterns:
+            hits = list(pattern.finditer(text))
+            if not hits:
+                continue
+            first = hits[0]
+            if topic.id not in found:
+                found[topic.id] = _Match(topic, first.start(), first.end())
+            elif first.start() < found[topic.id].start:
+                found[topic.id] = _Match(topic, first.start(), first.end())
+            if blank:
+                text = pattern.sub(lambda m: " " * len(m.group()), text)  # blanked, positions kept
+        return list(found.values())
+
+
+@dataclass(frozen=True)
+class _Match:
+    topic: Topic
+    start: int
+    end: int
+
+
+def _compiled(phrases: dict[str, Topic]) -> list[tuple[re.Pattern[str], Topic]]:
+    ordered = sorted(phrases.items(), key=lambda kv: (-len(kv[0]), kv[0]))
+    return [(re.compile(rf"(?<!\w){re.escape(k)}(?!\w)"), t) for k, t in ordered]
+
+
+# the old and the new place of the tone mark on "oa", "oe", "uy" ("hoá"/"hóa", "khoẻ"/"khỏe", "thuỷ"/"thủy"):
+# catalogs write both
+_TONES = {"oá": "óa", "oà": "òa", "oả": "ỏa", "oã": "õa", "oạ": "ọa", "oé": "óe", "oè": "òe", "oẻ": "ỏe",
+          "oẽ": "õe", "oẹ": "ọe", "uý": "úy", "uỳ": "ùy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy"}
+_TONE_RE = re.compile("|".join(_TONES))
+
+
+def accent_key(text: str) -> str:
+    """Like ``fold`` (lower case, separators collapsed) but with the diacritics kept, one tone placement."""
+    text = _TONE_RE.sub(lambda m: _TONES[m.group()], unicodedata.normalize("NFC", text).lower())
+    return " ".join(w for w in SEPARATORS.sub(" ", text).split() if w != "and")
 
 
 def load_topics(path: Path | None = None) -> TopicLexicon:

@@ -50,7 +50,10 @@ def test_every_label_is_a_category_map_name() -> None:
     ("Dịch vụ viễn thông", "phone"), ("Vận chuyển & Giao hàng", "delivery"),  # the post's own categories
     ("Circle K", "convenience"), ("Manulife", "life_insurance"), ("Motorbike taxi", "transport"),
     ("International flights (Singapore)", "flights"), ("Quán net", "games"), ("Nhà sách Fahasa", "education"),
-    ("Bảo hiểm xe máy", "vehicle_insurance"), ("Nhạc premium", None),  # even where the phrases overlap ("chuyển tiền", "tiền nhà")
+    ("Bảo hiểm xe máy", "vehicle_insurance"), ("Nhạc premium", None),
+    ("Chuyển tiền cho gia đình", "transfer"), ("Ví điện tử", "transfer"), ("Cà phê Mèo Đen", "food"),
+    ("Gửi xe ô tô", "parking"), ("Grab xe máy", "transport"), ("Power bank", None), ("Video call", None),
+    ("Du lịch nước ngoài", "travel"), ("Nộp thuế điện tử", "tax"),  # even where the phrases overlap ("chuyển tiền", "tiền nhà")
     ("Chuyển tiền", "transfer"), ("P2P_TRANSFER", "transfer"),  # only a transfer when it says nothing else
     ("Khám bệnh cho mèo", "pets"),  # whose spending it was decides
     ("Gửi tiền cho con du học Nhật", "remittance"), ("Nhà hàng Nhật", "food"),
@@ -60,10 +63,39 @@ def test_a_way_of_paying_yields_to_what_was_paid_for(name: str, topic: str | Non
     assert (found.id if found else None) == topic
 
 
+def test_every_phrase_of_the_lexicon_names_its_own_topic() -> None:
+    """Each row's phrases, read as a category name, give that row's topic (the first row naming a phrase keeps
+    it): the precedence rules (a transfer yields, pets lead) must not steal a row's own words ("Chuyển tiền cho
+    gia đình" once read as groceries through the folded "tiền chợ")."""
+    import csv
+
+    from finadvisor.advisor.category_map import fold
+    from finadvisor.advisor.topics import TOPICS_PATH
+
+    lexicon = load_topics()
+    rows = list(csv.reader(line for line in TOPICS_PATH.read_text(encoding="utf-8").splitlines()
+                           if line and not line.startswith("#")))[1:]
+    owner: dict[str, str] = {}
+    for row in rows:
+        for phrase in row[3].split("|"):
+            if phrase and not phrase.startswith("="):
+                owner.setdefault(fold(phrase), row[0])
+    wrong = [(phrase, topic.id if (topic := lexicon.topic_of(phrase)) else None, owner[fold(phrase)])
+             for row in rows for phrase in row[3].split("|") if phrase and not phrase.startswith("=")
+             if (topic := lexicon.topic_of(phrase)) is None or topic.id != owner[fold(phrase)]]
+    assert wrong == []
+
+
 def test_a_description_is_about_the_topic_it_names_first() -> None:
     lexicon = load_topics()
     lead = lexicon.lead_topic("Đi chợ online: mua rau củ, thịt cá, sữa từ siêu thị, giao hàng và trả góp")
     assert lead is not None and lead.id == "groceries"
+    # the earliest of a topic's phrases counts, not where its longest one sits; a catalog's text is read with
+    # its diacritics ("phổ thông" is not "phở"), whatever the tone placement ("hoá"/"hóa")
+    text = "Đóng học phí cho trường mầm non, phổ thông và đại học."
+    assert lexicon.lead_topic(text, accents=True).id == "education"  # type: ignore[union-attr]
+    assert lexicon.lead_topic("Tiết kiệm linh hoạt: mua vàng hoặc gửi tiết kiệm", accents=True).id == "savings"  # type: ignore[union-attr]
+    assert [t.id for t in lexicon.topics_in("Thanh toán hoá đơn", accents=True)] == ["utilities"]
     assert [t.id for t in lexicon.topics_in("Tiền điện thoại và tiền nước")][:2] == ["phone", "water"]
     assert lexicon.lead_topic("Dịch vụ gì đó") is None
 
@@ -96,7 +128,7 @@ def test_merchants_reach_the_reviewed_map_on_the_demo_catalog() -> None:
     assert {p.source for p in picks[:2]} == {"map"}
 
 
-def test_on_another_catalog_the_topics_query_is_retrieved_not_the_bare_name() -> None:
+def test_on_another_catalog_the_topics_query_finds_the_service_the_bare_name_only_orders() -> None:
     index = CatalogIndex.build(load_catalog(DATA / "catalog_lazycat.json"), HashEmbedder())
     asked: list[str] = []
     search = index.search_weighted
