@@ -31,7 +31,7 @@ DATA = ROOT / "finadvisor" / "data"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
         "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
         "heldout2": ["eval_advisor_heldout2.json"], "heldout3": ["eval_advisor_heldout3.json"],
-        "heldout4": ["eval_advisor_heldout4.json"],
+        "heldout4": ["eval_advisor_heldout4.json"], "heldout5": ["eval_advisor_heldout5.json"],
         "dev2": ["eval_advisor_dev2.json"]}
 
 

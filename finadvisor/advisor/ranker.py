@@ -55,7 +55,7 @@ _DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|la
                    r"phi tre|tre han|tra cham|"
                    r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|vay ngan hang|vay mua|"
                    r"lai vay|tra lai|tra the|du no|loan|loans|debt|mortgage|tra gop|installment|overdue|no xau|"
-                   r"home credit|fe credit|mcredit|hd saison|kredivo)\b")
+                   r"home credit|fe credit|mcredit|hd saison|kredivo|bnpl)\b")
 _LOAN = re.compile(r"(?<!\w)vay(?!\w)")  # "vay" with its diacritics as written: "Vay" is a loan, "Váy áo" a dress
 
 
@@ -83,6 +83,23 @@ def offers_credit(service: Service) -> bool:
     phí 0%" does not make tuition payment a loan)."""
     name = fold(service.service)
     return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
+
+
+_CODE = re.compile(r"^[A-Z0-9_.\-/&]+$|[_.]")
+
+
+def _is_code(name: str) -> bool:
+    """An API code ("RETAIL_CVS", "TRN.RIDEHAIL"), not words a person wrote."""
+    return bool(_CODE.search(name.strip()))
+
+
+def _shares_a_word(name: str, service: Service) -> bool:
+    """A code no topic knows is matched by meaning alone, which pairs "RETAIL_CVS" with a clinic and
+    "TRN.RIDEHAIL" with a pharmacy: the service must at least share one of its words. (Words a person wrote
+    are left to the embedder, which knows "Bubble tea" is "trà sữa".)"""
+    words = {w for w in fold(name).split() if len(w) > 1}
+    text = set(fold(service.text()).split())
+    return bool(words & text)
 
 
 def _answers_debt(pick: Pick) -> bool:
@@ -249,7 +266,8 @@ class Ranker:
                     add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
                         "retrieval", "category", cat, primary=i == 0)
             else:
-                retrieved = self._retrieved(cat.name)
+                retrieved = [(s, r) for s, r in self._retrieved(cat.name)
+                             if not _is_code(cat.name) or _shares_a_word(cat.name, s)]
                 for i, (service, rel) in enumerate(retrieved):
                     add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
                         "retrieval", "category", cat, primary=i == 0)

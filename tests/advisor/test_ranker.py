@@ -240,3 +240,16 @@ def test_a_brand_named_service_is_read_from_its_description_before_a_related_top
     flights = [p.service.link for p in picks if p.source == "retrieval"]
     assert flights == ["co://tickets", "co://travel-insure"]
     assert [p.service.link for p in picks if p.source == "surplus"] == ["co://piggy", "co://invest"]
+
+
+def test_a_code_no_topic_knows_needs_a_word_in_common_with_its_service() -> None:
+    """Meaning alone paired "RETAIL_CVS" with a clinic; a code gets a retrieved service only when they share a
+    word. Words a person wrote are still left to the embedder."""
+    from finadvisor.advisor.ranker import _is_code
+
+    assert _is_code("RETAIL_XYZ") and _is_code("TRN.QWE") and not _is_code("Bubble tea") and not _is_code("Quỹ lớp")
+    clinic = ("Sức Khỏe 360", "co://clinic", "Đặt lịch khám tại bệnh viện, phòng khám và mua thuốc.")
+    ranker = _catalog_ranker(FOOD, BUDGET, clinic)
+    assert ranker.scored(_h([("ZZQ_UNKNOWN_CODE", 500000, 2)])) == []
+    assert ranker.scored(_h([("ZZQ_LICH", 500000, 2)]))[0].service.link == "co://clinic"  # shares "lịch"
+    assert ranker.scored(_h([("Một cái tên lạ", 500000, 2)]))  # natural words: retrieval still answers

@@ -53,7 +53,10 @@ def test_every_label_is_a_category_map_name() -> None:
     ("Bảo hiểm xe máy", "vehicle_insurance"), ("Nhạc premium", None),
     ("Chuyển tiền cho gia đình", "transfer"), ("Ví điện tử", "transfer"), ("Cà phê Mèo Đen", "food"),
     ("Gửi xe ô tô", "parking"), ("Grab xe máy", "transport"), ("Power bank", None), ("Video call", None),
-    ("Du lịch nước ngoài", "travel"), ("Nộp thuế điện tử", "tax"),  # even where the phrases overlap ("chuyển tiền", "tiền nhà")
+    ("Du lịch nước ngoài", "travel"), ("Nộp thuế điện tử", "tax"),
+    ("Chuyen tien cho me", "transfer"), ("Tiền chợ", "groceries"),  # "tiền cho" is not "tiền chợ"
+    ("SHP_ECOM_MARKETPLACE", "online_shopping"), ("TRN.RIDEHAIL", "transport"), ("RETAIL_CVS", "convenience"),
+    ("FIN_BNPL_REPAY", "debt"),  # even where the phrases overlap ("chuyển tiền", "tiền nhà")
     ("Chuyển tiền", "transfer"), ("P2P_TRANSFER", "transfer"),  # only a transfer when it says nothing else
     ("Khám bệnh cho mèo", "pets"),  # whose spending it was decides
     ("Gửi tiền cho con du học Nhật", "remittance"), ("Nhà hàng Nhật", "food"),
