@@ -27,7 +27,7 @@ from pathlib import Path
 from finadvisor.errors import ConfigError
 
 CATEGORY_MAP_PATH = Path(__file__).resolve().parent.parent / "data" / "category_map.csv"
-SEPARATORS = re.compile(r"[\s_&/,.+-]+")
+_SEPARATORS = re.compile(r"[\s_&/,.+-]+")
 
 
 def fold(text: str) -> str:
@@ -36,7 +36,13 @@ def fold(text: str) -> str:
     into one ambiguous token the way it can inside free text."""
     text = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
-    return " ".join(w for w in SEPARATORS.sub(" ", text).split() if w != "and")  # "&" is "and"
+    return collapse(text)
+
+
+def collapse(text: str) -> str:
+    """Separators collapsed to single spaces, "and" dropped ("&" is "and"): the word boundaries ``fold`` and the
+    topic lexicon's accented reading share."""
+    return " ".join(w for w in _SEPARATORS.sub(" ", text).split() if w != "and")
 
 
 class CategoryMap:

@@ -181,11 +181,11 @@ class Ranker:
         wanted = {topic.id, *topic.includes}
 
         def tier(service: Service) -> int | None:
-            names, described, lead = self._topics_of(service)
-            if not names:  # brand-like: its description says what it is
-                return 0 if topic.id in described else 2 if wanted & described else None
-            if lead == topic.id:
+            if self._is_about(service, topic.id):
                 return 0
+            names, described, lead = self._topics_of(service)
+            if not names:
+                return 2 if wanted & described else None
             if topic.id in names:
                 return 1
             return 2 if lead in wanted else 3 if wanted & names else None
@@ -206,16 +206,18 @@ class Ranker:
         and stocks), nearest the surplus query first; plain retrieval only where no service is named so."""
         topic = self.topics.topics.get("savings")
         found = [s for s, _ in self._topic_services(topic, SURPLUS_QUERY, k=CANDIDATES)] if topic else []
-        if topic is None or not found:
+        if not found:
             return [s for s, _ in self._retrieved(SURPLUS_QUERY, 2)]
         # a place to save it, then a place to invest it (the included gold, funds and stocks)
-        saving = [s for s in found if self._is_saving(s, topic)]
+        saving = [s for s in found if self._is_about(s, "savings")]
         investing = [s for s in found if s not in saving]
         return (saving[:1] + investing[:1] + saving[1:] + investing[1:])[:2]
 
-    def _is_saving(self, service: Service, topic: Topic) -> bool:
+    def _is_about(self, service: Service, topic_id: str) -> bool:
+        """The service is about this topic itself: its name leads with it, or, for a brand-like name that names
+        no topic, its description does."""
         names, described, lead = self._topics_of(service)
-        return lead == topic.id if names else topic.id in described
+        return lead == topic_id if names else topic_id in described
 
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from finadvisor.advisor.category_map import SEPARATORS, exact_key, fold
+from finadvisor.advisor.category_map import collapse, exact_key, fold
 from finadvisor.errors import ConfigError
 
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
@@ -72,15 +72,15 @@ class TopicLexicon:
         transfer. An animal's spending is pet care ("Khám bệnh cho mèo")."""
         if (whole := self._whole.get(exact_key(name))) is not None:
             return whole
-        found = self._matches(fold(name), self._patterns)
+        folded = fold(name)
+        found = self._matches(folded, self._patterns)
         if not found:
             return None
-        means = [m for m in found if m.topic.id in MEANS]
-        if means and found[0].topic.id in MEANS:
-            for m in self._matches(fold(name), self._patterns, blank=False):
-                if m.topic not in [f.topic for f in found] and not any(x.start <= m.start and m.end <= x.end
-                                                                      for x in means):
-                    found.append(m)
+        if found[0].topic.id in MEANS:
+            means = [m for m in found if m.topic.id in MEANS]
+            seen = {m.topic.id for m in found}
+            found += [m for m in self._matches(folded, self._patterns, blank=False) if m.topic.id not in seen
+                      and not any(x.start <= m.start and m.end <= x.end for x in means)]
         found.sort(key=lambda m: (m.topic.id not in LEADS, m.topic.id in MEANS))  # else longest phrase first
         return found[0].topic
 
@@ -105,13 +105,10 @@ class TopicLexicon:
         """One match per topic, in the order of its longest phrase found, at its earliest position."""
         found: dict[str, _Match] = {}
         for pattern, topic in patterns:
-            hits = list(pattern.finditer(text))
-            if not hits:
+            first = pattern.search(text)
+            if first is None:
                 continue
-            first = hits[0]
-            if topic.id not in found:
-                found[topic.id] = _Match(topic, first.start(), first.end())
-            elif first.start() < found[topic.id].start:
+            if topic.id not in found or first.start() < found[topic.id].start:
                 found[topic.id] = _Match(topic, first.start(), first.end())
             if blank:
                 text = pattern.sub(lambda m: " " * len(m.group()), text)  # blanked, positions kept
@@ -139,8 +136,7 @@ _TONE_RE = re.compile("|".join(_TONES))
 
 def accent_key(text: str) -> str:
     """Like ``fold`` (lower case, separators collapsed) but with the diacritics kept, one tone placement."""
-    text = _TONE_RE.sub(lambda m: _TONES[m.group()], unicodedata.normalize("NFC", text).lower())
-    return " ".join(w for w in SEPARATORS.sub(" ", text).split() if w != "and")
+    return collapse(_TONE_RE.sub(lambda m: _TONES[m.group()], unicodedata.normalize("NFC", text).lower()))
 
 
 def load_topics(path: Path | None = None) -> TopicLexicon:
