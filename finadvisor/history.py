@@ -14,7 +14,7 @@ import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator, model_validator
 
 MAX_CATEGORIES = 100
 MAX_NAME_CHARS = 100
@@ -123,6 +123,15 @@ class SpendingHistory(BaseModel):
     def _none_is_empty(cls, v: Any) -> Any:
         return [] if v is None else v
 
+    @model_validator(mode="after")
+    def _merge_duplicates(self) -> SpendingHistory:
+        """One row per category name (case-insensitive, first spelling kept): a name sent twice is summed, not
+        shown twice; and a side's total is capped like one amount, so 100 rows at the cap cannot make a month
+        of "chi 1.000.000.000.000.000 đ"."""
+        self.earning = _merged(self.earning, "earning")
+        self.spending = _merged(self.spending, "spending")
+        return self
+
     def is_empty(self) -> bool:
         return not self.earning and not self.spending
 
@@ -136,6 +145,21 @@ class SpendingHistory(BaseModel):
         def rows(items: list[Category]) -> list[list[Any]]:
             return sorted([c.name, round(c.amount, 2), c.count] for c in items)
         return {"earning": rows(self.earning), "spending": rows(self.spending)}
+
+
+def _merged(items: list[Category], side: str) -> list[Category]:
+    rows: dict[str, Category] = {}
+    for item in items:
+        key = item.name.casefold()
+        if key in rows:
+            first = rows[key]
+            rows[key] = first.model_copy(update={"amount": first.amount + item.amount,
+                                                 "count": min(first.count + item.count, 1_000_000)})
+        else:
+            rows[key] = item
+    if sum(c.amount for c in rows.values()) > MAX_AMOUNT:
+        raise ValueError(f"the {side} amounts add up to more than {MAX_AMOUNT}")
+    return list(rows.values()) if len(rows) < len(items) else items
 
 
 def history_from_json(raw: Any, source: str) -> SpendingHistory:
@@ -179,4 +203,6 @@ def load_history_file(path: str | os.PathLike[str]) -> SpendingHistory:
     except json.JSONDecodeError as exc:
         raise ValidationFailed(f"history {target} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
                                f"{exc.msg})") from None
+    except (ValueError, RecursionError) as exc:  # a >4,300-digit integer, nesting deeper than the parser goes
+        raise ValidationFailed(f"history {target} is not usable JSON ({type(exc).__name__})") from None
     return history_from_json(raw, str(target))

@@ -134,19 +134,23 @@ async def get_spending_history(client: httpx.AsyncClient, url: str, *, timeout_s
                                headers: dict[str, str] | None = None,
                                refused: FinadvisorError | None = None) -> SpendingHistory:
     """GET one history from the spending API: one deadline for the whole exchange (slow drips too), a bounded
-    body, and every failure mapped to the project's errors (401/403 -> ``refused``, 404, other 4xx/5xx -> 502,
-    not JSON -> 502, slow -> 504). Used by the web route (user cookie) and the nightly batch (service key)."""
+    body, and every failure mapped to the project's errors (401/403 -> ``refused``, 404, any status but
+    200, redirects included -> 502, not JSON -> 502, slow -> 504). Used by the web route (user cookie) and the
+    nightly batch (service key). The body is asked for uncompressed and read raw, so the byte cap counts what
+    crosses the wire: a compressed answer is refused rather than inflated (a 290 KB gzip bomb is ~85 MB)."""
     try:
         async with asyncio.timeout(timeout_s):
-            async with client.stream("GET", url, headers=headers) as resp:
+            async with client.stream("GET", url, headers={"Accept-Encoding": "identity", **(headers or {})}) as resp:
                 if resp.status_code in (401, 403):
                     raise refused or AuthError(f"the spending API refused the request (HTTP {resp.status_code})")
                 if resp.status_code == 404:
                     raise NotFound("the spending API has no history for this user and month")
-                if resp.status_code >= 400:
+                if resp.status_code != 200:  # a GET's answer is a 200; a redirect or a 204 is no history
                     raise UpstreamError(f"the spending API failed (HTTP {resp.status_code}); try again later")
+                if resp.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
+                    raise UpstreamError("the spending API sent a compressed response although none was asked for")
                 body = bytearray()
-                async for chunk in resp.aiter_bytes():
+                async for chunk in resp.aiter_bytes():  # identity only (checked above): bytes as sent
                     body += chunk
                     if len(body) > MAX_RESPONSE_BYTES:
                         raise UpstreamError("the spending API returned an oversized response")

@@ -5,8 +5,11 @@ Built on the maintained ``limits`` library (moving window). Storage follows ``ca
 Keys are hashes, never raw tokens:
 
     GET  /api/recommendations   user:<sha256(token)>  and  ip:<client ip>   (a rotated cookie is still one IP)
-    POST /api/recommendations   post:<api client>:<client ip>
-    Cache-Control: no-cache     bypass:<who>          (callers without the API key; honoured or ignored)
+    POST /api/recommendations   post:<operator|anonymous>:<client ip>
+    Cache-Control: no-cache     bypass:<operator|anonymous>:<client ip>   (callers without the key)
+
+A bearer token is never part of a key unless it is the configured key: a junk token per request must not buy a
+fresh bucket.
 
 The client IP is the connection's peer, or the last entry of ``client_ip_header`` set by a trusted proxy.
 ``rate_limit_per_min = 0`` turns limiting off. Redis trouble never fails a request: the limiter lets requests

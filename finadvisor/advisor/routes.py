@@ -5,7 +5,8 @@ stays fast and ``/health`` reflects only the LLM.
 
 Who may call what, with ``api_key`` set (the server's auth middleware denies by default):
 - ``GET /api/recommendations``: the end user, authenticated by the session cookie (checked by the spending API);
-  exempt from the key. Limited per token hash and per client IP before any spending-API call.
+  exempt from the key. Limited per token hash and per client IP before any spending-API call. With a history
+  folder instead of a spending API the cookie is a bare user id, so there the GET needs the key.
 - ``POST /api/recommendations``, the page and the demo routes: the key, unless ``public_demo`` is set.
 - demo routes exist only in demo mode (:func:`demo_enabled`); otherwise they answer 404.
 - ``Cache-Control: no-cache`` is honoured for operators, and for others only ``cache_bypass_per_min`` times a
@@ -15,13 +16,15 @@ Who may call what, with ``api_key`` set (the server's auth middleware denies by 
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, field_validator
 
 from finadvisor.advisor.build import build_advisor as build
@@ -95,7 +98,8 @@ def _respond(result: AdviceResult) -> JSONResponse:
 
 
 async def _bypass(request: Request, who: str) -> bool:
-    """Honour ``Cache-Control: no-cache`` for operators (API key); for anyone else only a few times a minute."""
+    """Honour ``Cache-Control: no-cache`` for operators (API key); for anyone else only a few times a minute,
+    counted per client IP (``who``), never per token, which the caller chooses."""
     if "no-cache" not in request.headers.get("cache-control", "").lower():
         return False
     if request.app.state.settings.api_key and is_operator(request):  # no key configured: nobody is trusted
@@ -109,10 +113,11 @@ async def _bypass(request: Request, who: str) -> bool:
 async def recommend(body: RecommendationRequest, request: Request) -> JSONResponse:
     app = request.app
     settings: Settings = app.state.settings
-    who = f"{client_id(request)}:{client_ip(request, settings.client_ip_header)}"
-    await app.state.rate_limiter.check("post:" + who)
+    ip = client_ip(request, settings.client_ip_header)
+    await app.state.rate_limiter.check(f"post:{client_id(request)}:{ip}")
     advisor = await build_advisor(app)
-    return _respond(await advisor.recommend(body.history, body.now, bypass_cache=await _bypass(request, who)))
+    return _respond(await advisor.recommend(body.history, body.now,
+                                            bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
 
 
 @router.get("/recommendations", response_model=None)
@@ -136,12 +141,13 @@ async def recommend_for_user(request: Request,
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="month") from None
     limiter: RateLimiter = app.state.rate_limiter
-    await limiter.check("ip:" + client_ip(request, settings.client_ip_header), settings.rate_limit_per_ip_per_min)
-    who = "user:" + user_key(token)
-    await limiter.check(who)
+    ip = client_ip(request, settings.client_ip_header)
+    await limiter.check("ip:" + ip, settings.rate_limit_per_ip_per_min)
+    await limiter.check("user:" + user_key(token))
     history = await _provider(app).fetch(token, month)
     advisor = await build_advisor(app)
-    return _respond(await advisor.recommend(history, now, bypass_cache=await _bypass(request, who)))
+    return _respond(await advisor.recommend(history, now,
+                                            bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
 
 
 def _demo_folder(settings: Settings) -> Path:
@@ -182,19 +188,41 @@ async def demo_user_history(user: str, request: Request) -> JSONResponse:
 page = APIRouter()
 
 
+def _page_headers(html: str) -> dict[str, str]:
+    """The page's security headers. Its one inline script is allowed by its sha256 (no 'unsafe-inline' for
+    scripts), so an injected ``<script>`` would not run even if escaping ever failed; no framing
+    (clickjacking), no MIME sniffing, no referrer, and fetches to this origin only."""
+    start = html.index("<script>") + len("<script>")
+    script = html[start:html.index("</script>", start)]
+    digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+    csp = ("default-src 'none'; "
+           f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    return {"Content-Security-Policy": csp, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer"}
+
+
 @page.get("/", include_in_schema=False)
-async def index_page() -> FileResponse:
-    return FileResponse(STATIC / "index.html", media_type="text/html")
+async def index_page() -> Response:
+    html = (STATIC / "index.html").read_text(encoding="utf-8")
+    return Response(html, media_type="text/html; charset=utf-8", headers=_page_headers(html))
+
+
+def cookie_is_a_secret(settings: Settings) -> bool:
+    """True when the GET's cookie is a session token the spending API checks. With a history folder as the
+    source, the cookie is the user id itself (anyone can type one): that GET needs the key like any route."""
+    return bool(settings.spending_api_url) or not settings.history_dir
 
 
 def _exemptions(settings: Settings) -> list[Callable[[str, str], bool]]:
-    """Routes open without the API key: the cookie-authenticated GET; with ``public_demo``, the page, the demo
-    routes and POST (rate limits still apply)."""
-    rules: list[Callable[[str, str], bool]] = [
-        lambda method, path: path == "/api/recommendations" and method in ("GET", "HEAD")]
+    """Routes open without the API key: the cookie-authenticated GET (spending API only); with
+    ``public_demo``, the page, the demo routes and POST (rate limits still apply)."""
+    rules: list[Callable[[str, str], bool]] = []
+    if cookie_is_a_secret(settings):
+        rules.append(lambda method, path: path == "/api/recommendations" and method in ("GET", "HEAD"))
     if settings.public_demo:
-        rules.append(lambda method, path: path in ("/", "/api/recommendations")
-                     or path.startswith("/api/demo-users"))
+        rules.append(lambda method, path: path == "/" or path.startswith("/api/demo-users")
+                     or (path == "/api/recommendations" and method == "POST"))
     return rules
 
 

@@ -10,7 +10,6 @@ an operator (``scope["state"]["operator"]``), for ``/health`` detail and ``Cache
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import ipaddress
 import json
@@ -54,21 +53,32 @@ def is_operator(request: Request) -> bool:
 
 
 def client_id(request: Request) -> str:
-    """A stable, non-secret id of the API client: the hash of its bearer token, or 'anonymous'."""
-    token = bearer_token(request.headers)
-    return "key:" + hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()[:24] if token else "anonymous"
+    """Who the caller is, for rate limits: ``operator`` when a key is configured and the caller presented it,
+    else ``anonymous``. An unverified bearer token is not an identity: keyed on it, a new junk token per request
+    would buy a new bucket (issue 25), so everyone but the operator is told apart by client IP alone."""
+    expected: str | None = request.app.state.settings.api_key
+    return "operator" if expected and is_operator(request) else "anonymous"
+
+
+def forwarded_for(values: list[str]) -> str | None:
+    """The last entry of a forwarding header across *all* its lines (a proxy may add a line of its own instead
+    of appending to the client's): the one the trusted proxy wrote. None when that entry is not an IP address;
+    an earlier entry is the client's own word and is never used instead."""
+    entries = ",".join(values).split(",")
+    candidate = entries[-1].strip()
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
 
 
 def client_ip(request: Request, trusted_header: str | None) -> str:
     """The client's address: the last entry of the trusted proxy's header (the one that proxy added), when that
     header is configured and holds an IP address; otherwise the connection's peer."""
-    if trusted_header:
-        value = request.headers.get(trusted_header, "")
-        candidate = value.rsplit(",", 1)[-1].strip()
-        try:
-            return str(ipaddress.ip_address(candidate))
-        except ValueError:
-            pass
+    if trusted_header and (values := request.headers.getlist(trusted_header)):
+        address = forwarded_for(values)
+        if address is not None:
+            return address
     return request.client.host if request.client else "unknown"
 
 
