@@ -422,24 +422,80 @@ class ModelList(BaseModel):
 # ---------------------------------------------------------------------------------------------- embeddings
 
 
+_INPUT_FORMS = ("input must be a string, a list of strings, a list of token ids (integers) or a list of lists of "
+                "token ids")
+
+
+def check_texts(items: list[str]) -> list[str]:
+    for i, text in enumerate(items):
+        if not text.strip():
+            raise ValueError(f"input[{i}] is empty")
+        if len(text) > 32_000:
+            raise ValueError(f"input[{i}] is longer than 32000 characters")
+    return items
+
+
 class EmbeddingRequest(BaseModel):
+    """Every input form OpenAI takes. Token ids are OpenAI's own (cl100k_base), as LangChain's
+    ``OpenAIEmbeddings`` and other clients send them by default; the server decodes them to text."""
+
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    input: str | Annotated[list[str], Field(min_length=1, max_length=2048)]
+    input: str | list[str] | list[int] | list[list[int]]
     model: str | None = None
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
     # Not in OpenAI's API: e5-style embedders distinguish queries from passages.
     input_type: Literal["query", "passage"] = "query"
 
+    @field_validator("input", mode="before")
+    @classmethod
+    def _input_form(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            if not v.strip():
+                raise ValueError("input is empty; send the text to embed")
+            return v
+        if not isinstance(v, list):
+            raise ValueError(_INPUT_FORMS)
+        if not v:
+            raise ValueError("input is an empty list; send at least one string or token id")
+        if len(v) > 2048:
+            raise ValueError("input has more than 2048 items; split the request")
+        if all(isinstance(x, str) for x in v) or all(type(x) is int for x in v):
+            return v
+        if all(isinstance(x, list) and all(type(t) is int for t in x) for x in v):
+            if any(not x for x in v):
+                raise ValueError("input has an empty list of token ids")
+            return v
+        raise ValueError(_INPUT_FORMS)
+
+    @field_validator("input")
+    @classmethod
+    def _token_ids_in_range(cls, v: Any) -> Any:
+        rows = v if v and isinstance(v[0], list) else [v] if v and isinstance(v[0], int) else []
+        for row in rows:
+            if len(row) > 8192:
+                raise ValueError("input has more than 8192 token ids in one item")
+            if any(t < 0 for t in row):
+                raise ValueError("token ids must not be negative")
+        return v
+
+    def form(self) -> str:
+        """The input form, as an error names it: "a string", "strings", "token ids", "arrays of token ids"."""
+        if isinstance(self.input, str):
+            return "a string"
+        first = self.input[0]
+        return "strings" if isinstance(first, str) else "token ids" if isinstance(first, int) else "arrays of token ids"
+
+    def token_rows(self) -> list[list[int]] | None:
+        """The token-id rows to decode, or None for text input."""
+        form = self.form()
+        if form == "token ids":
+            return [self.input]  # type: ignore[list-item]
+        return self.input if form == "arrays of token ids" else None  # type: ignore[return-value]
+
     def texts(self) -> list[str]:
-        items = [self.input] if isinstance(self.input, str) else self.input
-        for i, text in enumerate(items):
-            if not text.strip():
-                raise ValueError(f"input[{i}] is empty")
-            if len(text) > 32_000:
-                raise ValueError(f"input[{i}] is longer than 32000 characters")
-        return items
+        return check_texts([self.input] if isinstance(self.input, str) else self.input)  # type: ignore[arg-type]
 
 
 class Embedding(BaseModel):

@@ -16,7 +16,13 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from finadvisor.engines.base import Delta, GenerationRequest
-from finadvisor.engines.tools import call_deltas, named_choice, new_call_id
+from finadvisor.engines.tools import (
+    ConstrainedToolStream,
+    call_deltas,
+    named_choice,
+    new_call_id,
+    wants_constraint,
+)
 
 Script = Callable[[GenerationRequest], str]
 
@@ -125,8 +131,22 @@ class FakeEngine:
         if calls is not None:
             if self.ttft_s:
                 await asyncio.sleep(self.ttft_s)
-            yield Delta(tool_calls=call_deltas(calls))
-            yield Delta(finish_reason="tool_calls", prompt_tokens=prompt_tokens, completion_tokens=len(calls) * 8)
+            finish, used = "tool_calls", len(calls) * 8
+            if wants_constraint(request.tool_choice):
+                # As llama.cpp writes a constrained call: compact JSON, one "token" per 8 characters, cut at
+                # max_tokens, read back by the engines' shared ConstrainedToolStream.
+                fn = calls[0]["function"]
+                wrapper = json.dumps({"name": fn["name"], "arguments": json.loads(fn["arguments"])},
+                                     ensure_ascii=False, separators=(",", ":"))
+                pieces = [wrapper[i:i + 8] for i in range(0, len(wrapper), 8)]
+                held = ConstrainedToolStream(request.tools or [], request.tool_choice, request.parallel_tool_calls)
+                for piece in pieces[: request.max_tokens]:
+                    held.feed(piece)
+                used = min(len(pieces), request.max_tokens)
+                calls, finish = held.finish("length" if len(pieces) > request.max_tokens else "stop")
+            if calls:
+                yield Delta(tool_calls=call_deltas(calls))
+            yield Delta(finish_reason=finish, prompt_tokens=prompt_tokens, completion_tokens=used)
             return
         text = self.script(request)
         # "Tokens" are whitespace-delimited pieces, so counts are predictable in tests.

@@ -17,6 +17,7 @@ Logprobs, penalties and ``logit_bias`` are llama.cpp's own and are passed on unc
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import threading
@@ -28,9 +29,10 @@ from typing import Any
 from finadvisor.engines.base import Delta, GenerationRequest, openai_body
 from finadvisor.engines.tools import (
     AutoToolStream,
+    ConstrainedToolStream,
     call_deltas,
+    compact_schema,
     constraint_schema,
-    parse_tool_calls,
     wants_constraint,
 )
 from finadvisor.errors import ConfigError, ContextOverflow, EngineUnavailable, InvalidRequest, UpstreamError
@@ -174,8 +176,13 @@ class LlamaCppEngine:
             body["tools"] = request.tools
             if wants_constraint(request.tool_choice):
                 # The template still shows the tools; our schema, not llama.cpp's lazy grammar, forces the call.
+                # Passed as a grammar: llama.cpp drops llguidance's compact-JSON option from a response_format
+                # schema, and pretty-printed calls spend a third of their tokens on indentation.
+                import xllamacpp as xlc
+
                 body["tool_choice"] = "none"
-                schema = constraint_schema(request.tools, request.tool_choice, request.parallel_tool_calls)
+                call = constraint_schema(request.tools, request.tool_choice, request.parallel_tool_calls)
+                body["grammar"] = xlc.json_schema_to_grammar(json.dumps(compact_schema(call)))
             elif request.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = request.parallel_tool_calls
         if schema is not None:
@@ -201,8 +208,9 @@ class LlamaCppEngine:
         raw = request.prompt is not None
         handler = server.handle_completions if raw else server.handle_chat_completions
         tools = request.tools if (request.tools and request.tool_choice != "none" and not raw) else None
-        constrained = tools is not None and wants_constraint(request.tool_choice)
-        auto = AutoToolStream(tools, request.parallel_tool_calls) if tools and not constrained else None
+        constrained = (ConstrainedToolStream(tools, request.tool_choice, request.parallel_tool_calls)
+                       if tools is not None and wants_constraint(request.tool_choice) else None)
+        auto = AutoToolStream(tools, request.parallel_tool_calls) if tools and constrained is None else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
         cancelled = threading.Event()
@@ -227,7 +235,6 @@ class LlamaCppEngine:
         future = loop.run_in_executor(self._pool, run)
         finish: str | None = None
         prompt_tokens = completion_tokens = 0
-        held: list[str] = []  # constrained tool output: parsed once complete
         pending_lp: list[dict[str, Any]] = []
         native_calls = False
         try:
@@ -254,23 +261,25 @@ class LlamaCppEngine:
                         yield Delta(tool_calls=delta["tool_calls"])
                     if not text:
                         continue
-                    if constrained:
-                        held.append(text)
+                    if constrained is not None:  # parsed once complete
+                        constrained.feed(text)
                         continue
                     out = auto.feed(text) if auto is not None else text
                     if out:
                         yield Delta(text=out, logprobs=pending_lp or None)
                         pending_lp = []
-            tail, calls = "".join(held), None
-            if constrained:
-                calls = parse_tool_calls(tail, request.tools or [], parallel=request.parallel_tool_calls)
+            tail, calls = "", None
+            if constrained is not None:  # a call, complete or cut short, never the wrapper as text
+                calls, finish = constrained.finish(finish)
             elif auto is not None:
-                calls, tail = auto.finish()
+                calls, tail = auto.finish(truncated=finish == "length")
+                if calls:
+                    finish = "tool_calls"  # a complete call, even when a repeat of it was cut short
             if calls:
                 yield Delta(tool_calls=call_deltas(calls), logprobs=pending_lp or None)
             elif tail or pending_lp:
                 yield Delta(text=tail, logprobs=pending_lp or None)
-            if (calls or native_calls) and finish in (None, "stop"):
+            if native_calls and finish in (None, "stop"):
                 finish = "tool_calls"
             yield Delta(finish_reason=finish or "stop", prompt_tokens=prompt_tokens,
                         completion_tokens=completion_tokens)

@@ -164,8 +164,99 @@ class AutoToolStream:
         out, self.held = self.held, ""
         return out
 
-    def finish(self) -> tuple[list[dict[str, Any]] | None, str]:
+    def finish(self, truncated: bool = False) -> tuple[list[dict[str, Any]] | None, str]:
+        """``truncated``: the generation hit ``max_tokens``, so complete calls followed by an unfinished one count
+        as those calls (the small model repeats a call until the budget ends)."""
         if self.decided_text or not self.held:
             return None, self.held
         calls = parse_tool_calls(self.held, self.tools, parallel=self.parallel)
+        if not calls and truncated:
+            calls, tail = leading_calls(self.held, self.tools)
+            if tail.strip() and not tail.lstrip().startswith(_PREFIXES):
+                calls = []  # a call and then prose: text, as when not truncated
+            calls = (calls[:1] if self.parallel is False else calls) or None
         return (calls, "") if calls else (None, self.held)
+
+
+# --------------------------------------------------------------------------------- constrained calls, cut short
+
+# llguidance's own switch (top-level "x-guidance"): no free whitespace, so the call costs no tokens on indentation.
+COMPACT = {"whitespace_flexible": False}
+_CALL_HEAD = re.compile(r'\s*\{\s*"name"\s*:\s*"((?:[^"\\]|\\.)*)(")?\s*(?:,\s*"arguments"\s*:\s*)?', re.S)
+
+
+def compact_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` with llguidance's compact-JSON option (other grammar compilers ignore the key)."""
+    return {"x-guidance": COMPACT, **schema}
+
+
+def leading_calls(text: str, tools: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str]:
+    """The complete calls at the start of ``text`` (bare, in an array or in ```json fences) and the unfinished
+    rest: what a generation cut by ``max_tokens`` leaves (``{..call..}{..call..}{"name": "get_w``)."""
+    names = set(tool_names(tools))
+    body = text.strip()
+    if body.startswith("```"):  # fences around each call: their markers are only separators here
+        body = re.sub(r"```(?:json)?", " ", body)
+    body = body.strip()
+    if body.startswith("["):
+        body = body[1:]
+    decoder, pos = json.JSONDecoder(), 0
+    calls: list[dict[str, Any]] = []
+    while True:
+        while pos < len(body) and body[pos] in " \t\r\n,;]":
+            pos += 1
+        if pos >= len(body):
+            return calls, ""
+        try:
+            value, end = decoder.raw_decode(body, pos)
+        except json.JSONDecodeError:
+            return calls, body[pos:]
+        for item in value if isinstance(value, list) else [value]:
+            call = _as_call(item, names)
+            if call is None:
+                return calls, body[pos:]
+            if all(c["function"] != call["function"] for c in calls):  # the small model repeats itself
+                calls.append(call)
+        pos = end
+
+
+def partial_call(tail: str, tools: list[dict[str, Any]], name_hint: str | None = None) -> dict[str, Any] | None:
+    """The call ``tail`` was writing when the tokens ran out: its function (written whole, the named choice, or the
+    only tool whose name starts with what was written) and the arguments text generated so far, else None."""
+    head = _CALL_HEAD.match(tail)
+    names = tool_names(tools)
+    if head is None:
+        name = name_hint
+        arguments = ""
+    else:
+        written = head.group(1)
+        candidates = [written] if head.group(2) else [n for n in names if n.startswith(written)]
+        name = name_hint if name_hint in candidates else (candidates[0] if len(candidates) == 1 else None)
+        arguments = tail[head.end():] if "arguments" in tail[:head.end()] else ""
+    if name is None or name not in names:
+        return None
+    return {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments.rstrip()}}
+
+
+class ConstrainedToolStream:
+    """Holds a schema-constrained call (``tool_choice`` required or named) until the end, then gives the calls and the
+    finish reason. Cut by ``max_tokens``: the complete calls (``tool_calls``), or with none complete the call being
+    written with its arguments so far (``length``), never the wrapper as text."""
+
+    def __init__(self, tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None,
+                 parallel: bool | None = None) -> None:
+        self.tools = tools
+        self.name = named_choice(tool_choice)
+        self.parallel = parallel
+        self.held: list[str] = []
+
+    def feed(self, text: str) -> None:
+        self.held.append(text)
+
+    def finish(self, finish_reason: str | None) -> tuple[list[dict[str, Any]], str]:
+        text = "".join(self.held)
+        calls, tail = leading_calls(text, self.tools)
+        if calls:
+            return (calls[:1] if self.parallel is False else calls), "tool_calls"
+        partial = partial_call(tail, self.tools, self.name)
+        return ([partial] if partial else []), finish_reason or "length"

