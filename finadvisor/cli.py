@@ -8,17 +8,20 @@ finadvisor is a traceback, never a command that silently disappears. Optional th
 for ``finetune``, ray for ``deploy``) are checked inside the commands that need them, with the extra to install
 (:mod:`finadvisor.extras`); heavy libraries are imported inside commands, so ``finadvisor --help`` stays fast.
 
-Exit codes follow Click's convention:
+Exit codes follow Click's convention, and every error is one line on stderr (``--debug`` adds the traceback):
 
     0  success
-    1  a runtime error from the project's hierarchy (missing model, upstream down, disk full): one line
-    2  a usage error: Click's own (unknown option, bad type, missing argument), and a project ConfigError that
-       names the flag at fault in its ``param`` (``--rank must be >= 1``)
+    1  a runtime error (missing model, upstream down, disk full, an unexpected exception): one line
+    2  a usage error: Click's own (unknown option, a value outside the choices, missing argument or file), and a
+       project ConfigError that names the flag, variable or config key at fault in its ``param``
+       (``--rank must be >= 1``, ``FINADVISOR_PORT 'abc': Input should be a valid integer``)
 """
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import typer
 
@@ -32,6 +35,7 @@ from finadvisor.deploy.cli import app as deploy_app
 from finadvisor.errors import ConfigError, FinadvisorError
 from finadvisor.finetune.cli import app as finetune_app
 from finadvisor.server.cli import register as register_server
+from finadvisor.settings import CONFIG_ENV
 
 USAGE_EXIT = 2  # click.UsageError.exit_code
 RUNTIME_EXIT = 1
@@ -46,12 +50,25 @@ def _print_version(value: bool) -> None:
         raise typer.Exit()
 
 
+DEBUG_ENV = "FINADVISOR_DEBUG"
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
+    config: Path | None = typer.Option(  # noqa: B008 - Typer's idiom
+        None, "--config", help="TOML file of settings (keys: the FINADVISOR_* names in lower case); a flag wins "
+        "over the environment, which wins over the file. Default: ./finadvisor.toml when present. "
+        "\\[env var: FINADVISOR_CONFIG]"),
+    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error. "
+                               "\\[env var: FINADVISOR_DEBUG]"),
 ) -> None:
     """Self-hosted LLM financial advisor."""
+    if config is not None:  # every Settings() of this process (and of the processes it starts) reads it
+        os.environ[CONFIG_ENV] = str(config)
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
 
 
 register_server(app)
@@ -69,19 +86,46 @@ def exit_code_for(exc: FinadvisorError) -> int:
     return USAGE_EXIT if isinstance(exc, ConfigError) and exc.param else RUNTIME_EXIT
 
 
+def _fail(message: str, code: int) -> None:
+    """One line on stderr, then exit; with ``--debug`` the exception propagates (a full traceback)."""
+    if os.environ.get(DEBUG_ENV, "").lower() in ("1", "true", "yes"):
+        raise  # the exception being handled: _fail is only called from ``except`` blocks
+    message = " ".join(message.replace("Value error, ", "").split())
+    if message:  # (Click's "no arguments: here is the help" has no message)
+        typer.secho("error: " + message, err=True, fg="red")
+    sys.exit(code)
+
+
 def main() -> None:
+    from finadvisor.logs import configure_command_logging
+
+    configure_command_logging()  # redaction in every command, not only serve (issue 25)
     try:
-        app()
+        code = app(standalone_mode=False)
+    except typer.TyperException as exc:  # Click's errors: bad option, value, choice, missing argument or file
+        ctx = getattr(exc, "ctx", None)
+        message = exc.format_message()
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None and message and exc.exit_code == USAGE_EXIT else ""
+        _fail(message + hint, exc.exit_code)
+    except typer.Abort:
+        _fail("aborted", RUNTIME_EXIT)
     except FinadvisorError as exc:
         code = exit_code_for(exc)
-        typer.secho(f"error: {exc.message}", err=True, fg="red")
-        if code == USAGE_EXIT:
-            typer.echo("Try the command with --help for its options.", err=True)
-        sys.exit(code)
+        _fail(exc.message + (f" (see '{_command()} --help')" if code == USAGE_EXIT else ""), code)
     except OSError as exc:  # disk full, permissions, missing files: one line, not a traceback
         where = f": {exc.filename}" if exc.filename else ""
-        typer.secho(f"error: {exc.strerror or exc}{where}", err=True, fg="red")
-        sys.exit(RUNTIME_EXIT)
+        _fail(f"{exc.strerror or exc}{where}", RUNTIME_EXIT)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # a bug or an unexpected library error: still one line; --debug shows where
+        _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", RUNTIME_EXIT)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else 0)
+
+
+def _command() -> str:
+    """``finadvisor <sub-command>`` as typed, for the hint after a usage error."""
+    words = [w for w in sys.argv[1:3] if not w.startswith("-")]
+    return " ".join(["finadvisor", *words[:2]])
 
 
 if __name__ == "__main__":

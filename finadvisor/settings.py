@@ -1,27 +1,100 @@
 """One settings object for the whole project.
 
-Every field has a default, a one-line description and an environment variable ``FINADVISOR_<FIELD>``.
-CLI flags win over the environment: the CLI builds ``Settings(**flags_that_were_given)``, and pydantic-settings
-gives init arguments priority over environment variables.
+Every field has a default, a one-line description, an environment variable ``FINADVISOR_<FIELD>`` and a key in
+the optional TOML config file. Precedence, highest first:
+
+    CLI flag  >  environment (FINADVISOR_PORT=8001)  >  config file (port = 8001)  >  default
+
+The CLI builds ``Settings(**flags_that_were_given)`` (init arguments win in pydantic-settings). The config file
+is the one ``finadvisor --config FILE`` or ``FINADVISOR_CONFIG`` names, else ``./finadvisor.toml`` when it
+exists; its keys are the field names below (unknown keys are refused, so a typo is not silently ignored).
+A bad value anywhere becomes one :class:`~finadvisor.errors.ConfigError` naming where it came from
+(:func:`load_settings`).
 """
 
 from __future__ import annotations
 
+import os
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from finadvisor.errors import ConfigError
 
 EngineName = Literal["llamacpp", "openai", "transformers", "vllm", "fake"]
+LogLevel = Literal["debug", "info", "warning", "error"]
+LogFormat = Literal["text", "json"]
+
+
+CONFIG_ENV = "FINADVISOR_CONFIG"
+CONFIG_DEFAULT = Path("finadvisor.toml")
 
 
 def default_cache_dir() -> Path:
     return Path.home() / ".cache" / "finadvisor"
 
 
+def config_path() -> Path | None:
+    """The config file in use: the one named by ``FINADVISOR_CONFIG`` (``--config`` sets it), else
+    ``./finadvisor.toml`` when present, else none."""
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        return Path(named)
+    return CONFIG_DEFAULT if CONFIG_DEFAULT.is_file() else None
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    """The config file's keys, checked against the settings' fields."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist", param="--config") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not readable TOML ({exc})", param="--config") from None
+    unknown = sorted(set(data) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (the keys are the names of "
+                          f"FINADVISOR_* variables in lower case, e.g. port = 8001)", param="--config")
+    return data
+
+
+class _ConfigFileSource(PydanticBaseSettingsSource):
+    """The TOML config file, below the environment and above the defaults."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls)
+        self.data = read_config(path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINADVISOR_", extra="ignore", populate_by_name=True)
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
+                                   init_settings: PydanticBaseSettingsSource,
+                                   env_settings: PydanticBaseSettingsSource,
+                                   dotenv_settings: PydanticBaseSettingsSource,
+                                   file_secret_settings: PydanticBaseSettingsSource,
+                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+        path = config_path()
+        if path is None:
+            return init_settings, env_settings
+        return init_settings, env_settings, _ConfigFileSource(settings_cls, path)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_level(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
     # --- HTTP server -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
@@ -37,8 +110,8 @@ class Settings(BaseSettings):
     max_tokens_limit: int = Field(4096, ge=1, description="Largest max_tokens a client may ask for.")
     request_timeout_s: float = Field(300.0, gt=0, description="Engine time budget for one request, seconds.")
     max_waiting: int = Field(64, ge=1, description="Requests allowed to wait for a slot before 503s.")
-    log_level: str = Field("info", description="Log level: debug, info, warning, error.")
-    log_format: Literal["text", "json"] = Field("text", description="Log lines: text, or json (one object a line, "
+    log_level: LogLevel = Field("info", description="Log level: debug, info, warning or error.")
+    log_format: LogFormat = Field("text", description="Log lines: text, or json (one object a line, "
                                                 "for log shippers).")
 
     # --- engine --------------------------------------------------------------------------------------
@@ -72,8 +145,6 @@ class Settings(BaseSettings):
         None, description="The reviewed category -> service map (CSV) the advisor's ranker uses for known spending "
         "category names; default: the packaged finadvisor/data/category_map.csv.")
     link_schemes: list[str] = Field(default_factory=lambda: ["*"], description="Allowed URL schemes for catalog links; \"*\" (default) allows any app deep-link scheme. javascript:, vbscript:, data: and file: are always refused.")
-    retrieval_top_k: int = Field(4, ge=2, le=50, description="Candidate services retrieved for the advisor prompt.")
-    retrieval_min_share: float = Field(0.15, ge=0, le=1, description="Drop candidates below this share of the history's weight (at least 2 kept).")
 
     # --- advisor --------------------------------------------------------------------------------------
     spending_api_url: str | None = Field(None, description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.")
@@ -99,8 +170,36 @@ class Settings(BaseSettings):
         "sentence failed the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model "
         "otherwise.")
 
+    @property
+    def index_folder(self) -> Path:
+        """The server's vector index folder: ``index_dir``, else ``<cache_dir>/index`` (``catalog`` commands
+        default to it too)."""
+        return self.index_dir or self.cache_dir / "index"
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment, with explicit (CLI) overrides winning. None means 'not given'."""
+    """Settings from the flags given (None means 'not given'), the environment, the config file and the
+    defaults. A bad value is a :class:`ConfigError` naming its source: the flag, the variable or the file."""
     given = {k: v for k, v in overrides.items() if v is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise settings_error(exc, given) from None
+
+
+def settings_error(exc: ValidationError, given: dict[str, object] | None = None) -> ConfigError:
+    """One line for the first problem: ``FINADVISOR_PORT 'abc': Input should be a valid integer``."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error["loc"] else ""
+    env = f"FINADVISOR_{name.upper()}"
+    if given and name in given:
+        source = "--" + name.replace("_", "-")
+    elif env in os.environ:
+        source = env
+    elif (path := config_path()) is not None:
+        source = f"{path}: {name}"
+    else:
+        source = name
+    value = error.get("input")
+    shown = f" {value!r}" if isinstance(value, str | int | float) else ""
+    return ConfigError(f"{source}{shown}: {error['msg']}", param=source)

@@ -131,3 +131,114 @@ def test_every_domain_command_is_registered():
 
     names = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
     assert {"serve", "recommend", "catalog", "bench", "dataset", "finetune", "deploy", "batch"} <= names
+
+
+# ------------------------------------------------------------------ issue 26: one line, the right exit code
+def _run_main(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str,
+              env: dict[str, str] | None = None) -> tuple[int, str]:
+    """``main()`` in-process, as the console script runs it: (exit code, stderr)."""
+    from finadvisor.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["finadvisor", *args])
+    for name in ("FINADVISOR_DEBUG", "FINADVISOR_CONFIG"):  # --debug / --config set them: undone after the test
+        monkeypatch.setenv(name, "")
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    return int(exited.value.code or 0), capsys.readouterr().err
+
+
+@pytest.fixture
+def history_file(tmp_path: Path) -> Path:
+    path = tmp_path / "h.json"
+    path.write_text('{"spending": [{"name": "Ăn uống", "amount": 100000, "count": 3}], "earning": []}')
+    return path
+
+
+USAGE_CASES = {
+    "serve --engine bogus": (["serve", "--engine", "bogus"], {}, ["'bogus'", "'llamacpp'", "--engine"]),
+    "recommend --engine bogus": (["recommend", "--history", "{history}", "--engine", "bogus"], {},
+                                 ["'bogus'", "'fake'"]),
+    "serve --log-level loud": (["serve", "--log-level", "loud"], {}, ["'loud'", "'debug'", "'warning'"]),
+    "FINADVISOR_PORT=abc serve": (["serve"], {"FINADVISOR_PORT": "abc"}, ["FINADVISOR_PORT", "'abc'", "integer"]),
+    "serve --port 70000": (["serve", "--port", "70000"], {}, ["--port", "70000", "65535"]),
+    "serve --port x": (["serve", "--port", "x"], {}, ["--port", "'x'", "whole number"]),
+    "FINADVISOR_LOG_FORMAT=xml serve": (["serve"], {"FINADVISOR_LOG_FORMAT": "xml"},
+                                        ["FINADVISOR_LOG_FORMAT", "'xml'", "'json'"]),
+    "catalog search without --query or --history": (["catalog", "search", "--index", "{tmp}"], {},
+                                                    ["--query", "--history", "exactly one"]),
+    "recommend --now yesterday": (["recommend", "--history", "{history}", "--now", "yesterday"], {},
+                                  ["'yesterday'", "ISO 8601"]),
+    "bench -c 1,x": (["bench", "--url", "http://127.0.0.1:9", "-c", "1,x"], {}, ["--concurrency", "'1,x'"]),
+    "bench --target foo": (["bench", "--url", "http://127.0.0.1:9", "--target", "foo"], {},
+                           ["'foo'", "'chat'", "'advisor'"]),
+    "missing --history file": (["recommend", "--history", "{tmp}/nope.json"], {}, ["--history", "nope.json",
+                                                                                   "does not exist"]),
+    "missing catalog file": (["catalog", "build", "{tmp}/nope.json", "--index", "{tmp}/idx"], {},
+                             ["nope.json", "does not exist"]),
+    "batch --engine bogus": (["batch", "--input", "{history}", "--out", "{tmp}/o.jsonl", "--engine", "bogus"], {},
+                             ["'bogus'"]),
+    "unknown command": (["nosuch"], {}, ["nosuch"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(USAGE_CASES))
+def test_usage_errors_are_one_line_naming_the_value_exit_2(case: str, tmp_path: Path, history_file: Path,
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           capsys: pytest.CaptureFixture[str]):
+    args, env, wanted = USAGE_CASES[case]
+    args = [a.format(tmp=tmp_path, history=history_file) for a in args]
+    code, err = _run_main(monkeypatch, capsys, *args, env=env)
+    assert code == 2, err
+    assert err.startswith("error: ") and err.count("\n") == 1, err  # one line
+    assert "Traceback" not in err
+    for fragment in wanted:
+        assert fragment in err, (fragment, err)
+
+
+def test_a_runtime_error_is_one_line_exit_1_and_debug_shows_the_traceback(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    import finadvisor.advisor.cli as advisor_cli
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the engine fell over")
+
+    bad = tmp_path / "h.json"
+    bad.write_text("{not json")
+    code, err = _run_main(monkeypatch, capsys, "recommend", "--history", str(bad))
+    assert code == 1 and err.count("\n") == 1 and "not valid JSON" in err and "Traceback" not in err
+
+    monkeypatch.setattr(advisor_cli, "load_history_file", broken)
+    code, err = _run_main(monkeypatch, capsys, "recommend", "--history", str(bad))
+    assert code == 1 and err.strip() == ("error: RuntimeError: the engine fell over (run with --debug for the "
+                                         "traceback)")
+    with pytest.raises(RuntimeError, match="fell over"):  # --debug: the exception itself (Typer prints it)
+        _run_main(monkeypatch, capsys, "--debug", "recommend", "--history", str(bad))
+
+
+def test_every_serve_flag_shows_its_default_and_environment_variable():
+    import typer.main
+
+    from finadvisor.settings import Settings
+
+    serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
+    flags = [p for p in serve.params if p.name != "help"]
+    assert len(flags) == 20
+    for param in flags:
+        assert "[env var: FINADVISOR_" in (param.help or "").replace("\\[", "["), param.name
+        assert isinstance(param.show_default, str) and param.show_default, param.name
+    port = next(p for p in flags if p.name == "port")
+    assert port.show_default == str(Settings.model_fields["port"].default) == "8000"
+
+
+@pytest.mark.parametrize(("words", "choices"), [
+    ("finadvisor serve --engine ", ["llamacpp", "openai", "transformers", "vllm", "fake"]),
+    ("finadvisor serve --log-level ", ["debug", "info", "warning", "error"]),
+    ("finadvisor bench --target ", ["chat", "advisor"]),
+    ("finadvisor recommend --engine ", ["llamacpp", "openai", "transformers", "vllm", "fake"]),
+])
+def test_completion_lists_the_choices(words: str, choices: list[str]):
+    env = {"_FINADVISOR_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()))}
+    result = CliRunner().invoke(app, [], env=env, prog_name="finadvisor")
+    assert result.output.split() == choices

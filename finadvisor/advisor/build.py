@@ -37,7 +37,7 @@ def make_embedder(settings: Settings) -> Any:
 def index_dir_for(settings: Settings, catalog: Path | None = None) -> Path:
     """The index folder for a catalog. The configured catalog (or the demo one) uses ``settings.index_dir``;
     any other catalog file gets its own folder, so a one-off run cannot replace the server's index."""
-    base = settings.index_dir or settings.cache_dir / "index"
+    base = settings.index_folder
     if catalog is None or (settings.catalog_path is not None and Path(catalog) == Path(settings.catalog_path)):
         return base
     digest = hashlib.sha256(Path(catalog).read_bytes()).hexdigest()[:16]
@@ -63,8 +63,7 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     if cache is None:
         cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
     category_map = await asyncio.to_thread(load_category_map, settings.category_map)
-    return Advisor(llm, index, cache, metrics=metrics, top_k=settings.retrieval_top_k,
-                   min_share=settings.retrieval_min_share, max_tokens=settings.advisor_max_tokens,
+    return Advisor(llm, index, cache, metrics=metrics, max_tokens=settings.advisor_max_tokens,
                    category_map=category_map, writer=advisor_writer(settings))
 
 

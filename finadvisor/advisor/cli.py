@@ -11,31 +11,38 @@ from typing import Annotated, Any
 
 import typer
 
-from finadvisor.errors import ValidationFailed
+from finadvisor.cliopts import setting_option
 from finadvisor.history import SpendingHistory, load_history_file
-from finadvisor.settings import Settings, load_settings
+from finadvisor.settings import EngineName, Settings, load_settings
+
+
+def _iso_time(value: str | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not an ISO 8601 time, e.g. 2025-06-30T20:00") from None
 
 
 def recommend(
-    history: Annotated[Path, typer.Option(help="Spending history JSON file (the seed's shape).")],
-    catalog: Annotated[Path | None, typer.Option(help="Catalog JSON (default: the demo catalog).")] = None,
+    history: Annotated[Path, typer.Option(exists=True, dir_okay=False,
+                                          help="Spending history JSON file (the seed's shape).")],
+    catalog: Annotated[Path | None, typer.Option(exists=True, dir_okay=False,
+                                                 help="Catalog JSON (default: the demo catalog).")] = None,
     index: Annotated[Path | None, typer.Option(help="Vector index folder (built from --catalog if empty).")] = None,
-    now: Annotated[str | None, typer.Option(help="Current time, ISO 8601 (time-aware advice).")] = None,
-    upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL instead of the embedded model.")] = None,
-    model: Annotated[str | None, typer.Option(help="Local GGUF for the embedded engine.")] = None,
-    engine: Annotated[str | None, typer.Option(help="Engine override (llamacpp, openai, fake...).")] = None,
+    now: Annotated[datetime | None, typer.Option(parser=_iso_time, help="Current time, ISO 8601 (time-aware "
+                                                 "advice), e.g. 2025-06-30T20:00.", show_default="now")] = None,
+    upstream: Annotated[str | None, setting_option("upstream_url", "--upstream")] = None,
+    model: Annotated[str | None, setting_option("model")] = None,
+    engine: Annotated[EngineName | None, setting_option(
+        "engine", help="Inference engine (openai when --upstream is given).")] = None,
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
     parsed = load_history_file(history)
-    when = None
-    if now:
-        try:
-            when = datetime.fromisoformat(now)
-        except ValueError:
-            raise ValidationFailed(f"--now {now!r} is not an ISO 8601 time") from None
     settings = load_settings(index_dir=index, catalog_path=catalog if index else None, upstream_url=upstream, model=model,
                              engine=engine or ("openai" if upstream else None), n_parallel=1)
-    result = asyncio.run(_recommend(settings, parsed, when, None if index else catalog))
+    result = asyncio.run(_recommend(settings, parsed, now, None if index else catalog))
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
 
 

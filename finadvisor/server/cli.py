@@ -13,33 +13,33 @@ from typing import Annotated, Any
 
 import typer
 
-from finadvisor.settings import Settings, load_settings
+from finadvisor.cliopts import setting_option
+from finadvisor.settings import EngineName, LogFormat, LogLevel, Settings, load_settings
 
 model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True)
 
 
 def serve(
-    host: Annotated[str | None, typer.Option(help="Bind address (env FINADVISOR_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port (env FINADVISOR_PORT).")] = None,
-    engine: Annotated[str | None, typer.Option(help="llamacpp | openai | transformers | vllm | fake.")] = None,
-    model: Annotated[str | None, typer.Option(help="Local model (GGUF or HF folder); default: packaged Qwen2.5 0.5B.")] = None,
-    model_name: Annotated[str | None, typer.Option(help="Served model name.")] = None,
-    upstream: Annotated[str | None, typer.Option(help="OpenAI-compatible upstream URL (engine=openai).")] = None,
-    api_key: Annotated[str | None, typer.Option(help="Require this bearer key on every route but /health (and the cookie GET) (env FINADVISOR_API_KEY).")] = None,
-    n_parallel: Annotated[int | None, typer.Option(help="llama.cpp parallel slots.")] = None,
-    n_ctx: Annotated[int | None, typer.Option(help="llama.cpp total context (shared by slots).")] = None,
-    n_threads: Annotated[int | None, typer.Option(help="CPU threads (0 = all available cores).")] = None,
-    lora: Annotated[list[str] | None, typer.Option(help="LoRA adapter NAME=DIR (repeatable).")] = None,
-    tensor_parallel_size: Annotated[int | None, typer.Option(help="vLLM tensor parallel size.")] = None,
-    max_lora_rank: Annotated[int | None, typer.Option(help="vLLM --max-lora-rank.")] = None,
-    catalog: Annotated[Path | None, typer.Option(help="Catalog JSON for the advisor.")] = None,
-    index: Annotated[Path | None, typer.Option(help="Vector index folder for the advisor.")] = None,
-    cache: Annotated[str | None, typer.Option(help="Advisor cache: memory or redis://host:port/db.")] = None,
-    spending_api_url: Annotated[str | None, typer.Option(help="Spending API URL template.")] = None,
-    history_dir: Annotated[Path | None, typer.Option(help="Folder of <user>.json histories (demo provider).")] = None,
-    log_level: Annotated[str | None, typer.Option(help="debug | info | warning | error.")] = None,
-    log_format: Annotated[str | None, typer.Option(help="text | json (one JSON object a line, for log "
-                                                         "shippers).")] = None,
+    host: Annotated[str | None, setting_option("host")] = None,
+    port: Annotated[int | None, setting_option("port")] = None,
+    engine: Annotated[EngineName | None, setting_option("engine")] = None,
+    model: Annotated[str | None, setting_option("model")] = None,
+    model_name: Annotated[str | None, setting_option("model_name")] = None,
+    upstream: Annotated[str | None, setting_option("upstream_url", "--upstream")] = None,
+    api_key: Annotated[str | None, setting_option("api_key")] = None,
+    n_parallel: Annotated[int | None, setting_option("n_parallel")] = None,
+    n_ctx: Annotated[int | None, setting_option("n_ctx")] = None,
+    n_threads: Annotated[int | None, setting_option("n_threads")] = None,
+    lora: Annotated[list[str] | None, setting_option("lora")] = None,
+    tensor_parallel_size: Annotated[int | None, setting_option("tensor_parallel_size")] = None,
+    max_lora_rank: Annotated[int | None, setting_option("max_lora_rank")] = None,
+    catalog: Annotated[Path | None, setting_option("catalog_path", "--catalog")] = None,
+    index: Annotated[Path | None, setting_option("index_dir", "--index")] = None,
+    cache: Annotated[str | None, setting_option("cache_url", "--cache")] = None,
+    spending_api_url: Annotated[str | None, setting_option("spending_api_url")] = None,
+    history_dir: Annotated[Path | None, setting_option("history_dir")] = None,
+    log_level: Annotated[LogLevel | None, setting_option("log_level")] = None,
+    log_format: Annotated[LogFormat | None, setting_option("log_format")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
     from finadvisor.app import create_app
@@ -89,7 +89,8 @@ def env_epilog() -> str:
     from finadvisor.settings import Settings
 
     rest = [f"FINADVISOR_{name.upper()}" for name in Settings.model_fields if name not in FLAGS_FOR]
-    return ("Every other setting is an environment variable (a flag wins over it): " + ", ".join(rest)
+    return ("Every other setting is an environment variable, or a key of the config file (finadvisor --config "
+            "FILE; a flag wins over the environment, which wins over the file): " + ", ".join(rest)
             + ". Each is described in finadvisor/settings.py.")
 
 

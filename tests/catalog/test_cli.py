@@ -51,8 +51,8 @@ def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
     with pytest.raises(FinadvisorError, match=r"catalog entry 0 \('A'\): field 'link' 'javascript:alert\(1\)' "
                        r"scheme 'javascript' can run script"):
         run("build", str(bad), "--index", str(tmp_path / "i"), "--embedder", "hash")
-    with pytest.raises(FinadvisorError, match="exactly one of --query"):
-        run("search", "--index", str(tmp_path / "i"))
+    neither = run("search", "--index", str(tmp_path / "i"))  # a usage error: exit 2
+    assert neither.exit_code == 2 and "exactly one of --query" in neither.output
 
 
 def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
@@ -90,3 +90,17 @@ def _saved_texts(path):  # type: ignore[no-untyped-def]
 
     with np.load(path, allow_pickle=False) as data:
         return list(data["texts"])
+
+
+def test_without_index_the_commands_use_the_servers_index(tmp_path, monkeypatch):
+    """No --index: the folder ``finadvisor serve`` opens (FINADVISOR_INDEX_DIR, else <cache_dir>/index)."""
+    monkeypatch.setenv("FINADVISOR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("FINADVISOR_INDEX_DIR", raising=False)
+    out = run("build", str(demo_catalog_path()), "--embedder", "hash", "--no-vocabulary")
+    assert out.exit_code == 0 and str(tmp_path / "cache" / "index") in out.output
+    assert (tmp_path / "cache" / "index" / "meta.json").is_file()
+    res = run("search", "--query", "thanh toán hóa đơn điện", "--top-k", "1", "--json")
+    assert res.exit_code == 0 and len(json.loads(res.output)) == 1
+    monkeypatch.setenv("FINADVISOR_INDEX_DIR", str(tmp_path / "elsewhere"))
+    from finadvisor.settings import load_settings
+    assert load_settings().index_folder == tmp_path / "elsewhere"
