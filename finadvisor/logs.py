@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import re
 import threading
 from datetime import UTC, datetime
@@ -128,4 +129,25 @@ def configure_logging(level: str = "info", log_format: str = "text") -> None:
         third = logging.getLogger(name)
         third.handlers[:] = []
         third.propagate = True
+    install_redaction()
+
+
+# Secrets every command may hold in its environment; known before anything is logged.
+SECRET_ENV = ("FINADVISOR_API_KEY", "FINADVISOR_UPSTREAM_API_KEY", "FINADVISOR_SPENDING_SERVICE_KEY")
+
+
+def configure_command_logging() -> None:
+    """Redaction for every command, not only ``serve`` (issue 25): the environment's keys become known secrets,
+    a redacted stderr handler (warnings and up) is added when the root logger has none of its own, and every
+    existing handler is wrapped. ``serve`` later replaces the root handler with its configured one."""
+    add_secrets(*(os.environ.get(name) for name in SECRET_ENV))
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, RedactingFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(RedactingFormatter())
+        handler.addFilter(RedactingFilter())
+        handler.setLevel(logging.WARNING)
+        root.addHandler(handler)
+        if root.level > logging.WARNING or root.level == logging.NOTSET:
+            root.setLevel(logging.WARNING)
     install_redaction()

@@ -39,6 +39,7 @@ from finadvisor.batch.report import (
 from finadvisor.batch.runner import BatchStats, run_batch
 from finadvisor.engines import Engine
 from finadvisor.errors import ConfigError
+from finadvisor.logs import add_secrets
 from finadvisor.settings import Settings, load_settings
 
 MORNING_HOUR = 8
@@ -159,6 +160,7 @@ def batch(
         "ray' runs); default: deploy one for this job, unless --upstream is given.")] = None,
 ) -> None:
     """Precompute recommendations for many users (nightly job); resumable; exit code 3 if any user failed."""
+    add_secrets(service_key)  # from the flag too, not only the environment: never in a log line
     when = parse_for_time(for_time)
     settings = load_settings(cache_url=cache, engine=engine or ("openai" if upstream else None), model=model,
                              upstream_url=upstream, n_parallel=n_parallel, n_threads=n_threads)

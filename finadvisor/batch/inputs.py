@@ -35,7 +35,13 @@ from finadvisor.errors import (
 )
 from finadvisor.history import SpendingHistory, history_from_json, load_history_file
 
-USER_ID = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")
+USER_ID = re.compile(r"[A-Za-z0-9_.@-]{1,128}")  # fullmatch: "alice\n" is not an id
+
+
+def line_label(lineno: int) -> str:
+    """The ``user`` of a record for a line with no usable id: ``<line 7>`` holds characters no id may hold, so
+    it can never collide with a real user (``line-7`` could)."""
+    return f"<line {lineno}>"
 
 
 @dataclass(frozen=True)
@@ -58,7 +64,7 @@ class Source(Protocol):
 
 
 def check_user(user: object) -> str:
-    if not isinstance(user, str) or not USER_ID.match(user) or user.startswith("."):
+    if not isinstance(user, str) or not USER_ID.fullmatch(user) or user.startswith("."):
         raise ValidationFailed("the user ID must be 1-128 characters of letters, digits, '_', '.', '@' or '-'",
                                param="user")
     return user
@@ -100,10 +106,17 @@ class JsonlSource:
 
     @staticmethod
     def _item(lineno: int, raw: bytes) -> Item:
-        where = f"line-{lineno}"  # a line we cannot attribute to a user is still reported, under its line number
+        try:
+            return JsonlSource._parse(lineno, raw)
+        except Exception as exc:  # noqa: BLE001 - whatever one line does to the parser is that line's record
+            return Item(line_label(lineno), problem=f"line {lineno} cannot be read ({type(exc).__name__})")
+
+    @staticmethod
+    def _parse(lineno: int, raw: bytes) -> Item:
+        where = line_label(lineno)  # a line we cannot attribute to a user is still reported, under its number
         try:
             record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        except (ValueError, RecursionError) as exc:  # bad JSON, not UTF-8, a >4,300-digit int, deep nesting
             return Item(where, problem=f"line {lineno} is not valid JSON ({type(exc).__name__})")
         if not isinstance(record, dict):
             return Item(where, problem=f"line {lineno} is not a JSON object")
@@ -191,12 +204,12 @@ class ApiSource:
                 if text.startswith("{"):
                     try:
                         user = json.loads(text).get("user")
-                    except (json.JSONDecodeError, AttributeError):
+                    except (ValueError, RecursionError, AttributeError):  # huge ints and deep nesting too
                         user = None
                 try:
                     yield Item(check_user(user))
                 except ValidationFailed as exc:
-                    yield Item(f"line-{lineno}", problem=f"line {lineno}: {exc.message}")
+                    yield Item(line_label(lineno), problem=f"line {lineno}: {exc.message}")
 
     def url(self, user: str) -> str:
         return self.url_template.replace("{user}", quote(user, safe="")).replace("{month}", self.month)

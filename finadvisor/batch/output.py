@@ -10,7 +10,9 @@ a whole line to an ``O_APPEND`` descriptor, then ``fsync``: a kill can at worst 
 newline), and :meth:`ResultLog.open` drops such a line before anything else is appended. When opening drops
 lines (a torn tail, failed users that this run retries, duplicates, junk), the kept lines are rewritten through
 :func:`~finadvisor.fsutil.atomic_open`, so the file is never half-rewritten either. Invariant: each user appears
-at most once, and a user counts as done only once its whole line (newline included) is on disk.
+at most once, and a user counts as done only once its whole line (newline included) is on disk. One run at a
+time: the run holds an exclusive lock on ``<out>.lock`` (``filelock``, an ``flock`` the kernel drops when the
+process dies) from :meth:`ResultLog.open` to :meth:`ResultLog.close`.
 """
 
 from __future__ import annotations
@@ -18,9 +20,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from finadvisor.errors import ConfigError
 from finadvisor.fsutil import atomic_open, fsync_dir
@@ -39,12 +44,10 @@ class Resume:
     for_times: set[str] = field(default_factory=set)
 
 
-def scan(path: Path) -> tuple[list[bytes], Resume]:
-    """Read an existing output file: the lines to keep (ok records, first per user) and what was dropped."""
-    state = Resume()
-    keep: list[bytes] = []
+def _walk(path: Path, state: Resume) -> Iterator[bytes]:
+    """The lines to keep (ok records, first per user), one at a time, while ``state`` counts what is dropped."""
     if not path.exists():
-        return keep, state
+        return
     with path.open("rb") as fh:
         for raw in fh:
             if not raw.endswith(b"\n"):
@@ -53,7 +56,9 @@ def scan(path: Path) -> tuple[list[bytes], Resume]:
             try:
                 record = json.loads(raw)
                 user, status = record["user"], record["status"]
-            except (ValueError, TypeError, KeyError):
+                if not isinstance(user, str):
+                    raise TypeError("user is not a string")
+            except (ValueError, TypeError, KeyError, RecursionError):  # junk, huge ints, deep nesting
                 state.dropped_junk += bool(raw.strip())
                 continue
             if status != "ok":
@@ -65,29 +70,62 @@ def scan(path: Path) -> tuple[list[bytes], Resume]:
             state.done.add(user)
             if isinstance(record.get("for_time"), str):
                 state.for_times.add(record["for_time"])
-            keep.append(raw)
-    return keep, state
+            yield raw
+
+
+def scan(path: Path) -> Resume:
+    """What an existing output file holds. Only the done users' ids stay in memory, never their lines: a
+    million-user file is a set of ids, not 1-2 GB of records."""
+    state = Resume()
+    for _ in _walk(path, state):
+        pass
+    return state
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
 
 
 class ResultLog:
+    """The output of one run. :meth:`open` takes an exclusive lock on ``<out>.lock`` for the whole run (released
+    by :meth:`close`, or by the kernel when the process dies, kill -9 included): a second run on the same file
+    fails at once instead of rewriting it under the first, which would lose the first run's records."""
+
     def __init__(self, path: Path, *, for_time: str, force: bool = False) -> None:
         self.path = Path(path)
         self.for_time = for_time
         self.force = force
         self._fd: int | None = None
+        self._lock: FileLock | None = None
         self.resume = Resume()
+
+    def _take_lock(self) -> None:
+        lock = FileLock(lock_path(self.path), thread_local=False)
+        try:
+            lock.acquire(blocking=False)
+        except Timeout:
+            raise ConfigError(f"another finadvisor batch is writing {self.path} (it holds "
+                              f"{lock_path(self.path)}); wait for it to finish, or pass another --out") from None
+        self._lock = lock
 
     def open(self) -> set[str]:
         """Prepare the file for appending; returns the users a previous run already finished."""
         if self.path.is_dir():
             raise ConfigError(f"--out {self.path} is a folder; pass a file name such as results.jsonl")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._take_lock()
+        try:
+            return self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self) -> set[str]:
         if self.force:
-            keep: list[bytes] = []
             self.resume = Resume()
             rewrite = self.path.exists()
         else:
-            keep, self.resume = scan(self.path)
+            self.resume = scan(self.path)
             other = self.resume.for_times - {self.for_time}
             if other:
                 raise ConfigError(
@@ -100,10 +138,12 @@ class ResultLog:
                 log.warning("%s: dropped a torn last line (a killed run); that user is done again", self.path)
         if rewrite:
             with atomic_open(self.path, "wb") as fh:
-                for line in keep:
-                    fh.write(line)
+                if not self.force:  # a second pass streams the kept lines: they are never all in memory
+                    for line in _walk(self.path, Resume()):
+                        fh.write(line)
+        new_file = not self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if not keep and not rewrite:
+        if new_file:
             fsync_dir(self.path.parent)  # a new file: make its directory entry durable too
         return set(self.resume.done)
 
@@ -122,6 +162,9 @@ class ResultLog:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> ResultLog:
         return self

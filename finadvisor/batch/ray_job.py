@@ -1,6 +1,6 @@
 """``finadvisor batch --ray ADDRESS``: the same job as a Ray Data pipeline, for a cluster.
 
-    users (driver: input read lazily, done users dropped) -> ray.data.from_items
+    users (driver: input read lazily, done users dropped, WINDOW_ROWS at a time) -> ray.data.from_items
       -> map_batches(AdvisorActor, an actor pool of N; async: several batches in flight per actor)
       -> iter_rows on the driver -> the same append+fsync output file (output.py)
 
@@ -19,7 +19,7 @@ import asyncio
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from finadvisor.batch.inputs import ApiSource, Item, Source
@@ -108,8 +108,14 @@ class _RowSource:
         return None
 
 
-def _rows(source: Source, skip: set[str], stats: BatchStats) -> list[dict[str, str]]:
-    """The users to do, as rows. Folder inputs are read here so every row carries its history's JSON."""
+WINDOW_ROWS = 8192  # rows the driver holds at once (~20 MB of histories); one Ray Data pipeline per window
+
+
+def _row_windows(source: Source, skip: set[str], stats: BatchStats,
+                 size: int = WINDOW_ROWS) -> Iterator[list[dict[str, str]]]:
+    """The users to do, as rows, ``size`` at a time: the input is read lazily, so a million-user file is never
+    all on the driver (only the ids seen so far are). Folder inputs are read here so every row carries its
+    history's JSON."""
     from pathlib import Path
 
     rows: list[dict[str, str]] = []
@@ -127,7 +133,11 @@ def _rows(source: Source, skip: set[str], stats: BatchStats) -> list[dict[str, s
             except (OSError, UnicodeDecodeError) as exc:
                 payload, problem = None, f"{path.name}: unreadable ({type(exc).__name__})"
         rows.append({"user": item.user, "payload": payload or "", "problem": problem or ""})
-    return rows
+        if len(rows) >= size:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
 
 
 def _llm_app(settings: Settings, llm_app: str | None) -> tuple[str | None, bool]:
@@ -157,8 +167,7 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
     from finadvisor.advisor.build import make_embedder, open_index
 
     open_index(settings, make_embedder(settings))  # built once here; the actors (same machine or shared disk) open it
-    rows = _rows(source, skip, stats)
-    stats.total = len(rows)
+    stats.total = max(source.count() - len(skip), 0)
     api = None
     if isinstance(source, ApiSource):
         api = {"ids": source.ids, "url_template": source.url_template, "service_key": service_key,
@@ -166,7 +175,7 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
     app, deployed = _llm_app(settings, llm_app)
     stats.started = time.perf_counter()
     try:
-        if rows:
+        for rows in _row_windows(source, skip, stats):
             ds = ray.data.from_items(rows).map_batches(
                 AdvisorActor, batch_size=batch_size, batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=actors),
@@ -180,6 +189,7 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
                 stats.add(record)
                 if progress is not None:
                     progress(record)
+        stats.total = stats.done  # the estimate above counted repeated ids; now the exact number
     except KeyboardInterrupt:
         stats.interrupted = True
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from finadvisor.batch.cli import execute
 from finadvisor.batch.inputs import open_source
 from finadvisor.engines.fake import FakeEngine
+from finadvisor.errors import FinadvisorError
 from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 
@@ -19,8 +20,12 @@ def main() -> int:
     ttft = float(sys.argv[4]) if len(sys.argv) > 4 else 0.05
     settings = Settings(engine="fake", embedder="hash", cache_dir=folder / "cache", index_dir=folder / "index",
                         n_parallel=4)
-    return execute(settings, open_source(src), out, input_label=str(src), for_time=dt.datetime(2026, 12, 3, 8),
-                   engine=FakeEngine(script=good_script, ttft_s=ttft))
+    try:
+        return execute(settings, open_source(src), out, input_label=str(src),
+                       for_time=dt.datetime(2026, 12, 3, 8), engine=FakeEngine(script=good_script, ttft_s=ttft))
+    except FinadvisorError as exc:  # as finadvisor.cli.main does: one line, exit 1
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def test_api_source_sends_the_service_key_and_never_writes_it(batch_settings: Se
     assert {u for u, r in by_user.items() if r["status"] == "ok"} == {"an", "binh", "chi"}
     assert by_user["ghost"]["error"]["kind"] == "not_found"
     assert by_user["flaky"]["error"]["kind"] == "upstream_error"
-    assert by_user["line-6"]["error"]["kind"] == "validation_failed"
+    assert by_user["<line 6>"]["error"]["kind"] == "validation_failed"
     assert {str(c.url) for c in calls} >= {"http://pfm.test/v1/users/an/summary?filter_month=2026-12"}
     assert all("cookie" not in c.headers for c in calls)  # a nightly job has no user's cookie
     assert KEY not in out.read_text(encoding="utf-8")

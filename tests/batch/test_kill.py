@@ -80,3 +80,24 @@ def test_sigint_stops_cleanly_and_the_rerun_completes(tmp_path: Path) -> None:
     proc.communicate(timeout=120)
     assert proc.returncode == EXIT_OK
     assert sorted(r["user"] for r in records(out)) == users
+
+
+def test_a_concurrent_run_is_refused_and_a_kill_loses_nothing(tmp_path: Path) -> None:
+    """Two runs on one --out (issue 25): the second fails at once with a clear message and writes nothing; the
+    first is then killed with SIGKILL mid-run (its lock dies with it) and a third run completes the file."""
+    src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    users = write_users(src, 60)
+    first = _start(src, out, tmp_path, ttft=0.1)
+    _wait_for_lines(first, out, 3)
+    second = _start(src, out, tmp_path, ttft=0.0)
+    _, stderr = second.communicate(timeout=60)
+    assert second.returncode == 1 and b"another finadvisor batch is writing" in stderr, stderr[-2000:]
+    assert first.poll() is None  # the first run was not disturbed
+    stop_process(first, 10, kill=True)
+    kept = _lines(out)
+    assert kept < len(users)
+    third = _start(src, out, tmp_path, ttft=0.0)
+    stdout, stderr = third.communicate(timeout=120)
+    assert third.returncode == EXIT_OK, stderr.decode()[-2000:]
+    assert sorted(r["user"] for r in records(out)) == users  # every user exactly once: none lost, no duplicate
+    assert json.loads(stdout.splitlines()[-1])["skipped"] == kept

@@ -44,8 +44,7 @@ def test_force_starts_empty_and_ignores_another_morning(tmp_path: Path) -> None:
     with ResultLog(out, for_time=T, force=True) as log:
         assert log.open() == set()
     assert out.read_bytes() == b""
-    keep, state = scan(out)
-    assert keep == [] and state.done == set()
+    assert scan(out).done == set()
 
 
 def test_out_must_be_a_file(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -69,7 +68,7 @@ def test_bad_history_and_model_failure_are_per_user_and_set_the_exit_code(
     assert by_user["u003"]["status"] == "error" and by_user["u003"]["error"]["kind"] == "model_output_error"
     assert by_user["neg"]["error"]["kind"] == "validation_failed"
     assert "amount" in by_user["neg"]["error"]["message"]
-    assert by_user["line-8"]["error"]["kind"] == "validation_failed"
+    assert by_user["<line 8>"]["error"]["kind"] == "validation_failed"
     assert sorted(u for u, r in by_user.items() if r["status"] == "ok") == ["u000", "u001", "u002", "u004", "u005"]
     out = capsys.readouterr().out
     assert "failures by kind" in out and "model_output_error" in out
@@ -182,6 +181,7 @@ def test_all_slots_stay_busy_and_the_input_is_read_with_backpressure(batch_setti
     assert source.max_ahead <= 2 * workers + 1
 
 
+@pytest.mark.timeout(120)  # a hang guard (a producer blocked on the full queue once hung it), not a timing
 def test_stop_flag_loses_only_in_flight_users(batch_settings: Settings, tmp_path: Path) -> None:
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_users(src, 30)
@@ -191,13 +191,11 @@ def test_stop_flag_loses_only_in_flight_users(batch_settings: Settings, tmp_path
         if stats.done == 5:
             stats.interrupted = True  # what the SIGINT handler sets (it also cancels the in-flight users)
 
-    t0 = time.monotonic()
     with ResultLog(out, for_time=MORNING.isoformat()) as log:
         log.open()
         run_local(batch_settings, open_source(src), log, for_time=MORNING, skip=set(), force=False,
                   concurrency=2, progress=progress, engine=FakeEngine(script=good_script, ttft_s=0.01),
                   stats=stats)
-    assert time.monotonic() - t0 < 30  # returns at once (a producer blocked on the full queue once hung it)
     recs = records(out)
     assert 5 <= len(recs) <= 6 and len({r["user"] for r in recs}) == len(recs)  # the other worker's user, at most
 
