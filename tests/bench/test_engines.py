@@ -36,14 +36,16 @@ async def test_speedup_over_transformers_and_skips():
     # "Bạn đã nói: <8 words>" = 11 tokens; 0.08 + 10*0.02 = 0.28 s vs 0.02 + 10*0.005 = 0.07 s
     assert base["output_tokens"] == fast["output_tokens"] == 33
     assert fast["speedup"] == pytest.approx(4.0, rel=0.3)
-    assert base["ttft"]["mean"] == pytest.approx(0.08, abs=0.03)
+    # against the script: never faster than it (lower bounds), within 2x of it (ratios), no tight absolutes
+    assert 0.08 - 0.01 <= base["ttft"]["mean"] < 2 * 0.08
     assert fast["ttft_speedup"] == pytest.approx(4.0, rel=0.5)
-    assert base["decode_tokens_per_s"] == pytest.approx(50, rel=0.3)
+    assert 50 / 2 < base["decode_tokens_per_s"] <= 50 * 1.1
 
 
 async def test_concurrency_overlaps_requests():
     rows = await compare_engines(["transformers"], PROMPTS, max_tokens=64, concurrency=3, factory=_factory)
-    assert rows[0]["wall_s"] < 0.28 * 2  # three 0.28 s requests overlap
+    # three 0.28 s requests overlap: the wall time is well under their sum (a ratio, not a threshold in seconds)
+    assert rows[0]["wall_s"] < 0.7 * 3 * 0.28
 
 
 async def test_registry_fake_engine_runs_through_settings():

@@ -9,7 +9,10 @@ from finadvisor.bench.runner import BenchConfig, Sweep, make_workload, run_sweep
 from finadvisor.errors import ConfigError, UpstreamError
 from tests.bench.fake_openai import Behaviour, FakeServer, ServerThread, free_port
 
-TOL = 0.03  # seconds; loopback on a shared 2-core box
+# Timing assertions here are lower bounds the script guarantees (the server sleeps at least that long), orderings,
+# and upper bounds only as multiples (2x or more) of the scripted values or of a timeout, never tight absolute
+# tolerances (those flaked on a shared 2-core box).
+SLACK = 0.01  # between the server's sleep and the client's clock (0.1196 s was seen in CI for a 0.12 s ttft)
 
 
 async def _run(url: str, **kw) -> Sweep:
@@ -24,19 +27,20 @@ async def test_ttft_itl_tpot_and_e2e_match_the_script(fake_server):
     assert [lv["concurrency"] for lv in sweep.levels] == [1, 4]
     for lv in sweep.levels:
         assert lv["completed"] == 8 and lv["failed"] == 0
-        assert lv["ttft"]["mean"] == pytest.approx(0.12, abs=TOL)
-        # Never earlier than scripted (the empty first chunk, sent at once, is not a token), with 10 ms of slack
-        # between the server's sleep and the client's clock (0.1196 s was seen in CI).
-        assert lv["ttft"]["min"] >= 0.11
+        # Never earlier than scripted (the empty first chunk, sent at once, is not a token).
+        assert lv["ttft"]["min"] >= 0.12 - SLACK
+        assert lv["ttft"]["mean"] < 2 * 0.12  # the first token, not the whole answer (0.32 s)
         assert lv["itl"]["n"] == 8 * 5
-        assert lv["itl"]["median"] == pytest.approx(0.04, abs=0.015)
-        assert lv["tpot"]["mean"] == pytest.approx(0.04, abs=0.015)
-        assert lv["latency"]["mean"] == pytest.approx(0.12 + 5 * 0.04, abs=TOL * 2)
+        assert 0.5 * 0.04 <= lv["itl"]["median"] < 2 * 0.04
+        assert 0.5 * 0.04 <= lv["tpot"]["mean"] < 2 * 0.04
+        assert lv["latency"]["min"] >= 0.12 + 5 * 0.04 - SLACK
+        assert lv["latency"]["mean"] - lv["ttft"]["mean"] >= 5 * 0.04 - SLACK  # e2e includes the decode
         assert lv["output_tokens"] == 8 * 6 and lv["tokens_from_usage"] is True
     one, four = sweep.levels
-    # closed loop: 4 workers on a server with no contention finish ~4x more requests per second
-    assert four["request_throughput"] / one["request_throughput"] == pytest.approx(4, rel=0.3)
-    assert one["request_throughput"] == pytest.approx(1 / 0.32, rel=0.2)
+    # closed loop: 4 workers on a server with no contention finish ~4x more requests per second (a ratio);
+    # one worker can never beat the script's 0.32 s per request.
+    assert four["request_throughput"] / one["request_throughput"] > 2.5
+    assert one["request_throughput"] <= 1 / (0.32 - SLACK)
 
 
 async def test_percentiles_match_scripted_ttfts(fake_server):
@@ -44,10 +48,12 @@ async def test_percentiles_match_scripted_ttfts(fake_server):
     fake_server.script = [Behaviour(ttft=t, itl=0.0, tokens=2) for t in ttfts]
     sweep = await _run(fake_server.url, requests=5)
     ttft = sweep.levels[0]["ttft"]
-    assert ttft["median"] == pytest.approx(0.15, abs=TOL)
-    assert ttft["p90"] == pytest.approx(0.26, abs=TOL)  # linear interpolation between 0.20 and 0.30
-    assert ttft["p99"] == pytest.approx(0.296, abs=TOL)
-    assert ttft["max"] == pytest.approx(0.30, abs=TOL)
+    # Lower bounds from the script, and the order linear interpolation gives (p90 lies between the 4th and 5th
+    # value, p99 near the 5th); the interpolation's exact values are tested on fixed numbers in test_stats.py.
+    assert ttft["median"] >= 0.15 - SLACK and ttft["max"] >= 0.30 - SLACK
+    assert ttft["median"] < ttft["p90"] < ttft["p99"] <= ttft["max"]
+    assert ttft["p90"] >= 0.26 - SLACK
+    assert ttft["max"] < 2 * 0.30 and ttft["median"] < ttft["max"] - 0.1  # 0.15 apart in the script
 
 
 async def test_errors_are_counted_by_kind_not_fatal(fake_server):
@@ -59,7 +65,9 @@ async def test_errors_are_counted_by_kind_not_fatal(fake_server):
     assert lv["errors"] == {"http_500": 2, "invalid_response": 2, "mid_stream_close": 2, "timeout": 2}
     assert lv["completed"] == 2 and lv["failed"] == 8
     assert "boom" in lv["error_examples"]["http_500"][0]
-    assert lv["latency"]["max"] < 0.4  # failures do not pollute latency
+    # failures do not pollute latency: the two completed requests (0.01 s + 3 x 0.005 s) finish well before the
+    # 0.4 s timeout that the timed-out ones ran into (an ordering)
+    assert lv["latency"]["max"] < 0.4
 
 
 async def test_tokens_fall_back_to_chunk_count_without_usage(fake_server):
@@ -88,7 +96,7 @@ async def test_advisor_target_reports_cache_hit_rate_and_bypass(fake_server):
     fake_server.cache_pattern = ["miss", "hit", "hit", "hit"]
     lv = (await _run(fake_server.url, target="advisor", requests=8)).levels[0]
     assert lv["cache_hit_rate"] == pytest.approx(0.75)
-    assert lv["latency"]["mean"] == pytest.approx(0.02, abs=TOL)
+    assert 0.02 - SLACK <= lv["latency"]["mean"] < 2 * 0.02 + 0.05
     body = fake_server.bodies[0]
     assert set(body) == {"history"} and body["history"]["spending"]
 
@@ -102,15 +110,17 @@ async def test_open_loop_poisson_paces_arrivals(fake_server):
     fake_server.script = [Behaviour(ttft=0.0, itl=0.0, tokens=1)]
     lv = (await _run(fake_server.url, concurrency=[50], requests=30, request_rate=40.0, seed=7)).levels[0]
     assert lv["completed"] == 30 and lv["request_rate"] == 40.0
-    # 30 exponential gaps of mean 25 ms: ~0.75 s; far longer than a closed loop would take
-    assert 0.35 < lv["duration_s"] < 1.6
+    # 30 exponential gaps of mean 25 ms: ~0.75 s, far longer than a closed loop would take; at most a few times
+    # the scripted pacing
+    assert 0.35 < lv["duration_s"] < 3 * 0.75
 
 
 async def test_duration_mode_runs_for_about_that_long(fake_server):
     fake_server.script = [Behaviour(ttft=0.05, itl=0.0, tokens=1)]
     lv = (await _run(fake_server.url, concurrency=[2], duration_s=0.5)).levels[0]
-    assert 0.5 <= lv["duration_s"] < 0.8
-    assert 14 <= lv["requests"] <= 24  # 2 workers x ~0.55 s / ~0.055 s per request
+    assert lv["duration_s"] >= 0.5
+    # 2 workers x ~0.55 s / >= 0.05 s per request: never more than the script allows, and it kept going
+    assert 4 <= lv["requests"] <= 24 and lv["duration_s"] < 0.5 + 10 * 0.05
 
 
 async def test_refused_connection_is_one_clear_error():

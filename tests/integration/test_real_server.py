@@ -24,9 +24,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 @pytest.fixture(scope="module")
 def server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    env = os.environ | {"FINADVISOR_CACHE_DIR": str(default_model.parent.parent),
+    # Every cache in a temporary folder: the model is read from where it was assembled, nothing is written there.
+    env = os.environ | {"FINADVISOR_CACHE_DIR": str(tmp_path_factory.mktemp("cache")),
                         "FINADVISOR_INDEX_DIR": str(tmp_path_factory.mktemp("index"))}
-    with served("--n-parallel", "4", "--log-level", "warning", env=env, stderr=subprocess.PIPE) as url:
+    with served("--model", str(default_model), "--n-parallel", "4", "--log-level", "warning", env=env,
+                stderr=subprocess.PIPE) as url:
         yield url
 
 
@@ -128,8 +130,8 @@ def test_client_disconnect_frees_slot(server: str) -> None:
             break
         time.sleep(0.2)
     assert running == 0
-    # ... and llama.cpp really stopped decoding: a fresh request completes promptly.
-    t0 = time.perf_counter()
+    # ... and the slot is usable again: a fresh request is served. Its latency is not asserted (an absolute time
+    # threshold flakes on a shared machine); the running gauge above is the slot's own account.
     ok = httpx.post(f"{server}/v1/chat/completions", timeout=60,
                     json={"messages": [{"role": "user", "content": "hi"}], "max_tokens": 4})
-    assert ok.status_code == 200 and time.perf_counter() - t0 < 15
+    assert ok.status_code == 200 and 0 < ok.json()["usage"]["completion_tokens"] <= 4

@@ -58,14 +58,18 @@ def test_models_lists_the_real_name_and_the_alias(oai: Any) -> None:
 def test_chat_and_stream_with_usage(oai: Any) -> None:
     r = oai.chat.completions.create(model=MODEL, max_tokens=24, temperature=0,
                                     messages=[{"role": "user", "content": "Thủ đô của Việt Nam là gì?"}])
-    assert r.choices[0].message.content.strip() and r.choices[0].finish_reason in ("stop", "length")
+    assert r.choices[0].message.content.strip()
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens > 0
+    # the finish reason matches what happened: "length" exactly when the 24-token budget was used up
+    assert r.choices[0].finish_reason == ("length" if r.usage.completion_tokens == 24 else "stop"), r
     stream = oai.chat.completions.create(model=MODEL, max_tokens=12, temperature=0, stream=True,
                                          stream_options={"include_usage": True},
                                          messages=[{"role": "user", "content": "Đếm từ 1 đến 20."}])
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text and chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 12
+    finishes = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finishes == ["length"]  # counting to 20 does not fit in 12 tokens: cut by the budget, said once
 
 
 def test_parse_with_pydantic_and_json_object(oai: Any) -> None:
