@@ -1,6 +1,13 @@
 """The advisor's output contract, and the code that makes the LLM keep it.
 
-    {"summarization": "...", "recommendations": [{"service": "...", "link": "...", "recommendation": "..."}]}
+    {"summarization": "...", "currency": "VND",
+     "recommendations": [{"service": "...", "link": "...", "recommendation": "...",
+                          "evidence": [{"item": "Đi chợ", "amount": 5200000.0, "count": 28, "share": 0.453}]}]}
+
+The seed's three string fields per recommendation are unchanged; ``evidence`` and ``currency`` were added next to
+them (with defaults, so older cached answers still read) for front ends that format, sort or localise the figures
+themselves. :data:`EXAMPLE` is a real answer (``finadvisor recommend`` on the demo history ``chi-noi-tro.json``)
+and is what ``/openapi.json`` shows.
 
 The LLM never writes a link and never chooses a service: the ranker chose them, and generation is constrained by
 a JSON schema whose item i has the constant ``service`` of the ranker's pick i. The output is parsed here (never
@@ -12,9 +19,12 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from finadvisor.advisor.evidence import Pick
 
 MIN_RECS, MAX_RECS = 2, 3
 # Letters that exist only in Vietnamese orthography (plus the tone-marked vowels): their presence is a cheap,
@@ -32,15 +42,76 @@ _URL = re.compile(
     rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})\b(?!\w|\.\w)(?::\d+)?(?:/\S*)?")
 
 
+CURRENCY = "VND"  # the spending API's amounts (history.py bounds them in dong)
+# A real answer: `finadvisor recommend --history finadvisor/data/histories/chi-noi-tro.json` (writer=catalog).
+EXAMPLE: dict[str, Any] = {
+    "summarization": "Tháng này bạn chi 11.480.000 đ. Ví của bạn nhận thêm 15.000.000 đ (Chồng chuyển). Chi nhiều nhất cho Đi chợ (5.200.000 đ, 45%) và Học phí cho con (3.500.000 đ, 30%).",
+    "recommendations": [
+        {
+            "service": "Đi chợ online",
+            "link": "https://finadvisor.vn/dich-vu/di-cho-online",
+            "recommendation": "Tháng này bạn chi 5.200.000 đ cho Đi chợ qua 28 giao dịch (45% tổng chi). Đi chợ online: Mua thực phẩm tươi, rau củ, đồ dùng gia đình từ siêu thị và chợ online, giao hàng trong 2 giờ, thanh toán bằng ví và nhận ưu đãi cho đơn hàng tạp hóa hằng tuần.",
+            "evidence": [
+                {
+                    "item": "Đi chợ",
+                    "amount": 5200000.0,
+                    "count": 28,
+                    "share": 0.453
+                }
+            ]
+        },
+        {
+            "service": "Đóng học phí",
+            "link": "https://finadvisor.vn/dich-vu/hoc-phi",
+            "recommendation": "Tháng này bạn chi 3.500.000 đ cho Học phí cho con (30% tổng chi). Đóng học phí: Đóng học phí cho trường mầm non, phổ thông, đại học và trung tâm ngoại ngữ liên kết, tra cứu khoản phải nộp theo mã học sinh, sinh viên và nhận biên lai điện tử.",
+            "evidence": [
+                {
+                    "item": "Học phí cho con",
+                    "amount": 3500000.0,
+                    "count": 1,
+                    "share": 0.3049
+                }
+            ]
+        }
+    ],
+    "currency": "VND"
+}
+
+
+class EvidenceItem(BaseModel):
+    """One line of the user's own history behind a recommendation, as numbers."""
+
+    item: str = Field(description="The spending item (category name) exactly as the history names it.")
+    amount: float = Field(ge=0, description="What the user spent on it this month, in `currency` (a number, not "
+                          "formatted).")
+    count: int = Field(ge=0, description="How many transactions it holds (0 when the history does not say).")
+    share: float = Field(ge=0, le=1, description="Its share of the month's total spending, 0..1.")
+
+
 class Recommendation(BaseModel):
-    service: str
-    link: str
-    recommendation: str
+    service: str = Field(description="The service's name, exactly as in the catalog.")
+    link: str = Field(description="The service's deep link, copied from the catalog (never written by the model).")
+    recommendation: str = Field(description="Why this service, in Vietnamese: the user's own figures, then what "
+                                "the service does for them.")
+    evidence: list[EvidenceItem] = Field(default_factory=list, description="The spending items behind this "
+                                         "recommendation, strongest first; empty when it rests on income left "
+                                         "unspent, a debt, or nothing specific.")
 
 
 class AdvisorResponse(BaseModel):
-    summarization: str
-    recommendations: list[Recommendation] = Field(min_length=MIN_RECS, max_length=MAX_RECS)
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
+
+    summarization: str = Field(description="A short Vietnamese summary of the month's spending, computed from "
+                               "the history.")
+    recommendations: list[Recommendation] = Field(min_length=MIN_RECS, max_length=MAX_RECS,
+                                                  description="2-3 services from the catalog, best first.")
+    currency: str = Field(CURRENCY, description="ISO 4217 code of every amount in `evidence`.")
+
+
+def evidence_items(pick: Pick) -> list[EvidenceItem]:
+    """The structured facts of one pick: its categories, strongest first, as numbers."""
+    return [EvidenceItem(item=c.name, amount=c.amount, count=c.count, share=round(min(max(c.share, 0.0), 1.0), 4))
+            for c in pick.categories()]
 
 
 class OutputInvalid(ValueError):

@@ -28,6 +28,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, field_validator
 
 from finadvisor.advisor.build import build_advisor as build
+from finadvisor.advisor.contract import AdvisorResponse
 from finadvisor.advisor.providers import (
     FolderHistoryProvider,
     HistoryProvider,
@@ -109,7 +110,15 @@ async def _bypass(request: Request, who: str) -> bool:
     return await limiter.allow("bypass:" + who, settings.cache_bypass_per_min)
 
 
-@router.post("/recommendations")
+ADVICE_DOC: dict[str, Any] = {
+    "response_model": AdvisorResponse,
+    "response_description": "2-3 catalog services with a Vietnamese reason each, the computed summary and the "
+                            "user's own figures behind each service (`evidence`). Header `X-Cache`: hit, miss or "
+                            "bypass.",
+}
+
+
+@router.post("/recommendations", summary="Advice for a spending history sent in the body", **ADVICE_DOC)
 async def recommend(body: RecommendationRequest, request: Request) -> JSONResponse:
     app = request.app
     settings: Settings = app.state.settings
@@ -120,7 +129,8 @@ async def recommend(body: RecommendationRequest, request: Request) -> JSONRespon
                                             bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
 
 
-@router.get("/recommendations", response_model=None)
+@router.get("/recommendations", summary="Advice for the logged-in user (session cookie; the spending API is "
+            "asked for the month)", **ADVICE_DOC)
 async def recommend_for_user(request: Request,
                              month: str | None = Query(None, description="YYYY-MM; default: this month",
                                                        max_length=7)

@@ -28,6 +28,7 @@ from finadvisor.advisor.category_map import CategoryMap, load_category_map
 from finadvisor.advisor.contract import (
     AdvisorResponse,
     Recommendation,
+    evidence_items,
     explain_schema,
     parse_explanation,
     strip_links,
@@ -199,7 +200,7 @@ class Advisor:
             generic += verdict.generic
             dropped += not verdict.template and bool(verdict.raw_problems)  # false sentences taken out
             recs.append(Recommendation(service=pick.service.service, link=pick.service.link,
-                                       recommendation=strip_links(verdict.text)))
+                                       recommendation=strip_links(verdict.text), evidence=evidence_items(pick)))
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
         if templates:
@@ -220,7 +221,8 @@ class Advisor:
         """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
         facts = Facts.of(history)
         recs = [Recommendation(service=p.service.service, link=p.service.link,
-                               recommendation=strip_links(template_reason(p, facts, picks[:i])))
+                               recommendation=strip_links(template_reason(p, facts, picks[:i])),
+                               evidence=evidence_items(p))
                 for i, p in enumerate(picks)]
         return AdvisorResponse(summarization=strip_links(compose_summary(facts)), recommendations=recs)
 

@@ -23,7 +23,7 @@ async def test_recommendation_contract_and_cache(make_client) -> None:
         assert r.status_code == 200, r.text
         assert r.headers["x-cache"] == "miss"
         body = r.json()
-        assert set(body) == {"summarization", "recommendations"}
+        assert set(body) == {"summarization", "recommendations", "currency"}  # currency: issue 26, additive
         assert 2 <= len(body["recommendations"]) <= 3
         for rec in body["recommendations"]:
             assert CATALOG[rec["link"]] == rec["service"]
