@@ -27,7 +27,7 @@ from finadvisor.dataset.fetch import Fetcher
 from finadvisor.dataset.items import QAItem
 from finadvisor.dataset.report import BuildReport, report_path
 from finadvisor.dataset.sources import Document, detect_type, get_source, is_url, iter_documents, local_files
-from finadvisor.errors import ConfigError
+from finadvisor.errors import ConfigError, FinadvisorError
 
 
 def guard_outputs(sources: Sequence[str], outputs: Sequence[Path]) -> None:
@@ -44,11 +44,20 @@ def guard_outputs(sources: Sequence[str], outputs: Sequence[Path]) -> None:
 
 def stream_items(sources: Sequence[str], report: BuildReport, *, source_type: str = "auto",
                  fetcher: Fetcher | None = None) -> Iterator[QAItem]:
+    """Every document's items. A document that breaks its parser in a way the parser did not foresee (a
+    RecursionError, a >4,300-digit integer, a library error) is skipped and counted under
+    ``<type>:document_failed``, never the build's end; the project's own errors (a bad flag, an invalid JSON
+    line the user must fix) still stop it."""
     forced = None if source_type == "auto" else get_source(source_type)
     doc: Document
     for doc in iter_documents(sources, fetcher, report.skipped):
         parser = forced or get_source(detect_type(doc))
-        yield from parser.parse(doc, report.skipped)
+        try:
+            yield from parser.parse(doc, report.skipped)
+        except FinadvisorError:
+            raise
+        except Exception:  # noqa: BLE001 - one hostile document is that document's skip
+            report.skipped[f"{parser.name}:document_failed"] += 1
 
 
 def build_dataset(sources: Sequence[str], out: Path, *, eval_out: Path | None = None, eval_ratio: float = 0.1,

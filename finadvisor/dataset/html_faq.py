@@ -51,19 +51,26 @@ def _flush(out: list[Block], buf: list[str], tag: str) -> None:
 
 
 def _collect(node: LexborNode, out: list[Block], buf: list[str], tag: str) -> None:
-    child = node.child
-    while child is not None:
+    """Depth-first over ``node``'s descendants with an explicit stack, not recursion: a page nested 100,000 deep
+    is read like any other instead of raising RecursionError. A frame is (next sibling to visit, the block tag
+    its text belongs to, the tag to flush when the frame ends: a block element's own)."""
+    stack: list[tuple[LexborNode | None, str, str | None]] = [(node.child, tag, None)]
+    while stack:
+        child, level, closing = stack.pop()
+        if child is None:
+            if closing is not None:
+                _flush(out, buf, closing)
+            continue
+        stack.append((child.next, level, closing))  # the siblings, after this child's subtree
         if child.is_text_node:
             buf.append(child.text_content or "")
         elif child.tag == "br":
             buf.append("\n")
         elif child.is_element_node and child.tag in BLOCK_TAGS:
-            _flush(out, buf, tag)
-            _collect(child, out, buf, child.tag)
-            _flush(out, buf, child.tag)
+            _flush(out, buf, level)
+            stack.append((child.child, child.tag or level, child.tag))
         elif child.is_element_node:
-            _collect(child, out, buf, tag)
-        child = child.next
+            stack.append((child.child, level, None))
 
 
 def question_of(block: Block) -> tuple[str | None, str] | None:

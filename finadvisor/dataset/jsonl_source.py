@@ -27,6 +27,9 @@ class JsonlSource:
             except json.JSONDecodeError as exc:
                 raise ConfigError(f"{doc.origin}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
                                   "fix or delete that line") from exc
+            except (ValueError, RecursionError):  # valid JSON past the parser's limits: huge integers, deep nesting
+                skips["jsonl:too_deep_or_too_large"] += 1
+                continue
             if not isinstance(record, dict):
                 skips["jsonl:not_an_object"] += 1
                 continue

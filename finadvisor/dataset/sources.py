@@ -118,7 +118,7 @@ def detect_type(doc: Document) -> str:
         first_line = head.split("\n", 1)[0]
         try:
             first = json.loads(first_line)
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, huge integers, deep nesting: the parser decides
             return "nextjs"  # a pretty-printed single JSON document
         if isinstance(first, dict) and ("pageProps" not in first) and (
                 {"instruction", "question", "messages"} & first.keys()):

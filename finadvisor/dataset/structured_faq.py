@@ -45,15 +45,17 @@ def _types(node: dict[str, Any]) -> set[str]:
 
 
 def _walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
-    """Every JSON object in a JSON-LD document (lists and ``@graph`` included), outermost first."""
-    if isinstance(data, list):
-        for entry in data:
-            yield from _walk_jsonld(entry)
-    elif isinstance(data, dict):
-        yield data
-        for key in ("@graph", "mainEntity", "hasPart"):
-            if key in data and _types(data) != {"Question"}:
-                yield from _walk_jsonld(data[key])
+    """Every JSON object in a JSON-LD document (lists and ``@graph`` included), outermost first; an explicit
+    stack, so no nesting depth raises RecursionError."""
+    stack: list[Any] = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        elif isinstance(item, dict):
+            yield item
+            if _types(item) != {"Question"}:
+                stack.extend(reversed([item[key] for key in ("@graph", "mainEntity", "hasPart") if key in item]))
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -78,7 +80,7 @@ def jsonld_pairs(tree: LexborHTMLParser, skips: Skips) -> list[StructuredPair]:
             continue
         try:
             data = json.loads(script.text(deep=True) or "")
-        except json.JSONDecodeError:
+        except (ValueError, RecursionError):  # bad JSON, a >4,300-digit integer, nesting past the parser
             skips["html:jsonld_invalid"] += 1
             continue
         for node in _walk_jsonld(data):

@@ -40,8 +40,16 @@ def node_text(node: LexborNode) -> str:
 
 
 def _walk(node: LexborNode, parts: list[str]) -> None:
-    child = node.child
-    while child is not None:
+    """Depth-first with an explicit stack (no recursion: any nesting depth). A frame is (next sibling to visit,
+    the text to add when the frame ends: a block element's closing newline)."""
+    stack: list[tuple[LexborNode | None, str | None]] = [(node.child, None)]
+    while stack:
+        child, closing = stack.pop()
+        if child is None:
+            if closing is not None:
+                parts.append(closing)
+            continue
+        stack.append((child.next, closing))
         tag = child.tag
         if child.is_text_node:
             parts.append(child.text_content or "")
@@ -51,11 +59,9 @@ def _walk(node: LexborNode, parts: list[str]) -> None:
             pass
         elif tag in BLOCK_TAGS:
             parts.append("\n- " if tag == "li" else "\n")
-            _walk(child, parts)
-            parts.append("\n")
+            stack.append((child.child, "\n"))
         else:
-            _walk(child, parts)
-        child = child.next
+            stack.append((child.child, None))
 
 
 def html_to_text(text: str) -> str:
