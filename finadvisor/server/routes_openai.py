@@ -1,7 +1,8 @@
 """OpenAI-compatible routes: thin. Parse the wire model, call the LLM service, map the result to JSON or SSE.
 
 ``router`` carries every ``/v1`` route: chat completions and models here, plus the routers of
-``routes_completions`` (legacy text completions) and ``routes_embeddings`` included at the bottom, so that the
+``routes_completions`` (legacy text completions), ``routes_embeddings`` and ``routes_responses`` (the Responses
+API, a thin handler over ``to_generation_request`` and the same ``LLMService`` call) included at the bottom, so that the
 server mounts one router and every route shares the API-key dependency.
 """
 
@@ -38,7 +39,7 @@ from finadvisor.protocol import (
     Usage,
     new_id,
 )
-from finadvisor.server import routes_completions, routes_embeddings
+from finadvisor.server import routes_completions, routes_embeddings, routes_responses
 from finadvisor.server.auth import require_api_key
 from finadvisor.server.errors import documented
 
@@ -53,7 +54,7 @@ def check_budget(budget: int, limit: int) -> None:
         raise InvalidRequest(f"max_tokens must be at most {limit}", param="max_tokens")
 
 
-def _to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tokens_limit: int,
+def to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tokens_limit: int,
                            default_max_tokens: int) -> GenerationRequest:
     budget = body.token_budget() or default_max_tokens
     check_budget(budget, max_tokens_limit)
@@ -104,7 +105,7 @@ def _logprobs(entries: list[dict[str, Any]] | None) -> ChoiceLogprobs:
 async def chat_completions(body: ChatCompletionRequest, request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     llm: LLMService = state.llm
-    gen_request = _to_generation_request(body, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
+    gen_request = to_generation_request(body, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
     model = body.model or llm.model_name
     if not body.stream:
         result = await llm.generate(gen_request)
@@ -225,3 +226,4 @@ async def retrieve_model(model_id: str, request: Request) -> ModelCard:
 
 router.include_router(routes_completions.router)
 router.include_router(routes_embeddings.router)
+router.include_router(routes_responses.router)
