@@ -20,6 +20,7 @@ status and ``Retry-After`` survive. Replicas put log redaction on Ray's handlers
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict
 from typing import Any
@@ -213,12 +214,25 @@ class AdvisorIngress:
         self.llm = llm
 
 
+def _check_exposure(settings: dict[str, Any]) -> None:
+    """The Serve proxy listens on every node's address (serve_config.yaml binds 0.0.0.0): refuse the example's
+    key placeholder and warn when no key is set in the settings or the environment."""
+    import os
+
+    from finadvisor.server.auth import exposure_warning
+
+    key = settings.get("api_key") or os.environ.get("FINADVISOR_API_KEY")
+    if (warning := exposure_warning("0.0.0.0", key)) is not None:
+        logging.getLogger("finadvisor.deploy").warning("%s", warning)
+
+
 def build_app(args: dict[str, Any]) -> serve.Application:
     """Application builder for ``serve run`` / serve_config.yaml (``import_path: finadvisor.deploy.ray_app:build_app``).
 
     args: replicas (int) or autoscaling (dict), settings (dict of Settings fields), app_name, llm_num_cpus.
     """
     settings = dict(args.get("settings", {}))
+    _check_exposure(settings)
     app_name = str(args.get("app_name", DEFAULT_APP_NAME))
     embedded = not settings.get("upstream_url") and settings.get("engine", "llamacpp") not in ("openai", "vllm")
     options: dict[str, Any] = {"name": "advisor", "max_ongoing_requests": int(args.get("max_ongoing_requests", 64)),

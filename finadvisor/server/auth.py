@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from fastapi import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from finadvisor.errors import AuthError
+from finadvisor.errors import AuthError, ConfigError
 from finadvisor.logs import request_secret
 
 # (method, path) -> True when the route may be called without the API key.
@@ -80,6 +80,31 @@ def client_ip(request: Request, trusted_header: str | None) -> str:
         if address is not None:
             return address
     return request.client.host if request.client else "unknown"
+
+
+KEY_PLACEHOLDER = "REPLACE-ME"  # the example config's api_key: refused until someone replaces it
+
+
+def is_loopback(host: str) -> bool:
+    """True for an address only this machine can reach (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name or 0.0.0.0/::: reachable from elsewhere
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """A warning when a server would listen beyond this machine with no key (every route open: /v1, /docs,
+    /metrics, the advisor); a ConfigError when the key is still the example config's placeholder."""
+    if api_key and api_key.startswith(KEY_PLACEHOLDER):
+        raise ConfigError(f"the API key is still the placeholder {api_key!r}; set a long random key (or remove it "
+                          "and set FINADVISOR_API_KEY)", param="api_key")
+    if api_key or is_loopback(host):
+        return None
+    return (f"listening on {host} with no API key: anyone who can reach it may use /v1, /docs, /metrics and the "
+            "advisor. Set FINADVISOR_API_KEY (or --api-key), or bind 127.0.0.1")
 
 
 def require_api_key(request: Request) -> None:

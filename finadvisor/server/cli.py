@@ -67,6 +67,10 @@ def run_server(app: Any, settings: Settings) -> None:
 
     configure_logging(settings.log_level, settings.log_format)
     add_secrets(settings.api_key, settings.upstream_api_key)
+    from finadvisor.server.auth import exposure_warning
+
+    if (warning := exposure_warning(settings.host, settings.api_key)) is not None:
+        logging.getLogger("finadvisor").warning(warning)
     # log_config=None: keep our redacting (and JSON) handler; uvicorn's own dictConfig would replace it.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                 access_log=False, timeout_graceful_shutdown=5, log_config=None)

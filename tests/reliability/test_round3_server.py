@@ -147,3 +147,49 @@ async def test_head_on_health(tmp_path: Path) -> None:
     app = create_app(_settings(tmp_path, api_key=KEY), engine=FakeEngine(script=good_script))
     async for c in started_client(app):
         assert (await c.head("/health")).status_code == 200
+
+
+@pytest.mark.parametrize("host, key, warned", [("0.0.0.0", None, True), ("::", None, True), ("10.1.2.3", None, True),
+                                               ("example.internal", None, True), ("127.0.0.1", None, False),
+                                               ("localhost", None, False), ("::1", None, False),
+                                               ("0.0.0.0", "k" * 20, False)])
+def test_binding_beyond_loopback_without_a_key_warns(host: str, key: str | None, warned: bool) -> None:
+    from finadvisor.server.auth import exposure_warning
+
+    warning = exposure_warning(host, key)
+    assert (warning is not None) == warned
+    if warned:
+        assert warning is not None and "FINADVISOR_API_KEY" in warning and host in warning
+
+
+def test_serve_warns_on_stderr(monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    import logging
+
+    import uvicorn
+
+    from finadvisor.server.cli import run_server
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **kw: None)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    try:
+        run_server(None, Settings(engine="fake", host="0.0.0.0"))
+        err = capfd.readouterr().err
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert "listening on 0.0.0.0 with no API key" in err
+
+
+def test_the_example_serve_config_holds_a_key_placeholder_that_is_refused() -> None:
+    import yaml
+
+    from finadvisor.errors import ConfigError
+    from finadvisor.server.auth import exposure_warning
+
+    config = Path(__file__).resolve().parents[2] / "finadvisor" / "deploy" / "serve_config.yaml"
+    spec = yaml.safe_load(config.read_text(encoding="utf-8"))
+    assert spec["http_options"]["host"] == "0.0.0.0"
+    key = spec["applications"][0]["args"]["settings"]["api_key"]
+    with pytest.raises(ConfigError, match="placeholder"):
+        exposure_warning("0.0.0.0", key)
