@@ -9,6 +9,10 @@ Besides the generic patterns (``Bearer …``, ``token=…``, ``user:pass@`` in U
 verbatim: the configured keys (:func:`add_secrets`) and the current request's token (:func:`request_secret`,
 kept in a context variable, so a traceback logged later in the same request is cleaned too).
 
+In JSON mode every line is one object; a structured event (:func:`log_event`: the access log, the advisor's
+line) puts its fields in that object as JSON values, not as JSON inside a string. Every line written while a
+request runs carries its ``request_id`` (set by ``server/access_log.py``).
+
     finadvisor serve --log-format json
 """
 
@@ -35,6 +39,20 @@ _known_lock = threading.Lock()
 _request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("finadvisor_secrets",
                                                                                    default=())
 REDACTED = "[REDACTED]"
+# The id of the HTTP request being served (``server/access_log.py`` sets it), on every line logged meanwhile.
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("finadvisor_request_id", default=None)
+# Third-party loggers that are noisy at INFO and never useful there: faiss's loader logs a harmless
+# ModuleNotFoundError each time it looks for an AVX-512 build that is not installed.
+QUIET_LOGGERS = ("faiss.loader", "faiss")
+
+
+def log_event(logger: logging.Logger, event: str, *, text: str | None = None, level: int = logging.INFO,
+              **fields: object) -> None:
+    """A structured line: ``event`` (or ``text``) in text mode; in JSON mode ``event`` is the message and
+    ``fields`` are keys of the same object."""
+    if logger.isEnabledFor(level):
+        logger.log(level, "%s", text if text is not None else event, extra={"event_name": event,
+                                                                            "fields": fields})
 
 
 def add_secrets(*values: str | None) -> None:
@@ -73,12 +91,24 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class TextFormatter(logging.Formatter):
+    """``time LEVEL logger: message``, plus ``request_id=…`` on lines written while a request runs."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = request_id.get()
+        return f"{line} request_id={rid}" if rid else line
+
+
 class RedactingFormatter(logging.Formatter):
     """Wraps any formatter and redacts its whole output: message, traceback, stack info."""
 
     def __init__(self, inner: logging.Formatter | None = None) -> None:
         super().__init__()
-        self.inner = inner or logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        self.inner = inner or TextFormatter()
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(self.inner.format(record))
@@ -88,13 +118,21 @@ class JsonFormatter(logging.Formatter):
     """One JSON object a line: ts, level, logger, message (+ exc when there is a traceback)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-                 "level": record.levelname.lower(), "logger": record.name, "message": record.getMessage()}
+        fields = getattr(record, "fields", None)
+        message = getattr(record, "event_name", None) if isinstance(fields, dict) else None
+        entry: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(), "logger": record.name,
+            "message": message if message is not None else record.getMessage()}
+        if rid := request_id.get():
+            entry["request_id"] = rid
+        if isinstance(fields, dict):
+            entry.update({k: v for k, v in fields.items() if k not in entry})
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False)
+        return json.dumps(entry, ensure_ascii=False, default=str)
 
 
 # Loggers that third parties give handlers of their own (propagate=False), so the root handler never sees them.
@@ -129,6 +167,8 @@ def configure_logging(level: str = "info", log_format: str = "text") -> None:
         third = logging.getLogger(name)
         third.handlers[:] = []
         third.propagate = True
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     install_redaction()
 
 

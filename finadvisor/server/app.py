@@ -3,7 +3,8 @@
 The engine loads in the background, so ``/health`` answers 503 "loading" at once and 200 when the model is ready.
 The same app object is served by uvicorn (``finadvisor serve``) and by Ray Serve (``finadvisor deploy ray``).
 
-Middleware, outermost first: :class:`~finadvisor.server.auth.ApiKeyAuth` (deny by default when ``api_key`` is
+Middleware, outermost first: :class:`~finadvisor.server.access_log.AccessLog` (one line per request, the
+``X-Request-ID``), :class:`~finadvisor.server.auth.ApiKeyAuth` (deny by default when ``api_key`` is
 set, so an unauthenticated body is never read), then :class:`~finadvisor.server.limits.BodySizeLimit`.
 """
 
@@ -23,6 +24,7 @@ from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.logs import add_secrets
 from finadvisor.metrics import Metrics
+from finadvisor.server.access_log import AccessLog
 from finadvisor.server.auth import ApiKeyAuth
 from finadvisor.server.errors import install_error_handlers
 from finadvisor.server.limits import BodySizeLimit
@@ -106,4 +108,5 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(ApiKeyAuth, api_key=settings.api_key, exemptions=app.state.auth_exempt)
+    app.add_middleware(AccessLog)  # outermost: refused requests get their line and their X-Request-ID too
     return app
