@@ -128,6 +128,32 @@ def strip_links(text: str) -> str:
     return " ".join(_URL.sub("", " ".join(text.split())).split())
 
 
+MAX_TEXT_CHARS = 6_000  # a fact clause plus the longest catalog description (5,000 characters)
+MAX_EVIDENCE = 100  # a history holds at most 100 spending categories
+
+
+def cached_problem(response: AdvisorResponse) -> str | None:
+    """Why a cached answer may not be served, or None. Whoever can write to the cache (a shared Redis) could
+    plant text, so a hit's free text is held to what a fresh answer passes: no link, 10 to
+    :data:`MAX_TEXT_CHARS` characters, Vietnamese; the currency is ours; evidence is bounded like a history.
+    (The services and links are checked against the catalog by the advisor.)"""
+    texts = [("summarization", response.summarization),
+             *((f"recommendation {i}", r.recommendation) for i, r in enumerate(response.recommendations))]
+    for field, text in texts:
+        if strip_links(text) != " ".join(text.split()):
+            return f"{field} holds a link"
+        if not 10 <= len(text) <= MAX_TEXT_CHARS:
+            return f"{field} has {len(text)} characters"
+        if not is_vietnamese(text):
+            return f"{field} is not Vietnamese"
+    if response.currency != CURRENCY:
+        return f"currency {response.currency[:8]!r}"
+    for rec in response.recommendations:
+        if len(rec.evidence) > MAX_EVIDENCE or any(len(e.item) > 100 for e in rec.evidence):
+            return "evidence beyond a history's bounds"
+    return None
+
+
 def _clean_text(text: Any, field: str) -> str:
     if not isinstance(text, str):
         raise OutputInvalid(f"{field} is not a string")

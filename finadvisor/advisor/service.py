@@ -28,6 +28,7 @@ from finadvisor.advisor.category_map import CategoryMap, load_category_map
 from finadvisor.advisor.contract import (
     AdvisorResponse,
     Recommendation,
+    cached_problem,
     evidence_items,
     explain_schema,
     parse_explanation,
@@ -123,6 +124,9 @@ class Advisor:
             return None  # a damaged entry is a miss, never an error
         if not self._matches_catalog(response):
             log.warning("cache entry %s… does not match the current catalog; treated as a miss", key[:12])
+            return None
+        if (problem := cached_problem(response)) is not None:  # revalidated like a fresh answer (issue 25)
+            log.warning("cache entry %s… fails the answer contract (%s); treated as a miss", key[:12], problem)
             return None
         result = AdviceResult(response, "hit", {"total": time.perf_counter() - t0})
         self._record(result)
