@@ -11,6 +11,7 @@ names the limit; every caller-supplied schema (``response_format`` and each tool
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from finadvisor.errors import InvalidRequest
@@ -22,6 +23,9 @@ MAX_PROPERTIES = 128  # per object
 MAX_ENUM = 256  # values per enum
 MAX_REPEAT = 512  # minLength / maxLength / minItems / maxItems / minProperties / maxProperties
 MAX_PATTERN = 256  # characters in a regex pattern
+MAX_TOOLSET_BYTES = 4 * MAX_SCHEMA_BYTES  # the combined call schema of tool_choice "required" (up to 128 tools)
+_TOOLSET_DEPTH = 2  # the combined schema wraps each tool's parameters in anyOf -> call object
+_QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
 
 REPEAT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
                "maxContains")
@@ -35,14 +39,66 @@ def _refuse(param: str, message: str) -> InvalidRequest:
     return InvalidRequest(f"{param}: {message}", param=param, code="schema_too_complex")
 
 
-def check_schema(schema: Any, param: str = "response_format") -> None:
+def pattern_repeat(pattern: str) -> int:
+    """The largest repetition a regex asks for, with bounded quantifiers multiplied through nested groups:
+    ``(a{500}){500}`` is 250,000, though each bound alone is under the cap (a grammar unrolls both). ``*`` and
+    ``+`` loop in a grammar instead of unrolling, so they count 1; ``{n,}`` counts n."""
+    stack = [1]  # the worst repetition inside each open group
+    last = 1  # that of the atom just read, which a quantifier would repeat
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i, last = i + 2, 1
+            continue
+        if char == "[":  # a class is one atom; skip to its closing bracket (a leading ] or ^] is literal)
+            j = i + 1 + (pattern[i + 1:i + 2] == "^")
+            j += pattern[j:j + 1] == "]"
+            while j < len(pattern) and pattern[j] != "]":
+                j += 2 if pattern[j] == "\\" else 1
+            i, last = j + 1, 1
+            continue
+        if char == "(":
+            stack.append(1)
+            i += 1
+            continue
+        if char == ")" and len(stack) > 1:
+            last = stack.pop()
+            stack[-1] = max(stack[-1], last)
+            i += 1
+            continue
+        match = _QUANTIFIER.match(pattern, i) if char == "{" else None
+        if match and (match.group(1) or match.group(3)):
+            low = int(match.group(1) or 0)
+            high = int(match.group(3)) if match.group(3) else low
+            last *= max(low, high)
+            stack[-1] = max(stack[-1], last)
+            i = match.end()
+            continue
+        i, last = i + 1, 1
+    return max(stack)
+
+
+def check_tool_constraint(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None) -> None:
+    """Under ``tool_choice: "required"`` every tool becomes one branch of a single call schema: each tool passing
+    its own caps is not enough (128 tools at the cap make one ``anyOf`` far past the node limit), so the
+    combined schema is checked too, with room for its two wrapping levels and a larger byte budget."""
+    from finadvisor.engines.tools import constraint_schema, wants_constraint
+
+    if tools and wants_constraint(tool_choice):
+        check_schema(constraint_schema(tools, tool_choice, False), "tools", max_bytes=MAX_TOOLSET_BYTES,
+                     max_depth=MAX_DEPTH + _TOOLSET_DEPTH)
+
+
+def check_schema(schema: Any, param: str = "response_format", *, max_bytes: int = MAX_SCHEMA_BYTES,
+                 max_depth: int = MAX_DEPTH) -> None:
     """Raise ``InvalidRequest`` (400, naming the limit) when ``schema`` exceeds a bound above."""
     try:
         size = len(json.dumps(schema, ensure_ascii=False).encode())
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise _refuse(param, "the schema is not serialisable JSON") from exc
-    if size > MAX_SCHEMA_BYTES:
-        raise _refuse(param, f"the schema is {size} bytes; the limit is {MAX_SCHEMA_BYTES} bytes")
+    if size > max_bytes:
+        raise _refuse(param, f"the schema is {size} bytes; the limit is {max_bytes} bytes")
     nodes = 0
     stack: list[tuple[Any, int]] = [(schema, 1)]
     while stack:
@@ -52,17 +108,25 @@ def check_schema(schema: Any, param: str = "response_format") -> None:
         nodes += 1
         if nodes > MAX_NODES:
             raise _refuse(param, f"the schema has more than {MAX_NODES} sub-schemas")
-        if depth > MAX_DEPTH:
-            raise _refuse(param, f"the schema nests deeper than {MAX_DEPTH} levels")
+        if depth > max_depth:
+            raise _refuse(param, f"the schema nests deeper than {max_depth} levels")
         for key in REPEAT_KEYS:
             value = node.get(key)
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value > MAX_REPEAT:
                 raise _refuse(param, f"{key} = {value} exceeds the limit of {MAX_REPEAT}")
         if isinstance(node.get("enum"), list) and len(node["enum"]) > MAX_ENUM:
             raise _refuse(param, f"an enum has {len(node['enum'])} values; the limit is {MAX_ENUM}")
-        pattern = node.get("pattern")
-        if isinstance(pattern, str) and len(pattern) > MAX_PATTERN:
-            raise _refuse(param, f"a pattern has {len(pattern)} characters; the limit is {MAX_PATTERN}")
+        patterns = [node.get("pattern")]
+        if isinstance(node.get("patternProperties"), dict):
+            patterns.extend(node["patternProperties"])
+        for pattern in patterns:
+            if not isinstance(pattern, str):
+                continue
+            if len(pattern) > MAX_PATTERN:
+                raise _refuse(param, f"a pattern has {len(pattern)} characters; the limit is {MAX_PATTERN}")
+            if (repeat := pattern_repeat(pattern)) > MAX_REPEAT:
+                raise _refuse(param, f"a pattern repeats {repeat} times (quantifiers multiplied through its "
+                                     f"groups); the limit is {MAX_REPEAT}")
         for key in _CHILD_MAPS:
             children = node.get(key)
             if isinstance(children, dict):

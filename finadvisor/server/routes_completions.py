@@ -7,7 +7,6 @@ budget and metrics cover it); choices keep the prompts' order. Logprobs come bac
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -69,7 +68,8 @@ async def completions(body: CompletionRequest, request: Request):  # type: ignor
     model = body.model or llm.model_name
     want_lp = body.logprobs is not None
     if not body.stream:
-        results: list[Generation] = await asyncio.gather(*(llm.generate(r) for r in requests))
+        # One prompt after another, as the stream does: a 16-prompt call holds one queue place, not 16 (issue 25)
+        results: list[Generation] = [await llm.generate(r) for r in requests]
         choices = [CompletionChoice(text=g.text, index=i, finish_reason=finish_reason(g.finish_reason),  # type: ignore[arg-type]
                                     logprobs=legacy_logprobs(g.logprobs, len(r.prompt or "")) if want_lp else None)
                    for i, (g, r) in enumerate(zip(results, requests, strict=True))]

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from finadvisor.engines.base import Delta, GenerationRequest
-from finadvisor.engines.schema_limits import check_schema
+from finadvisor.engines.schema_limits import check_schema, check_tool_constraint
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import FinadvisorError, InvalidRequest, NotFound
 from finadvisor.protocol import (
@@ -80,6 +80,7 @@ def to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_toke
         for i, tool in enumerate(tools):
             if "parameters" in tool["function"]:
                 check_schema(tool["function"]["parameters"], f"tools.{i}.function.parameters")
+        check_tool_constraint(tools, body.tool_choice_value())  # the combined schema of "required" (issue 25)
     return GenerationRequest(messages=messages, max_tokens=budget, temperature=body.temperature,
                              top_p=body.top_p, stop=body.stop if isinstance(body.stop, list) else None,
                              seed=body.seed, json_schema=schema, json_object=json_object,
