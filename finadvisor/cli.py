@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -35,7 +36,7 @@ from finadvisor.deploy.cli import app as deploy_app
 from finadvisor.errors import ConfigError, FinadvisorError
 from finadvisor.finetune.cli import app as finetune_app
 from finadvisor.server.cli import register as register_server
-from finadvisor.settings import CONFIG_ENV
+from finadvisor.settings import CONFIG_ENV, Settings
 
 USAGE_EXIT = 2  # click.UsageError.exit_code
 RUNTIME_EXIT = 1
@@ -71,7 +72,14 @@ def _root(
         os.environ[DEBUG_ENV] = "1"
 
 
-register_server(app)
+def _create_app(settings: Settings) -> Any:
+    """The server with the advisor's routes (imported on use: ``finadvisor --help`` stays fast)."""
+    from finadvisor.app import create_app
+
+    return create_app(settings)
+
+
+register_server(app, _create_app)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(bench_app, name="bench")
 app.add_typer(dataset_app, name="dataset")

@@ -24,6 +24,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 _SECRET_PATTERNS = [
@@ -46,13 +47,13 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("finadvi
 QUIET_LOGGERS = ("faiss.loader", "faiss")
 
 
-def log_event(logger: logging.Logger, event: str, *, text: str | None = None, level: int = logging.INFO,
-              **fields: object) -> None:
+def log_event(logger: logging.Logger, event: str, fields: Mapping[str, object], *, text: str | None = None,
+              level: int = logging.INFO) -> None:
     """A structured line: ``event`` (or ``text``) in text mode; in JSON mode ``event`` is the message and
     ``fields`` are keys of the same object."""
     if logger.isEnabledFor(level):
         logger.log(level, "%s", text if text is not None else event, extra={"event_name": event,
-                                                                            "fields": fields})
+                                                                            "fields": dict(fields)})
 
 
 def add_secrets(*values: str | None) -> None:

@@ -34,6 +34,12 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI ``responses`` entries: every listed status answers with the ErrorResponse shape (for any router,
+    the server's or the advisor's)."""
+    return {status: {"model": ErrorResponse, "description": "Error (OpenAI error shape)"} for status in statuses}
+
+
 # ---------------------------------------------------------------------------------------------- chat
 
 

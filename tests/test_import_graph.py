@@ -11,20 +11,28 @@ import finadvisor
 ROOT = Path(finadvisor.__file__).resolve().parent
 
 
-def package_of(module: str) -> str | None:
+def node_of(module: str) -> str | None:
+    """The graph node of an imported module: its package (``server``) or top-level module (``app``)."""
     parts = module.split(".")
     if parts[0] != "finadvisor" or len(parts) < 2:
         return None
-    return parts[1]
+    name = parts[1]
+    return name if (ROOT / name).is_dir() or (ROOT / f"{name}.py").is_file() else None
 
 
-def import_graph() -> dict[str, set[str]]:
+def import_graph(*, modules: bool = True) -> dict[str, set[str]]:
+    """node -> the nodes it imports. Nodes are the packages and, with ``modules``, the top-level modules too
+    (``cli``, ``app``, ``settings`` ...): a cycle through one of them (server -> app -> advisor -> server) ties
+    packages together just the same."""
     graph: dict[str, set[str]] = {}
     for path in ROOT.rglob("*.py"):
         rel = path.relative_to(ROOT)
-        if len(rel.parts) < 2:  # top-level modules (cli, app, settings ...) are roots or leaves, not packages
-            continue
-        source = rel.parts[0]
+        if len(rel.parts) < 2:
+            if not modules or rel.name == "__init__.py":
+                continue
+            source = rel.stem
+        else:
+            source = rel.parts[0]
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names: list[str] = []
             if isinstance(node, ast.Import):
@@ -32,8 +40,10 @@ def import_graph() -> dict[str, set[str]]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names = [node.module]
             for name in names:
-                target = package_of(name)
-                if target and target != source and (ROOT / target).is_dir():
+                target = node_of(name)
+                if target is None or target == source:
+                    continue
+                if modules or (ROOT / target).is_dir():
                     graph.setdefault(source, set()).add(target)
     return graph
 
@@ -65,14 +75,32 @@ def test_find_cycle_detects_a_cycle() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}}) is None
 
 
-def test_no_import_cycle_between_packages() -> None:
+def test_no_import_cycle_between_packages_and_top_level_modules() -> None:
     graph = import_graph()
-    assert "advisor" in graph and "server" in graph  # the walk found the packages
-    assert find_cycle(graph) is None, f"import cycle between packages: {' -> '.join(find_cycle(graph) or [])}"
+    assert "advisor" in graph and "server" in graph and "app" in graph  # the walk found packages and modules
+    assert find_cycle(graph) is None, f"import cycle: {' -> '.join(find_cycle(graph) or [])}"
 
 
-def test_server_does_not_import_the_advisor() -> None:
-    assert "advisor" not in import_graph().get("server", set())
+def test_the_walk_sees_a_cycle_through_a_top_level_module() -> None:
+    """The old knot (issue 26): server/cli.py imported finadvisor.app, which mounts the advisor, which imported
+    server.auth. Packages alone show no cycle there; with the modules as nodes it is found."""
+    knot = {"server": {"app"}, "app": {"advisor", "server"}, "advisor": {"server"}}
+    assert find_cycle({k: {d for d in v if d != "app"} for k, v in knot.items() if k != "app"}) is None
+    assert find_cycle(knot) == ["advisor", "server", "app", "advisor"]
+
+
+def test_server_does_not_import_the_advisor_or_the_composition_root() -> None:
+    server = import_graph().get("server", set())
+    assert "advisor" not in server and "app" not in server and "cli" not in server
+
+
+def test_shared_modules_import_no_package() -> None:
+    """settings, errors, protocol, logs ... are the vocabulary every package shares: they import no package."""
+    graph = import_graph()
+    shared = {p.stem for p in ROOT.glob("*.py")} - {"__init__", "cli", "app"}
+    packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    offenders = {m: sorted(graph.get(m, set()) & packages) for m in shared if graph.get(m, set()) & packages}
+    assert offenders == {}
 
 
 def documented_dependencies() -> dict[str, set[str]]:
@@ -93,9 +121,29 @@ def documented_dependencies() -> dict[str, set[str]]:
 
 def test_architecture_doc_names_every_package_and_its_real_dependencies() -> None:
     documented = documented_dependencies()
-    actual = import_graph()
+    actual = import_graph(modules=False)
     packages = {p.name for p in ROOT.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
     assert set(documented) == packages, "docs/ARCHITECTURE.md's package table must list every package"
     for package, deps in actual.items():
         assert deps <= documented[package], (
             f"{package}/ imports {sorted(deps - documented[package])} but docs/ARCHITECTURE.md does not say so")
+
+
+def test_engine_names_are_switched_on_only_inside_engines() -> None:
+    """Which engine needs a local model, runs in its own server ... is asked of ``engines/`` (issue 26)."""
+    import re
+
+    switch = re.compile(r"""\.engine\s*(==|!=|\bin\b|\bnot in\b)\s*[("'\[{]""")
+    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "engines"
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if switch.search(line)]
+    assert offenders == []
+
+
+def test_engine_questions() -> None:
+    from finadvisor.engines import loads_local_model, runs_in_own_server, uses_packaged_model
+    from finadvisor.settings import Settings
+
+    assert uses_packaged_model(Settings(engine="llamacpp")) and not uses_packaged_model(Settings(model="/m.gguf"))
+    assert loads_local_model(Settings(engine="transformers")) and not loads_local_model(Settings(engine="vllm"))
+    assert runs_in_own_server(Settings(engine="vllm")) and runs_in_own_server(Settings(upstream_url="http://u/v1"))
+    assert not runs_in_own_server(Settings(engine="fake"))

@@ -22,7 +22,7 @@ from finadvisor.advisor.category_map import load_category_map
 from finadvisor.advisor.service import Advisor
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
-from finadvisor.engines import Engine, create_engine, engine_capacity
+from finadvisor.engines import Engine, create_engine, engine_capacity, uses_packaged_model
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
@@ -72,8 +72,7 @@ def advisor_writer(settings: Settings) -> str:
     faithfulness check, and writing it costs 6-8 s per miss), the model's on any other engine or model."""
     if settings.advisor_writer != "auto":
         return settings.advisor_writer
-    # both local engines load the packaged model when no model is given
-    return "catalog" if settings.engine in ("llamacpp", "transformers") and settings.model is None else "model"
+    return "catalog" if uses_packaged_model(settings) else "model"
 
 
 @contextlib.asynccontextmanager

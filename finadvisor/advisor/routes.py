@@ -39,11 +39,11 @@ from finadvisor.advisor.providers import (
 )
 from finadvisor.advisor.ratelimit import RateLimiter, user_key
 from finadvisor.advisor.service import AdviceResult, Advisor
+from finadvisor.callers import client_id, client_ip, is_operator
 from finadvisor.errors import AuthError, InvalidRequest, NotConfigured, NotFound
 from finadvisor.history import SpendingHistory
 from finadvisor.logs import request_secret
-from finadvisor.server.auth import client_id, client_ip, is_operator
-from finadvisor.server.errors import documented
+from finadvisor.protocol import documented
 from finadvisor.settings import Settings
 
 STATIC = Path(__file__).resolve().parent / "static"

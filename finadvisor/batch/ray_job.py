@@ -25,6 +25,7 @@ from typing import Any
 from finadvisor.batch.inputs import ApiSource, Item, Source
 from finadvisor.batch.output import ResultLog
 from finadvisor.batch.runner import BatchStats, process_one
+from finadvisor.engines import runs_in_own_server
 from finadvisor.settings import Settings
 
 JOB_LLM_APP = "finadvisor-batch-llm"
@@ -142,7 +143,7 @@ def _row_windows(source: Source, skip: set[str], stats: BatchStats,
 
 def _llm_app(settings: Settings, llm_app: str | None) -> tuple[str | None, bool]:
     """Which Serve app's ``llm`` deployment the actors call (and whether this job deployed it)."""
-    if llm_app or settings.engine in ("openai", "vllm") or settings.upstream_url:
+    if llm_app or runs_in_own_server(settings):
         return llm_app, False
     from ray import serve
 

@@ -59,5 +59,25 @@ def create_engine(settings: Settings) -> Engine:
     return ENGINES[settings.engine](settings)
 
 
+# What each built-in engine needs, asked here so no other package switches on engine names.
+LOCAL_MODEL = frozenset({"llamacpp", "transformers"})  # load weights in this process (packaged model by default)
+OWN_SERVER = frozenset({"openai", "vllm"})  # the model runs in a server process of its own (remote or supervised)
+
+
+def loads_local_model(settings: Settings) -> bool:
+    """The engine loads model weights in this process: resolve (and verify) the model path before serving."""
+    return settings.engine in LOCAL_MODEL
+
+
+def uses_packaged_model(settings: Settings) -> bool:
+    """The engine will run the packaged 0.5B model (a local engine with no ``model`` named)."""
+    return loads_local_model(settings) and settings.model is None
+
+
+def runs_in_own_server(settings: Settings) -> bool:
+    """The model is served by a process of its own, which a batch's workers can share directly."""
+    return settings.engine in OWN_SERVER or bool(settings.upstream_url)
+
+
 __all__ = ["ENGINES", "Delta", "Engine", "Generation", "GenerationRequest", "create_engine", "engine_capacity",
-           "generate"]
+           "generate", "loads_local_model", "runs_in_own_server", "uses_packaged_model"]

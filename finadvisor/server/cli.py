@@ -8,6 +8,7 @@ environment variable ``FINADVISOR_<FIELD>``, and ``serve --help`` lists them all
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -42,7 +43,7 @@ def serve(
     log_format: Annotated[LogFormat | None, setting_option("log_format")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
-    from finadvisor.app import create_app
+    from finadvisor.engines import loads_local_model
     from finadvisor.logs import configure_logging
 
     settings = load_settings(host=host, port=port, engine=engine, model=model, model_name=model_name,
@@ -52,11 +53,11 @@ def serve(
                              spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level,
                              log_format=log_format)
     configure_logging(settings.log_level, settings.log_format)
-    if settings.engine in ("llamacpp", "transformers"):
+    if loads_local_model(settings):
         from finadvisor.models import resolve_model
         path = resolve_model(settings.model, settings.cache_dir)  # fail fast with a clear message
         logging.getLogger("finadvisor").info("model: %s", path)
-    run_server(create_app(settings), settings)
+    run_server(_app_factory(settings), settings)
 
 
 def run_server(app: Any, settings: Settings) -> None:
@@ -98,6 +99,17 @@ def env_epilog() -> str:
             + ". Each is described in finadvisor/settings.py.")
 
 
-def register(app: typer.Typer) -> None:
+def _no_app(settings: Settings) -> Any:
+    raise RuntimeError("finadvisor.server.cli.register() was not given the app factory")
+
+
+# The composition root (finadvisor/cli.py) passes finadvisor.app.create_app: server/ never imports the advisor.
+_app_factory: Callable[[Settings], Any] = _no_app
+
+
+def register(app: typer.Typer, create_app: Callable[[Settings], Any]) -> None:
+    """Add ``serve`` (serving what ``create_app`` builds: the server with the advisor) and ``model``."""
+    global _app_factory
+    _app_factory = create_app
     app.command("serve", epilog=env_epilog())(serve)
     app.add_typer(model_app, name="model")

@@ -16,13 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from finadvisor.errors import FinadvisorError
 from finadvisor.protocol import ErrorDetail, ErrorResponse
+from finadvisor.protocol import documented as documented  # re-exported: the routers import it from here
 
 log = logging.getLogger(__name__)
-
-
-def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
-    """OpenAPI ``responses`` entries: every listed status answers with the ErrorResponse shape."""
-    return {status: {"model": ErrorResponse, "description": "Error (OpenAI error shape)"} for status in statuses}
 
 
 def error_response(status: int, message: str, error_type: str, *, param: str | None = None,

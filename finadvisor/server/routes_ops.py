@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from finadvisor.server.auth import is_operator
+from finadvisor.callers import is_operator
 
 router = APIRouter()
 

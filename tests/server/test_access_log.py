@@ -78,8 +78,9 @@ async def test_the_advisors_line_is_a_json_object_with_the_request_id(json_lines
 
 
 def test_fields_cannot_overwrite_the_lines_own_keys_and_secrets_are_redacted(json_lines: io.StringIO) -> None:
-    log_event(logging.getLogger("finadvisor.test"), "evt", level=logging.WARNING, message="forged",
-              detail=f"Authorization: Bearer {KEY}")
+    log_event(logging.getLogger("finadvisor.test"), "evt", {"message": "forged",
+                                                             "detail": f"Authorization: Bearer {KEY}"},
+              level=logging.WARNING)
     (entry,) = _objects(json_lines)
     assert entry["message"] == "evt" and entry["level"] == "warning" and KEY not in json.dumps(entry)
 
