@@ -31,7 +31,7 @@ import zipfile
 from pathlib import Path
 
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder, lexical, load_catalog
-from finadvisor.catalog.diacritics import fold
+from finadvisor.catalog.diacritics import strip_diacritics
 from finadvisor.catalog.fusion import doc_tokens
 from finadvisor.catalog.index import LEXICAL_WEIGHT, load_vocabulary
 from finadvisor.catalog.query import whole_history_query
@@ -49,10 +49,10 @@ def load_set(name: str) -> list[dict]:
         items = json.loads(EVAL_SETS["dev"].read_text(encoding="utf-8"))
         for item in items:
             if "query" in item:
-                item["query"] = fold(item["query"])
+                item["query"] = strip_diacritics(item["query"])
             else:
                 for row in item["history"].get("spending", []) + item["history"].get("earning", []):
-                    row["name"] = fold(row["name"])
+                    row["name"] = strip_diacritics(row["name"])
         return items
     return json.loads(EVAL_SETS[name].read_text(encoding="utf-8"))
 

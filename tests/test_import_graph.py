@@ -147,3 +147,13 @@ def test_engine_questions() -> None:
     assert loads_local_model(Settings(engine="transformers")) and not loads_local_model(Settings(engine="vllm"))
     assert runs_in_own_server(Settings(engine="vllm")) and runs_in_own_server(Settings(upstream_url="http://u/v1"))
     assert not runs_in_own_server(Settings(engine="fake"))
+
+
+def test_no_twin_functions_for_the_names_issue_26_found() -> None:
+    """Two ``build_advisor`` and two ``fold`` meant different things; each name now has one definition."""
+    counts: dict[str, list[str]] = {"build_advisor": [], "fold": []}
+    for path in ROOT.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in counts:
+                counts[node.name].append(str(path.relative_to(ROOT)))
+    assert {name: len(where) for name, where in counts.items()} == {"build_advisor": 1, "fold": 1}, counts

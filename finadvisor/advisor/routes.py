@@ -27,7 +27,7 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, field_validator
 
-from finadvisor.advisor.build import build_advisor as build
+from finadvisor.advisor.build import build_advisor
 from finadvisor.advisor.contract import AdvisorResponse
 from finadvisor.advisor.providers import (
     FolderHistoryProvider,
@@ -68,13 +68,13 @@ class RecommendationRequest(BaseModel):
 router = APIRouter(prefix="/api", responses=documented(400, 401, 404, 413, 422, 429, 500, 502, 503, 504))
 
 
-async def build_advisor(app: FastAPI) -> Advisor:
+async def app_advisor(app: FastAPI) -> Advisor:
     """The app's advisor, built once on first use (embedder, index and cache off the event loop)."""
     state = app.state
     async with state.advisor_lock:
         if state.advisor is None:
-            state.advisor = await build(state.settings, state.llm, metrics=state.metrics,
-                                        embedder=await state.get_embedder())
+            state.advisor = await build_advisor(state.settings, state.llm, metrics=state.metrics,
+                                                embedder=await state.get_embedder())
     return state.advisor
 
 
@@ -124,7 +124,7 @@ async def recommend(body: RecommendationRequest, request: Request) -> JSONRespon
     settings: Settings = app.state.settings
     ip = client_ip(request, settings.client_ip_header)
     await app.state.rate_limiter.check(f"post:{client_id(request)}:{ip}")
-    advisor = await build_advisor(app)
+    advisor = await app_advisor(app)
     return _respond(await advisor.recommend(body.history, body.now,
                                             bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
 
@@ -155,7 +155,7 @@ async def recommend_for_user(request: Request,
     await limiter.check("ip:" + ip, settings.rate_limit_per_ip_per_min)
     await limiter.check("user:" + user_key(token))
     history = await _provider(app).fetch(token, month)
-    advisor = await build_advisor(app)
+    advisor = await app_advisor(app)
     return _respond(await advisor.recommend(history, now,
                                             bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
 

@@ -24,7 +24,8 @@ MIN_KNOWN_SHARE = 0.6  # share of a query's words that must be known folded syll
 
 
 @functools.lru_cache(maxsize=65_536)  # syllables repeat: Vietnamese has only a few thousand
-def fold(word: str) -> str:
+def strip_diacritics(word: str) -> str:
+    """A syllable without its marks (case kept): the key accented forms are counted under."""
     decomposed = unicodedata.normalize("NFD", word.replace("đ", "d").replace("Đ", "D"))
     return "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
 
@@ -44,10 +45,10 @@ class DiacriticRestorer:
             return  # an unaccented text teaches nothing (and English would pollute the table)
         with self._lock:
             for w in words:
-                self._uni[fold(w)][w] += sign
+                self._uni[strip_diacritics(w)][w] += sign
             if pairs:
                 for a, b in zip(words, words[1:], strict=False):
-                    self._bi[f"{fold(a)} {fold(b)}"][f"{a} {b}"] += sign
+                    self._bi[f"{strip_diacritics(a)} {strip_diacritics(b)}"][f"{a} {b}"] += sign
 
     def add(self, text: str, *, pairs: bool = True) -> None:
         """Count ``text``'s accented syllables, and with ``pairs`` its syllable pairs: pairs are learnt from

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, load_catalog
-from finadvisor.catalog.diacritics import DiacriticRestorer, fold
+from finadvisor.catalog.diacritics import DiacriticRestorer, strip_diacritics
 from finadvisor.history import SpendingHistory
 
 
-def test_fold() -> None:
-    assert fold("Hóa đơn điện Đà Nẵng") == "Hoa don dien Da Nang"
+def test_strip_diacritics() -> None:
+    assert strip_diacritics("Hóa đơn điện Đà Nẵng") == "Hoa don dien Da Nang"
 
 
 def test_restore_prefers_pairs_and_leaves_other_text_alone() -> None:
