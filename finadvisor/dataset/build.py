@@ -56,7 +56,7 @@ def stream_items(sources: Sequence[str], report: BuildReport, *, source_type: st
             yield from parser.parse(doc, report.skipped)
         except FinadvisorError:
             raise
-        except Exception:  # noqa: BLE001 - one hostile document is that document's skip
+        except Exception:
             report.skipped[f"{parser.name}:document_failed"] += 1
 
 

@@ -106,7 +106,7 @@ class VLLMEngine:
 
     async def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        logfile = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child, closed with it
+        logfile = open(self.log_path, "ab")
         env = os.environ | {"HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")} | (self.env or {})
         log.info("starting vLLM: %s (log: %s)", " ".join(self.command), self.log_path)
         self._proc = subprocess.Popen(self.command, stdout=logfile, stderr=subprocess.STDOUT, env=env,

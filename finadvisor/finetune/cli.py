@@ -145,7 +145,7 @@ def eval_cmd(
     typer.echo(json.dumps(result.summary()))
 
 
-def make_eval_engine(adapter: Path | None, base: str | None, kind: str | None):  # noqa: ANN201
+def make_eval_engine(adapter: Path | None, base: str | None, kind: str | None):
     """llama.cpp + GGUF LoRA for GGUF bases (fast, batched), transformers + PEFT otherwise."""
     from finadvisor.finetune.merge import adapter_base
 

@@ -139,7 +139,7 @@ def test_concurrent_search_while_adding(demo_services, hash_embedder):
         try:
             while not stop.is_set():
                 assert index.search("hóa đơn điện", 3)
-        except BaseException as exc:  # noqa: BLE001 - surfaced below
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=searcher) for _ in range(3)]

@@ -15,13 +15,13 @@ import pytest
 
 pytest.importorskip("ray.serve")
 
-from finadvisor.deploy.ray_app import RayHandleEngine, SharedEngine  # noqa: E402
-from finadvisor.engines.base import GenerationRequest  # noqa: E402
-from finadvisor.engines.fake import FakeEngine  # noqa: E402
-from finadvisor.engines.service import LLMService  # noqa: E402
-from finadvisor.errors import Overloaded, UpstreamTimeout  # noqa: E402
-from finadvisor.metrics import Metrics  # noqa: E402
-from finadvisor.settings import Settings  # noqa: E402
+from finadvisor.deploy.ray_app import RayHandleEngine, SharedEngine
+from finadvisor.engines.base import GenerationRequest
+from finadvisor.engines.fake import FakeEngine
+from finadvisor.engines.service import LLMService
+from finadvisor.errors import Overloaded, UpstreamTimeout
+from finadvisor.metrics import Metrics
+from finadvisor.settings import Settings
 
 _DONE = object()
 
