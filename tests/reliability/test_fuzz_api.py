@@ -27,7 +27,7 @@ from finadvisor.settings import Settings
 from tests.advisor.conftest import HISTORY, good_script
 
 EXAMPLES = int(os.environ.get("FINADVISOR_FUZZ_EXAMPLES", "40"))
-FUZZED = {"/v1/chat/completions", "/v1/embeddings", "/v1/models", "/api/recommendations"}
+FUZZED = {"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/models", "/api/recommendations"}
 # schemathesis needs the app at import (its lazy ``from_fixture`` schema breaks on pytest 9), and building the app
 # writes nothing: its caches go to a folder that is only named here, created by the lifespan in ``running_app``
 # and removed by it at the end of the module.
@@ -57,7 +57,7 @@ def running_app() -> Iterator[None]:
         shutil.rmtree(_tmp, ignore_errors=True)
 
 
-@schema.include(path_regex="^(/v1/(chat/completions|embeddings|models)|/api/recommendations)$").parametrize()
+@schema.include(path_regex="^(/v1/(chat/completions|responses|embeddings|models)|/api/recommendations)$").parametrize()
 @settings(max_examples=EXAMPLES, deadline=None)  # every hypothesis health check on
 def test_api_never_5xx_and_errors_are_documented(case) -> None:  # type: ignore[no-untyped-def]
     response = case.call()
