@@ -21,6 +21,7 @@ from tests.helpers import free_port, require_binary, wait_healthy
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "histories" / "hostile-names.json"
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +92,7 @@ def test_hostile_names_render_as_text(page, base_url: str) -> None:  # type: ign
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     page.goto(base_url + "/")
-    page.wait_for_function("document.querySelectorAll('#user option').length > 1")
-    page.select_option("#user", "giang-ke-tan-cong")
+    page.fill("#history", HOSTILE.read_text(encoding="utf-8"))  # pasted: the fixture is not a demo user
     page.wait_for_selector("#chart svg rect")
     page.click("#go")
     page.wait_for_selector(".card a", timeout=20_000)
@@ -102,6 +102,39 @@ def test_hostile_names_render_as_text(page, base_url: str) -> None:  # type: ign
 
 
 DATA = Path(__file__).resolve().parents[2] / "finadvisor" / "data"
+
+
+def test_server_errors_are_shown_in_vietnamese(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
+    """The server's error JSON is English (OpenAI shape); the Vietnamese page says it in Vietnamese and keeps
+    the server's words as the tooltip only."""
+    import json
+
+    english = "the engine is not ready yet; retry in a few seconds"
+    page.goto(base_url + "/")
+    page.route("**/api/recommendations", lambda route: route.fulfill(
+        status=503, content_type="application/json",
+        body=json.dumps({"error": {"message": english, "type": "overloaded_error", "param": None, "code": None}})))
+    page.fill("#history", '{"spending": [{"name": "Ăn uống", "amount": 100000, "count": 2}]}')
+    page.click("#go")
+    page.wait_for_function("!document.getElementById('error').hidden")
+    shown = page.inner_text("#error")
+    assert "Máy chủ đang bận" in shown and english not in shown
+    assert page.get_attribute("#error", "title") == english
+    page.unroute("**/api/recommendations")
+
+
+def test_the_demo_user_list_offers_no_attack_fixture() -> None:
+    """Demo users are fictional people: no instruction, link or markup in a category name (the prompt-injection
+    fixture lives in tests/fixtures/histories/ and is pasted by the test that needs it)."""
+    import json
+    import re
+
+    hostile = re.compile(r"(?i)://|<|>|hướng dẫn|ignore|bỏ qua")
+    for user in _demo_users():
+        history = json.loads((DATA / "histories" / f"{user}.json").read_text(encoding="utf-8"))
+        names = [c["name"] for key in ("spending", "earning") for c in history.get(key, [])]
+        assert not [n for n in names if hostile.search(n)], user
+    assert any(hostile.search(c["name"]) for c in json.loads(HOSTILE.read_text(encoding="utf-8"))["spending"])
 
 
 def _demo_users() -> list[str]:
