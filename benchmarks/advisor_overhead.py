@@ -48,7 +48,7 @@ def pct(values: list[float], q: float) -> float:
 
 async def run(args: argparse.Namespace) -> dict:
     from finadvisor.advisor.build import advisor_writer
-    from finadvisor.advisor.routes import build_advisor
+    from finadvisor.advisor.routes import app_advisor
     from finadvisor.app import create_app
     from finadvisor.engines.fake import FakeEngine
 
@@ -56,7 +56,7 @@ async def run(args: argparse.Namespace) -> dict:
     app = create_app(settings, engine=FakeEngine(script=good_script))
     async with app.router.lifespan_context(app):
         await app.state.llm.engine.start()
-        advisor = await build_advisor(app)
+        advisor = await app_advisor(app)
         items = histories(args.n)
         for h in items[:5]:  # warm-up (embedder, caches)
             await advisor.recommend(h, bypass_cache=True)
