@@ -40,7 +40,7 @@ from finadvisor.batch.runner import BatchStats, run_batch
 from finadvisor.engines import Engine
 from finadvisor.errors import ConfigError
 from finadvisor.logs import add_secrets
-from finadvisor.settings import Settings, load_settings
+from finadvisor.settings import EngineName, Settings, load_settings
 
 MORNING_HOUR = 8
 SERVICE_KEY_ENV = "FINADVISOR_SPENDING_SERVICE_KEY"
@@ -147,7 +147,8 @@ def batch(
     month: Annotated[str | None, typer.Option("--month", help="YYYY-MM for {month} (default: --for-time's).")] = None,
     concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Users in flight (default: twice the "
                                                     "engine's slots).")] = None,
-    engine: Annotated[str | None, typer.Option("--engine", help="Engine override (llamacpp, openai, fake...).")] = None,
+    engine: Annotated[EngineName | None, typer.Option("--engine", help="Engine override (openai when --upstream "
+                                                      "is given). \\[env var: FINADVISOR_ENGINE]")] = None,
     model: Annotated[str | None, typer.Option("--model", help="Local GGUF for the embedded engine.")] = None,
     upstream: Annotated[str | None, typer.Option("--upstream", help="OpenAI-compatible URL (vLLM) instead of the "
                                                  "embedded model.")] = None,
