@@ -29,9 +29,11 @@ class SlowEmbedder(HashEmbedder):
         self.delay_s = delay_s
         self.slow = False
         self.sleeping = False  # True while a query embedding blocks its thread
+        self.sleeps = 0
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         if self.slow:
+            self.sleeps += 1
             self.sleeping = True
             time.sleep(self.delay_s)
             self.sleeping = False
@@ -72,6 +74,7 @@ async def test_retrieval_does_not_block_the_event_loop() -> None:
     await asyncio.gather(recommend(), ticker())
     # An ordering, not a time threshold: the loop kept running *while* the embedder blocked its thread. Ranking
     # on the loop would block the ticker for the whole embedding, so no tick could see ``sleeping`` set.
+    assert embedder.sleeps >= 1  # the never-seen name really went to the (slow) embedder
     assert ticks_while_embedding >= 2, ticks_while_embedding
 
 
