@@ -61,7 +61,8 @@ def test_two_replicas_in_front_of_an_upstream(ray_cluster: int, upstream: str, t
     from finadvisor.deploy.ray_app import build_app
 
     app = build_app({"replicas": 2, "settings": {"upstream_url": upstream, "embedder": "hash",
-                                                 "index_dir": str(tmp_path / "idx"), "rate_limit_per_min": 10000}})
+                                                 "cache_dir": str(tmp_path / "cache"), "index_dir": str(tmp_path / "idx"),
+                                                 "rate_limit_per_min": 10000}})
     serve.run(app, name="up", route_prefix="/")
     _wait_ready(ray_cluster)
     replicas, codes = _spread(ray_cluster, "/v1/chat/completions",
@@ -75,7 +76,8 @@ def test_replicas_share_one_embedded_llm_deployment(ray_cluster: int, tmp_path) 
     from finadvisor.deploy.ray_app import build_app
 
     app = build_app({"replicas": 2, "app_name": "emb", "llm_num_cpus": 0.5,
-                     "settings": {"engine": "fake", "embedder": "hash", "index_dir": str(tmp_path / "idx"),
+                     "settings": {"engine": "fake", "embedder": "hash", "cache_dir": str(tmp_path / "cache"),
+                                  "index_dir": str(tmp_path / "idx"),
                                   "rate_limit_per_min": 10000}})
     serve.run(app, name="emb", route_prefix="/")
     _wait_ready(ray_cluster)
