@@ -12,15 +12,15 @@ Two implementations, chosen by the CLI and injectable in tests:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from finadvisor.engines import Engine, GenerationRequest, generate
 from finadvisor.engines.openai_upstream import OpenAIUpstreamEngine
-from finadvisor.errors import EngineUnavailable, FinadvisorError, UpstreamError, UpstreamTimeout
+from finadvisor.errors import EngineUnavailable, UpstreamError, UpstreamTimeout
 
 _T = TypeVar("_T")
 # Worth another try: busy or down (429/503, connection errors), 5xx and malformed streams, timeouts.
@@ -82,15 +82,16 @@ class UpstreamLLM(EngineLLM):
         return await self._retrying(lambda: EngineLLM.complete(self, messages, schema, max_tokens))
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
-        problem: FinadvisorError | None = None
-        for attempt in range(self.retries + 1):
-            if attempt:
-                await asyncio.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                return await call()
-            except _TRANSIENT as exc:
-                problem = exc
-        assert problem is not None
-        message = (f"{self.name} failed after {self.retries + 1} attempts ({problem.message}); "
-                   "is the server up?")
-        raise type(problem)(message) from problem
+        """``call`` with ``retries`` more tries on a transient error, waiting backoff_s, 2x, 4x ... (tenacity)."""
+        retrying = AsyncRetrying(stop=stop_after_attempt(self.retries + 1), reraise=True,
+                                 wait=wait_exponential(multiplier=self.backoff_s, exp_base=2, min=0),
+                                 retry=retry_if_exception_type(_TRANSIENT))
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await call()
+        except _TRANSIENT as problem:
+            message = (f"{self.name} failed after {self.retries + 1} attempts ({problem.message}); "
+                       "is the server up?")
+            raise type(problem)(message) from problem
+        raise AssertionError("unreachable: the last attempt returns or raises")

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from finadvisor import __version__
 from finadvisor.engines import Engine, create_engine, engine_capacity
@@ -31,6 +32,8 @@ from finadvisor.server.limits import BodySizeLimit
 from finadvisor.settings import Settings
 
 log = logging.getLogger(__name__)
+# Between tries to start an engine that is not available yet (an upstream still coming up): 1 s, 2 s ... 30 s.
+START_WAIT = wait_exponential(multiplier=1, min=1, max=30)
 
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
@@ -48,19 +51,21 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        def waiting(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            app.state.engine_error = exc.message if isinstance(exc, FinadvisorError) else str(exc)
+            log.warning("engine not available yet (%s); retrying in %.0f s", app.state.engine_error,
+                        state.upcoming_sleep)
+
         async def start() -> None:
-            delay = 1.0
+            # an upstream that is not up yet (EngineUnavailable): keep trying, 1 s, 2 s ... then every 30 s
+            retrying = AsyncRetrying(retry=retry_if_exception_type(EngineUnavailable), before_sleep=waiting,
+                                     wait=START_WAIT, reraise=True)
             try:
-                while True:
-                    try:
+                async for attempt in retrying:
+                    with attempt:
                         await engine.start()
-                        app.state.engine_error = None
-                        return
-                    except EngineUnavailable as exc:  # an upstream that is not up yet: keep trying
-                        app.state.engine_error = exc.message
-                        log.warning("engine not available yet (%s); retrying in %.0f s", exc.message, delay)
-                        await asyncio.sleep(delay)
-                        delay = min(delay * 2, 30.0)
+                app.state.engine_error = None
             except FinadvisorError as exc:
                 app.state.engine_error = exc.message
                 log.error("engine failed to start: %s", exc.message)
