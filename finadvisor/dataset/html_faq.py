@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from finadvisor.dataset.document import Document
 from finadvisor.dataset.items import QAItem, Skips
-from finadvisor.dataset.sources import Document
 from finadvisor.dataset.structured_faq import StructuredPair, jsonld_pairs, microdata_pairs
 from finadvisor.dataset.text import BLOCK_TAGS, loose_key, normalize, words
 

@@ -16,8 +16,8 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+from finadvisor.dataset.document import Document
 from finadvisor.dataset.items import QAItem, Skips
-from finadvisor.dataset.sources import Document
 from finadvisor.errors import ConfigError
 
 # Components whose own title/description is a pair (as in the seed).

@@ -10,13 +10,14 @@ A Source turns one Document into a stream of QAItems and counts what it had to s
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+# Document lives in its own module so the sources (html_faq, jsonl_source, nextjs) import it without importing
+# this registry, which imports them: no module cycle. Re-exported here for callers.
+from finadvisor.dataset.document import Document as Document
 from finadvisor.dataset.fetch import Fetcher
 from finadvisor.dataset.items import QAItem, Skips
 from finadvisor.errors import ConfigError
@@ -24,55 +25,6 @@ from finadvisor.errors import ConfigError
 DATA_SUFFIXES = {".json": "nextjs", ".jsonl": "jsonl", ".ndjson": "jsonl", ".html": "html", ".htm": "html"}
 # Our own side files, which may sit next to an output that lives inside an input folder.
 SIDECAR_SUFFIXES = (".report.json", ".state.json")
-
-
-@dataclass
-class Document:
-    """One input: a local file (read lazily) or a fetched page (already in memory)."""
-
-    origin: str
-    path: Path | None = None
-    body: str | None = None
-    content_type: str = ""
-
-    def read(self) -> str:
-        if self.body is not None:
-            return self.body
-        assert self.path is not None
-        try:
-            return self.path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read source {self.origin}: {_why(exc)}") from exc
-
-    def lines(self) -> Iterator[str]:
-        """Lines, streamed from disk for files."""
-        if self.body is not None:
-            yield from io.StringIO(self.body)
-            return
-        assert self.path is not None
-        try:
-            with self.path.open(encoding="utf-8-sig") as handle:
-                yield from handle
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read source {self.origin}: {_why(exc)}") from exc
-
-    def head(self, n: int = 4096) -> str:
-        if self.body is not None:
-            return self.body[:n]
-        assert self.path is not None
-        try:
-            with self.path.open(encoding="utf-8-sig") as handle:
-                return handle.read(n)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read source {self.origin}: {_why(exc)}") from exc
-
-
-def _why(exc: Exception) -> str:
-    if isinstance(exc, UnicodeDecodeError):
-        return "it is not UTF-8 text"
-    if isinstance(exc, OSError) and exc.strerror:
-        return f"{exc.strerror.lower()}; check the path and its permissions"
-    return str(exc)
 
 
 class Source(Protocol):
