@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+from pydantic import ValidationError
 
 from finadvisor import __version__
 from finadvisor.advisor.cli import register as register_advisor
@@ -36,7 +37,7 @@ from finadvisor.deploy.cli import app as deploy_app
 from finadvisor.errors import ConfigError, FinadvisorError
 from finadvisor.finetune.cli import app as finetune_app
 from finadvisor.server.cli import register as register_server
-from finadvisor.settings import CONFIG_ENV, Settings
+from finadvisor.settings import CONFIG_ENV, Settings, settings_error
 
 USAGE_EXIT = 2  # click.UsageError.exit_code
 RUNTIME_EXIT = 1
@@ -117,6 +118,10 @@ def main() -> None:
         _fail(message + hint, exc.exit_code)
     except typer.Abort:
         _fail("aborted", RUNTIME_EXIT)
+    except ValidationError as exc:  # a Settings() built outside load_settings: still one line naming the source
+        if exc.title != Settings.__name__:
+            _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", RUNTIME_EXIT)
+        _fail(settings_error(exc).message + f" (see '{_command()} --help')", USAGE_EXIT)
     except FinadvisorError as exc:
         code = exit_code_for(exc)
         _fail(exc.message + (f" (see '{_command()} --help')" if code == USAGE_EXIT else ""), code)
@@ -131,9 +136,17 @@ def main() -> None:
 
 
 def _command() -> str:
-    """``finadvisor <sub-command>`` as typed, for the hint after a usage error."""
-    words = [w for w in sys.argv[1:3] if not w.startswith("-")]
-    return " ".join(["finadvisor", *words[:2]])
+    """``finadvisor <sub-command> ...`` as typed (options skipped), for the hint after a usage error."""
+    import typer.main
+
+    command = typer.main.get_command(app)
+    path = ["finadvisor"]
+    for word in sys.argv[1:]:
+        commands = getattr(command, "commands", {})
+        if word in commands:
+            path.append(word)
+            command = commands[word]
+    return " ".join(path)
 
 
 if __name__ == "__main__":

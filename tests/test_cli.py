@@ -180,6 +180,11 @@ USAGE_CASES = {
     "batch --engine bogus": (["batch", "--input", "{history}", "--out", "{tmp}/o.jsonl", "--engine", "bogus"], {},
                              ["'bogus'"]),
     "unknown command": (["nosuch"], {}, ["nosuch"]),
+    "--config with a missing file": (["--config", "{tmp}/nope.toml", "serve"], {},
+                                     ["nope.toml does not exist", "finadvisor serve --help"]),
+    "a bad variable read by Settings() directly": (["dataset", "generate", "{history}", "--out", "{tmp}/o.jsonl"],
+                                                   {"FINADVISOR_N_BATCH": "x"},
+                                                   ["FINADVISOR_N_BATCH 'x'", "finadvisor dataset generate --help"]),
 }
 
 
