@@ -44,6 +44,7 @@ from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import FinadvisorError, ModelOutputError, ValidationFailed
 from finadvisor.history import SpendingHistory
+from finadvisor.logs import log_event
 from finadvisor.metrics import Metrics
 
 log = logging.getLogger("finadvisor.advisor")
@@ -248,11 +249,13 @@ class Advisor:
         for stage, seconds in result.timings.items():
             if stage not in ("attempts", "completions"):
                 self.metrics.advisor_stage.labels(stage).observe(seconds)
-        log.info(json.dumps({"event": "recommendation", "cache": result.cache,
-                             "timings_ms": {k: round(v * 1000, 2) if k not in ("attempts", "completions") else v
-                                            for k, v in result.timings.items()},
-                             "services": [r.link for r in result.response.recommendations]},
-                            ensure_ascii=False))
+        fields = {"cache": result.cache,
+                  "timings_ms": {k: round(v * 1000, 2) if k not in ("attempts", "completions") else v
+                                 for k, v in result.timings.items()},
+                  "services": [r.link for r in result.response.recommendations]}
+        # text mode: the JSON text as before; JSON mode: the fields as keys of the line's object
+        log_event(log, "recommendation", fields,
+                  text=json.dumps({"event": "recommendation", **fields}, ensure_ascii=False))
 
     async def close(self) -> None:
         await self.cache.close()
