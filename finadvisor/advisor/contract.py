@@ -81,7 +81,8 @@ EXAMPLE: dict[str, Any] = {
 class EvidenceItem(BaseModel):
     """One line of the user's own history behind a recommendation, as numbers."""
 
-    item: str = Field(description="The spending item (category name) exactly as the history names it.")
+    item: str = Field(description="The spending item (category name) as the history names it, less anything a "
+                      "reader could open (links).")
     amount: float = Field(ge=0, description="What the user spent on it this month, in `currency` (a number, not "
                           "formatted).")
     count: int = Field(ge=0, description="How many transactions it holds (0 when the history does not say).")
@@ -109,8 +110,10 @@ class AdvisorResponse(BaseModel):
 
 
 def evidence_items(pick: Pick) -> list[EvidenceItem]:
-    """The structured facts of one pick: its categories, strongest first, as numbers."""
-    return [EvidenceItem(item=c.name, amount=c.amount, count=c.count, share=round(min(max(c.share, 0.0), 1.0), 4))
+    """The structured facts of one pick: its categories, strongest first, as numbers. A name is the spending API's
+    free text, so it loses anything a reader could open, as the sentences that quote it do."""
+    return [EvidenceItem(item=strip_links(c.name), amount=c.amount, count=c.count,
+                         share=round(min(max(c.share, 0.0), 1.0), 4))
             for c in pick.categories()]
 
 

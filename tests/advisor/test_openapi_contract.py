@@ -77,3 +77,14 @@ def test_an_answer_without_the_new_fields_still_reads() -> None:
     assert {k: v for k, v in parsed.model_dump().items() if k != "currency"} == {
         "summarization": old["summarization"],
         "recommendations": [{**r, "evidence": []} for r in old["recommendations"]]}
+
+
+async def test_an_evidence_item_never_carries_a_link(make_client) -> None:
+    """The item is the spending API's free text: a name that smuggles a link loses it, as the sentences do."""
+    history = {"spending": [{"name": "Mua sắm tại http://evil.example/x ngay", "amount": 900000, "count": 1},
+                            {"name": "Ăn uống", "amount": 100000, "count": 3}]}
+    async for c in make_client():
+        r = await c.post(API, json={"history": history})
+    assert r.status_code == 200, r.text
+    items = [line["item"] for rec in r.json()["recommendations"] for line in rec["evidence"]]
+    assert items and not any("evil" in item or "http" in item for item in items)
