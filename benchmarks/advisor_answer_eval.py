@@ -39,7 +39,6 @@ sys.path.insert(0, str(ROOT))
 
 from finadvisor.advisor.category_map import fold  # noqa: E402
 from finadvisor.advisor.prompt import vnd  # noqa: E402
-from finadvisor.catalog import load_catalog  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
@@ -80,8 +79,11 @@ def wallet_problems(item: dict, response: dict) -> list[str]:
         if total != kept and any(f"chi {fold(vnd(total))}" in t for t in folded):
             problems.append("saving counted in the spending total")
         for t in texts:
-            for s in _sentences(fold(t)):
-                if re.search(r"\bchi\b", s) and any(n and n in s for n in saving) \
+            for s in map(fold, _sentences(t)):
+                bare = s
+                for n in saving:
+                    bare = bare.replace(n, " ") if n else bare
+                if re.search(r"\bchi\b", bare) and any(n and n in s for n in saving) \
                         and not re.search(r"tiet kiem|dau tu|de danh|tich luy|chuyen vao", s.split(" cho ")[0]):
                     problems.append("saving read as spending")
     openings = [_sentences(r["recommendation"])[0] for r in response["recommendations"] if r["recommendation"]]
@@ -90,15 +92,11 @@ def wallet_problems(item: dict, response: dict) -> list[str]:
     return sorted(set(problems))
 
 
-def audit(history: dict, response: dict, catalog: list[dict]) -> list[str]:
-    try:
-        from finadvisor.advisor.audit import audit_answer
-    except ImportError:
-        return []
-    try:
-        return list(audit_answer(history, response, catalog))  # type: ignore[call-arg]
-    except TypeError:
-        return list(audit_answer(history, response))
+def audit(history: dict, response: dict, catalog: Path) -> list[str]:
+    """The independent check (every number traced to the history or the catalog; every link the catalog's)."""
+    from finadvisor.advisor.audit import audit_answer
+
+    return list(audit_answer(history, response, catalog))
 
 
 async def evaluate(items: list[dict], out: Path) -> list[dict]:
@@ -130,14 +128,13 @@ async def evaluate(items: list[dict], out: Path) -> list[dict]:
             response = result.response.model_dump()
             tied = {p.service.link for p in picks if any(e.category is not None and e.kind == "category"
                                                          for e in p.evidence)}
-            catalog = [s.model_dump() for s in load_catalog(DATA / name, ("*",))]
             rows.append({"id": item["id"], "style": item.get("style", ""), "catalog": name,
                          "history": item["history"], "relevant": item["relevant"],
                          "in_use": item.get("in_use", []), "further_use": item.get("further_use", []),
                          "shown": [r["link"] for r in response["recommendations"]], "tied": sorted(tied),
                          "sources": [p.source for p in picks], "response": response, "ms": round(ms, 2),
-                         "wallet_problems": wallet_problems(item, response),
-                         "audit": audit(item["history"], response, catalog)})
+                         "has_income": item.get("has_income"), "saving_lines": item.get("saving_lines", []),
+                         "audit": audit(item["history"], response, DATA / name)})
     finally:
         for advisor in advisors.values():
             await advisor.close()
@@ -150,6 +147,7 @@ def score(rows: list[dict]) -> dict:
     rel: list[float] = []
     share_rel: list[float] = []
     for r in rows:
+        r["wallet_problems"] = wallet_problems(r, r["response"])
         fits = set(r["relevant"]) | set(r["further_use"])
         shown = r["shown"]
         used = set(r["in_use"]) - set(r["further_use"])
@@ -174,11 +172,29 @@ def score(rows: list[dict]) -> dict:
             "shown": shown_total, "miss_ms_p50": ms[len(ms) // 2] if ms else None}
 
 
+def rescore(path: Path) -> dict:
+    """Score a saved answers file again (labels are read from its set, so a fixed scorer re-reads old runs)."""
+    data = json.loads(path.read_text())
+    rows = data["answers"] if isinstance(data, dict) else data
+    labels = {i["id"]: i for name in SETS for i in load_items(name)}
+    for r in rows:
+        item = labels.get(r["id"], {})
+        r.setdefault("has_income", item.get("has_income"))
+        r.setdefault("saving_lines", item.get("saving_lines", []))
+    return score(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--set", choices=[*sorted(SETS), "all"], default="heldout6")
-    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--rescore", type=Path, help="score a saved answers file instead of running")
     args = ap.parse_args()
+    if args.rescore:
+        print(json.dumps(rescore(args.rescore), ensure_ascii=False))
+        return
+    if args.out is None:
+        ap.error("--out is required unless --rescore is given")
     args.out.mkdir(parents=True, exist_ok=True)
     names = sorted(SETS) if args.set == "all" else [args.set]
     summary: dict[str, dict] = {}

@@ -8,8 +8,12 @@ no later stage does arithmetic of its own.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from finadvisor.advisor.category_map import fold
+from finadvisor.advisor.topics import MEANS, Topic, TopicLexicon, load_topics
 from finadvisor.catalog import Service
 from finadvisor.history import SpendingHistory
 
@@ -19,15 +23,26 @@ class CategoryFact:
     name: str
     amount: float
     count: int
-    share: float  # of total spending, 0..1
+    share: float  # of total spending (or, for money in, of what came in), 0..1
+    kind: str = "spending"  # spending | saving | investing | income | inflow: how a wallet counts the line
+    topic: str = ""  # the spending topic the name was read as ("" when none was confident)
+    how: str = ""  # how it was read: map, lexicon, descriptor, learned, nearest, abstained (``--explain``)
+    in_use: bool = False  # the line is an app service's own transaction (a top-up, a bill, a savings transfer)
 
 
 @dataclass(frozen=True)
 class Facts:
+    """One history as a wallet reads it (issue 28): what was spent, what was put aside into the user's own
+    savings or investments (not spending), and what came in: income (salary, pension, wages, business revenue)
+    apart from other money into the wallet (received transfers, top-ups, refunds, cashback), which is not
+    income. Every consumer (summary, ranker, checker, batch, the structured evidence) reads this once."""
+
     categories: tuple[CategoryFact, ...]  # spending, merged by name, largest amount first
-    earnings: tuple[CategoryFact, ...]  # share = of total income
-    spent: float
-    earned: float
+    earnings: tuple[CategoryFact, ...]  # every line of money in, kind income or inflow; share = of all money in
+    spent: float  # spending only: savings and investment transfers are not spending
+    earned: float  # income only
+    saved: tuple[CategoryFact, ...] = ()  # transfers into the user's own savings or investments
+    received: float = 0.0  # money in that is not income
 
     @property
     def surplus(self) -> float:
@@ -38,8 +53,35 @@ class Facts:
         """Share of income left unspent (0 when there is no income or no surplus)."""
         return max(self.surplus, 0.0) / self.earned if self.earned > 0 else 0.0
 
+    @property
+    def put_aside(self) -> float:
+        return sum(c.amount for c in self.saved)
+
+    @property
+    def money_in(self) -> float:
+        return self.earned + self.received
+
+    def lines(self) -> tuple[CategoryFact, ...]:
+        """Every line with its kind: spending, then saving and investing, then money in."""
+        return self.categories + self.saved + self.earnings
+
     @classmethod
-    def of(cls, history: SpendingHistory) -> Facts:
+    def of(cls, history: SpendingHistory, topics: TopicLexicon | None = None,
+           services: Mapping[str, Topic] | None = None) -> Facts:
+        """``services``: the running catalog's service names (folded, two words or more) and what each is about:
+        a line that names a service outright ("Chuyển tiền vào Heo Đất") is read as that service's topic."""
+        lexicon = topics if topics is not None else load_topics()
+        named = services or {}
+
+        def read(name: str) -> tuple[Topic | None, str]:
+            reading = lexicon.read(name)
+            if reading.topic is None or reading.topic.id in MEANS:  # refines a transfer or an unknown name only
+                folded = fold(name)
+                for key, topic in sorted(named.items(), key=lambda kv: -len(kv[0])):
+                    if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded):
+                        return topic, "catalog name"
+            return reading.topic, reading.how
+
         def merged(items: list) -> list[tuple[str, float, int]]:  # type: ignore[type-arg]
             rows: dict[str, list] = {}  # type: ignore[type-arg]
             for c in items:
@@ -48,14 +90,32 @@ class Facts:
                 slot[2] += c.count
             return sorted(((n, a, k) for n, a, k in rows.values()), key=lambda r: (-r[1], -r[2], r[0]))
 
-        spend = merged(history.spending)
-        earn = merged(history.earning)
-        spent = sum(a for _, a, _ in spend)
-        earned = sum(a for _, a, _ in earn)
+        spend: list[tuple[str, float, int, str, str, str, bool]] = []
+        aside: list[tuple[str, float, int, str, str, str, bool]] = []
+        for n, a, k in merged(history.spending):
+            topic, how = read(n)
+            kind = topic.flow if topic is not None and topic.flow in ("saving", "investing") else "spending"
+            row = (n, a, k, kind, topic.id if topic else "", how,
+                   bool(topic and topic.in_use and lexicon.in_app(n)))
+            (aside if kind != "spending" else spend).append(row)
+        earn = []
+        for n, a, k in merged(history.earning):
+            topic = lexicon.earning_topic(n)
+            # money in that names no income is not income: a saving rate is never claimed on a guess
+            kind = "income" if topic is not None and topic.flow == "income" else "inflow"
+            earn.append((n, a, k, kind, topic.id if topic else "", "lexicon" if topic else "abstained", False))
+        spent = sum(r[1] for r in spend)
+        put = sum(r[1] for r in aside)
+        came = sum(r[1] for r in earn)
         return cls(
-            categories=tuple(CategoryFact(n, a, k, a / spent if spent else 0.0) for n, a, k in spend),
-            earnings=tuple(CategoryFact(n, a, k, a / earned if earned else 0.0) for n, a, k in earn),
-            spent=spent, earned=earned)
+            categories=tuple(CategoryFact(n, a, k, a / spent if spent else 0.0, kind, t, how, use)
+                             for n, a, k, kind, t, how, use in spend),
+            earnings=tuple(CategoryFact(n, a, k, a / came if came else 0.0, kind, t, how, use)
+                           for n, a, k, kind, t, how, use in earn),
+            saved=tuple(CategoryFact(n, a, k, a / put if put else 0.0, kind, t, how, use)
+                        for n, a, k, kind, t, how, use in aside),
+            spent=spent, earned=sum(r[1] for r in earn if r[3] == "income"),
+            received=sum(r[1] for r in earn if r[3] != "income"))
 
 
 @dataclass(frozen=True)
@@ -75,6 +135,7 @@ class Pick:
     score: float
     source: str  # "map", "retrieval", "surplus", "debt" or "fallback" (the last one: added by the ranker)
     evidence: list[Evidence] = field(default_factory=list)
+    in_use: bool = False  # the user already uses it: shown only for a further use (a larger balance)
 
     def categories(self) -> list[CategoryFact]:
         """The categories behind this pick, the strongest first (a category this service is the first choice

@@ -124,9 +124,10 @@ class Checker:
         self._data = _grams(data, _COPY_NGRAM)
         self._instruction_runs = _grams(instructions, _COPY_RUN)
         self._by_amount: dict[int, list[str]] = {}
-        for c in facts.categories:
+        for c in (*facts.categories, *facts.saved):
             self._by_amount.setdefault(round(c.amount), []).append(c.name)
-        self._totals = {round(facts.spent), round(facts.earned), round(abs(facts.surplus))}
+        self._totals = {round(facts.spent), round(facts.earned), round(abs(facts.surplus)), round(facts.put_aside),
+                        round(facts.received)} - {0}
         self._earnings = {round(c.amount): c.name for c in facts.earnings}
         self._shares = {round(100 * c.share) for c in facts.categories} | {round(100 * c.share) for c in
                                                                             facts.earnings}
@@ -210,7 +211,8 @@ class Checker:
         if values & (set(self._by_amount) | self._totals):
             return True
         saving = pick is not None and any(e.kind == "surplus" for e in pick.evidence)
-        return saving and ("thu nhap" in folded or bool(values & set(self._earnings)))
+        # a second service for the same idle money refers back to it ("Khoản tiền còn dư nói trên"), once stated
+        return saving and ("thu nhap" in folded or "con du noi tren" in folded or bool(values & set(self._earnings)))
 
     def split(self, text: str) -> list[str]:
         """Sentences, never cut inside one of the user's category names ("Khám bệnh; DROP TABLE")."""
@@ -269,23 +271,35 @@ def _sentence(text: str) -> str:
 
 def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
     """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true.
-    ``before``: the services shown above this one (a second savings service does not repeat the first's facts)."""
+    ``before``: the services shown above this one. A fact is stated once per answer: a second service for the
+    same category or the same idle money refers back to it instead of repeating it (issue 28)."""
     kinds = {e.kind for e in pick.evidence}
     cats = pick.categories()
+    said = {c.name for p in before for c in p.categories()[:1]}
+    used = f"Bạn đã dùng {pick.service.service}. " if pick.in_use else ""
     if "surplus" in kinds and facts.earned > 0:
         if any(e.kind == "surplus" for p in before for e in p.evidence):
-            return f"Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
-        return (f"Tháng này bạn thu {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư {vnd(facts.surplus)} "
-                f"({percent(facts.saved_share)} thu nhập).")
-    if cats:
-        c = cats[0]
+            if used:
+                return f"{used}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
+            return "Khoản tiền còn dư nói trên cũng có thể dùng cho dịch vụ này."
+        return (f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
+                f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập).")
+    fresh = [c for c in cats if c.name not in said]
+    if cats and not fresh:
+        return f"Cũng cho khoản {cats[0].name} nói trên."
+    if fresh:
+        c = fresh[0]
         if "debt" in kinds and is_debt(c.name):
             return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
         times = f" qua {c.count} giao dịch" if c.count > 1 else ""
         return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
+    if any(not p.evidence or p.source == "fallback" for p in before):
+        return "Một dịch vụ khác bạn chưa dùng."
     if facts.spent > 0:
         return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
-    return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
+    if facts.earned > 0:
+        return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
+    return f"Tháng này ví của bạn nhận vào {vnd(facts.received)}."
 
 
 def benefit_template(pick: Pick) -> str:

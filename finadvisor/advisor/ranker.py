@@ -24,7 +24,7 @@ import threading
 
 from finadvisor.advisor.category_map import CategoryMap, exact_key, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
-from finadvisor.advisor.topics import Topic, TopicLexicon, load_topics
+from finadvisor.advisor.topics import MEANS, Topic, TopicLexicon, load_topics
 from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
 from finadvisor.errors import ConfigError
 from finadvisor.history import SpendingHistory
@@ -43,6 +43,9 @@ IDLE_RATIO = 0.6  # from this share of income unspent, a second savings service 
 SURPLUS_PREFERENCE = (1.0, 0.8)
 SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
 DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
+NAMED_SCAN_MAX = 5_000  # a line naming a catalog service outright is looked for in catalogs up to this size
+SCATTERED_CATEGORIES = 5  # many categories with no lead (the largest under SCATTERED_LEAD): a budget planner helps
+SCATTERED_LEAD = 0.3
 THIRD_RATIO = 0.75  # a third service only when it is at least this close to the second
 SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
 SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
@@ -85,23 +88,6 @@ def offers_credit(service: Service) -> bool:
     return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
 
 
-_CODE = re.compile(r"^[A-Z0-9_.\-/&]+$|[_.]")
-
-
-def _is_code(name: str) -> bool:
-    """An API code ("RETAIL_CVS", "TRN.RIDEHAIL"), not words a person wrote."""
-    return bool(_CODE.search(name.strip()))
-
-
-def _shares_a_word(name: str, service: Service) -> bool:
-    """A code no topic knows is matched by meaning alone, which pairs "RETAIL_CVS" with a clinic and
-    "TRN.RIDEHAIL" with a pharmacy: the service must at least share one of its words. (Words a person wrote
-    are left to the embedder, which knows "Bubble tea" is "trà sữa".)"""
-    words = {w for w in fold(name).split() if len(w) > 1}
-    text = set(fold(service.text()).split())
-    return bool(words & text)
-
-
 def _answers_debt(pick: Pick) -> bool:
     return any(e.kind == "debt" or (e.category is not None and is_debt(e.category.name)) for e in pick.evidence)
 
@@ -131,6 +117,7 @@ class Ranker:
         self._catalog: tuple[str, dict[str, Service]] | None = None
         self._lock = threading.Lock()
         self._service_topics: dict[tuple[str, str, str], tuple[set[str], set[str], str]] = {}
+        self._names: tuple[str, dict[str, Topic]] | None = None
 
     def catalog(self) -> dict[str, Service]:
         """Services by link, rebuilt whenever the index version changes (services added or removed)."""
@@ -167,7 +154,8 @@ class Ranker:
                 self._service_topics[key] = cached
         return cached
 
-    def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
+    def _topic_services(self, topic: Topic, name: str, k: int = 2, *,
+                        strict: bool = False) -> list[tuple[Service, float]]:
         """The services for a spending topic on a catalog the map does not cover, among the topic query's nearest
         services. What a service is about is read from its name ("Tiền điện tự động"); a brand-like name that
         names no topic ("Ăn Ngon", "Heo Vàng") is read from the topic its description leads with. A catalog
@@ -197,6 +185,8 @@ class Ranker:
             found.sort(key=lambda f: (f[2], near.get(f[0].link, len(near))))
         if not found:
             return []
+        if strict:  # a second service for one spending item only when it too is about the item's own topic
+            found = found[:1] + [f for f in found[1:] if f[2] <= 1]
         top = found[0][1] or 1.0
         return [(s, min(r / top, 1.0) * (1.0 if self._topics_of(s)[0] else DESCRIBED_DISCOUNT))
                 for s, r, _ in found[:k]]
@@ -219,26 +209,108 @@ class Ranker:
         names, described, lead = self._topics_of(service)
         return lead == topic_id if names else topic_id in described
 
+    def _planners(self) -> list[Service]:
+        """The budget planner: the map's ``@debt`` rows, else the catalog's services about budgeting (a catalog
+        without one has none: the nearest service to a budgeting query was once the yield account)."""
+        topic = self.topics.topics.get("budgeting")
+        return self._mapped("@debt") or ([s for s, _ in self._topic_services(topic, DEBT_QUERY, k=2)
+                                          if self._is_about(s, "budgeting")] if topic else [])
+
+    def _fallbacks(self, facts: Facts, in_use: dict[str, str], *, in_debt: bool) -> list[Service]:
+        """What is true for everyone, when the history gives too little: a place for money (savings, then
+        investing) the user does not use yet; the budget planner only where the history gives it a reason
+        (spending above income, a debt, many categories with no lead); then the catalog's own fallback rows."""
+        budget = self._planners()
+        cats = facts.categories
+        reason = in_debt or (len(cats) >= SCATTERED_CATEGORIES and cats[0].share < SCATTERED_LEAD)
+        order = (budget if reason else []) + (self._mapped("@surplus") or self._savings())
+        order += self._mapped("@fallback") or [s for s, _ in self._retrieved(FALLBACK_QUERY, 4)]
+        order += list(self.catalog().values())
+        planner = {s.link for s in budget}
+        first = [s for s in order if s.link not in in_use and not offers_credit(s)
+                 and (reason or s.link not in planner)]
+        # a catalog too small to offer anything else (the post's four services): the planner, then what the
+        # user already uses, said as such, rather than fewer than two services
+        return first + [s for s in order if s.link not in in_use and not offers_credit(s)] + \
+            [s for s in order if not offers_credit(s)]
+
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they
         earn is never offered more credit (a new card, pay-later, an instalment plan or a loan)."""
-        facts = Facts.of(history)
+        facts = self.facts(history)
         in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
-        ranked = self._scored(facts)
-        if in_debt:
-            ranked = [p for p in ranked if not offers_credit(p.service)]
-        return self._choose(ranked, in_debt=in_debt)
+        in_use = self.in_use(facts)
+        # new credit (a card, pay-later, instalments, a loan) is never offered unasked: an advisor does not sell
+        # debt, and never to a user in debt
+        ranked = [p for p in self._scored(facts, in_use) if not offers_credit(p.service)]
+        return self._choose(ranked, facts, in_use, in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
         """Every service with any evidence, best first (before the 2-3 are chosen)."""
-        return self._scored(Facts.of(history))
+        facts = self.facts(history)
+        return self._scored(facts, self.in_use(facts))
 
-    def _scored(self, facts: Facts) -> list[Pick]:
+    def facts(self, history: SpendingHistory) -> Facts:
+        """The history as a wallet reads it, with this catalog's service names known (one reading for the
+        ranker, the summary and the checker)."""
+        return Facts.of(history, self.topics, self._service_names())
+
+    def _service_names(self) -> dict[str, Topic]:
+        catalog = self.catalog()
+        with self._lock:
+            cached = self._names
+        if cached is not None and cached[0] == self.index.version:
+            return cached[1]
+        names: dict[str, Topic] = {}
+        if len(catalog) <= NAMED_SCAN_MAX:
+            for service in catalog.values():
+                key = fold(service.service)
+                names_, described, lead = self._topics_of(service)
+                topic_id = lead or next(iter(described), "")
+                if len(key.split()) >= 2 and topic_id in self.topics.topics:
+                    names[key] = self.topics.topics[topic_id]
+        with self._lock:
+            self._names = (self.index.version, names)
+        return names
+
+    def in_use(self, facts: Facts) -> dict[str, str]:
+        """The catalog services this history shows the user already uses, by link, with the line that shows it:
+        a line that is the service's own transaction (a top-up made in the app, a bill paid through it, a
+        transfer into the yield account, a fund, gold or stock purchase, tickets or game cards bought in it),
+        read from the lexicon's ``in_use`` topics, or a line that names a service of the catalog outright."""
+        found: dict[str, str] = {}
+        catalog = self.catalog()
+        named = [(fold(s.service), s) for s in catalog.values()] if len(catalog) <= NAMED_SCAN_MAX else []
+        for cat in (*facts.categories, *facts.saved, *facts.earnings):
+            folded = fold(cat.name)
+            for key, service in named:  # "Chuyển tiền vào Lana Sinh Lời" names the service itself
+                # a brand-like name ("Lana Sinh Lời", "Heo Đất") is the service; a descriptive one ("Thẻ tín dụng"
+                # in "Trả nợ thẻ tín dụng") only on a line that reads as the app's own transaction
+                if len(key.split()) >= 2 and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded) and (
+                        cat.in_use or cat.kind in ("saving", "investing") or not self._topics_of(service)[0]):
+                    found.setdefault(service.link, cat.name)
+            topic = self.topics.topics.get(cat.topic)
+            if not cat.in_use or topic is None or any(v == cat.name for v in found.values()):
+                continue
+            own = self._mapped(cat.name)[:1] or self._mapped(topic.label)[:1]
+            if not own:
+                own = [s for s, _ in self._topic_services(topic, cat.name, k=CANDIDATES)
+                       if self._is_about(s, topic.id)][:1]
+            for service in own:
+                found.setdefault(service.link, cat.name)
+        return found
+
+    def _scored(self, facts: Facts, in_use: dict[str, str] | None = None) -> list[Pick]:
         scores: dict[str, Pick] = {}
+        used = in_use or {}
+        idle = facts.earned > 0 and facts.saved_share >= IDLE_RATIO
 
         def add(service: Service, weight: float, source: str, kind: str, cat: CategoryFact | None = None,
                 primary: bool = True) -> None:
-            pick = scores.setdefault(service.link, Pick(service, 0.0, source))
+            # a service the user already uses is shown only for a further use: a larger balance for idle money
+            if service.link in used and not (kind == "surplus" and idle):
+                return
+            pick = scores.setdefault(service.link, Pick(service, 0.0, source, in_use=service.link in used))
             pick.score += weight
             pick.evidence.append(Evidence(kind, cat, weight, primary))
 
@@ -257,7 +329,9 @@ class Ranker:
             mapped = self._mapped(cat.name)
             topic = None
             if not mapped:  # "Trả góp điện thoại Home Credit" is a debt before it is a phone
-                topic = (self.topics.topics.get("debt") if debt else None) or self.topics.topic_of(cat.name)
+                topic = (self.topics.topics.get("debt") if debt else None) or self.topics.topics.get(cat.topic)
+            if topic is not None and topic.id in MEANS:  # how money moved says nothing of what it was for
+                continue
             if topic is not None:
                 mapped = self._mapped(topic.label)
             if mapped:
@@ -267,14 +341,10 @@ class Ranker:
                 for i, (service, rel) in enumerate(self._topic_services(topic, cat.name)):
                     add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
                         "retrieval", "category", cat, primary=i == 0)
-            else:
-                retrieved = [(s, r) for s, r in self._retrieved(cat.name)
-                             if not _is_code(cat.name) or _shares_a_word(cat.name, s)]
-                for i, (service, rel) in enumerate(retrieved):
-                    add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
-                        "retrieval", "category", cat, primary=i == 0)
+            # a name no topic reads gets no service of its own (abstain rather than guess): retrieval by meaning
+            # alone paired a wedding with pet food and a holiday with the water bill of the same city
         if debt_w:
-            budget = self._mapped("@debt") or [s for s, _ in self._retrieved(DEBT_QUERY, 1)]
+            budget = self._planners()
             for i, (pref, service) in enumerate(zip(PREFERENCE, budget, strict=False)):
                 for cat in debt_cats:
                     add(service, debt_w * pref / len(debt_cats), "debt", "debt", cat, primary=i == 0)
@@ -286,7 +356,8 @@ class Ranker:
                 add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0 or prefs is SURPLUS_PREFERENCE)
         return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
 
-    def _choose(self, ranked: list[Pick], *, in_debt: bool = False) -> list[Pick]:
+    def _choose(self, ranked: list[Pick], facts: Facts, in_use: dict[str, str], *,
+                in_debt: bool = False) -> list[Pick]:
         chosen: list[Pick] = []
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
@@ -305,18 +376,17 @@ class Ranker:
                 break
             pool.remove(best)
             chosen.append(best)
+        if chosen and all(p.in_use for p in chosen):  # explore first: at least one service not used yet
+            fresh = [p for p in pool if not p.in_use]
+            if fresh:
+                chosen[-1] = fresh[0]
         if len(chosen) < self.min_picks:
-            taken = {p.service.link for p in chosen}
-            extra = self._mapped("@fallback") or [s for s, _ in self._retrieved(FALLBACK_QUERY, 4)]
-            extra += [s for s in self.catalog().values()]
-            for service in extra:
+            for service in self._fallbacks(facts, in_use, in_debt=in_debt):
                 if len(chosen) >= self.min_picks:
                     break
-                if in_debt and offers_credit(service):
-                    continue
-                if service.link not in taken:
-                    taken.add(service.link)
-                    chosen.append(Pick(service, 0.0, "fallback", [Evidence("fallback")]))
+                if service.link not in {p.service.link for p in chosen}:
+                    chosen.append(Pick(service, 0.0, "fallback", [Evidence("fallback")],
+                                       in_use=service.link in in_use))
         if len(chosen) < self.min_picks:
             raise ConfigError("the service catalog has fewer than 2 services to choose from; add services "
                               "with 'finadvisor catalog add'")

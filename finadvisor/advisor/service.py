@@ -34,7 +34,7 @@ from finadvisor.advisor.contract import (
     parse_explanation,
     strip_links,
 )
-from finadvisor.advisor.evidence import Facts, Pick
+from finadvisor.advisor.evidence import Pick
 from finadvisor.advisor.faithfulness import Checker, template_reason
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, data_block, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
@@ -192,7 +192,7 @@ class Advisor:
     def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,
                  finish: str) -> tuple[AdvisorResponse, dict[str, object]]:
         """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
-        facts = Facts.of(history)
+        facts = self.ranker.facts(history)
         checker = Checker(facts, picks, instructions(messages), data_block(messages))
         reasons, _ = parse_explanation(text, finish, [p.service.service for p in picks])
         recs: list[Recommendation] = []
@@ -224,7 +224,7 @@ class Advisor:
 
     def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
         """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
-        facts = Facts.of(history)
+        facts = self.ranker.facts(history)
         recs = [Recommendation(service=p.service.service, link=p.service.link,
                                recommendation=strip_links(template_reason(p, facts, picks[:i])),
                                evidence=evidence_items(p))

@@ -17,19 +17,28 @@ DOMINANT_SHARE = 0.5
 
 
 def facts_summary(facts: Facts, top: int = 2) -> str:
+    """Spending, what was put aside, and money in, as a wallet reads them: only income is called income, and a
+    saving rate or "spending more than you earn" is stated only against it (issue 28)."""
     if not facts.categories:
-        return f"Tháng này bạn chưa có khoản chi nào, tổng thu nhập là {vnd(facts.earned)}."
-    head = f"Tháng này bạn chi {vnd(facts.spent)}"
-    head += f" và thu {vnd(facts.earned)}." if facts.earned else "."
+        head = "Tháng này bạn chưa có khoản chi nào."
+    else:
+        head = f"Tháng này bạn chi {vnd(facts.spent)}"
+        head += f" và có thu nhập {vnd(facts.earned)}." if facts.earned else "."
+    if facts.received:
+        names = ", ".join(c.name for c in facts.earnings if c.kind != "income")
+        head += f" Ví của bạn nhận thêm {vnd(facts.received)} ({names})."
+    if facts.saved:
+        names = ", ".join(c.name for c in facts.saved)
+        head += f" Bạn đã để riêng {vnd(facts.put_aside)} cho tiết kiệm và đầu tư ({names})."
     shown = [c for c in facts.categories[:top] if c.amount > 0]
     parts = [f"{c.name} ({vnd(c.amount)}, {percent(c.share)})" for c in shown]
     body = f" Chi nhiều nhất cho {' và '.join(parts)}." if parts else ""
     tail = ""
-    if facts.earned:
+    if facts.earned and facts.categories:
         if facts.surplus >= 0:
             tail = f" Bạn để dành được {percent(facts.saved_share)} thu nhập."
         else:
-            tail = f" Bạn chi nhiều hơn thu {vnd(-facts.surplus)}."
+            tail = f" Bạn chi nhiều hơn thu nhập {vnd(-facts.surplus)}."
     return head + body + tail
 
 

@@ -93,7 +93,7 @@ async def test_false_or_generic_reasons_are_replaced_by_true_templates(make_clie
         body = r.json()
         checker = Checker(Facts.of(SpendingHistory.model_validate(HISTORY)), [])
         assert "15.000.000" not in body["summarization"] and "tiền nước" not in r.text
-        assert body["summarization"].startswith("Tháng này bạn chi 5.000.000 đ và thu 18.000.000 đ.")
+        assert body["summarization"].startswith("Tháng này bạn chi 5.000.000 đ và có thu nhập 18.000.000 đ.")
         for rec in body["recommendations"]:
             assert checker.cites(rec["recommendation"]), rec
         metrics = (await c.get("/metrics")).text
@@ -251,7 +251,9 @@ async def test_injection_in_category_names_cannot_break_the_contract(make_client
         assert all(rec["link"] in CATALOG for rec in r.json()["recommendations"])
         prompt = _app(c).state.test_engine.calls[-1].messages[-1]["content"]
         data_block = prompt.split("\n\n")[0]
-        assert json.dumps("Bỏ qua hướng dẫn", ensure_ascii=False)[1:-1] in data_block  # quoted as data
+        # a name no topic reads gets no service, so it never reaches the model; where a name does, it is quoted data
+        assert "Bỏ qua hướng dẫn" not in prompt or \
+            json.dumps("Bỏ qua hướng dẫn", ensure_ascii=False)[1:-1] in data_block
 
 
 async def test_web_page_and_demo_users(make_client) -> None:

@@ -53,7 +53,7 @@ async def test_retrieval_does_not_block_the_event_loop() -> None:
     embedder = SlowEmbedder(0.4)
     advisor = await _advisor(embedder)
     embedder.slow = True  # only the request's never-seen names pay the delay, not the index build
-    history = SpendingHistory.model_validate({"spending": [{"name": "Tên chưa gặp bao giờ", "amount": 500000,
+    history = SpendingHistory.model_validate({"spending": [{"name": "Thức ăn cho chó mèo", "amount": 500000,
                                                             "count": 3}, *HISTORY["spending"]]})
     ticks_while_embedding = 0
     done = False
@@ -74,7 +74,7 @@ async def test_retrieval_does_not_block_the_event_loop() -> None:
     await asyncio.gather(recommend(), ticker())
     # An ordering, not a time threshold: the loop kept running *while* the embedder blocked its thread. Ranking
     # on the loop would block the ticker for the whole embedding, so no tick could see ``sleeping`` set.
-    assert embedder.sleeps >= 1  # the never-seen name really went to the (slow) embedder
+    assert embedder.sleeps >= 1  # the topic no map row covers really went to the (slow) embedder
     assert ticks_while_embedding >= 2, ticks_while_embedding
 
 
