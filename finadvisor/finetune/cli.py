@@ -9,7 +9,7 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -113,7 +113,8 @@ def eval_cmd(
     data: Annotated[Path, Opt(help="Held-out ChatML JSONL.")],
     adapter: Annotated[Path | None, Opt(help="PEFT adapter folder; omit to score the base only.")] = None,
     base: Annotated[str | None, Opt(help="Base model; default: the adapter's recorded base.")] = None,
-    engine: Annotated[str | None, Opt(help="llamacpp (GGUF base) or transformers. [default: by base]")] = None,
+    engine: Annotated[Literal["llamacpp", "transformers"] | None, Opt(
+        help="llamacpp (GGUF base) or transformers.", show_default="by base")] = None,
     limit: Annotated[int | None, Opt(help="Evaluate only the first N pairs.")] = None,
     max_tokens: Annotated[int, Opt(help="Max tokens per answer.")] = 192,
     report: Annotated[Path | None, Opt(help="Write per-example outputs and scores as JSON here.")] = None,
