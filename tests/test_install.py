@@ -35,3 +35,16 @@ def test_an_unknown_mode_is_a_usage_error() -> None:
     result = subprocess.run(["bash", str(ROOT / "scripts" / "install.sh"), "bogus"], capture_output=True, text=True,
                             timeout=60)
     assert result.returncode == 2 and "usage: bash scripts/install.sh [all|serve]" in result.stderr
+
+
+def test_every_repository_path_the_readme_names_exists() -> None:
+    """The README's first line used to send readers to ``shared/seed``, a folder outside the repository."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    named = {t for t in re.findall(r"`([^`\s]+)`", readme)
+             if re.match(r"(finadvisor|docs|scripts|tests|benchmarks|recipes|shared|\.ci)/", t)}
+    assert named, "the README names no repository path"
+    missing = sorted(t for t in named if not (ROOT / t.rstrip(".,:")).exists())
+    assert missing == []
+    first_screen = readme.split("## What it does")[0]
+    assert "bash scripts/install.sh && .venv/bin/finadvisor serve" in first_screen
+    assert "bash scripts/test.sh" in first_screen and "bash scripts/install.sh serve" in first_screen
