@@ -87,7 +87,7 @@ def test_a_concurrent_run_is_refused_and_a_kill_loses_nothing(tmp_path: Path) ->
     first is then killed with SIGKILL mid-run (its lock dies with it) and a third run completes the file."""
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     users = write_users(src, 60)
-    first = _start(src, out, tmp_path, ttft=0.1)
+    first = _start(src, out, tmp_path, ttft=2.0)  # 60 users at 2 s each on 8 workers: busy for ~15 s
     _wait_for_lines(first, out, 3)
     second = _start(src, out, tmp_path, ttft=0.0)
     _, stderr = second.communicate(timeout=60)
