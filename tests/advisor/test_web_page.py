@@ -19,6 +19,14 @@ from finadvisor.settings import Settings
 from tests.advisor.conftest import good_script
 from tests.helpers import free_port, require_binary, wait_healthy
 
+
+def expect(locator):  # type: ignore[no-untyped-def]
+    """Playwright's auto-waiting assertions (imported late: playwright is optional). The page's CSP forbids
+    eval, so waits are on locators, never on string predicates (``wait_for_function``)."""
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "histories" / "hostile-names.json"
@@ -61,7 +69,7 @@ def page(browser):  # type: ignore[no-untyped-def]
 def test_demo_user_chart_and_recommendation_cards(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(base_url + "/")
-    page.wait_for_function("document.querySelectorAll('#user option').length > 1")
+    page.wait_for_selector("#user option:nth-child(2)", state="attached")  # no string predicates: the CSP forbids eval
     page.select_option("#user", "chi-noi-tro")
     page.wait_for_selector("#chart svg rect")
     assert page.locator("#chart svg rect").count() == 6  # one bar per spending category
@@ -73,7 +81,7 @@ def test_demo_user_chart_and_recommendation_cards(page, base_url: str) -> None: 
     assert "Tháng này" in page.inner_text("#summary")
     page.screenshot(path=str(ARTIFACTS / "web-recommendations.png"), full_page=True)
     page.click("#go")  # the second time comes from the cache
-    page.wait_for_function("document.getElementById('status').textContent.includes('bộ nhớ đệm')")
+    expect(page.locator("#status")).to_contain_text("bộ nhớ đệm")
 
 
 def test_error_states_are_shown(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
@@ -83,8 +91,8 @@ def test_error_states_are_shown(page, base_url: str) -> None:  # type: ignore[no
     assert "không phải JSON hợp lệ" in page.inner_text("#error")
     page.fill("#history", '{"spending": [{"name": "Ăn uống", "amount": -5}]}')
     page.click("#go")
-    page.wait_for_function("!document.getElementById('error').hidden && "
-                           "document.getElementById('error').textContent.includes('amount')")
+    expect(page.locator("#error")).to_be_visible()
+    expect(page.locator("#error")).to_contain_text("amount")
     page.screenshot(path=str(ARTIFACTS / "web-error.png"), full_page=True)
 
 
@@ -159,7 +167,7 @@ def test_every_demo_users_cards_pass_the_faithfulness_check_on_a_phone(phone, ba
     ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
     ARTIFACTS.mkdir(exist_ok=True)
     phone.goto(base_url + "/")
-    phone.wait_for_function("document.querySelectorAll('#user option').length > 1")
+    phone.wait_for_selector("#user option:nth-child(2)", state="attached")
     users = _demo_users()
     assert len(users) >= 5
     for user in users:
