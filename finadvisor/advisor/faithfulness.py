@@ -27,6 +27,7 @@ from finadvisor.advisor.contract import is_vietnamese
 from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.prompt import first_sentence, percent, vnd
 from finadvisor.advisor.ranker import is_debt
+from finadvisor.advisor.topics import MEANS, load_topics
 from finadvisor.catalog import Service
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
@@ -46,43 +47,27 @@ _MIN_WORDS = 5
 _FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:(?:trieu|nghin|ngan|ty|k)\s+)?(?:usd|dollars?|do la|eur|euros?)\b"
                              r"|\b(?:usd|eur)\s*\d(?![\d\s]*(?:d|dong|vnd)\b)")
 
-# Spending topics as folded phrases. Longer phrases are matched (and blanked) first, so "tiền điện thoại" is a
-# phone top-up and never an electricity bill, and "ví điện tử" is nothing at all.
-TOPICS: dict[str, tuple[str, ...]] = {
-    "none": ("vi dien tu", "dien tu", "tien dien tu"),
-    "phone": ("tien dien thoai", "nap tien dien thoai", "dien thoai", "thue bao", "the cao", "goi data",
-              "data di dong", "4g", "5g", "top up", "viettel", "mobifone", "vinaphone"),
-    "electricity": ("tien dien", "hoa don dien", "dien nuoc", "dien sinh hoat", "so dien", "electricity", "evn"),
-    "water": ("tien nuoc", "hoa don nuoc", "nuoc sinh hoat", "nuoc sach", "water bill"),
-    "internet": ("internet", "wifi", "truyen hinh", "cap quang"),
-    "food": ("an uong", "do an", "ca phe", "tra sua", "nha hang", "an sang", "an trua", "an toi", "an vat",
-             "quan an", "food", "dining", "coffee"),
-    "groceries": ("di cho", "sieu thi", "thuc pham", "rau cu", "tap hoa", "groceries"),
-    "transport": ("di chuyen", "di lai", "dat xe", "goi xe", "taxi", "xe om", "xe cong nghe", "tien xang",
-                  "do xang", "transport", "ride hailing"),
-    "travel": ("du lich", "may bay", "khach san", "chuyen bay", "ve tau", "xe khach", "flight", "hotel", "travel"),
-    "tuition": ("hoc phi", "truong hoc", "khoa hoc", "hoc them", "tuition"),
-    "health": ("kham benh", "benh vien", "nha thuoc", "mua thuoc", "tien thuoc", "vien phi", "nha khoa",
-               "pharmacy", "hospital"),
-    "shopping": ("mua sam", "thoi trang", "quan ao", "shopping"),
-    "rent": ("tien nha", "thue nha", "tien tro", "phong tro", "tien phong"),
-    "entertainment": ("xem phim", "rap chieu", "giai tri", "nghe nhac", "concert", "ca nhac"),
-    "debt": ("tra no", "du no", "the tin dung", "khoan vay", "tra gop", "no the", "credit card", "tre han",
-             "phi phat", "lai phat"),
-    "insurance": ("bao hiem", "insurance"),
-}
-_PHRASES = sorted(((p, t) for t, ps in TOPICS.items() for p in ps), key=lambda r: -len(r[0]))
-_PHRASE_RE = [(re.compile(rf"(?<!\w){re.escape(p)}(?!\w)"), t) for p, t in _PHRASES]
-
-
 def topics(text: str) -> set[str]:
-    folded = fold(text)
-    found: set[str] = set()
-    for pattern, topic in _PHRASE_RE:
-        if pattern.search(folded):
-            found.add(topic)
-            folded = pattern.sub(" ", folded)
-    return found - {"none"}
+    """The spending topics a text speaks of, read with the one spending lexicon (``spending_topics.csv``) the
+    ranker and the query builder read too (issue 23): longer phrases first, so "tiền điện thoại" is a phone
+    top-up and never an electricity bill, and "ví điện tử" is a wallet."""
+    return {t.id for t in load_topics().topics_in(text)}
+
+
+def _claims(text: str) -> set[str]:
+    """The spending topics a sentence claims of the user: saving, investing and the ways money moves
+    ("giúp bạn tiết kiệm", "ví điện tử") are advice and means, not a spending the user might lack."""
+    lexicon = load_topics().topics
+    return {t for t in topics(text) if lexicon[t].flow == "spending" and t not in MEANS}
+
+
+def _related(topic: str, allowed: set[str]) -> bool:
+    """A topic is allowed when it is one of the allowed topics, one they include ("Hóa đơn" speaks of
+    electricity) or one that includes them."""
+    lexicon = load_topics().topics
+    own = lexicon.get(topic)
+    return topic in allowed or any(topic in lexicon[a].includes for a in allowed if a in lexicon) or (
+        own is not None and bool(set(own.includes) & allowed))
 
 
 def sentences(text: str) -> list[str]:
@@ -136,7 +121,8 @@ class Checker:
         self.picks = list(picks)
         self.user_topics: set[str] = set()
         for c in facts.categories:
-            self.user_topics |= topics(c.name) | ({"debt"} if is_debt(c.name) else set())
+            self.user_topics |= topics(c.name) | ({c.topic} if c.topic else set()) | (
+                {"debt"} if is_debt(c.name) else set())
         for pick in picks:  # "Grab" speaks of transport through the service it was matched to
             if any(e.kind == "category" for e in pick.evidence):
                 self.user_topics |= topics(pick.service.service)
@@ -146,7 +132,7 @@ class Checker:
         problems: list[str] = []
         folded = fold(sentence)
         figures = sentence  # figures inside a category's own name ("Vay nóng 0%") are the user's, not claims
-        for c in self.facts.categories:
+        for c in self.facts.lines():
             figures = re.sub(re.escape(c.name), " ", figures, flags=re.I)
         own = {round(_number(raw)) for raw in _AMOUNT.findall(service.text())} if service is not None else set()
         for raw in _AMOUNT.findall(figures):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
@@ -169,7 +155,8 @@ class Checker:
                 problems.append(f"percentage {raw}% is none of the computed shares")
         # a sentence about the service may name what the service itself covers (its catalog text)
         allowed = self.user_topics | (topics(service.text()) if service is not None else set())
-        for topic in sorted(topics(sentence) - allowed):
+        # read without the user's own category names, which are theirs whatever they say ("Be" is not "bé")
+        for topic in sorted(t for t in _claims(figures) if not _related(t, allowed)):
             problems.append(f"speaks of {topic}, which the user does not spend on")
         grams = _grams(sentence, _COPY_NGRAM)
         if grams and (len(grams & self._instructions) / len(grams) >= _COPY_SHARE

@@ -22,12 +22,12 @@ import math
 import re
 import threading
 
-from finadvisor.advisor.category_map import CategoryMap, exact_key, fold
+from finadvisor.advisor.category_map import CategoryMap, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
 from finadvisor.advisor.topics import MEANS, Topic, TopicLexicon, load_topics
 from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
 from finadvisor.errors import ConfigError
-from finadvisor.history import SpendingHistory
+from finadvisor.history import SURPLUS_MIN_RATIO, SpendingHistory
 
 MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6
@@ -38,7 +38,6 @@ CANDIDATES = 20  # nearest services to a topic's query among which the topic's s
 DESCRIBED_DISCOUNT = 0.7  # a service whose description, not its name, names the topic
 # share of income left unspent from which savings are suggested: "earns far more than they spend" (a user who
 # keeps 25% is not idle money; 0.25 put savings on most users, 28% of them labelled relevant)
-SURPLUS_MIN_RATIO = 0.4
 IDLE_RATIO = 0.6  # from this share of income unspent, a second savings service weighs almost as much as the first
 SURPLUS_PREFERENCE = (1.0, 0.8)
 SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
@@ -54,22 +53,14 @@ SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn r
 # query that speaks of repaying too)
 DEBT_QUERY = "lập ngân sách, đặt hạn mức chi tiêu, theo dõi và quản lý chi tiêu hằng tháng"
 FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
-_DEBT = re.compile(r"\b(tra no|no the|the tin dung|credit card|card repayment|late fee|late payment|overdraft|thau chi|"
-                   r"phi tre|tre han|tra cham|"
-                   r"lai phat|phi phat|khoan vay|vay tieu dung|vay tien|vay nong|vay online|vay ngan hang|vay mua|"
-                   r"lai vay|tra lai|tra the|du no|loan|loans|debt|mortgage|tra gop|installment|overdue|no xau|"
-                   r"home credit|fe credit|mcredit|hd saison|kredivo|bnpl)\b")
-_LOAN = re.compile(r"(?<!\w)vay(?!\w)")  # "vay" with its diacritics as written: "Vay" is a loan, "Váy áo" a dress
-
-
-_CARD_FEE = re.compile(r"\b(phi thuong nien|annual fee|phi mo the|phi phat hanh)\b")  # a card's fee is not a debt
-
-
 def is_debt(name: str) -> bool:
-    folded = fold(name)
-    if _CARD_FEE.search(folded):
-        return False
-    return bool(_DEBT.search(folded) or _LOAN.search(exact_key(name)))
+    """A debt, a loan or a late fee, read with the spending lexicon's "debt" topic (one source of truth with the
+    ranker's topics and the checker, issue 23). A card's own fee (the lexicon's bank fees: "phí thường niên thẻ
+    tín dụng") is not a debt; "Vay" is a loan only as written, with its diacritics ("Váy áo" is a dress)."""
+    lexicon = load_topics()
+    read = {t.id for t in lexicon.topics_in(name)}
+    whole = lexicon.topic_of(name)
+    return ("debt" in read and "bank_fees" not in read) or (whole is not None and whole.id == "debt")
 
 
 # a service that lends: a new card, pay-later, instalments, a loan; one that repays ("Trả nợ thẻ & khoản vay")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from finadvisor.advisor.evidence import Facts
 from finadvisor.advisor.prompt import percent, vnd
-from finadvisor.advisor.ranker import SURPLUS_MIN_RATIO, is_debt
+from finadvisor.advisor.ranker import is_debt
+from finadvisor.history import SURPLUS_MIN_RATIO
 
 DOMINANT_SHARE = 0.5
 

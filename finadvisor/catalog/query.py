@@ -13,11 +13,10 @@ import json
 import math
 from dataclasses import dataclass
 
-from finadvisor.history import SpendingHistory
+from finadvisor.history import SURPLUS_MIN_RATIO, SpendingHistory
 
 MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6  # the rest of a category's weight comes from its share of transactions
-SURPLUS_MIN_RATIO = 0.25  # (earning - spending) / earning above which the savings query is added
 SURPLUS_WEIGHT = 0.5  # the surplus query's share of the weights = this x (share of income left unspent)
 SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn rỗi để sinh lời"
 
