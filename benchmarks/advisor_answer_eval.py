@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from finadvisor.advisor.category_map import fold  # noqa: E402
-from finadvisor.advisor.prompt import vnd  # noqa: E402
+from finadvisor.advisor.wording import vnd  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 

@@ -19,22 +19,20 @@ the same checker on the fact clauses and templates.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.contract import is_vietnamese
 from finadvisor.advisor.evidence import Facts, Pick
-from finadvisor.advisor.prompt import first_sentence, percent, vnd
 from finadvisor.advisor.ranker import is_debt
 from finadvisor.advisor.topics import MEANS, load_topics
+from finadvisor.advisor.wording import as_sentence, benefit_template, fact_clause
 from finadvisor.catalog import Service
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
 _MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
-TEMPLATE_CHARS = 240  # a long catalog description is cut at a word boundary
 MAX_REASON_SENTENCES = 1  # after the fact clause: one sentence on the service (a looping model repeats itself)
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
@@ -231,7 +229,7 @@ class Checker:
         problems = [p for ps in found for p in ps]
         generic = not self.cites(text, pick)
         if good:
-            return Verdict(f"{fact} {_sentence(good[0])}", problems, False, generic)
+            return Verdict(f"{fact} {as_sentence(good[0])}", problems, False, generic)
         return Verdict(f"{fact} {benefit_template(pick)}", problems, True, generic)
 
 
@@ -244,63 +242,3 @@ def _about(sentence: str, service: Service) -> bool:
     """Does the sentence speak of what this service does (two words in a row of its catalog text)?
     "Dịch vụ này rất tiện lợi cho bạn" is true of every service and says nothing."""
     return bool((_grams(sentence, 2) & _grams(service.text(), 2)) - _COMMON_PAIRS)
-
-
-def _sentence(text: str) -> str:
-    """Capitalised (unless the first word is cased on purpose: "iPhone") and ending in one full stop."""
-    text = text.strip()
-    if text[:1].islower() and not text[1:2].isupper():
-        text = text[0].upper() + text[1:]
-    if text[-1] in ".!?…" or (text[-1] in "\"'”’)" and text[-2:-1] in (".", "!", "?", "…")):
-        return text
-    return text.rstrip(";,:") + "."
-
-
-def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
-    """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true.
-    ``before``: the services shown above this one. A fact is stated once per answer: a second service for the
-    same category or the same idle money refers back to it instead of repeating it (issue 28)."""
-    kinds = {e.kind for e in pick.evidence}
-    cats = pick.categories()
-    said = {c.name for p in before for c in p.categories()[:1]}
-    used = f"Bạn đã dùng {pick.service.service}. " if pick.in_use else ""
-    if "surplus" in kinds and facts.earned > 0:
-        if any(e.kind == "surplus" for p in before for e in p.evidence):
-            if used:
-                return f"{used}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
-            return "Khoản tiền còn dư nói trên cũng có thể dùng cho dịch vụ này."
-        return (f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
-                f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập).")
-    fresh = [c for c in cats if c.name not in said]
-    if cats and not fresh:
-        return f"Cũng cho khoản {cats[0].name} nói trên."
-    if fresh:
-        c = fresh[0]
-        if "debt" in kinds and is_debt(c.name):
-            return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
-        times = f" qua {c.count} giao dịch" if c.count > 1 else ""
-        return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
-    if any(not p.evidence or p.source == "fallback" for p in before):
-        return "Một dịch vụ khác bạn chưa dùng."
-    if facts.spent > 0:
-        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
-    if facts.earned > 0:
-        return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
-    return f"Tháng này ví của bạn nhận vào {vnd(facts.received)}."
-
-
-def benefit_template(pick: Pick) -> str:
-    """What the service does, in the company's own words (its catalog description), for when the model's
-    sentence was not good enough."""
-    name = pick.service.service
-    about = first_sentence(pick.service.description)
-    if about:  # the catalog's own casing is kept ("MoMo", "Grab")
-        if len(about) > TEMPLATE_CHARS:
-            about = about[:TEMPLATE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
-        return _sentence(f"{name}: {about}")
-    return f"{name} phù hợp với khoản chi này."
-
-
-def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
-    """A reason built from the evidence and the catalog alone (true by construction)."""
-    return f"{fact_clause(pick, facts, before)} {benefit_template(pick)}"

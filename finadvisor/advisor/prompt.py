@@ -33,16 +33,6 @@ DESCRIPTION_CHARS = 160
 _WEEKDAYS = ["Thứ Hai", "Thứ Ba", "Thứ Tư", "Thứ Năm", "Thứ Sáu", "Thứ Bảy", "Chủ Nhật"]
 
 
-def vnd(amount: float) -> str:
-    return f"{round(amount):,}".replace(",", ".") + " đ"
-
-
-def percent(share: float) -> str:
-    """A 0..1 share as people say it: "44%", and "dưới 1%" rather than a "0%" that reads as nothing."""
-    shown = round(100 * share)
-    return "dưới 1%" if share > 0 and shown == 0 else f"{shown}%"
-
-
 def day_part(now: datetime) -> str:
     h = now.hour
     if 5 <= h < 11:

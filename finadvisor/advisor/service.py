@@ -35,10 +35,10 @@ from finadvisor.advisor.contract import (
     strip_links,
 )
 from finadvisor.advisor.evidence import Pick
-from finadvisor.advisor.faithfulness import Checker, template_reason
+from finadvisor.advisor.faithfulness import Checker
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, data_block, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
-from finadvisor.advisor.summary import compose_summary
+from finadvisor.advisor.wording import compose_summary, template_reason
 from finadvisor.catalog import CatalogIndex
 from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.service import LLMService

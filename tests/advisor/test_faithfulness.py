@@ -9,10 +9,10 @@ import pytest
 
 from finadvisor.advisor.category_map import load_category_map
 from finadvisor.advisor.evidence import Evidence, Facts, Pick
-from finadvisor.advisor.faithfulness import Checker, fact_clause, template_reason, topics
+from finadvisor.advisor.faithfulness import Checker, topics
 from finadvisor.advisor.prompt import SYSTEM
 from finadvisor.advisor.ranker import Ranker
-from finadvisor.advisor.summary import compose_summary, facts_summary
+from finadvisor.advisor.wording import compose_summary, fact_clause, facts_summary, template_reason
 from finadvisor.catalog import CatalogIndex, HashEmbedder, Service, demo_catalog_path, load_catalog
 from finadvisor.history import SpendingHistory
 
@@ -131,7 +131,7 @@ def test_a_restatement_of_the_prompts_data_is_caught_whatever_the_quotes() -> No
 
 
 def test_a_tiny_share_reads_as_under_one_percent_and_is_still_true() -> None:
-    from finadvisor.advisor.prompt import percent
+    from finadvisor.advisor.wording import percent
 
     assert (percent(0.0048), percent(0.006), percent(0.44), percent(0.0)) == ("dưới 1%", "1%", "44%", "0%")
     history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 414000, "count": 9},

@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from finadvisor.advisor.mock_api import create_mock_app
-from finadvisor.advisor.prompt import vnd
 from finadvisor.advisor.providers import HttpHistoryProvider, demo_histories_dir
+from finadvisor.advisor.wording import vnd
 from finadvisor.app import create_app
 from finadvisor.engines.fake import FakeEngine
 from finadvisor.history import SpendingHistory

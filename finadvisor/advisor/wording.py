@@ -1,0 +1,142 @@
+"""Everything the advisor writes for a user to read, in one place (issue 24, item 6): how money and shares are
+written, the fact clause that opens each reason, the sentence that follows it when no model sentence is shown
+(the catalog's own words), and the summary. ``faithfulness.py`` only checks; ``audit.py`` only audits.
+
+    reason = template_reason(pick, facts, before)      # fact clause + the catalog's words
+    summary = compose_summary(facts)                   # computed facts + one advice sentence chosen by rule
+
+Every figure here is computed from the history (or the catalog), never by a model, so it is true by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from finadvisor.advisor.evidence import Facts, Pick
+from finadvisor.advisor.prompt import first_sentence
+from finadvisor.advisor.ranker import is_debt
+from finadvisor.history import SURPLUS_MIN_RATIO
+
+TEMPLATE_CHARS = 240  # a long catalog description is cut at a word boundary
+
+
+# ------------------------------------------------------------------------------------ numbers
+def vnd(amount: float) -> str:
+    return f"{round(amount):,}".replace(",", ".") + " đ"
+
+
+def percent(share: float) -> str:
+    """A 0..1 share as people say it: "44%", and "dưới 1%" rather than a "0%" that reads as nothing."""
+    shown = round(100 * share)
+    return "dưới 1%" if share > 0 and shown == 0 else f"{shown}%"
+
+
+# ------------------------------------------------------------------------------------ reasons
+def as_sentence(text: str) -> str:
+    """Capitalised (unless the first word is cased on purpose: "iPhone") and ending in one full stop."""
+    text = text.strip()
+    if text[:1].islower() and not text[1:2].isupper():
+        text = text[0].upper() + text[1:]
+    if text[-1] in ".!?…" or (text[-1] in "\"'”’)" and text[-2:-1] in (".", "!", "?", "…")):
+        return text
+    return text.rstrip(";,:") + "."
+
+
+def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
+    """What the ranker found, stated by the advisor: every figure sits next to its own name, so it is true.
+    ``before``: the services shown above this one. A fact is stated once per answer: a second service for the
+    same category or the same idle money refers back to it instead of repeating it (issue 28)."""
+    kinds = {e.kind for e in pick.evidence}
+    cats = pick.categories()
+    said = {c.name for p in before for c in p.categories()[:1]}
+    used = f"Bạn đã dùng {pick.service.service}. " if pick.in_use else ""
+    if "surplus" in kinds and facts.earned > 0:
+        if any(e.kind == "surplus" for p in before for e in p.evidence):
+            if used:
+                return f"{used}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
+            return "Khoản tiền còn dư nói trên cũng có thể dùng cho dịch vụ này."
+        return (f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
+                f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập).")
+    fresh = [c for c in cats if c.name not in said]
+    if cats and not fresh:
+        return f"Cũng cho khoản {cats[0].name} nói trên."
+    if fresh:
+        c = fresh[0]
+        if "debt" in kinds and is_debt(c.name):
+            return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
+        times = f" qua {c.count} giao dịch" if c.count > 1 else ""
+        return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
+    if any(not p.evidence or p.source == "fallback" for p in before):
+        return "Một dịch vụ khác bạn chưa dùng."
+    if facts.spent > 0:
+        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
+    if facts.earned > 0:
+        return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
+    return f"Tháng này ví của bạn nhận vào {vnd(facts.received)}."
+
+
+def benefit_template(pick: Pick) -> str:
+    """What the service does, in the company's own words (its catalog description), for when the model's
+    sentence was not good enough."""
+    name = pick.service.service
+    about = first_sentence(pick.service.description)
+    if about:  # the catalog's own casing is kept ("MoMo", "Grab")
+        if len(about) > TEMPLATE_CHARS:
+            about = about[:TEMPLATE_CHARS].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+        return as_sentence(f"{name}: {about}")
+    return f"{name} phù hợp với khoản chi này."
+
+
+def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
+    """A reason built from the evidence and the catalog alone (true by construction)."""
+    return f"{fact_clause(pick, facts, before)} {benefit_template(pick)}"
+
+
+# ------------------------------------------------------------------------------------ summary
+DOMINANT_SHARE = 0.5
+
+
+def facts_summary(facts: Facts, top: int = 2) -> str:
+    """Spending, what was put aside, and money in, as a wallet reads them: only income is called income, and a
+    saving rate or "spending more than you earn" is stated only against it (issue 28)."""
+    if not facts.categories:
+        head = "Tháng này bạn chưa có khoản chi nào."
+    else:
+        head = f"Tháng này bạn chi {vnd(facts.spent)}"
+        head += f" và có thu nhập {vnd(facts.earned)}." if facts.earned else "."
+    if facts.received:
+        names = ", ".join(c.name for c in facts.earnings if c.kind != "income")
+        head += f" Ví của bạn nhận thêm {vnd(facts.received)} ({names})."
+    if facts.saved:
+        names = ", ".join(c.name for c in facts.saved)
+        head += f" Bạn đã để riêng {vnd(facts.put_aside)} cho tiết kiệm và đầu tư ({names})."
+    shown = [c for c in facts.categories[:top] if c.amount > 0]
+    parts = [f"{c.name} ({vnd(c.amount)}, {percent(c.share)})" for c in shown]
+    body = f" Chi nhiều nhất cho {' và '.join(parts)}." if parts else ""
+    tail = ""
+    if facts.earned and facts.categories:
+        if facts.surplus >= 0:
+            tail = f" Bạn để dành được {percent(facts.saved_share)} thu nhập."
+        else:
+            tail = f" Bạn chi nhiều hơn thu nhập {vnd(-facts.surplus)}."
+    return head + body + tail
+
+
+def advice(facts: Facts) -> str | None:
+    """One sentence of advice from the facts, or None when nothing stands out."""
+    debts = [c for c in facts.categories if is_debt(c.name)]
+    if facts.earned and facts.surplus < 0:
+        return "Bạn nên đặt hạn mức cho các khoản chi lớn nhất để không chi vượt thu nhập."
+    if debts:
+        return "Trả các khoản nợ và trả góp đúng hạn giúp bạn tránh phí phạt và lãi trễ hạn."
+    if facts.earned and facts.saved_share >= SURPLUS_MIN_RATIO:
+        return "Khoản tiền còn dư có thể được gửi tiết kiệm hoặc đầu tư để sinh lời thay vì để yên trong ví."
+    if facts.categories and len(facts.categories) > 1 and facts.categories[0].share >= DOMINANT_SHARE:
+        return "Phần lớn chi tiêu của bạn dồn vào một khoản, nên một ưu đãi cho khoản này giúp bạn tiết kiệm nhiều nhất."
+    return None
+
+
+def compose_summary(facts: Facts) -> str:
+    tip = advice(facts)
+    base = facts_summary(facts)
+    return f"{base} {tip}" if tip else base
