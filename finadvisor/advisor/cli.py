@@ -37,22 +37,44 @@ def recommend(
     model: Annotated[str | None, setting_option("model")] = None,
     engine: Annotated[EngineName | None, setting_option(
         "engine", help="Inference engine (openai when --upstream is given).")] = None,
+    explain: Annotated[bool, typer.Option(
+        "--explain", help="Also print how the ranking was made (stderr): each line's kind, topic and how it was "
+        "read (or abstained), the services already in use, every candidate's score.")] = False,
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
     parsed = load_history_file(history)
     settings = load_settings(index_dir=index, catalog_path=catalog if index else None, upstream_url=upstream, model=model,
                              engine=engine or ("openai" if upstream else None), n_parallel=1)
-    result = asyncio.run(_recommend(settings, parsed, now, None if index else catalog))
+    result, explained = asyncio.run(_recommend(settings, parsed, now, None if index else catalog, explain))
+    if explained is not None:
+        sys.stderr.write(_explanation(explained))
     sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
 
 
 async def _recommend(settings: Settings, history: SpendingHistory, now: datetime | None,
-                     catalog: Path | None) -> dict[str, Any]:
+                     catalog: Path | None, explain: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
     from finadvisor.advisor.build import standalone_advisor
 
     async with standalone_advisor(settings, catalog=catalog) as advisor:
         result = await advisor.recommend(history, now)
-        return result.response.model_dump()
+        explained = await asyncio.to_thread(advisor.ranker.explain, history) if explain else None
+        return result.response.model_dump(), explained
+
+
+def _explanation(explained: dict[str, Any]) -> str:
+    """The ranking as an operator reads it: one line per history line, then the candidates."""
+    out = ["# how the history was read (line | kind | topic | read by | shows a service in use)"]
+    for line in explained["lines"]:
+        use = ", ".join(line["shows_in_use"]) or "-"
+        out.append(f"{line['name'][:40]:<40} {line['kind']:<9} {line['topic'] or '-':<18} {line['read_by']:<12} {use}")
+    out.append("# candidates (score | source | service | lines behind it); * = chosen, ! = new credit, never offered")
+    chosen = set(explained["chosen"])
+    for c in explained["candidates"]:
+        mark = "*" if c["link"] in chosen else "!" if c["credit_offer"] else " "
+        behind = ", ".join(sorted({e["line"] or e["kind"] for e in c["evidence"]}))
+        out.append(f"{mark} {c['score']:>7.4f} {c['source']:<9} {c['service'][:32]:<32} {behind}")
+    out.append(f"# lexicon {explained['lexicon_version']}, category map {explained['category_map_version']}")
+    return "\n".join(out) + "\n"
 
 
 def mock_spending_api(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -112,7 +113,7 @@ class AdvisorResponse(BaseModel):
 def evidence_items(pick: Pick) -> list[EvidenceItem]:
     """The structured facts of one pick: its categories, strongest first, as numbers. A name is the spending API's
     free text, so it loses anything a reader could open, as the sentences that quote it do."""
-    return [EvidenceItem(item=strip_links(c.name), amount=c.amount, count=c.count,
+    return [EvidenceItem(item=strip_links(c.name, keep=[c.name]), amount=c.amount, count=c.count,
                          share=round(min(max(c.share, 0.0), 1.0), 4))
             for c in pick.categories()]
 
@@ -125,10 +126,25 @@ def is_vietnamese(text: str) -> bool:
     return len(_VI_CHARS.findall(text)) >= 2 and not _CJK.search(text)
 
 
-def strip_links(text: str) -> str:
+_EXPLICIT_LINK = re.compile(r"(?i)://|\bwww\.|\b(?:javascript|vbscript|data|file):")
+
+
+def strip_links(text: str, keep: Iterable[str] = ()) -> str:
     """Free text without anything a reader could open (also applied to template sentences, which quote the
-    spending API's category names)."""
-    return " ".join(_URL.sub("", " ".join(text.split())).split())
+    spending API's category names). ``keep``: the user's own category names, which are never cut (issue 23): a
+    card descriptor such as "APPLE.COM/BILL" or "NETFLIX.COM" looks like a domain but is what the user's
+    statement says. A name holding an explicit link (a scheme, "www.") is not kept: that part goes."""
+    text = " ".join(text.split())
+    names = sorted({n for n in keep if n and not _EXPLICIT_LINK.search(n) and n in text}, key=len, reverse=True)
+    slots: dict[str, str] = {}
+    for i, name in enumerate(names):
+        slot = f"\x00{i}\x00"
+        slots[slot] = name
+        text = text.replace(name, slot)
+    text = " ".join(_URL.sub("", text).split())
+    for slot, name in slots.items():
+        text = text.replace(slot, name)
+    return text
 
 
 MAX_TEXT_CHARS = 6_000  # a fact clause plus the longest catalog description (5,000 characters)
@@ -143,7 +159,8 @@ def cached_problem(response: AdvisorResponse) -> str | None:
     texts = [("summarization", response.summarization),
              *((f"recommendation {i}", r.recommendation) for i, r in enumerate(response.recommendations))]
     for field, text in texts:
-        if strip_links(text) != " ".join(text.split()):
+        if strip_links(text, keep=[e.item for r in response.recommendations for e in r.evidence]) \
+                != " ".join(text.split()):
             return f"{field} holds a link"
         if not 10 <= len(text) <= MAX_TEXT_CHARS:
             return f"{field} has {len(text)} characters"

@@ -167,7 +167,8 @@ class Ranker:
                 return 2 if wanted & described else None
             if topic.id in names:
                 return 1
-            return 2 if lead in wanted else 3 if wanted & names else None
+            # a broad name whose description is about the topic itself ("Giải Trí Số": "Gia hạn Netflix, …")
+            return 2 if lead in wanted or topic.id in described else 3 if wanted & names else None
 
         found = [(s, r, t) for s, r in self._retrieved(topic.query, CANDIDATES) if (t := tier(s)) is not None
                  and not (topic.id == "debt" and offers_credit(s))]  # a debt is answered by repaying it
@@ -240,6 +241,30 @@ class Ranker:
         """Every service with any evidence, best first (before the 2-3 are chosen)."""
         facts = self.facts(history)
         return self._scored(facts, self.in_use(facts))
+
+    def explain(self, history: SpendingHistory) -> dict[str, object]:
+        """How the ranking was made, for an operator (``finadvisor recommend --explain``): per line of the
+        history, its kind (spending, saving, investing, income, inflow), the topic it was read as and how
+        (map, lexicon, descriptor, learned, catalog name, abstained), whether it shows a service in use; then
+        every candidate service with its score and the lines behind it, and the services chosen."""
+        facts = self.facts(history)
+        in_use = self.in_use(facts)
+        scored = self._scored(facts, in_use)
+        chosen = [p.service.link for p in self.rank(history)]
+        lines = []
+        for c in facts.lines():
+            how = "map" if c.kind == "spending" and self._mapped(c.name) else c.how
+            lines.append({"name": c.name, "kind": c.kind, "amount": c.amount, "topic": c.topic or None,
+                          "read_by": how or "abstained", "debt": c.kind == "spending" and is_debt(c.name),
+                          "shows_in_use": [link for link, name in in_use.items() if name == c.name]})
+        return {"lines": lines, "in_use": in_use,
+                "candidates": [{"service": p.service.service, "link": p.service.link, "score": round(p.score, 4),
+                                "source": p.source, "credit_offer": offers_credit(p.service),
+                                "evidence": [{"kind": e.kind, "line": e.category.name if e.category else None,
+                                              "weight": round(e.weight, 4), "first_choice": e.primary}
+                                             for e in p.evidence]} for p in scored],
+                "chosen": chosen, "lexicon_version": self.topics.version,
+                "category_map_version": self.category_map.version}
 
     def facts(self, history: SpendingHistory) -> Facts:
         """The history as a wallet reads it, with this catalog's service names known (one reading for the

@@ -93,9 +93,11 @@ def _provider(app: FastAPI) -> HistoryProvider:
     return state.history_provider
 
 
-def _respond(result: AdviceResult) -> JSONResponse:
-    return JSONResponse(result.response.model_dump(), headers={"X-Cache": result.cache,
-                                                               "Cache-Control": "private, no-store"})
+def _respond(result: AdviceResult, debug: dict[str, Any] | None = None) -> JSONResponse:
+    body = result.response.model_dump()
+    if debug is not None:
+        body["debug"] = debug
+    return JSONResponse(body, headers={"X-Cache": result.cache, "Cache-Control": "private, no-store"})
 
 
 async def _bypass(request: Request, who: str) -> bool:
@@ -119,14 +121,23 @@ ADVICE_DOC: dict[str, Any] = {
 
 
 @router.post("/recommendations", summary="Advice for a spending history sent in the body", **ADVICE_DOC)
-async def recommend(body: RecommendationRequest, request: Request) -> JSONResponse:
+async def recommend(body: RecommendationRequest, request: Request,
+                    explain: bool = Query(False, description="Operators only (the API key): add a `debug` field "
+                                          "showing how each line was read and every candidate's score.")
+                    ) -> JSONResponse:
     app = request.app
     settings: Settings = app.state.settings
+    if explain and not is_operator(request):
+        raise AuthError("explain=true is for the operator: send the API key as a bearer token")
     ip = client_ip(request, settings.client_ip_header)
     await app.state.rate_limiter.check(f"post:{client_id(request)}:{ip}")
     advisor = await app_advisor(app)
-    return _respond(await advisor.recommend(body.history, body.now,
-                                            bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
+    result = await advisor.recommend(body.history, body.now,
+                                     bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}"))
+    if not explain:
+        return _respond(result)
+    debug = await asyncio.to_thread(advisor.ranker.explain, body.history)
+    return _respond(result, debug=debug)
 
 
 @router.get("/recommendations", summary="Advice for the logged-in user (session cookie; the spending API is "

@@ -193,6 +193,7 @@ class Advisor:
                  finish: str) -> tuple[AdvisorResponse, dict[str, object]]:
         """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
         facts = self.ranker.facts(history)
+        names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
         checker = Checker(facts, picks, instructions(messages), data_block(messages))
         reasons, _ = parse_explanation(text, finish, [p.service.service for p in picks])
         recs: list[Recommendation] = []
@@ -205,7 +206,7 @@ class Advisor:
             generic += verdict.generic
             dropped += not verdict.template and bool(verdict.raw_problems)  # false sentences taken out
             recs.append(Recommendation(service=pick.service.service, link=pick.service.link,
-                                       recommendation=strip_links(verdict.text), evidence=evidence_items(pick)))
+                                       recommendation=strip_links(verdict.text, keep=names), evidence=evidence_items(pick)))
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
         if templates:
@@ -219,17 +220,18 @@ class Advisor:
             "raw_text": text, "raw_reason_problems": raw_problems, "template_reasons": templates,
             "generic_raw_reasons": generic, "ranker_added": added, "sources": [p.source for p in picks],
         }
-        summary_text = strip_links(compose_summary(facts))
+        summary_text = strip_links(compose_summary(facts), keep=names)
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
 
     def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
         """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
         facts = self.ranker.facts(history)
+        names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
         recs = [Recommendation(service=p.service.service, link=p.service.link,
-                               recommendation=strip_links(template_reason(p, facts, picks[:i])),
+                               recommendation=strip_links(template_reason(p, facts, picks[:i]), keep=names),
                                evidence=evidence_items(p))
                 for i, p in enumerate(picks)]
-        return AdvisorResponse(summarization=strip_links(compose_summary(facts)), recommendations=recs)
+        return AdvisorResponse(summarization=strip_links(compose_summary(facts), keep=names), recommendations=recs)
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()
