@@ -11,8 +11,8 @@ import pytest
 from finadvisor.advisor.category_map import load_category_map
 from finadvisor.advisor.evidence import Facts
 from finadvisor.advisor.ranker import Ranker
-from finadvisor.advisor.wording import compose_summary
 from finadvisor.advisor.topics import load_topics
+from finadvisor.advisor.wording import compose_summary
 from finadvisor.catalog import CatalogIndex, HashEmbedder, Service
 from finadvisor.history import SpendingHistory
 from tests.advisor.conftest import HISTORY
@@ -80,7 +80,7 @@ def test_a_card_statement_is_answered_by_card_repayment_not_game_cards(ranker: R
 ])
 def test_card_and_wallet_descriptors_are_read_as_their_merchant(ranker: Ranker, descriptor: str,
                                                                 link: str | None) -> None:
-    tied = {l for l, lines in _tied(ranker, _h([(descriptor, 500_000)])).items() if lines}
+    tied = {link_ for link_, lines in _tied(ranker, _h([(descriptor, 500_000)])).items() if lines}
     assert tied == ({link} if link else set())
 
 
@@ -95,7 +95,8 @@ def test_a_domain_like_name_is_kept_in_the_summary() -> None:
 
 
 def test_learned_names_are_read_and_change_the_lexicon_version(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from finadvisor.advisor.topics import TOPICS_PATH, load_topics as load
+    from finadvisor.advisor.topics import TOPICS_PATH
+    from finadvisor.advisor.topics import load_topics as load
 
     folder = tmp_path / "data"
     folder.mkdir()
