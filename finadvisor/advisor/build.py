@@ -20,6 +20,7 @@ from typing import Any
 from finadvisor.advisor.cache import RecommendationCache, create_cache
 from finadvisor.advisor.category_map import load_category_map
 from finadvisor.advisor.service import Advisor
+from finadvisor.advisor.service_topics import FILE_NAME as TOPIC_FILE
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
 from finadvisor.engines import Engine, create_engine, engine_capacity, uses_packaged_model
@@ -63,8 +64,11 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     if cache is None:
         cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
     category_map = await asyncio.to_thread(load_category_map, settings.category_map)
-    return Advisor(llm, index, cache, metrics=metrics, max_tokens=settings.advisor_max_tokens,
-                   category_map=category_map, writer=advisor_writer(settings))
+    advisor = Advisor(llm, index, cache, metrics=metrics, max_tokens=settings.advisor_max_tokens,
+                      category_map=category_map, writer=advisor_writer(settings))
+    # the catalog's topic file, next to the index: reviewed rows win, every service gets a row (issue 23)
+    await asyncio.to_thread(advisor.ranker.use_topic_file, index_dir_for(settings, catalog) / TOPIC_FILE)
+    return advisor
 
 
 def advisor_writer(settings: Settings) -> str:

@@ -21,7 +21,9 @@ from __future__ import annotations
 import math
 import re
 import threading
+from pathlib import Path
 
+from finadvisor.advisor import service_topics
 from finadvisor.advisor.category_map import CategoryMap, fold
 from finadvisor.advisor.evidence import CategoryFact, Evidence, Facts, Pick
 from finadvisor.advisor.topics import MEANS, Topic, TopicLexicon, load_topics
@@ -109,6 +111,20 @@ class Ranker:
         self._lock = threading.Lock()
         self._service_topics: dict[tuple[str, str, str], tuple[set[str], set[str], str]] = {}
         self._names: tuple[str, dict[str, Topic]] | None = None
+        self._reviewed: dict[str, tuple[set[str], set[str], str]] = {}
+        self.topic_file_version = "none"
+
+    def use_topic_file(self, path: Path) -> None:
+        """Read the catalog's topic file (``service_topics.py``): its reviewed rows win over the lexicon's
+        reading; then write it again with a row per service of the current catalog. Blocking."""
+        reviewed = service_topics.load_reviewed(path, set(self.topics.topics))
+        with self._lock:
+            self._reviewed = reviewed
+            self._names = None
+        catalog = self.catalog()
+        rows = [(s.link, s.service, self._topics_of(s), s.link in reviewed) for s in catalog.values()]
+        service_topics.write(path, rows)
+        self.topic_file_version = service_topics.version(path)
 
     def catalog(self) -> dict[str, Service]:
         """Services by link, rebuilt whenever the index version changes (services added or removed)."""
@@ -133,7 +149,7 @@ class Ranker:
         under the same link with another name is read again."""
         key = (service.link, service.service, service.description)
         with self._lock:
-            cached = self._service_topics.get(key)
+            cached = self._reviewed.get(service.link) or self._service_topics.get(key)
         if cached is None:
             lead = self.topics.lead_topic(service.description, accents=True)
             first = self.topics.lead_topic(service.service, accents=True)

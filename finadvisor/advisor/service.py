@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from finadvisor.advisor.cache import RecommendationCache, SingleFlight
+from finadvisor.advisor.catalog_facts import CatalogFacts
 from finadvisor.advisor.category_map import CategoryMap, load_category_map
 from finadvisor.advisor.contract import (
     AdvisorResponse,
@@ -74,16 +75,28 @@ class Advisor:
         self.min_share = min_share
         self.max_tokens = max_tokens
         self.temperature = temperature
-        self.writer = writer  # "model": the LLM writes each reason's service sentence; "catalog": no LLM call
+        # "model": the LLM writes each reason's service sentence; "template" (alias "catalog"): no LLM call
+        self.writer = "template" if writer in ("template", "catalog") else writer
         self.category_map = category_map if category_map is not None else load_category_map()
         self.ranker = Ranker(index, self.category_map)
         self._flight = SingleFlight()
+        self._catalog_facts: tuple[str, CatalogFacts] | None = None
+        _ = self.catalog_facts  # read (or extract and write) <index_dir>/service_facts.csv now, not on a request
+
+    @property
+    def catalog_facts(self) -> CatalogFacts:
+        """The figures the catalog's services state (``catalog_facts.py``), read again when the index changes."""
+        version = self.index.version
+        if self._catalog_facts is None or self._catalog_facts[0] != version:
+            self._catalog_facts = (version, CatalogFacts.for_index(self.index))
+        return self._catalog_facts[1]
 
     # --------------------------------------------------------------------------------------------- keys
     def cache_key(self, history: SpendingHistory, now: datetime | None) -> str:
         """Content-derived: same history + catalog + model + prompt + time bucket => same advice."""
         material = json.dumps([history.canonical(), self.index.version, self.category_map.version,
-                               self.ranker.topics.version, self.writer,
+                               self.ranker.topics.version, self.ranker.topic_file_version, self.writer,
+                               self.catalog_facts.version,
                                self.llm.model_name, PROMPT_VERSION, time_context(now)], ensure_ascii=False,
                               sort_keys=True)
         return hashlib.sha256(material.encode()).hexdigest()
@@ -154,11 +167,12 @@ class Advisor:
         # with embedder=openai) and the embedder's lock may be held by /v1/embeddings.
         picks = await asyncio.to_thread(self.ranker.rank, history)
         timings["retrieval"] = time.perf_counter() - t
-        if self.writer == "catalog":  # no prompt, no model
+        if self.writer == "template":  # no prompt, no model
             t = time.perf_counter()
             response = self._from_catalog(history, picks)
             timings["validation"] = time.perf_counter() - t
-            return AdviceResult(response, "miss", timings, {"writer": "catalog",
+            self.metrics.advisor_reasons.labels("template").inc(len(response.recommendations))
+            return AdviceResult(response, "miss", timings, {"writer": "template",
                                                             "sources": [p.source for p in picks]})
         t = time.perf_counter()
         messages = build_messages(history, picks, now)
@@ -194,7 +208,7 @@ class Advisor:
         """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
         facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
-        checker = Checker(facts, picks, instructions(messages), data_block(messages))
+        checker = Checker(facts, picks, instructions(messages), data_block(messages), self.catalog_facts)
         reasons, _ = parse_explanation(text, finish, [p.service.service for p in picks])
         recs: list[Recommendation] = []
         raw_problems: list[list[str]] = []
@@ -209,6 +223,8 @@ class Advisor:
                                        recommendation=strip_links(verdict.text, keep=names), evidence=evidence_items(pick)))
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
+        self.metrics.advisor_reasons.labels("template").inc(templates)
+        self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
         if templates:
             fallbacks.labels("template_reason").inc(templates)
         if dropped:
@@ -224,11 +240,13 @@ class Advisor:
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
 
     def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
-        """The advisor's facts and the catalog's own words, with no model text (``writer="catalog"``)."""
+        """The advisor's facts, then the benefit of the catalog's stated figure or the catalog's own words, with
+        no model text (``writer="template"``)."""
         facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
+        catalog = self.catalog_facts
         recs = [Recommendation(service=p.service.service, link=p.service.link,
-                               recommendation=strip_links(template_reason(p, facts, picks[:i]), keep=names),
+                               recommendation=strip_links(template_reason(p, facts, picks[:i], catalog), keep=names),
                                evidence=evidence_items(p))
                 for i, p in enumerate(picks)]
         return AdvisorResponse(summarization=strip_links(compose_summary(facts), keep=names), recommendations=recs)

@@ -235,3 +235,24 @@ async def test_a_domain_like_name_is_never_cut_from_the_answer(make_client) -> N
         body = (await c.post("/api/recommendations", json={"history": history})).json()
         assert "APPLE.COM/BILL (259.000 đ, 71%)" in body["summarization"]
         assert "evil.example" not in json.dumps(body)
+
+
+def test_the_catalogs_topic_file_is_written_and_a_reviewed_row_wins(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Each service's topics are written next to the index once; a person corrects a row, and the ranker follows."""
+    services = [Service(service=n, link=link, description=d) for n, link, d in CATALOG]
+    fresh = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
+    path = tmp_path / "service_topics.csv"
+    fresh.use_topic_file(path)
+    rows = path.read_text(encoding="utf-8").splitlines()
+    assert rows[0] == "link,service,name_topics,description_topic,reviewed" and len(rows) == len(CATALOG) + 1
+    assert "zz://movie,Vé Vui,,movies," in rows  # a brand-like name, read from its description
+    before = fresh.topic_file_version
+    # product people decide "Boss Ơi" also serves haircuts (a pet groomer): they mark the row reviewed
+    edited = [r if not r.startswith("zz://pet,") else "zz://pet,Boss Ơi,,beauty,yes" for r in rows]
+    path.write_text("\n".join(edited) + "\n", encoding="utf-8")
+    reviewed = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
+    reviewed.use_topic_file(path)
+    assert "zz://pet" in _tied(reviewed, _h([("Cắt tóc", 120_000)]))
+    assert "zz://pet" not in _tied(fresh, _h([("Cắt tóc", 120_000)]))
+    assert "zz://pet,Boss Ơi,,beauty,yes" in path.read_text(encoding="utf-8")  # kept when written again
+    assert reviewed.topic_file_version != before  # part of the cache key
