@@ -75,6 +75,7 @@ class TopicLexicon:
         self._prefixes = sorted(((k, t) for k, t in phrases.items() if " " not in k and len(k) >= PREFIX_MIN),
                                 key=lambda kv: -len(kv[0]))
         self.phrases = frozenset(phrases)  # every folded spending phrase
+        self._phrase_topic = {k: t.id for k, t in phrases.items()}
         self._learned = {fold(name): self.topics[topic] for name, topic in learned or [] if topic in self.topics}
         # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
         # "tien dien"
@@ -152,6 +153,10 @@ class TopicLexicon:
         known = {w for m in self._matches(folded, self._patterns, blank=False) for w in folded[m.start:m.end].split()}
         named = [w for w in name.split()[1:] if w[:1].isupper()]
         return all(fold(w) in known or fold(w) in self.phrases for w in named)
+
+    def phrase_topics(self) -> dict[str, str]:
+        """Every folded spending phrase and its topic id (what a nearest-phrase reader compares a name with)."""
+        return dict(self._phrase_topic)
 
     def earning_topic(self, name: str) -> Topic | None:
         """What an earning line is: income (salary, pension, wages, business revenue) or an inflow (money
