@@ -13,7 +13,7 @@ import typer
 
 from finadvisor.cliopts import setting_option
 from finadvisor.history import SpendingHistory, load_history_file
-from finadvisor.settings import EngineName, Settings, load_settings
+from finadvisor.settings import EngineName, Settings, WriterName, load_settings
 
 
 def _iso_time(value: str | datetime) -> datetime:
@@ -40,11 +40,12 @@ def recommend(
     explain: Annotated[bool, typer.Option(
         "--explain", help="Also print how the ranking was made (stderr): each line's kind, topic and how it was "
         "read (or abstained), the services already in use, every candidate's score.")] = False,
+    writer: Annotated[WriterName | None, setting_option("advisor_writer", "--writer")] = None,
 ) -> None:
     """Recommend 2-3 catalog services for one spending history and print the JSON."""
     parsed = load_history_file(history)
     settings = load_settings(index_dir=index, catalog_path=catalog if index else None, upstream_url=upstream, model=model,
-                             engine=engine or ("openai" if upstream else None), n_parallel=1)
+                             engine=engine or ("openai" if upstream else None), n_parallel=1, advisor_writer=writer)
     result, explained = asyncio.run(_recommend(settings, parsed, now, None if index else catalog, explain))
     if explained is not None:
         sys.stderr.write(_explanation(explained))
