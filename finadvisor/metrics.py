@@ -50,6 +50,12 @@ class Metrics:
                                          "template_reason, dropped_sentence, truncated_output, regenerated_output; "
                                          "ranker_added = services added because nothing fitted.", ["kind"],
                                          registry=r)
+        # every reason shown, counted once when it is written, by who wrote it: "model" (its sentence passed the
+        # check) or "template" (the advisor's facts and the catalog's figures or words)
+        self.advisor_reasons = Counter("finadvisor:advisor_reasons", "Reasons written, by writer: model or "
+                                       "template.", ["writer"], registry=r)
+        for writer in ("model", "template"):  # both series exist from the start, so a ratio is never undefined
+            self.advisor_reasons.labels(writer)
         self.advisor_errors = Counter("finadvisor:advisor_errors", "Recommendation failures by error type.",
                                       ["error_type"], registry=r)
 

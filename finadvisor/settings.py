@@ -28,6 +28,7 @@ from finadvisor.errors import ConfigError
 EngineName = Literal["llamacpp", "openai", "transformers", "vllm", "fake"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
+WriterName = Literal["auto", "model", "template", "catalog"]  # "catalog": the template writer's older name
 
 
 CONFIG_ENV = "FINADVISOR_CONFIG"
@@ -90,6 +91,11 @@ class Settings(BaseSettings):
         if path is None:
             return init_settings, env_settings
         return init_settings, env_settings, _ConfigFileSource(settings_cls, path)
+
+    @field_validator("advisor_writer", mode="after")
+    @classmethod
+    def _template_writer(cls, value: str) -> str:
+        return "template" if value == "catalog" else value  # "catalog" was the template writer's first name
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -163,12 +169,12 @@ class Settings(BaseSettings):
     client_ip_header: str | None = Field(None, description="Header a trusted proxy sets to the client's address, "
                                          "e.g. X-Forwarded-For (last entry used); unset: the connection's peer.")
     advisor_max_tokens: int = Field(512, ge=64, description="Token budget for one advisor generation.")
-    advisor_writer: Literal["auto", "model", "catalog"] = Field(
+    advisor_writer: WriterName = Field(
         "auto", description="Who writes each reason's sentence on the service, after the advisor's own facts: "
-        "'model' (the LLM, checked; the catalog description stands in when it fails), 'catalog' (the catalog "
-        "description, no LLM call: a miss in milliseconds) or 'auto': catalog on the packaged 0.5B model (its "
-        "sentence failed the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model "
-        "otherwise.")
+        "'model' (the LLM, checked; the template stands in when it fails), 'template' (the benefit of the "
+        "catalog's stated figure in đồng, else the catalog description; no LLM call: a miss in milliseconds; "
+        "'catalog' is an older name for it) or 'auto': template on the packaged 0.5B model (its sentence failed "
+        "the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model otherwise.")
 
     @property
     def index_folder(self) -> Path:

@@ -19,7 +19,10 @@ prompt. The audit ignores wording and works on numbers alone:
 3. A stated number is traceable when it equals such a value within the rounding its own format implies (an
    amount to the đồng, or to half the last digit shown in "1,2 triệu"; a whole percentage within one point, so
    both rounding and truncation pass; "dưới 1%" needs a true share above 0 and under 1%), or when it is a figure
-   of the catalog entry of a recommended service (its name or description: "lãi suất khoảng 4%/năm").
+   of the catalog entry of a recommended service (its name or description: "lãi suất khoảng 4%/năm"). An
+   amount worded as an estimate ("khoảng 170.000 đ") in a service's reason is also traceable when it is a rate
+   that service's description states times such an amount (or a twelfth of it, for a yearly rate), within
+   500 đ (estimates are rounded to 1.000 đ) and not above a cap the description states ("tối đa 100.000đ").
 4. Every recommendation's link must be a link of the catalog, under that service's own name.
 
 ``audit_answer(history, answer, catalog=...)`` returns one line per problem; an empty list is a clean answer.
@@ -47,6 +50,11 @@ _MULTIPLIERS = {"tỷ": 1e9, "tỉ": 1e9, "triệu": 1e6, "tr": 1e6, "nghìn": 1
 _UNIT_AFTER = re.compile(r"\s*(tỷ|tỉ|triệu|tr|nghìn|ngàn|k)?(?![\w])\s*(đồng|đ|vnđ|vnd|₫)?(?![\w])", re.IGNORECASE)
 _PERCENT_AFTER = re.compile(r"\s?%")
 _COUNT_AFTER = re.compile(r"\s*(lần|giao dịch|lượt|khoản)(?![\w])", re.IGNORECASE)
+_ESTIMATE_BEFORE = re.compile(r"khoảng\s*$", re.IGNORECASE)
+_RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
+# a cap as catalogs write it, the unit often glued to the digits: "tối đa 100.000đ/tháng", "tối đa 2 triệu"
+_CAP = re.compile(r"tối đa\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(triệu|nghìn|ngàn|k|đồng|đ|vnđ)(?!\w)", re.IGNORECASE)
+ESTIMATE_ROUNDING = 500.0  # estimates are stated to the nearest 1.000 đ
 _UNDER_BEFORE = re.compile(r"(dưới|chưa tới|chưa đến|không tới)\s*$", re.IGNORECASE)
 MAX_SUBSET_LINES = 40  # above this many lines, sums of two or three lines are not enumerated (cost)
 MAX_PAIR_LINES = 15  # above this many lines, totals leave out one line at most (cost)
@@ -61,6 +69,7 @@ class Figure:
     value: float
     half_unit: float
     text: str
+    estimate: bool = False  # worded as an estimate: "khoảng 170.000 đ"
 
 
 def read_figures(text: str) -> Iterator[Figure]:
@@ -81,7 +90,8 @@ def read_figures(text: str) -> Iterator[Figure]:
         currency = bool(unit and unit.group(2))
         if multiplier_word or currency or grouped:
             scale = _MULTIPLIERS.get(multiplier_word or "", 1.0)
-            yield Figure("money", value * scale, half * scale, text[m.start():m.end() + (unit.end() if unit else 0)])
+            yield Figure("money", value * scale, half * scale, text[m.start():m.end() + (unit.end() if unit else 0)],
+                         bool(_ESTIMATE_BEFORE.search(text[:m.start()])))
             continue
         if _COUNT_AFTER.match(rest):
             yield Figure("count", value, half, shown)
@@ -178,6 +188,30 @@ def _from_catalog(f: Figure, figures: Sequence[Figure]) -> bool:
     return any(abs(f.value - c.value) <= max(f.half_unit, c.half_unit) for c in figures)
 
 
+def _estimate_ok(f: Figure, service: Service | None, truths: _Truths) -> bool:
+    """An estimate ("khoảng 170.000 đ") in a service's reason is traceable when it is one of that service's
+    catalog rates times an amount of the history (a line, a total, money left), a month of a yearly rate or
+    not, within the rounding to 1.000 đ, and not above a cap the service states ("tối đa 100.000đ")."""
+    if not f.estimate or service is None:
+        return False
+    desc = " ".join(service.description.split())
+    # rates as catalogs write them, a decimal point included ("Sinh lời 4.2%", "4,5%/năm")
+    rates = [float(r.replace(",", ".")) for r in _RATE.findall(desc) if float(r.replace(",", ".")) > 0]
+    caps = [float(m.group(1).replace(".", "")) * _MULTIPLIERS.get(m.group(2).lower(), 1.0) for m in _CAP.finditer(desc)]
+    if caps and abs(f.value - max(caps)) <= f.half_unit:
+        return True  # the estimate the cap set ("khoảng 100.000 đ/tháng, mức tối đa dịch vụ hoàn lại")
+    if caps and f.value > max(caps) + f.half_unit:
+        return False
+    for r in rates:
+        for base in truths.money:
+            for value in (base * r / 100, base * r / 1200):
+                if caps:
+                    value = min(value, max(caps))
+                if abs(f.value - value) <= ESTIMATE_ROUNDING + f.half_unit + 0.5:
+                    return True
+    return False
+
+
 def _without_names(text: str, names: Iterable[str]) -> str:
     for name in sorted({n for n in names if n}, key=len, reverse=True):
         text = text.replace(name, " ")
@@ -218,11 +252,12 @@ def audit_answer(history: Mapping[str, Any], answer: Mapping[str, Any],
     catalog_figures = _catalog_figures(chosen)
     names = [c.name for c in (*parsed.spending, *parsed.earning)]
     names += [s.service for s in chosen] + [s.description for s in chosen]
-    texts = [("summary", str(answer.get("summarization", "")))]
-    texts += [(f"reason {i + 1}", str(r.get("recommendation", ""))) for i, r in enumerate(recs)]
-    for where, text in texts:
+    texts: list[tuple[str, str, Service | None]] = [("summary", str(answer.get("summarization", "")), None)]
+    texts += [(f"reason {i + 1}", str(r.get("recommendation", "")), by_link.get(str(r.get("link", ""))))
+              for i, r in enumerate(recs)]
+    for where, text, service in texts:
         for f in read_figures(_without_names(text, names)):
-            if _from_catalog(f, catalog_figures):
+            if _from_catalog(f, catalog_figures) or _estimate_ok(f, service, truths):
                 continue
             ok = {"money": truths.money_ok, "count": truths.count_ok, "percent": truths.percent_ok,
                   "under-percent": truths.under_percent_ok, "bare": truths.bare_ok}[f.kind](f)

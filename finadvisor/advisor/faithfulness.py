@@ -9,7 +9,9 @@ A sentence fails when
 - it is not Vietnamese.
 A reason shown is the advisor's own fact clause (the user's category, amount, share and count: computed, so
 always true) followed by the model's sentence on what the service does for that spending. A failing sentence is
-dropped; when none is left, the service's catalog description stands in (``benefit_template``). The tests run
+dropped; when none is left, the template stands in (``wording.template_reason``: the benefit in đồng of the
+catalog's stated figure where one applies, else the catalog description). An amount worded as an estimate
+("khoảng 170.000 đ") passes when it is the benefit the advisor computed for that service. The tests run
 the same checker on the fact clauses and templates.
 
     checker = Checker(facts, picks, instructions, data)
@@ -21,12 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from finadvisor.advisor.catalog_facts import CatalogFacts, estimate
 from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.contract import is_vietnamese
 from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.ranker import is_debt
 from finadvisor.advisor.topics import MEANS, load_topics
-from finadvisor.advisor.wording import as_sentence, benefit_template, fact_clause
+from finadvisor.advisor.wording import as_sentence, fact_clause, template_reason
 from finadvisor.catalog import Service
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
@@ -41,6 +44,7 @@ _COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản
 # sentence that ends in a colon or an open "khoản chi" with nothing after it.
 _LEAK = re.compile(r"[{}\[\]]|\blý do\b|dưới đây|sau đây|:\s*$|^\d+\.\s|\bkho[aả]n chi\s*[.:]?$", re.I)
 _MIN_WORDS = 5
+_ESTIMATE_WORD = re.compile(r"\bkhoảng\s*$", re.I)
 # "5 USD", "$20", "3,5 triệu USD" (folded: "3 5 trieu usd"), "5 euros"; a rate quoted in đồng is not one
 _FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:(?:trieu|nghin|ngan|ty|k)\s+)?(?:usd|dollars?|do la|eur|euros?)\b"
                              r"|\b(?:usd|eur)\s*\d(?![\d\s]*(?:d|dong|vnd)\b)")
@@ -100,8 +104,10 @@ class Verdict:
 
 
 class Checker:
-    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "", data: str = "") -> None:
+    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "", data: str = "",
+                 catalog: CatalogFacts | None = None) -> None:
         self.facts = facts
+        self.catalog = catalog
         self.picks = picks
         self._instructions = _grams(instructions, _COPY_NGRAM)
         self._data = _grams(data, _COPY_NGRAM)
@@ -117,6 +123,11 @@ class Checker:
         if facts.earned:
             self._shares |= {round(100 * facts.saved_share), round(100 * facts.spent / facts.earned)}
         self.picks = list(picks)
+        # the benefits in đồng the advisor computed (catalog rate × the user's own amount): allowed as estimates
+        self._estimates: dict[str, set[int]] = {}
+        for i, pick in enumerate(self.picks):
+            if (benefit := estimate(pick, facts, self.picks[:i], catalog)) is not None:
+                self._estimates.setdefault(pick.service.link, set()).add(benefit.amount)
         self.user_topics: set[str] = set()
         for c in facts.categories:
             self.user_topics |= topics(c.name) | ({c.topic} if c.topic else set()) | (
@@ -133,8 +144,10 @@ class Checker:
         for c in self.facts.lines():
             figures = re.sub(re.escape(c.name), " ", figures, flags=re.I)
         own = {round(_number(raw)) for raw in _AMOUNT.findall(service.text())} if service is not None else set()
-        for raw in _AMOUNT.findall(figures):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
-            if round(_number(raw)) not in own:
+        for m in _AMOUNT.finditer(figures):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
+            raw = m.group(1)
+            if round(_number(raw)) not in own and not self._is_estimate(round(_number(raw)), figures[:m.start()],
+                                                                          service):
                 problems += self._amount_problem(round(_number(raw)), raw, folded)
         for raw, unit in _MILLIONS.findall(figures):
             scale = 1_000_000 if unit.lower() in ("triệu", "tr") else 1_000
@@ -147,6 +160,8 @@ class Checker:
         allowed_pct = set(self._shares)
         if service is not None:
             allowed_pct |= {round(float(p.replace(",", "."))) for p in _PERCENT.findall(service.text())}
+            if self.catalog is not None:  # the reviewed catalog figures (service_facts.csv)
+                allowed_pct |= {round(f.value) for f in self.catalog.of(service.link) if f.unit.startswith("%")}
         for raw in _PERCENT.findall(figures):
             value = float(raw.replace(",", "."))
             if not any(abs(value - a) <= 1 for a in allowed_pct):
@@ -169,6 +184,12 @@ class Checker:
         if _FOREIGN_AMOUNT.search(folded):  # "5 USD", "$20"; a service that exchanges "USD, EUR" states no amount
             problems.append("amount in another currency")
         return problems
+
+    def _is_estimate(self, value: int, before: str, service: Service | None) -> bool:
+        """An estimate worded as one ("khoảng 170.000 đ") equal to a benefit the advisor computed for this
+        service (``catalog_facts.estimate``)."""
+        return (service is not None and value in self._estimates.get(service.link, set())
+                and _ESTIMATE_WORD.search(before) is not None)
 
     def _known_amounts(self) -> set[int]:
         return set(self._by_amount) | self._totals | set(self._earnings)
@@ -219,8 +240,9 @@ class Checker:
         penalised: the fact clause cites them)."""
         before = self.picks[:self.picks.index(pick)] if pick in self.picks else []
         fact = fact_clause(pick, self.facts, before)
+        template = template_reason(pick, self.facts, before, self.catalog)
         if not text:
-            return Verdict(f"{fact} {benefit_template(pick)}", ["missing"], True, True)
+            return Verdict(template, ["missing"], True, True)
         parts = self.split(text)
         found = [self.sentence_problems(s, pick.service)
                  + ([] if self.cites(s, pick) or _about(s, pick.service) else ["says nothing specific"])
@@ -230,7 +252,7 @@ class Checker:
         generic = not self.cites(text, pick)
         if good:
             return Verdict(f"{fact} {as_sentence(good[0])}", problems, False, generic)
-        return Verdict(f"{fact} {benefit_template(pick)}", problems, True, generic)
+        return Verdict(template, problems, True, generic)
 
 
 # word pairs every service text has: sharing one says nothing about this service

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from finadvisor.advisor.catalog_facts import Benefit, CatalogFacts, estimate
 from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.prompt import first_sentence
 from finadvisor.advisor.ranker import is_debt
@@ -87,9 +88,38 @@ def benefit_template(pick: Pick) -> str:
     return f"{name} phù hợp với khoản chi này."
 
 
-def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
-    """A reason built from the evidence and the catalog alone (true by construction)."""
-    return f"{fact_clause(pick, facts, before)} {benefit_template(pick)}"
+def rate(value: float) -> str:
+    """A catalog rate as Vietnamese writes it: "5", "4,5"."""
+    return f"{value:g}".replace(".", ",")
+
+
+def benefit_sentence(pick: Pick, benefit: Benefit) -> str:
+    """The benefit of the service's stated figure for this user, in đồng a month, worded as an estimate
+    ("khoảng"), an upper bound where the catalog's figure is one ("đến 10%" → "tối đa khoảng"), and the cap named
+    when it set the amount. It replaces the catalog description, so the reason copies no run of it."""
+    fact = benefit.fact
+    name = pick.service.service
+    up_to = "đến " if fact.up_to else ""
+    at_most = "tối đa " if fact.up_to and not benefit.capped else ""
+    amount = f"{at_most}khoảng {vnd(benefit.amount)}/tháng"
+    tail = ", mức tối đa dịch vụ hoàn lại" if benefit.capped else ""
+    if fact.kind == "yield":
+        return f"Với {name}, lãi suất {up_to}{rate(fact.value)}%/năm có thể giúp số tiền còn dư này sinh lời {amount}."
+    if fact.kind == "cashback":
+        return (f"Với {name}, hoàn tiền {up_to}{rate(fact.value)}% có thể giúp bạn nhận lại {amount} cho khoản chi "
+                f"này{tail}.")
+    return (f"Với {name}, mức giảm {up_to}{rate(fact.value)}% có thể giúp bạn tiết kiệm {amount} cho khoản chi "
+            f"này{tail}.")
+
+
+def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
+                    catalog: CatalogFacts | None = None) -> str:
+    """A reason built from the evidence and the catalog alone (true by construction): the fact clause, then the
+    benefit in đồng where the catalog states a figure that applies (``catalog_facts.estimate``), else the
+    catalog description."""
+    benefit = estimate(pick, facts, before, catalog)
+    tail = benefit_sentence(pick, benefit) if benefit is not None else benefit_template(pick)
+    return f"{fact_clause(pick, facts, before)} {tail}"
 
 
 # ------------------------------------------------------------------------------------ summary

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from finadvisor.cliopts import setting_option
-from finadvisor.settings import EngineName, LogFormat, LogLevel, Settings, load_settings
+from finadvisor.settings import EngineName, LogFormat, LogLevel, Settings, WriterName, load_settings
 
 model_app = typer.Typer(help="The packaged default model.", no_args_is_help=True)
 
@@ -41,6 +41,7 @@ def serve(
     history_dir: Annotated[Path | None, setting_option("history_dir")] = None,
     log_level: Annotated[LogLevel | None, setting_option("log_level")] = None,
     log_format: Annotated[LogFormat | None, setting_option("log_format")] = None,
+    writer: Annotated[WriterName | None, setting_option("advisor_writer", "--writer")] = None,
 ) -> None:
     """Start the OpenAI-compatible server (and the advisor) on the embedded model."""
     from finadvisor.engines import loads_local_model
@@ -51,7 +52,7 @@ def serve(
                              n_threads=n_threads, lora=lora or None, tensor_parallel_size=tensor_parallel_size,
                              max_lora_rank=max_lora_rank, catalog_path=catalog, index_dir=index, cache_url=cache,
                              spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level,
-                             log_format=log_format)
+                             log_format=log_format, advisor_writer=writer)
     configure_logging(settings.log_level, settings.log_format)
     if loads_local_model(settings):
         from finadvisor.models import resolve_model
@@ -86,7 +87,7 @@ def model_path() -> None:
 
 FLAGS_FOR = {"host", "port", "engine", "model", "model_name", "upstream_url", "api_key", "n_parallel", "n_ctx",
              "n_threads", "lora", "tensor_parallel_size", "max_lora_rank", "catalog_path", "index_dir", "cache_url",
-             "spending_api_url", "history_dir", "log_level", "log_format"}
+             "spending_api_url", "history_dir", "log_level", "log_format", "advisor_writer"}
 
 
 def env_epilog() -> str:

@@ -305,10 +305,19 @@ async def test_catalog_writer_answers_without_the_model(advisor_settings) -> Non
         r = await c.post(API, json={"history": HISTORY})
         assert r.status_code == 200, r.text
         services = {s.link: s for s in load_catalog(demo_catalog_path())}
-        for rec in r.json()["recommendations"]:  # the facts, then the catalog's own words
+        for rec in r.json()["recommendations"]:  # the facts, then the catalog's figure for this user or its words
             assert rec["recommendation"].startswith("Tháng này bạn ")
-            assert services[rec["link"]].description.split(".")[0][1:30] in rec["recommendation"], rec
+            if rec["service"] == "Số dư sinh lời":  # 4%/năm on the 13.000.000 đ left: 43.333 đ a month
+                assert rec["recommendation"].endswith("lãi suất 4%/năm có thể giúp số tiền còn dư này sinh lời "
+                                                      "khoảng 43.000 đ/tháng."), rec
+            else:
+                assert services[rec["link"]].description.split(".")[0][1:30] in rec["recommendation"], rec
         assert engine.calls == []
+        shown = len(r.json()["recommendations"])  # every reason shown, counted once, by who wrote it
+        await c.post(API, json={"history": HISTORY})  # a cache hit: written once, not counted again
+        metrics = (await c.get("/metrics")).text
+        assert f'finadvisor:advisor_reasons_total{{writer="template"}} {float(shown)}' in metrics
+        assert 'finadvisor:advisor_reasons_total{writer="model"} 0.0' in metrics
         advisor = app.state.advisor  # built by the first request
         from finadvisor.history import SpendingHistory
         history = SpendingHistory.model_validate(HISTORY)
