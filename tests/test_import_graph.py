@@ -181,9 +181,8 @@ def module_graph() -> dict[str, set[str]]:
     return graph
 
 
-# The one module knot left, the OpenAI-compatible routers' (routes_openai registers the routers that import its
-# helpers); its owner unties it, then this set is emptied.
-KNOWN_MODULE_CYCLES = {"finadvisor.server.routes_openai"}
+# Empty since the OpenAI routers' helpers moved to server/generation.py (issue 29): no router imports another.
+KNOWN_MODULE_CYCLES: set[str] = set()
 
 
 def test_no_module_cycle_inside_a_package() -> None:

@@ -44,7 +44,7 @@ def legacy_logprobs(entries: list[dict[str, Any]] | None, offset: int) -> Comple
 
 
 def _requests(body: CompletionRequest, llm: LLMService, limit: int) -> list[GenerationRequest]:
-    from finadvisor.server.routes_openai import check_budget
+    from finadvisor.server.generation import check_budget
 
     check_budget(body.max_tokens, limit)
     adapter = llm.resolve_adapter(body.model)
@@ -61,7 +61,7 @@ def _requests(body: CompletionRequest, llm: LLMService, limit: int) -> list[Gene
     "content": {"text/event-stream": {"schema": {}}},
     "description": "A text_completion, or with stream=true an SSE stream of text_completion chunks ending in [DONE]"}})
 async def completions(body: CompletionRequest, request: Request):  # type: ignore[no-untyped-def]
-    from finadvisor.server.routes_openai import finish_reason
+    from finadvisor.server.generation import finish_reason
 
     llm: LLMService = request.app.state.llm
     requests = _requests(body, llm, request.app.state.settings.max_tokens_limit)
@@ -88,7 +88,7 @@ async def completions(body: CompletionRequest, request: Request):  # type: ignor
 
 async def _sse(llm: LLMService, requests: list[GenerationRequest], first: Delta, first_stream: AsyncIterator[Delta],
                model: str, include_usage: bool, want_lp: bool) -> AsyncIterator[str]:
-    from finadvisor.server.routes_openai import finish_reason, sse_error
+    from finadvisor.server.generation import finish_reason, sse_error
 
     chunk_id, created = new_id("cmpl"), int(time.time())
     prompt_tokens = completion_tokens = 0

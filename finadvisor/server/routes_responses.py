@@ -46,6 +46,7 @@ from finadvisor.protocol_responses import (
     TextDeltaEvent,
     TextDoneEvent,
 )
+from finadvisor.server.generation import DEFAULT_MAX_TOKENS, to_generation_request
 
 router = APIRouter()
 
@@ -76,8 +77,6 @@ def _whole(response: Response, result: Generation) -> Response:
     "content": {"text/event-stream": {"schema": {}}},
     "description": "A response, or with stream=true the Responses API event stream"}})
 async def create_response(body: ResponsesRequest, request: Request):  # type: ignore[no-untyped-def]
-    from finadvisor.server.routes_openai import DEFAULT_MAX_TOKENS, to_generation_request
-
     state = request.app.state
     llm: LLMService = state.llm
     try:
