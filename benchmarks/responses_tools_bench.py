@@ -181,7 +181,8 @@ async def side_by_side(client: httpx.AsyncClient, rounds: int, max_tokens: int) 
         runs["responses"].append(await timed_stream(client, "/v1/responses", max_tokens))
     summary = {k: {"ttft_s_median": round(statistics.median(r["ttft_s"] for r in v), 4),
                    "tok_s_median": round(statistics.median(r["tok_s"] for r in v), 2),
-                   "tokens": [int(r["tokens"]) for r in v]} for k, v in runs.items()}
+                   "tokens": [int(r["tokens"]) for r in v],
+                   "runs": [{m: round(x, 4) for m, x in r.items()} for r in v]} for k, v in runs.items()}
     summary["responses_over_chat_ttft"] = round(summary["responses"]["ttft_s_median"]
                                                 / summary["chat"]["ttft_s_median"], 3)
     summary["responses_over_chat_tok_s"] = round(summary["responses"]["tok_s_median"]
