@@ -229,7 +229,7 @@ def test_every_serve_flag_shows_its_default_and_environment_variable():
 
     serve = typer.main.get_command(app).commands["serve"]  # type: ignore[attr-defined]
     flags = [p for p in serve.params if p.name != "help"]
-    assert len(flags) == 20
+    assert len(flags) == 21  # --writer (issue 24) included
     for param in flags:
         assert "[env var: FINADVISOR_" in (param.help or "").replace("\\[", "["), param.name
         assert isinstance(param.show_default, str) and param.show_default, param.name
