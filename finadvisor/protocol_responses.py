@@ -238,8 +238,22 @@ class ResponsesRequest(BaseModel):
             return ChatCompletionRequest.model_validate({k: v for k, v in body.items() if v is not None})
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ()))
-            raise ValueError(f"{where}: {first.get('msg')}" if where else str(first.get("msg"))) from None
+            loc = [str(p) for p in first.get("loc", ())]
+            param = CHAT_TO_RESPONSES.get(loc[0], loc[0]) if loc else "input"
+            message = str(first.get("msg", "invalid request")).removeprefix("Value error, ")
+            raise ChatRuleError(f"{param}: {message}", param) from None
+
+
+# A chat parameter's name in the Responses API (how an error from the chat rules names it).
+CHAT_TO_RESPONSES = {"messages": "input", "max_tokens": "max_output_tokens", "response_format": "text.format"}
+
+
+class ChatRuleError(ValueError):
+    """A chat-path rule the request breaks, with the Responses parameter it concerns."""
+
+    def __init__(self, message: str, param: str) -> None:
+        super().__init__(message)
+        self.param = param
 
 
 # ---------------------------------------------------------------------------------------------- response

@@ -29,8 +29,10 @@ from finadvisor.engines.base import Delta, Generation
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import FinadvisorError, InvalidRequest
 from finadvisor.protocol_responses import (
+    CHAT_TO_RESPONSES,
     ArgumentsDeltaEvent,
     ArgumentsDoneEvent,
+    ChatRuleError,
     ContentPartEvent,
     ErrorEvent,
     IncompleteDetails,
@@ -81,9 +83,14 @@ async def create_response(body: ResponsesRequest, request: Request):  # type: ig
     llm: LLMService = state.llm
     try:
         chat = body.to_chat()
-    except ValueError as exc:
-        raise InvalidRequest(str(exc), param="input") from exc
-    gen_request = to_generation_request(chat, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
+    except ChatRuleError as exc:
+        raise InvalidRequest(str(exc), param=exc.param) from exc
+    try:
+        gen_request = to_generation_request(chat, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
+    except InvalidRequest as exc:  # the chat path's words for the Responses parameters
+        param = CHAT_TO_RESPONSES.get(exc.param or "", exc.param)
+        raise InvalidRequest(exc.message.replace(exc.param or "\0", param or ""), param=param,
+                             code=exc.code) from exc
     response = Response.for_request(body, body.model or llm.model_name)
     if not body.stream:
         return _whole(response, await llm.generate(gen_request))

@@ -186,3 +186,17 @@ async def test_same_auth_and_metrics_as_chat(settings: Settings) -> None:
         metrics = (await c.get("/metrics", headers={"Authorization": "Bearer s3cret-key-123"})).text
         assert 'finadvisor:request_success_total{finished_reason="stop",model_name="qwen2.5-coder-0.5b-instruct"} 1.0' \
             in metrics
+
+
+async def test_errors_name_the_responses_parameters_and_the_body_limit_holds(client: httpx.AsyncClient) -> None:
+    too_many = await client.post(URL, json={"input": "x", "max_output_tokens": 10**6})
+    assert too_many.json()["error"]["param"] == "max_output_tokens"
+    assert "max_output_tokens must be at most" in too_many.json()["error"]["message"]
+    bad_schema = await client.post(URL, json={"input": "x", "text": {"format": {"type": "json_schema", "name": "x",
+                                                                                "schema": {}}}})
+    assert bad_schema.status_code == 400 and bad_schema.json()["error"]["param"] == "text.format"
+    forced = await client.post(URL, json={"input": "x", "tools": [WEATHER], "tool_choice": {"type": "function",
+                                                                                            "name": "nope"}})
+    assert forced.status_code == 400 and "'nope', which is not in tools" in forced.json()["error"]["message"]
+    big = await client.post(URL, json={"input": "x" * 1_100_000})
+    assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
