@@ -81,6 +81,16 @@ def offers_credit(service: Service) -> bool:
     return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
 
 
+_CARD = re.compile(r"\b(the tin dung|credit card|mo the tin dung)\b")
+
+
+def sells_debt(service: Service) -> bool:
+    """Credit that is debt by design (pay-later, instalments, a loan, an overdraft, a salary advance): never
+    offered unasked, to anyone. A rewards credit card is a way to pay, offered only to a user with income who is
+    not in debt (``offers_credit``)."""
+    return offers_credit(service) and not _CARD.search(fold(service.service))
+
+
 def _answers_debt(pick: Pick) -> bool:
     return any(e.kind == "debt" or (e.category is not None and is_debt(e.category.name)) for e in pick.evidence)
 
@@ -248,9 +258,11 @@ class Ranker:
         facts = self.facts(history)
         in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
         in_use = self.in_use(facts)
-        # new credit (a card, pay-later, instalments, a loan) is never offered unasked: an advisor does not sell
-        # debt, and never to a user in debt
-        ranked = [p for p in self._scored(facts, in_use) if not offers_credit(p.service)]
+        # an advisor does not sell debt: pay-later, instalments and loans are never offered unasked; a user in
+        # debt, or without income, gets no credit at all (not even a card)
+        no_card = in_debt or facts.earned <= 0
+        ranked = [p for p in self._scored(facts, in_use)
+                  if not sells_debt(p.service) and not (no_card and offers_credit(p.service))]
         return self._choose(ranked, facts, in_use, in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
