@@ -226,9 +226,10 @@ def _rounded(value: float) -> int:
 def estimate(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
              catalog: CatalogFacts | None = None) -> Benefit | None:
     """The benefit in đồng of ``pick``'s first usable figure for this history, or None: a yield on the money
-    left unspent (surplus × rate / 12), a cashback or discount on the spending line its reason names (amount ×
-    rate), capped by the stated cap. None when the service states no figure, the figure does not fit this kind
-    of evidence, or the estimate rounds to under 1.000 đ."""
+    left unspent (surplus × rate / 12; "lãi suất đến 5,6%" is the best term's rate, said as "tối đa"), a flat
+    cashback or discount on the spending line its reason names (amount × rate), capped by the stated cap. None
+    when the service states no figure, the figure does not fit this kind of evidence, a discount or cashback is
+    only "up to" ("giảm đến 50%": a best case, not an estimate), or the estimate rounds to under 1.000 đ."""
     if catalog is None:
         return None
     kinds = {e.kind for e in pick.evidence}
@@ -236,7 +237,8 @@ def estimate(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
         if fact.kind == "yield" and "surplus" in kinds and facts.earned > 0 and facts.surplus > 0:
             base = facts.surplus
             value = base * fact.value / 100 / 12
-        elif fact.kind in ("cashback", "discount") and "category" in kinds:
+        elif fact.kind in ("cashback", "discount") and "category" in kinds and not fact.up_to:
+            # "giảm đến 50%" is the best case of a few offers, not a rate on the whole spending: no estimate
             line = stated_category(pick, before)
             if line is None or is_debt(line.name):
                 continue

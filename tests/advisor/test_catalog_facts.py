@@ -107,6 +107,10 @@ def test_the_benefit_is_the_users_amount_times_the_rate_capped_and_rounded() -> 
     assert estimate(_pick(PLAIN, facts, "Vé xe"), facts, (), catalog) is None
     assert estimate(_pick(SAVINGS, facts, "Đi chợ"), facts, (), catalog) is None  # a yield is not on a spending
     assert estimate(_pick(CASHBACK, facts, "Đi chợ"), facts, (), None) is None  # no catalog facts, no figure
+    best_case = Service(service="Chợ Sale", link="app://sale", description="Đi chợ online, giảm đến 50%.")
+    catalog = CatalogFacts.extract_all([best_case])
+    assert catalog.of("app://sale")[0].up_to  # read and kept in the file, but a best case is not an estimate
+    assert estimate(_pick(best_case, facts, "Đi chợ"), facts, (), catalog) is None
 
 
 def test_the_template_states_the_benefit_and_passes_the_checker_and_the_audit() -> None:
