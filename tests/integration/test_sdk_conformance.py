@@ -227,6 +227,12 @@ def test_forced_tool_call_cut_by_max_tokens_stays_a_call(oai: Any) -> None:
     assert c.finish_reason == "length" and not c.message.content
     assert c.message.tool_calls[0].function.name == "get_weather"
     assert c.message.tool_calls[0].function.arguments.startswith("{")  # compact JSON: arguments start early
+    stream = oai.chat.completions.create(model=MODEL, max_tokens=8, temperature=0, tools=[WEATHER], stream=True,
+                                         tool_choice="required", messages=ASK_WEATHER)
+    chunks = [chunk.choices[0] for chunk in stream if chunk.choices]
+    pieces = [tc for ch in chunks for tc in ch.delta.tool_calls or []]
+    assert pieces[0].function.name == "get_weather" and not any(ch.delta.content for ch in chunks)
+    assert chunks[-1].finish_reason == "length"
 
 
 def test_responses_create_text_and_function_call(oai: Any) -> None:
