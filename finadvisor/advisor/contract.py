@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,11 @@ class EvidenceItem(BaseModel):
                           "formatted).")
     count: int = Field(ge=0, description="How many transactions it holds (0 when the history does not say).")
     share: float = Field(ge=0, le=1, description="Its share of the month's total spending, 0..1.")
+    kind: Literal["spending", "saving", "investing", "income", "inflow"] = Field(
+        "spending", description="How a wallet counts the line: spending; saving or investing (a transfer into the "
+        "user's own savings, funds, gold or stocks: not spending); income (salary, pension, wages, business "
+        "revenue); inflow (money into the wallet that is not income: received transfers, top-ups, refunds, "
+        "cashback).")
 
 
 class Recommendation(BaseModel):
@@ -114,7 +119,7 @@ def evidence_items(pick: Pick) -> list[EvidenceItem]:
     """The structured facts of one pick: its categories, strongest first, as numbers. A name is the spending API's
     free text, so it loses anything a reader could open, as the sentences that quote it do."""
     return [EvidenceItem(item=strip_links(c.name, keep=[c.name]), amount=c.amount, count=c.count,
-                         share=round(min(max(c.share, 0.0), 1.0), 4))
+                         share=round(min(max(c.share, 0.0), 1.0), 4), kind=c.kind)  # type: ignore[arg-type]
             for c in pick.categories()]
 
 
