@@ -127,7 +127,7 @@ def test_the_template_states_the_benefit_and_passes_the_checker_and_the_audit() 
     checker = Checker(facts, picks, SYSTEM, catalog=catalog)
     for pick, text in zip(picks, reasons, strict=True):
         assert [p for s in checker.split(text) for p in checker.sentence_problems(s, pick.service)] == []
-    answer = {"summarization": compose_summary(facts), "recommendations": [
+    answer: dict[str, Any] = {"summarization": compose_summary(facts), "recommendations": [
         {"service": p.service.service, "link": p.service.link, "recommendation": r} for p, r in zip(picks, reasons, strict=True)]}
     assert audit_answer(HISTORY, answer, services) == []
     # a wrong estimate, one not worded as an estimate, or one above the stated cap is caught by both
@@ -215,3 +215,15 @@ def test_the_writer_flag_on_recommend_and_serve(tmp_path: Path, monkeypatch: pyt
         assert seen[-2:] == [wanted, wanted]
     result = runner.invoke(app, ["recommend", "--history", str(history), "--writer", "poet"])
     assert result.exit_code == 2 and "poet" in result.output
+
+
+async def test_reasons_the_model_wrote_are_counted_as_the_models(make_client) -> None:  # type: ignore[no-untyped-def]
+    from tests.advisor.conftest import HISTORY as DEMO
+
+    async for c in make_client():  # the fake model writes true, specific sentences: every one is shown
+        r = await c.post("/api/recommendations", json={"history": DEMO})
+        assert r.status_code == 200, r.text
+        n = float(len(r.json()["recommendations"]))
+        metrics = (await c.get("/metrics")).text
+        assert f'finadvisor:advisor_reasons_total{{writer="model"}} {n}' in metrics
+        assert 'finadvisor:advisor_reasons_total{writer="template"} 0.0' in metrics
