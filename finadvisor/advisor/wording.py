@@ -101,8 +101,10 @@ def benefit_sentence(pick: Pick, benefit: Benefit) -> str:
     name = pick.service.service
     up_to = "đến " if fact.up_to else ""
     at_most = "tối đa " if fact.up_to and not benefit.capped else ""
-    amount = f"{at_most}khoảng {vnd(benefit.amount)}/tháng"
-    tail = ", mức tối đa dịch vụ hoàn lại" if benefit.capped else ""
+    # a cap with no period ("tối đa 300.000đ") may be per booking: the capped amount is not said to be a month's
+    month = "" if benefit.capped and not fact.cap_per else "/tháng"
+    amount = f"{at_most}khoảng {vnd(benefit.amount)}{month}"
+    tail = ", mức hoàn tối đa của dịch vụ" if benefit.capped else ""
     if fact.kind == "yield":
         return f"Với {name}, lãi suất {up_to}{rate(fact.value)}%/năm có thể giúp số tiền còn dư này sinh lời {amount}."
     if fact.kind == "cashback":

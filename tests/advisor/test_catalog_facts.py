@@ -137,6 +137,13 @@ def test_the_template_states_the_benefit_and_passes_the_checker_and_the_audit() 
         answer["recommendations"][0]["recommendation"] = bad
         assert audit_answer(HISTORY, answer, services), bad
     rich = {"spending": [{"name": "Đi chợ", "amount": 3_400_000, "count": 20}]}
+    rich_facts = Facts.of(SpendingHistory.model_validate(rich))
+    hotel = Service(service="Ngủ Ngon", link="app://ks", description="Đặt khách sạn; hoàn tiền 10% tối đa 300.000đ.")
+    both = CatalogFacts.extract_all([CASHBACK, hotel])
+    assert template_reason(_pick(CASHBACK, rich_facts, "Đi chợ"), rich_facts, (), both).endswith(
+        "nhận lại khoảng 100.000 đ/tháng cho khoản chi này, mức hoàn tối đa của dịch vụ.")  # capped a month
+    assert template_reason(_pick(hotel, rich_facts, "Đi chợ"), rich_facts, (), both).endswith(
+        "nhận lại khoảng 300.000 đ cho khoản chi này, mức hoàn tối đa của dịch vụ.")  # a cap of no stated period
     over = {"summarization": "Tháng này bạn chi 3.400.000 đ.", "recommendations": [
         {"service": "Chợ Nhà", "link": "app://cho", "recommendation": "Tháng này bạn chi 3.400.000 đ cho Đi chợ. Với "
          "Chợ Nhà, hoàn tiền 5% có thể giúp bạn nhận lại khoảng 170.000 đ/tháng."}]}
