@@ -46,7 +46,7 @@ DATA = ROOT / "finadvisor" / "data"
 DEMO = "catalog_demo.json"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"], "dev2": ["eval_advisor_dev2.json"],
         "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
-        **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 8)}}
+        **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 9)}}
 _INCOME_CLAIM = re.compile(r"thu nhap|de danh duoc|chi nhieu hon thu|chi vuot thu|con du")
 
 
