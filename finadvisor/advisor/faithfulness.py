@@ -58,9 +58,10 @@ def topics(text: str) -> set[str]:
 
 def _claims(text: str) -> set[str]:
     """The spending topics a sentence claims of the user: saving, investing and the ways money moves
-    ("giúp bạn tiết kiệm", "ví điện tử") are advice and means, not a spending the user might lack."""
+    ("giúp bạn tiết kiệm", "ví điện tử") are advice and means, and "khác" (other) is no topic at all: none is a
+    spending the user might lack."""
     lexicon = load_topics().topics
-    return {t for t in topics(text) if lexicon[t].flow == "spending" and t not in MEANS}
+    return {t for t in topics(text) if lexicon[t].flow == "spending" and t not in MEANS and t != "other"}
 
 
 def _related(topic: str, allowed: set[str]) -> bool:

@@ -78,9 +78,20 @@ def offers_credit(service: Service) -> bool:
     """A service that lends, read from its name (a description mentions instalments in passing: "trả góp học
     phí 0%" does not make tuition payment a loan)."""
     name = fold(service.service)
-    return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
+    if _CREDIT_OFFER.search(name) or _REPAYS.search(name):
+        return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
+    if load_topics().topics_in(service.service, accents=True):
+        return False  # a name that says what it is for ("Học phí") is not credit for instalments in passing
+    # a brand-like name ("Thẻ Sóng Platinum", "Sóng Sau") says it in its description's first words
+    lead = _lead(service)
+    return bool(_CREDIT_OFFER.search(lead)) and not _REPAYS.search(lead)
 
 
+def _lead(service: Service) -> str:
+    return " ".join(fold(service.description).split()[:CREDIT_LEAD_WORDS])
+
+
+CREDIT_LEAD_WORDS = 6
 _CARD = re.compile(r"\b(the tin dung|credit card|mo the tin dung)\b")
 
 
@@ -88,7 +99,11 @@ def sells_debt(service: Service) -> bool:
     """Credit that is debt by design (pay-later, instalments, a loan, an overdraft, a salary advance): never
     offered unasked, to anyone. A rewards credit card is a way to pay, offered only to a user with income who is
     not in debt (``offers_credit``)."""
-    return offers_credit(service) and not _CARD.search(fold(service.service))
+    return offers_credit(service) and not (_CARD.search(fold(service.service)) or _CARD.match(_lead(service)))
+
+
+def _related(a: Topic, b: Topic) -> bool:
+    return a.id == b.id or b.id in a.includes or a.id in b.includes
 
 
 def _answers_debt(pick: Pick) -> bool:
@@ -163,8 +178,11 @@ class Ranker:
         if cached is None:
             lead = self.topics.lead_topic(service.description, accents=True)
             first = self.topics.lead_topic(service.service, accents=True)
-            cached = ({t.id for t in self.topics.topics_in(service.service, accents=True)},
-                      {lead.id} if lead else set(), first.id if first else "")
+            names = {t.id for t in self.topics.topics_in(service.service, accents=True)}
+            if lead is not None and first is not None and not _related(first, lead):
+                names, first = set(), None  # a name and a description that disagree: the description says what
+                # the service does ("An Khang", a pharmacy's name, is health insurance here)
+            cached = (names, {lead.id} if lead else set(), first.id if first else "")
             with self._lock:
                 if len(self._service_topics) >= SERVICE_TOPICS_MAX:
                     self._service_topics.clear()

@@ -67,13 +67,17 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
             return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
         times = f" qua {c.count} giao dịch" if c.count > 1 else ""
         return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
-    if any(not p.evidence or p.source == "fallback" for p in before):
-        return "Một dịch vụ khác bạn chưa dùng."
-    if facts.spent > 0:
-        return f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."
+    # nothing of the user's own behind it (a fallback): a fact of the month not stated by a reason above
+    options = [f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."] if facts.spent > 0 else []
+    if facts.saved:
+        options.append(f"Tháng này bạn đã để riêng {vnd(facts.put_aside)} cho tiết kiệm và đầu tư.")
     if facts.earned > 0:
-        return f"Tháng này bạn có tổng thu nhập {vnd(facts.earned)}."
-    return f"Tháng này ví của bạn nhận vào {vnd(facts.received)}."
+        options.append(f"Tháng này bạn có thu nhập {vnd(facts.earned)}.")
+    elif facts.received > 0:
+        options.append(f"Tháng này ví của bạn nhận vào {vnd(facts.received)}.")
+    options += [f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said][:1]
+    taken = sum(p.source == "fallback" or not p.evidence for p in before)
+    return options[taken % len(options)] if options else "Thêm một dịch vụ bạn chưa dùng."
 
 
 def benefit_template(pick: Pick) -> str:

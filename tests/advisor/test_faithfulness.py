@@ -135,10 +135,10 @@ def test_a_tiny_share_reads_as_under_one_percent_and_is_still_true() -> None:
 
     assert (percent(0.0048), percent(0.006), percent(0.44), percent(0.0)) == ("dưới 1%", "1%", "44%", "0%")
     history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 414000, "count": 9},
-                                                           {"name": "Gửi xe", "amount": 1000, "count": 1}]})
+                                                           {"name": "Bãi đỗ xe", "amount": 1000, "count": 1}]})
     facts = Facts.of(history)
     ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
-    pick = next(p for p in ranker.scored(history) if p.categories()[0].name == "Gửi xe")
+    pick = next(p for p in ranker.scored(history) if p.categories()[0].name == "Bãi đỗ xe")
     clause = fact_clause(pick, facts)
     assert "(dưới 1% tổng chi)" in clause
     checker = Checker(facts, [pick], SYSTEM)
