@@ -236,7 +236,7 @@ class Advisor:
             "raw_text": text, "raw_reason_problems": raw_problems, "template_reasons": templates,
             "generic_raw_reasons": generic, "ranker_added": added, "sources": [p.source for p in picks],
         }
-        summary_text = strip_links(compose_summary(facts), keep=names)
+        summary_text = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
 
     def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
@@ -249,7 +249,7 @@ class Advisor:
                                recommendation=strip_links(template_reason(p, facts, picks[:i], catalog), keep=names),
                                evidence=evidence_items(p))
                 for i, p in enumerate(picks)]
-        return AdvisorResponse(summarization=strip_links(compose_summary(facts), keep=names), recommendations=recs)
+        return AdvisorResponse(summarization=strip_links(compose_summary(facts, picks), keep=names), recommendations=recs)
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()

@@ -158,8 +158,10 @@ def facts_summary(facts: Facts, top: int = 2) -> str:
     return head + body + tail
 
 
-def advice(facts: Facts) -> str | None:
-    """One sentence of advice from the facts, or None when nothing stands out."""
+def advice(facts: Facts, picks: Sequence[Pick] | None = None) -> str | None:
+    """One sentence of advice from the facts, or None when nothing stands out. ``picks``: the services shown;
+    a deal for the one item that dominates is promised only when a shown service is that item's own (a transfer
+    or an unread "Dịch vụ khác" at 54% has none)."""
     debts = [c for c in facts.categories if is_debt(c.name)]
     if facts.earned and facts.surplus < 0:
         return "Bạn nên đặt hạn mức cho các khoản chi lớn nhất để không chi vượt thu nhập."
@@ -167,12 +169,15 @@ def advice(facts: Facts) -> str | None:
         return "Trả các khoản nợ và trả góp đúng hạn giúp bạn tránh phí phạt và lãi trễ hạn."
     if facts.earned and facts.saved_share >= SURPLUS_MIN_RATIO:
         return "Khoản tiền còn dư có thể được gửi tiết kiệm hoặc đầu tư để sinh lời thay vì để yên trong ví."
-    if facts.categories and len(facts.categories) > 1 and facts.categories[0].share >= DOMINANT_SHARE:
+    top = facts.categories[0] if facts.categories else None
+    answered = picks is None or any(p.categories()[:1] and p.categories()[0].name == top.name
+                                    for p in picks if top is not None)
+    if top is not None and len(facts.categories) > 1 and top.share >= DOMINANT_SHARE and answered:
         return "Phần lớn chi tiêu của bạn dồn vào một khoản, nên một ưu đãi cho khoản này giúp bạn tiết kiệm nhiều nhất."
     return None
 
 
-def compose_summary(facts: Facts) -> str:
-    tip = advice(facts)
+def compose_summary(facts: Facts, picks: Sequence[Pick] | None = None) -> str:
+    tip = advice(facts, picks)
     base = facts_summary(facts)
     return f"{base} {tip}" if tip else base
