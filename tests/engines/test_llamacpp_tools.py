@@ -78,8 +78,9 @@ async def test_required_and_named_are_constrained_by_a_schema(tmp_path: Path) ->
         assert out.finish_reason == "tool_calls" and out.tool_calls[0]["function"]["name"] == "get_weather"
         body = stub.bodies[-1]
         assert body["tool_choice"] == "none" and body["tools"] == [WEATHER]  # template shows them; no lazy grammar
-        schema = body["response_format"]["json_schema"]["schema"]
-        assert schema["properties"]["name"] == {"const": "get_weather"}
+        # the call is forced by a grammar compiled from our schema (compact JSON), not by a response_format
+        assert "response_format" not in body and "get_weather" in body["grammar"]
+        assert "root" in body["grammar"]
 
 
 async def test_none_hides_the_tools(tmp_path: Path) -> None:
