@@ -78,6 +78,8 @@ class Facts:
             if reading.topic is None or reading.topic.id in MEANS:  # refines a transfer or an unknown name only
                 folded = fold(name)
                 for key, topic in sorted(named.items(), key=lambda kv: -len(kv[0])):
+                    if topic.id in MEANS:  # the catalog's own "Chuyển tiền" refines nothing
+                        continue
                     if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded):
                         return topic, "catalog name"
             return reading.topic, reading.how

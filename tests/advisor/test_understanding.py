@@ -256,3 +256,12 @@ def test_the_catalogs_topic_file_is_written_and_a_reviewed_row_wins(tmp_path) ->
     assert "zz://pet" not in _tied(fresh, _h([("Cắt tóc", 120_000)]))
     assert "zz://pet,Boss Ơi,,beauty,yes" in path.read_text(encoding="utf-8")  # kept when written again
     assert reviewed.topic_file_version != before  # part of the cache key
+
+
+def test_a_transfer_into_a_brand_named_savings_service_is_saving_even_beside_a_transfer_service() -> None:
+    """The catalog's own "Chuyển tiền" service once read "Chuyển tiền vào Heo Đất" as a transfer (spending)."""
+    services = [Service(service=n, link=link, description=d) for n, link, d in CATALOG]
+    services.append(Service(service="Chuyển tiền", link="zz://transfer", description="Chuyển tiền miễn phí 24/7."))
+    ranker = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
+    facts = ranker.facts(_h([("Chuyển tiền vào Heo Đất", 500_000), ("Tiền nhà", 6_000_000)], [("Salary", 38_000_000)]))
+    assert [c.name for c in facts.saved] == ["Chuyển tiền vào Heo Đất"] and facts.spent == 6_000_000
