@@ -19,6 +19,9 @@ def test_every_command_logs_through_redaction(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(sys, "argv", ["finadvisor", "--version"])
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    # a handler another test left on the root logger may hold a stream pytest has since closed: start clean, as a
+    # fresh process does
+    root.handlers[:] = []
     try:
         with pytest.raises(SystemExit):
             cli.main()
