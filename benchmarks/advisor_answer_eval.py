@@ -37,10 +37,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.advisor.category_map import fold
-from finadvisor.advisor.wording import vnd
-from finadvisor.history import SpendingHistory
-from finadvisor.settings import Settings
+from finadvisor.advisor.category_map import fold  # noqa: E402
+from finadvisor.advisor.wording import vnd  # noqa: E402
+from finadvisor.history import SpendingHistory  # noqa: E402
+from finadvisor.settings import Settings  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
 DEMO = "catalog_demo.json"

@@ -29,13 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.advisor.contract import AdvisorResponse, is_vietnamese
-from finadvisor.advisor.evidence import Facts
-from finadvisor.advisor.faithfulness import Checker
-from finadvisor.catalog import load_catalog
-from finadvisor.errors import FinadvisorError
-from finadvisor.history import SpendingHistory
-from finadvisor.settings import Settings
+from finadvisor.advisor.contract import AdvisorResponse, is_vietnamese  # noqa: E402
+from finadvisor.advisor.evidence import Facts  # noqa: E402
+from finadvisor.advisor.faithfulness import Checker  # noqa: E402
+from finadvisor.catalog import load_catalog  # noqa: E402
+from finadvisor.errors import FinadvisorError  # noqa: E402
+from finadvisor.history import SpendingHistory  # noqa: E402
+from finadvisor.settings import Settings  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],

@@ -21,9 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.history import SpendingHistory
-from finadvisor.settings import Settings
-from tests.advisor.conftest import good_script
+from finadvisor.history import SpendingHistory  # noqa: E402
+from finadvisor.settings import Settings  # noqa: E402
+from tests.advisor.conftest import good_script  # noqa: E402
 
 CATEGORIES = ["Ăn uống", "Di chuyển", "Hóa đơn điện", "Hóa đơn nước", "Nạp tiền điện thoại", "Mua sắm", "Giải trí",
               "Học phí", "Bảo hiểm", "Du lịch", "Xăng xe", "Đi chợ", "Internet", "Y tế", "Chuyển tiền", "Cà phê"]
@@ -74,7 +74,7 @@ async def run(args: argparse.Namespace) -> dict:
             result = await advisor.recommend(h)
             hits.append(time.perf_counter() - t0)
             assert result.cache == "hit"
-    ms = lambda v: round(v * 1000, 3)
+    ms = lambda v: round(v * 1000, 3)  # noqa: E731
     return {
         "embedder": args.embedder, "histories": args.n, "writer": advisor_writer(settings),
         "miss_total_p50_ms": ms(pct(miss_total, 50)), "miss_total_p99_ms": ms(pct(miss_total, 99)),

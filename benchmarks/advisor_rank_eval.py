@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.advisor.category_map import load_category_map
-from finadvisor.advisor.ranker import Ranker
-from finadvisor.catalog import CatalogIndex, get_embedder, load_catalog
-from finadvisor.catalog.index import load_vocabulary
-from finadvisor.history import SpendingHistory
+from finadvisor.advisor.category_map import load_category_map  # noqa: E402
+from finadvisor.advisor.ranker import Ranker  # noqa: E402
+from finadvisor.catalog import CatalogIndex, get_embedder, load_catalog  # noqa: E402
+from finadvisor.catalog.index import load_vocabulary  # noqa: E402
+from finadvisor.history import SpendingHistory  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
 SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],

@@ -28,9 +28,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.history import SpendingHistory
-from finadvisor.settings import Settings
-from tests.advisor.conftest import good_script
+from finadvisor.history import SpendingHistory  # noqa: E402
+from finadvisor.settings import Settings  # noqa: E402
+from tests.advisor.conftest import good_script  # noqa: E402
 
 SET = ROOT / "finadvisor" / "data" / "eval_advisor_heldout7.json"
 CATALOG = ROOT / "finadvisor" / "data" / "catalog_heldout7_lanapay.json"
@@ -88,7 +88,7 @@ async def measure(writer: str, items: list[SpendingHistory], concurrency: int, e
         wall = time.perf_counter() - t_all
         counted = {w: advisor.metrics.advisor_reasons.labels(w)._value.get() - before[w] for w in before}
         calls = len(engine.calls) - calls_before
-    ms = lambda v: round(v * 1000, 2)
+    ms = lambda v: round(v * 1000, 2)  # noqa: E731
     return {"writer": writer, "concurrency": concurrency, "answers": len(items),
             "miss_p50_ms": ms(pct(latencies, 50)), "miss_p90_ms": ms(pct(latencies, 90)),
             "miss_max_ms": ms(max(latencies)), "answers_per_s": round(len(items) / wall, 1),

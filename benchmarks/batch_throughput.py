@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import served
+from tests.helpers import served  # noqa: E402
 
 
 def last_json(stdout: str) -> dict:

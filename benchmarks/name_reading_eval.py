@@ -22,11 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import numpy as np
+import numpy as np  # noqa: E402
 
-from finadvisor.advisor.category_map import fold
-from finadvisor.advisor.topics import load_topics
-from finadvisor.catalog import get_embedder
+from finadvisor.advisor.category_map import fold  # noqa: E402
+from finadvisor.advisor.topics import load_topics  # noqa: E402
+from finadvisor.catalog import get_embedder  # noqa: E402
 
 # the names the lexicon abstained on (measured at the start of this round), labelled by hand; () = no topic fits
 GOLD: dict[str, tuple[str, ...]] = {

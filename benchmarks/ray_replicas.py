@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy  # noqa: E402
 
 
 def bench(url: str, out: Path, concurrency: int, requests: int, dataset: Path, no_cache: bool,

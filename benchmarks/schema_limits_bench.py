@@ -31,7 +31,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from finadvisor.engines.schema_limits import MAX_DEPTH, MAX_PROPERTIES, MAX_REPEAT
+from finadvisor.engines.schema_limits import MAX_DEPTH, MAX_PROPERTIES, MAX_REPEAT  # noqa: E402
 
 
 def nested(depth: int) -> dict[str, Any]:

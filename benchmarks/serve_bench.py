@@ -27,7 +27,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy  # noqa: E402
 
 PROMPT = "Viết một bài văn dài về cách quản lý tài chính cá nhân cho người trẻ, số {i}."
 

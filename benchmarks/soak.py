@@ -26,7 +26,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.helpers import free_port, wait_healthy
+from tests.helpers import free_port, wait_healthy  # noqa: E402
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -59,7 +59,7 @@ DEBUG_ENV = "FINADVISOR_DEBUG"
 def _root(
     version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
                                  help="Print the version and exit."),
-    config: Path | None = typer.Option(
+    config: Path | None = typer.Option(  # noqa: B008 - Typer's idiom
         None, "--config", help="TOML file of settings (keys: the FINADVISOR_* names in lower case); a flag wins "
         "over the environment, which wins over the file. Default: ./finadvisor.toml when present. "
         "\\[env var: FINADVISOR_CONFIG]"),

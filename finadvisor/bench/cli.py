@@ -109,7 +109,7 @@ def bench(
     duration: float = typer.Option(None, "--duration", help="Seconds per level, instead of --requests."),
     target: Annotated[Target, typer.Option("--target", help="chat (/v1/chat/completions) or advisor "
                                            "(/api/recommendations).")] = "chat",
-    dataset: Path = typer.Option(None, "--dataset", help="JSONL/JSON of prompts (chat) or histories (advisor)."),
+    dataset: Path = typer.Option(None, "--dataset", help="JSONL/JSON of prompts (chat) or histories (advisor)."),  # noqa: B008 - Typer's idiom
     prompt: str = typer.Option(None, "--prompt", help="One prompt for every request (chat target)."),
     max_tokens: int = typer.Option(128, "--max-tokens", help="max_tokens per chat request."),
     warmup: int = typer.Option(1, "--warmup", help="Requests sent before the sweep and excluded from results."),
@@ -120,7 +120,7 @@ def bench(
     repeat_prompts: bool = typer.Option(False, "--repeat-prompts",
                                         help="Send identical prompts (no unique tag): measures prefix-cache effects."),
     seed: int = typer.Option(None, "--seed", help="Seed for synthetic data and Poisson arrivals."),
-    out: Path = typer.Option(None, "--out", help="Folder for results.json and plots (default: bench-results/<time>)."),
+    out: Path = typer.Option(None, "--out", help="Folder for results.json and plots (default: bench-results/<time>)."),  # noqa: B008 - Typer's idiom
     plots: bool = typer.Option(True, "--plots/--no-plots", help="Draw PNG plots."),
 ) -> None:
     """Run a concurrency sweep (closed loop, or open loop with --request-rate)."""
@@ -180,8 +180,8 @@ def bench(
 
 
 @app.command("compare")
-def compare_cmd(a: Path = typer.Argument(..., help="Baseline results.json (A)."),
-                b: Path = typer.Argument(..., help="Candidate results.json (B).")) -> None:
+def compare_cmd(a: Path = typer.Argument(..., help="Baseline results.json (A)."),  # noqa: B008 - Typer's idiom
+                b: Path = typer.Argument(..., help="Candidate results.json (B).")) -> None:  # noqa: B008 - Typer's idiom
     """Print B/A ratios per concurrency level for latency, TTFT, TPOT, throughput and errors."""
     from finadvisor.bench.report import compare, compare_table, load_results, print_table
 
@@ -196,14 +196,14 @@ def compare_cmd(a: Path = typer.Argument(..., help="Baseline results.json (A).")
 @app.command("engines")
 def engines_cmd(
     engines: str = typer.Option("transformers,llamacpp,vllm", "--engines", help="Comma-separated engine names."),
-    prompts: Path = typer.Option(None, "--prompts", help="JSONL/JSON of prompts (default: synthetic advisor prompts)."),
+    prompts: Path = typer.Option(None, "--prompts", help="JSONL/JSON of prompts (default: synthetic advisor prompts)."),  # noqa: B008 - Typer's idiom
     n_prompts: int = typer.Option(4, "--n-prompts", help="How many prompts to run per engine."),
     max_tokens: int = typer.Option(64, "--max-tokens", help="max_tokens per request."),
     concurrency: int = typer.Option(1, "--concurrency", help="Requests in flight per engine."),
     model: str = typer.Option(None, "--model", help="Model path for every engine (default: the packaged model)."),
     n_threads: int = typer.Option(None, "--n-threads",
                                   help="CPU threads for every engine (default: FINADVISOR_N_THREADS or all cores)."),
-    out: Path = typer.Option(None, "--out", help="Folder for engines.json (default: bench-results/<time>)."),
+    out: Path = typer.Option(None, "--out", help="Folder for engines.json (default: bench-results/<time>)."),  # noqa: B008 - Typer's idiom
 ) -> None:
     """Same prompts, same model, each engine in-process: tokens/s, TTFT, speed-up over transformers."""
     from finadvisor.bench.engines import compare_engines, settings_factory

@@ -1,4 +1,4 @@
-
+# ruff: noqa: B008  (Typer declares options as call defaults; that is its documented idiom)
 """``finadvisor dataset …``: build, generate and inspect fine-tuning datasets. Wiring only; logic lives in
 ``build.py``, ``generate.py`` and ``stats.py``."""
 

@@ -24,7 +24,7 @@ ray = pytest.importorskip("ray")
 serve = pytest.importorskip("ray.serve")
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
-from finadvisor.deploy.ray_app import LLMDeployment
+from finadvisor.deploy.ray_app import LLMDeployment  # noqa: E402  (needs ray)
 
 MORNING = dt.datetime(2026, 12, 3, 8, 0)
 

@@ -22,7 +22,7 @@ def _items(name: str) -> list[dict]:
     return data["items"] if isinstance(data, dict) else data
 
 
-def _links(catalog: str, cache: dict[str, set[str]] = {}) -> set[str]:
+def _links(catalog: str, cache: dict[str, set[str]] = {}) -> set[str]:  # noqa: B006 - a deliberate memo
     if catalog not in cache:  # loaded as the benchmarks load it: any link scheme
         cache[catalog] = {s.link for s in load_catalog(DATA / catalog, ("*",))}
     return cache[catalog]

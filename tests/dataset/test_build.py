@@ -22,7 +22,7 @@ def read(path: Path) -> list[dict]:
 
 def test_cleaner_reasons():
     cleaner = Cleaner(CleanConfig(min_chars=8, max_chars=200))
-    item = lambda q, a: QAItem(q, a, "s")
+    item = lambda q, a: QAItem(q, a, "s")  # noqa: E731
     assert cleaner.clean(item("<p> </p>", "trả lời")) == "empty"
     assert cleaner.clean(item("Câu hỏi?", "Có.")) == "too_short"
     assert cleaner.clean(item("Câu hỏi?", "x" * 300)) == "too_long"
