@@ -260,7 +260,7 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
               {'responses: true' if responses else ''}
             """))
         os.environ["LLM_USER_PATH"] = str(folder)
-        import llm.default_plugins.openai_models  # noqa: F401  (re-read on each get_model)
+        import llm.default_plugins.openai_models
 
         return llm.get_model("finadvisor")
 

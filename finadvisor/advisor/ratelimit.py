@@ -93,5 +93,5 @@ class RateLimiter:
         if closer is not None:
             try:
                 await closer()
-            except Exception:  # noqa: BLE001 - closing a broken connection must not fail shutdown
+            except Exception:
                 log.debug("closing the rate-limit storage failed", exc_info=True)
