@@ -44,9 +44,13 @@ from finadvisor.settings import Settings  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
 DEMO = "catalog_demo.json"
-SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"], "dev2": ["eval_advisor_dev2.json"],
-        "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
-        **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 9)}}
+SETS = {
+    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
+    "dev2": ["eval_advisor_dev2.json"],
+    "old-heldout": ["eval_retrieval_heldout.json"],
+    "heldout": ["eval_advisor_heldout.json"],
+    **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 9)},
+}
 _INCOME_CLAIM = re.compile(r"thu nhap|de danh duoc|chi nhieu hon thu|chi vuot thu|con du")
 
 
@@ -83,10 +87,15 @@ def wallet_problems(item: dict, response: dict) -> list[str]:
                 bare = s
                 for n in saving:
                     bare = bare.replace(n, " ") if n else bare
-                if re.search(r"\bchi\b", bare) and any(n and n in s for n in saving) \
-                        and not re.search(r"tiet kiem|dau tu|de danh|tich luy|chuyen vao", s.split(" cho ")[0]):
+                if (
+                    re.search(r"\bchi\b", bare)
+                    and any(n and n in s for n in saving)
+                    and not re.search(r"tiet kiem|dau tu|de danh|tich luy|chuyen vao", s.split(" cho ")[0])
+                ):
                     problems.append("saving read as spending")
-    openings = [_sentences(r["recommendation"])[0] for r in response["recommendations"] if r["recommendation"]]
+    openings = [
+        _sentences(r["recommendation"])[0] for r in response["recommendations"] if r["recommendation"]
+    ]
     if len(openings) != len(set(openings)):
         problems.append("repeated fact clause")
     return sorted(set(problems))
@@ -105,8 +114,13 @@ async def evaluate(items: list[dict], out: Path) -> list[dict]:
     from finadvisor.engines.service import LLMService
     from finadvisor.metrics import Metrics
 
-    settings = Settings(engine="fake", advisor_writer="catalog", index_dir=out / "index", cache_dir=out / "cache",
-                        link_schemes=["*"])
+    settings = Settings(
+        engine="fake",
+        advisor_writer="catalog",
+        index_dir=out / "index",
+        cache_dir=out / "cache",
+        link_schemes=["*"],
+    )
     engine = create_engine(settings)
     metrics = Metrics()
     llm = LLMService(engine, metrics, model_name=settings.model_name)
@@ -117,8 +131,9 @@ async def evaluate(items: list[dict], out: Path) -> list[dict]:
         for item in items:
             name = item.get("catalog", DEMO)
             if name not in advisors:
-                advisors[name] = await build_advisor(settings, llm, metrics=metrics,
-                                                     catalog=None if name == DEMO else DATA / name)
+                advisors[name] = await build_advisor(
+                    settings, llm, metrics=metrics, catalog=None if name == DEMO else DATA / name
+                )
             advisor = advisors[name]
             history = SpendingHistory.model_validate(item["history"])
             picks = advisor.ranker.rank(history)
@@ -126,15 +141,30 @@ async def evaluate(items: list[dict], out: Path) -> list[dict]:
             result = await advisor.recommend(history, bypass_cache=True)
             ms = (time.perf_counter() - t0) * 1000
             response = result.response.model_dump()
-            tied = {p.service.link for p in picks if any(e.category is not None and e.kind == "category"
-                                                         for e in p.evidence)}
-            rows.append({"id": item["id"], "style": item.get("style", ""), "catalog": name,
-                         "history": item["history"], "relevant": item["relevant"],
-                         "in_use": item.get("in_use", []), "further_use": item.get("further_use", []),
-                         "shown": [r["link"] for r in response["recommendations"]], "tied": sorted(tied),
-                         "sources": [p.source for p in picks], "response": response, "ms": round(ms, 2),
-                         "has_income": item.get("has_income"), "saving_lines": item.get("saving_lines", []),
-                         "audit": audit(item["history"], response, DATA / name)})
+            tied = {
+                p.service.link
+                for p in picks
+                if any(e.category is not None and e.kind == "category" for e in p.evidence)
+            }
+            rows.append(
+                {
+                    "id": item["id"],
+                    "style": item.get("style", ""),
+                    "catalog": name,
+                    "history": item["history"],
+                    "relevant": item["relevant"],
+                    "in_use": item.get("in_use", []),
+                    "further_use": item.get("further_use", []),
+                    "shown": [r["link"] for r in response["recommendations"]],
+                    "tied": sorted(tied),
+                    "sources": [p.source for p in picks],
+                    "response": response,
+                    "ms": round(ms, 2),
+                    "has_income": item.get("has_income"),
+                    "saving_lines": item.get("saving_lines", []),
+                    "audit": audit(item["history"], response, DATA / name),
+                }
+            )
     finally:
         for advisor in advisors.values():
             await advisor.close()
@@ -159,17 +189,27 @@ def score(rows: list[dict]) -> dict:
         if fits:
             rel.append(sum(s in fits for s in shown) / min(len(shown), len(fits)) if shown else 0.0)
             share_rel.append(sum(s in fits for s in shown) / len(shown) if shown else 0.0)
-    kinds = ("income claimed without income", "saving counted in the spending total", "saving read as spending",
-             "repeated fact clause")
+    kinds = (
+        "income claimed without income",
+        "saving counted in the spending total",
+        "saving read as spending",
+        "repeated fact clause",
+    )
     ms = sorted(r["ms"] for r in rows)
-    return {"histories": len(rows), "scored_for_relevance": len(rel),
-            "relevance": round(sum(rel) / len(rel), 3) if rel else None,
-            "relevance_share_of_shown": round(sum(share_rel) / len(share_rel), 3) if share_rel else None,
-            "false_pairings_share": round(false_pair / max(shown_total, 1), 3), "false_pairings": false_pair,
-            "in_use_share": round(in_use / max(shown_total, 1), 3), "answers_all_in_use": all_in_use,
-            **{k.replace(" ", "_"): sum(k in r["wallet_problems"] for r in rows) for k in kinds},
-            "answers_with_audit_problem": sum(bool(r["audit"]) for r in rows),
-            "shown": shown_total, "miss_ms_p50": ms[len(ms) // 2] if ms else None}
+    return {
+        "histories": len(rows),
+        "scored_for_relevance": len(rel),
+        "relevance": round(sum(rel) / len(rel), 3) if rel else None,
+        "relevance_share_of_shown": round(sum(share_rel) / len(share_rel), 3) if share_rel else None,
+        "false_pairings_share": round(false_pair / max(shown_total, 1), 3),
+        "false_pairings": false_pair,
+        "in_use_share": round(in_use / max(shown_total, 1), 3),
+        "answers_all_in_use": all_in_use,
+        **{k.replace(" ", "_"): sum(k in r["wallet_problems"] for r in rows) for k in kinds},
+        "answers_with_audit_problem": sum(bool(r["audit"]) for r in rows),
+        "shown": shown_total,
+        "miss_ms_p50": ms[len(ms) // 2] if ms else None,
+    }
 
 
 def rescore(path: Path) -> dict:
@@ -205,9 +245,17 @@ def main() -> None:
         rows = asyncio.run(evaluate(items, args.out / name))
         summary[name] = score(rows)
         (args.out / f"answers-{name}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))
-    cols = ("histories", "relevance", "false_pairings_share", "in_use_share", "answers_all_in_use",
-            "income_claimed_without_income", "saving_read_as_spending", "repeated_fact_clause",
-            "answers_with_audit_problem")
+    cols = (
+        "histories",
+        "relevance",
+        "false_pairings_share",
+        "in_use_share",
+        "answers_all_in_use",
+        "income_claimed_without_income",
+        "saving_read_as_spending",
+        "repeated_fact_clause",
+        "answers_with_audit_problem",
+    )
     print(f"{'set':<12}" + "".join(f"{c[:14]:>16}" for c in cols))
     for name, s in summary.items():
         print(f"{name:<12}" + "".join(f"{str(s[c]):>16}" for c in cols))

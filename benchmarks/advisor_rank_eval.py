@@ -28,11 +28,16 @@ from finadvisor.catalog.index import load_vocabulary  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 
 DATA = ROOT / "finadvisor" / "data"
-SETS = {"dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-        "old-heldout": ["eval_retrieval_heldout.json"], "heldout": ["eval_advisor_heldout.json"],
-        "heldout2": ["eval_advisor_heldout2.json"], "heldout3": ["eval_advisor_heldout3.json"],
-        "heldout4": ["eval_advisor_heldout4.json"], "heldout5": ["eval_advisor_heldout5.json"],
-        "dev2": ["eval_advisor_dev2.json"]}
+SETS = {
+    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
+    "old-heldout": ["eval_retrieval_heldout.json"],
+    "heldout": ["eval_advisor_heldout.json"],
+    "heldout2": ["eval_advisor_heldout2.json"],
+    "heldout3": ["eval_advisor_heldout3.json"],
+    "heldout4": ["eval_advisor_heldout4.json"],
+    "heldout5": ["eval_advisor_heldout5.json"],
+    "dev2": ["eval_advisor_dev2.json"],
+}
 
 
 def load_items(which: str) -> list[dict]:
@@ -44,10 +49,12 @@ def load_items(which: str) -> list[dict]:
 
 
 def metrics(ranked: list[str], shown: list[str], relevant: set[str]) -> dict[str, float]:
-    return {"p@1": float(bool(ranked[:1]) and ranked[0] in relevant),
-            "p@2": sum(r in relevant for r in ranked[:2]) / 2,
-            "recall@5": len(set(ranked[:5]) & relevant) / len(relevant) if relevant else 1.0,
-            "relevance": sum(r in relevant for r in shown) / len(shown) if shown else 0.0}
+    return {
+        "p@1": float(bool(ranked[:1]) and ranked[0] in relevant),
+        "p@2": sum(r in relevant for r in ranked[:2]) / 2,
+        "recall@5": len(set(ranked[:5]) & relevant) / len(relevant) if relevant else 1.0,
+        "relevance": sum(r in relevant for r in shown) / len(shown) if shown else 0.0,
+    }
 
 
 def main() -> None:
@@ -66,8 +73,9 @@ def main() -> None:
             catalog = item.get("catalog", "catalog_demo.json")
             if catalog not in indexes:
                 services = load_catalog(DATA / catalog, ("*",))
-                indexes[catalog] = CatalogIndex.build(services, embedder, Path(tmp) / catalog,
-                                                      vocabulary=load_vocabulary())
+                indexes[catalog] = CatalogIndex.build(
+                    services, embedder, Path(tmp) / catalog, vocabulary=load_vocabulary()
+                )
             index = indexes[catalog]
             history = SpendingHistory.model_validate(item["history"])
             relevant = set(item["relevant"])
@@ -76,17 +84,31 @@ def main() -> None:
             scored = [p.service.link for p in ranker.scored(history)]
             chosen = [p.service.link for p in ranker.rank(history)]
             ranked = chosen + [s for s in scored if s not in chosen]
-            rows.append({"id": item["id"], "catalog": catalog, "relevant": sorted(relevant),
-                         "retrieval": retrieval, "ranker": ranked[:5], "chosen": chosen,
-                         "retrieval_m": metrics(retrieval, retrieval[:3], relevant),
-                         "ranker_m": metrics(ranked, chosen, relevant)})
+            rows.append(
+                {
+                    "id": item["id"],
+                    "catalog": catalog,
+                    "relevant": sorted(relevant),
+                    "retrieval": retrieval,
+                    "ranker": ranked[:5],
+                    "chosen": chosen,
+                    "retrieval_m": metrics(retrieval, retrieval[:3], relevant),
+                    "ranker_m": metrics(ranked, chosen, relevant),
+                }
+            )
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"rank-{args.set}.json").write_text(json.dumps(rows, ensure_ascii=False, indent=1))
-    summary: dict[str, object] = {"set": args.set, "n": len(rows), "seconds": round(time.perf_counter() - t0, 1)}
+    summary: dict[str, object] = {
+        "set": args.set,
+        "n": len(rows),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
     print(f"{'':<10}{'p@1':>8}{'p@2':>8}{'recall@5':>10}{'relevance':>11}")
     for flow in ("retrieval", "ranker"):
-        agg = {k: round(sum(r[f"{flow}_m"][k] for r in rows) / len(rows), 3)
-               for k in ("p@1", "p@2", "recall@5", "relevance")}
+        agg = {
+            k: round(sum(r[f"{flow}_m"][k] for r in rows) / len(rows), 3)
+            for k in ("p@1", "p@2", "recall@5", "relevance")
+        }
         summary[flow] = agg
         print(f"{flow:<10}{agg['p@1']:>8}{agg['p@2']:>8}{agg['recall@5']:>10}{agg['relevance']:>11}")
     print(json.dumps(summary, ensure_ascii=False))

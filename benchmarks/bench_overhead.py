@@ -22,10 +22,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-BODY = (b'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n'
-        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
-        b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
-        b"data: [DONE]\n\n")
+BODY = (
+    b'data: {"choices":[{"index":0,"delta":{"content":"ok"},"finish_reason":null}]}\n\n'
+    b'data: {"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    b'data: {"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n'
+    b"data: [DONE]\n\n"
+)
 MODELS = b'{"object":"list","data":[{"id":"stub","object":"model"}]}'
 
 
@@ -38,16 +40,29 @@ async def stub_app(scope, receive, send):
         body, ctype = MODELS, b"application/json"
     else:
         body, ctype = BODY, b"text/event-stream"
-    await send({"type": "http.response.start", "status": 200,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
 def serve(port: int) -> None:
     import uvicorn
 
-    uvicorn.run(stub_app, host="127.0.0.1", port=port, log_level="critical", access_log=False, lifespan="off",
-                http="httptools" if _has("httptools") else "h11", loop="uvloop" if _has("uvloop") else "asyncio")
+    uvicorn.run(
+        stub_app,
+        host="127.0.0.1",
+        port=port,
+        log_level="critical",
+        access_log=False,
+        lifespan="off",
+        http="httptools" if _has("httptools") else "h11",
+        loop="uvloop" if _has("uvloop") else "asyncio",
+    )
 
 
 def _has(module: str) -> bool:
@@ -88,7 +103,9 @@ def main() -> None:
     ap.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--concurrency", default="1,16,64")
-    ap.add_argument("--loop", choices=["uvloop", "asyncio"], default="uvloop" if _has("uvloop") else "asyncio")
+    ap.add_argument(
+        "--loop", choices=["uvloop", "asyncio"], default="uvloop" if _has("uvloop") else "asyncio"
+    )
     args = ap.parse_args()
     if args.serve:
         serve(args.serve)
@@ -102,14 +119,20 @@ def main() -> None:
     try:
         _wait(port)
         for level in [int(c) for c in args.concurrency.split(",")]:
-            config = BenchConfig(url=f"http://127.0.0.1:{port}", concurrency=[level], requests=args.requests,
-                                 warmup=min(level, 100), timeout_s=30)
+            config = BenchConfig(
+                url=f"http://127.0.0.1:{port}",
+                concurrency=[level],
+                requests=args.requests,
+                warmup=min(level, 100),
+                timeout_s=30,
+            )
             sweep = Sweep(config)
             stub_cpu0 = _cpu(stub.pid)
             cpu0, wall0 = time.process_time(), time.perf_counter()
             coro = run_sweep(config, sweep, workload=make_workload(config))
             if args.loop == "uvloop":
                 import uvloop
+
                 uvloop.run(coro)
             else:
                 asyncio.run(coro)
@@ -117,23 +140,44 @@ def main() -> None:
             stub_cpu = _cpu(stub.pid) - stub_cpu0
             lv = sweep.levels[0]
             n = lv["requests"] + config.warmup
-            rows.append({"concurrency": level, "requests": lv["requests"], "failed": lv["failed"],
-                         "req_per_s": lv["request_throughput"], "client_cpu_us_per_req": cpu / n * 1e6,
-                         "client_ceiling_req_per_s": n / cpu if cpu else None, "wall_s": wall,
-                         "stub_cpu_us_per_req": stub_cpu / n * 1e6,
-                         "p50_latency_ms": (lv["latency"]["median"] or 0) * 1000})
+            rows.append(
+                {
+                    "concurrency": level,
+                    "requests": lv["requests"],
+                    "failed": lv["failed"],
+                    "req_per_s": lv["request_throughput"],
+                    "client_cpu_us_per_req": cpu / n * 1e6,
+                    "client_ceiling_req_per_s": n / cpu if cpu else None,
+                    "wall_s": wall,
+                    "stub_cpu_us_per_req": stub_cpu / n * 1e6,
+                    "p50_latency_ms": (lv["latency"]["median"] or 0) * 1000,
+                }
+            )
     finally:
         stub.terminate()
         stub.wait(timeout=10)
 
-    print(f"{'conc':>5} {'req/s':>9} {'client CPU us/req':>18} {'client ceiling req/s':>21} "
-          f"{'stub CPU us/req':>16} {'p50 ms':>8} {'failed':>7}")
+    print(
+        f"{'conc':>5} {'req/s':>9} {'client CPU us/req':>18} {'client ceiling req/s':>21} "
+        f"{'stub CPU us/req':>16} {'p50 ms':>8} {'failed':>7}"
+    )
     for r in rows:
-        print(f"{r['concurrency']:>5} {r['req_per_s']:>9.0f} {r['client_cpu_us_per_req']:>18.0f} "
-              f"{r['client_ceiling_req_per_s']:>21.0f} {r['stub_cpu_us_per_req']:>16.0f} "
-              f"{r['p50_latency_ms']:>8.2f} {r['failed']:>7}")
-    print(json.dumps({"bench": "overhead", "loop": args.loop, "cores": os.cpu_count(), "levels": rows,
-                      "best_req_per_s": max(r["req_per_s"] for r in rows)}))
+        print(
+            f"{r['concurrency']:>5} {r['req_per_s']:>9.0f} {r['client_cpu_us_per_req']:>18.0f} "
+            f"{r['client_ceiling_req_per_s']:>21.0f} {r['stub_cpu_us_per_req']:>16.0f} "
+            f"{r['p50_latency_ms']:>8.2f} {r['failed']:>7}"
+        )
+    print(
+        json.dumps(
+            {
+                "bench": "overhead",
+                "loop": args.loop,
+                "cores": os.cpu_count(),
+                "levels": rows,
+                "best_req_per_s": max(r["req_per_s"] for r in rows),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

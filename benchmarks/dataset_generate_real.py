@@ -36,9 +36,12 @@ def corpus_texts(folder: Path) -> dict[str, str]:
         elif path.name == "nextjs_faq.json":
             articles = json.loads(path.read_text(encoding="utf-8"))["pageProps"]["data"]["articles"]
             texts[path.stem] = "\n\n".join(
-                f"{a['title']}\n{clean_field(a['description_text'])}" for a in articles
-                if isinstance(a, dict) and isinstance(a.get("title"), str)
-                and isinstance(a.get("description_text"), str))
+                f"{a['title']}\n{clean_field(a['description_text'])}"
+                for a in articles
+                if isinstance(a, dict)
+                and isinstance(a.get("title"), str)
+                and isinstance(a.get("description_text"), str)
+            )
     return {k: v for k, v in texts.items() if len(v.strip()) > 40}
 
 
@@ -85,13 +88,20 @@ async def run(out_dir: Path, limit: int | None, extra: list[Path]) -> dict[str, 
     started = time.perf_counter()
     report = await generate_dataset(files, out, llm, GenerateConfig())
     wall = time.perf_counter() - started
-    (out_dir / "replies.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in llm.replies),
-                                           encoding="utf-8")
+    (out_dir / "replies.jsonl").write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in llm.replies), encoding="utf-8"
+    )
     summary = report.to_dict()
-    summary.update({"files": len(files), "wall_s": round(wall, 1), "calls": len(llm.seconds),
-                    "s_per_call_mean": round(sum(llm.seconds) / max(len(llm.seconds), 1), 1),
-                    "s_per_chunk": round(sum(llm.seconds) / max(report.processed + report.failed, 1), 1),
-                    "kept_share": round(report.kept / report.proposed, 3) if report.proposed else None})
+    summary.update(
+        {
+            "files": len(files),
+            "wall_s": round(wall, 1),
+            "calls": len(llm.seconds),
+            "s_per_call_mean": round(sum(llm.seconds) / max(len(llm.seconds), 1), 1),
+            "s_per_chunk": round(sum(llm.seconds) / max(report.processed + report.failed, 1), 1),
+            "kept_share": round(report.kept / report.proposed, 3) if report.proposed else None,
+        }
+    )
     return summary
 
 
@@ -99,15 +109,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the texts, output and replies")
     parser.add_argument("--limit", type=int, default=None, help="only the first N corpus files")
-    parser.add_argument("--extra", type=Path, action="append", default=[],
-                        help="another folder of .txt/.html files after the fixtures (e.g. finadvisor/data/faq_demo/html)")
+    parser.add_argument(
+        "--extra",
+        type=Path,
+        action="append",
+        default=[],
+        help="another folder of .txt/.html files after the fixtures (e.g. finadvisor/data/faq_demo/html)",
+    )
     args = parser.parse_args()
     summary = asyncio.run(run(args.out, args.limit, args.extra))
-    rows = [json.loads(line) for line in (args.out / "generated.jsonl").read_text(encoding="utf-8").splitlines()]
+    rows = [
+        json.loads(line) for line in (args.out / "generated.jsonl").read_text(encoding="utf-8").splitlines()
+    ]
     for row in rows:
         print(f"Q: {row['messages'][1]['content']}\nA: {row['messages'][2]['content']}\n")
-    print(f"chunks {summary['chunks']}, proposed {summary['pairs_proposed']}, kept {summary['pairs_kept']} "
-          f"({summary['kept_share']}), dropped {summary['dropped']}, {summary['s_per_chunk']} s/chunk")
+    print(
+        f"chunks {summary['chunks']}, proposed {summary['pairs_proposed']}, kept {summary['pairs_kept']} "
+        f"({summary['kept_share']}), dropped {summary['dropped']}, {summary['s_per_chunk']} s/chunk"
+    )
     print(json.dumps(summary, ensure_ascii=False))
 
 

@@ -22,13 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def synthetic_jsonl(path: Path, n: int) -> Path:
-    answer = ("Bạn mở ứng dụng FinAdvisor Ví, chọn mục Chuyển tiền, nhập số tài khoản và số tiền, "
-              "kiểm tra phí rồi xác nhận bằng mã PIN. ") * 12
+    answer = (
+        "Bạn mở ứng dụng FinAdvisor Ví, chọn mục Chuyển tiền, nhập số tài khoản và số tiền, "
+        "kiểm tra phí rồi xác nhận bằng mã PIN. "
+    ) * 12
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
-            msgs = [{"role": "system", "content": "Bạn là trợ lý của ví điện tử FinAdvisor Ví."},
-                    {"role": "user", "content": f"Câu hỏi số {i}: làm sao để chuyển tiền?"},
-                    {"role": "assistant", "content": answer}]
+            msgs = [
+                {"role": "system", "content": "Bạn là trợ lý của ví điện tử FinAdvisor Ví."},
+                {"role": "user", "content": f"Câu hỏi số {i}: làm sao để chuyển tiền?"},
+                {"role": "assistant", "content": answer},
+            ]
             fh.write(json.dumps({"type": "chatml", "messages": msgs}, ensure_ascii=False) + "\n")
     return path
 
@@ -49,9 +53,18 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     data = synthetic_jsonl(args.out / "bench.jsonl", args.steps * args.batch)
     out = args.out / f"adapter-{int(time.time())}"
-    cfg = build_config(data=data, out=out, base=args.base, rank=args.rank, alpha=2 * args.rank,
-                       batch_size=args.batch, max_length=args.length, max_steps=args.steps,
-                       save_steps=10_000, export_gguf=False)
+    cfg = build_config(
+        data=data,
+        out=out,
+        base=args.base,
+        rank=args.rank,
+        alpha=2 * args.rank,
+        batch_size=args.batch,
+        max_length=args.length,
+        max_steps=args.steps,
+        save_steps=10_000,
+        export_gguf=False,
+    )
     t0 = time.perf_counter()
     result = train(cfg, progress=False)
     wall = time.perf_counter() - t0
@@ -60,19 +73,35 @@ def main() -> None:
     with open(out / "train_log.jsonl") as fh:
         stamps = [json.loads(line)["time"] for line in fh if "loss" in line and "train_loss" not in line]
     times = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
-    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2
+    rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
     record = {
-        "bench": "finetune_step", "base": str(cfg.base or "packaged qwen2.5-coder-0.5b q4_k_m gguf (fp32)"),
-        "rank": args.rank, "batch": args.batch, "length": args.length, "steps": len(steps),
-        "tokens_per_step": args.batch * args.length, "assistant_tokens": result.stats.assistant_tokens,
+        "bench": "finetune_step",
+        "base": str(cfg.base or "packaged qwen2.5-coder-0.5b q4_k_m gguf (fp32)"),
+        "rank": args.rank,
+        "batch": args.batch,
+        "length": args.length,
+        "steps": len(steps),
+        "tokens_per_step": args.batch * args.length,
+        "assistant_tokens": result.stats.assistant_tokens,
         "mean_s_per_step_after_first": round(sum(times) / len(times), 2) if times else None,
         "train_s_per_step_incl_first": round(result.seconds_per_step or 0, 2),
-        "wall_s_incl_load": round(wall, 1), "peak_rss_gb": round(rss_gb, 2),
-        "threads": os.cpu_count(), "first_loss": result.first_loss, "last_loss": result.last_loss,
+        "wall_s_incl_load": round(wall, 1),
+        "peak_rss_gb": round(rss_gb, 2),
+        "threads": os.cpu_count(),
+        "first_loss": result.first_loss,
+        "last_loss": result.last_loss,
     }
     print(f"{'base':<22}{record['base']}")
-    for key in ("rank", "batch", "length", "steps", "mean_s_per_step_after_first", "train_s_per_step_incl_first",
-                "wall_s_incl_load", "peak_rss_gb"):
+    for key in (
+        "rank",
+        "batch",
+        "length",
+        "steps",
+        "mean_s_per_step_after_first",
+        "train_s_per_step_incl_first",
+        "wall_s_incl_load",
+        "peak_rss_gb",
+    ):
         print(f"{key:<30}{record[key]}")
     (args.out / "finetune_bench.json").write_text(json.dumps(record, indent=2))
     print(json.dumps(record))

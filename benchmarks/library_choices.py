@@ -30,14 +30,27 @@ from finadvisor.engines.openai_upstream import OpenAIUpstreamEngine
 
 
 def _sse_body(chunks: int) -> str:
-    chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
-             "choices": [{"index": 0, "delta": {"content": "xin "}, "finish_reason": None}]}
-    last = {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": chunks + 5}}
-    return "".join(f"data: {json.dumps(chunk)}\n\n" for _ in range(chunks)) + f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n"
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "delta": {"content": "xin "}, "finish_reason": None}],
+    }
+    last = {
+        **chunk,
+        "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 5, "completion_tokens": chunks, "total_tokens": chunks + 5},
+    }
+    return (
+        "".join(f"data: {json.dumps(chunk)}\n\n" for _ in range(chunks))
+        + f"data: {json.dumps(last)}\n\ndata: [DONE]\n\n"
+    )
 
 
-MODELS = json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]})
+MODELS = json.dumps(
+    {"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]}
+)
 
 
 async def _ours(body: str, chunks: int, runs: int) -> float:
@@ -65,12 +78,16 @@ async def _sdk(body: str, chunks: int, runs: int) -> float:
     def handler(request):  # type: ignore[no-untyped-def]
         return sdk_http.Response(200, text=body, headers={"content-type": "text/event-stream"})
 
-    client = openai.AsyncOpenAI(base_url="http://upstream/v1", api_key="x",
-                                http_client=sdk_http.AsyncClient(transport=sdk_http.MockTransport(handler)))
+    client = openai.AsyncOpenAI(
+        base_url="http://upstream/v1",
+        api_key="x",
+        http_client=sdk_http.AsyncClient(transport=sdk_http.MockTransport(handler)),
+    )
     start = time.perf_counter()
     for _ in range(runs):
-        stream = await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}],
-                                                      max_tokens=chunks, stream=True)
+        stream = await client.chat.completions.create(
+            model="m", messages=[{"role": "user", "content": "hi"}], max_tokens=chunks, stream=True
+        )
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     elapsed = (time.perf_counter() - start) / runs
     assert len(text) == 4 * chunks
@@ -104,16 +121,30 @@ def main() -> None:
     flock = _holds(lambda i: store.locked(folder, exclusive=i % 2 == 0), args.holds)
     rw_lock = _holds(lambda i: rw.write_lock() if i % 2 == 0 else rw.read_lock(), args.holds)
     ex_lock = _holds(lambda i: exclusive, args.holds)
-    record = {"chunks": args.chunks, "runs": args.runs, "holds": args.holds, "filelock": filelock.__version__,
-              "stream_us_per_chunk": {"httpx_loop": round(ours / args.chunks * 1e6, 1),
-                                      "openai_sdk": round(sdk / args.chunks * 1e6, 1)},
-              "lock_us_per_hold": {"flock": round(flock * 1e6, 1), "filelock_readwrite": round(rw_lock * 1e6, 1),
-                                   "filelock_exclusive": round(ex_lock * 1e6, 1)}}
-    print(f"{'streamed chunk, client cost':32} httpx loop {record['stream_us_per_chunk']['httpx_loop']:>7} µs   "
-          f"openai SDK {record['stream_us_per_chunk']['openai_sdk']:>7} µs")
-    print(f"{'catalog folder lock, one hold':32} flock {record['lock_us_per_hold']['flock']:>7} µs   "
-          f"filelock RW {record['lock_us_per_hold']['filelock_readwrite']:>7} µs   "
-          f"filelock exclusive {record['lock_us_per_hold']['filelock_exclusive']:>7} µs")
+    record = {
+        "chunks": args.chunks,
+        "runs": args.runs,
+        "holds": args.holds,
+        "filelock": filelock.__version__,
+        "stream_us_per_chunk": {
+            "httpx_loop": round(ours / args.chunks * 1e6, 1),
+            "openai_sdk": round(sdk / args.chunks * 1e6, 1),
+        },
+        "lock_us_per_hold": {
+            "flock": round(flock * 1e6, 1),
+            "filelock_readwrite": round(rw_lock * 1e6, 1),
+            "filelock_exclusive": round(ex_lock * 1e6, 1),
+        },
+    }
+    print(
+        f"{'streamed chunk, client cost':32} httpx loop {record['stream_us_per_chunk']['httpx_loop']:>7} µs   "
+        f"openai SDK {record['stream_us_per_chunk']['openai_sdk']:>7} µs"
+    )
+    print(
+        f"{'catalog folder lock, one hold':32} flock {record['lock_us_per_hold']['flock']:>7} µs   "
+        f"filelock RW {record['lock_us_per_hold']['filelock_readwrite']:>7} µs   "
+        f"filelock exclusive {record['lock_us_per_hold']['filelock_exclusive']:>7} µs"
+    )
     print(json.dumps(record))
 
 

@@ -34,21 +34,46 @@ sys.path.insert(0, str(ROOT))
 
 
 def fn(name: str, desc: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "function", "function": {"name": name, "description": desc, "parameters": {
-        "type": "object", "properties": props, "required": required}}}
+    return {
+        "type": "function",
+        "function": {
+            "name": name,
+            "description": desc,
+            "parameters": {"type": "object", "properties": props, "required": required},
+        },
+    }
 
 
 TOOLS = [
     fn("get_weather", "Get the current weather for a city", {"city": {"type": "string"}}, ["city"]),
-    fn("convert_currency", "Convert an amount of money from one currency to another",
-       {"amount": {"type": "number"}, "from_currency": {"type": "string"}, "to_currency": {"type": "string"}},
-       ["amount", "from_currency", "to_currency"]),
-    fn("get_exchange_rate", "Get the exchange rate between two currencies",
-       {"base": {"type": "string"}, "quote": {"type": "string"}}, ["base", "quote"]),
-    fn("send_email", "Send an email", {"to": {"type": "string"}, "subject": {"type": "string"},
-                                       "body": {"type": "string"}}, ["to", "subject", "body"]),
-    fn("get_account_balance", "Get the balance of a bank account", {"account_id": {"type": "string"}},
-       ["account_id"]),
+    fn(
+        "convert_currency",
+        "Convert an amount of money from one currency to another",
+        {
+            "amount": {"type": "number"},
+            "from_currency": {"type": "string"},
+            "to_currency": {"type": "string"},
+        },
+        ["amount", "from_currency", "to_currency"],
+    ),
+    fn(
+        "get_exchange_rate",
+        "Get the exchange rate between two currencies",
+        {"base": {"type": "string"}, "quote": {"type": "string"}},
+        ["base", "quote"],
+    ),
+    fn(
+        "send_email",
+        "Send an email",
+        {"to": {"type": "string"}, "subject": {"type": "string"}, "body": {"type": "string"}},
+        ["to", "subject", "body"],
+    ),
+    fn(
+        "get_account_balance",
+        "Get the balance of a bank account",
+        {"account_id": {"type": "string"}},
+        ["account_id"],
+    ),
 ]
 TASKS = [
     ("What is the weather in Hanoi right now?", "get_weather"),
@@ -76,25 +101,40 @@ def well_formed(body: dict[str, Any], expected: str) -> bool:
     return bool(call["function"]["name"] == expected and call.get("id"))
 
 
-async def tool_trials(client: httpx.AsyncClient, tries: int, choice: str, tasks: list[tuple[str, str]]
-                      ) -> dict[str, Any]:
+async def tool_trials(
+    client: httpx.AsyncClient, tries: int, choice: str, tasks: list[tuple[str, str]]
+) -> dict[str, Any]:
     ok, seconds, failures = 0, [], []
     for i in range(tries):
         text, expected = tasks[i % len(tasks)]
         t0 = time.perf_counter()
-        r = await client.post("/v1/chat/completions", json={
-            "model": "qwen2.5-coder-0.5b-instruct", "messages": [{"role": "user", "content": text}],
-            "tools": TOOLS, "tool_choice": choice, "max_tokens": 120})
+        r = await client.post(
+            "/v1/chat/completions",
+            json={
+                "model": "qwen2.5-coder-0.5b-instruct",
+                "messages": [{"role": "user", "content": text}],
+                "tools": TOOLS,
+                "tool_choice": choice,
+                "max_tokens": 120,
+            },
+        )
         seconds.append(time.perf_counter() - t0)
         body = r.json()
         if r.status_code == 200 and well_formed(body, expected):
             ok += 1
         else:
             failures.append(json.dumps((body.get("choices") or [body])[0], ensure_ascii=False)[:800])
-    return {"ok": ok, "tries": tries, "mean_s": round(sum(seconds) / len(seconds), 2), "failures": failures[:3]}
+    return {
+        "ok": ok,
+        "tries": tries,
+        "mean_s": round(sum(seconds) / len(seconds), 2),
+        "failures": failures[:3],
+    }
 
 
-async def throughput(client: httpx.AsyncClient, path: str, n: int, concurrency: int, max_tokens: int) -> float:
+async def throughput(
+    client: httpx.AsyncClient, path: str, n: int, concurrency: int, max_tokens: int
+) -> float:
     body: dict[str, Any] = {"max_tokens": max_tokens, "temperature": 0, "ignore_eos": True}
     if path.endswith("chat/completions"):
         body["messages"] = [{"role": "user", "content": PROMPT}]
@@ -126,20 +166,33 @@ async def run(url: str, args: argparse.Namespace) -> dict[str, Any]:
         await throughput(client, "/v1/completions", 2, 2, 8)  # warm both paths
         await throughput(client, "/v1/chat/completions", 2, 2, 8)
         for _ in range(args.rounds):
-            chat.append(await throughput(client, "/v1/chat/completions", args.requests, args.concurrency,
-                                         args.max_tokens))
-            completions.append(await throughput(client, "/v1/completions", args.requests, args.concurrency,
-                                                args.max_tokens))
+            chat.append(
+                await throughput(
+                    client, "/v1/chat/completions", args.requests, args.concurrency, args.max_tokens
+                )
+            )
+            completions.append(
+                await throughput(client, "/v1/completions", args.requests, args.concurrency, args.max_tokens)
+            )
     chat_tps, comp_tps = sum(chat) / len(chat), sum(completions) / len(completions)
-    return {"tools": tools, "chat_tok_s": round(chat_tps, 2), "completions_tok_s": round(comp_tps, 2),
-            "completions_over_chat": round(comp_tps / chat_tps, 3), "rounds_chat": [round(x, 2) for x in chat],
-            "rounds_completions": [round(x, 2) for x in completions], "concurrency": args.concurrency,
-            "requests_per_round": args.requests, "max_tokens": args.max_tokens}
+    return {
+        "tools": tools,
+        "chat_tok_s": round(chat_tps, 2),
+        "completions_tok_s": round(comp_tps, 2),
+        "completions_over_chat": round(comp_tps / chat_tps, 3),
+        "rounds_chat": [round(x, 2) for x in chat],
+        "rounds_completions": [round(x, 2) for x in completions],
+        "concurrency": args.concurrency,
+        "requests_per_round": args.requests,
+        "max_tokens": args.max_tokens,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="a running server; default: start `finadvisor serve` on the default model")
+    parser.add_argument(
+        "--url", help="a running server; default: start `finadvisor serve` on the default model"
+    )
     parser.add_argument("--out", required=True, type=Path)
     parser.add_argument("--tries", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=2)
@@ -154,13 +207,26 @@ def main() -> None:
             from finadvisor.models import default_model_path
             from tests.helpers import served
 
-            model = default_model_path(Path(os.environ.get("FINADVISOR_CACHE_DIR",
-                                                           Path.home() / ".cache/finadvisor")))
-            env = os.environ | {"FINADVISOR_CACHE_DIR": str(args.out / "cache"),
-                                "FINADVISOR_INDEX_DIR": str(args.out / "index")}
+            model = default_model_path(
+                Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache/finadvisor"))
+            )
+            env = os.environ | {
+                "FINADVISOR_CACHE_DIR": str(args.out / "cache"),
+                "FINADVISOR_INDEX_DIR": str(args.out / "index"),
+            }
             log = stack.enter_context((args.out / "server.log").open("w"))
-            url = stack.enter_context(served("--model", str(model), "--n-parallel", str(args.concurrency),
-                                             "--log-level", "warning", env=env, stderr=log))
+            url = stack.enter_context(
+                served(
+                    "--model",
+                    str(model),
+                    "--n-parallel",
+                    str(args.concurrency),
+                    "--log-level",
+                    "warning",
+                    env=env,
+                    stderr=log,
+                )
+            )
         result = asyncio.run(run(url, args))
     print(f"{'measure':<28}{'value':>12}")
     for name, t in result["tools"].items():

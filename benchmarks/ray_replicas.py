@@ -24,17 +24,38 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers import free_port, wait_healthy  # noqa: E402
 
 
-def bench(url: str, out: Path, concurrency: int, requests: int, dataset: Path, no_cache: bool,
-          warmup: int = 0) -> dict:
-    cmd = [sys.executable, "-m", "finadvisor.cli", "bench", "--url", url, "--target", "advisor", "-c",
-           str(concurrency), "--requests", str(requests), "--dataset", str(dataset), "--out", str(out),
-           "--no-plots", "--warmup", str(warmup)] + (["--no-cache"] if no_cache else [])
+def bench(
+    url: str, out: Path, concurrency: int, requests: int, dataset: Path, no_cache: bool, warmup: int = 0
+) -> dict:
+    cmd = [
+        sys.executable,
+        "-m",
+        "finadvisor.cli",
+        "bench",
+        "--url",
+        url,
+        "--target",
+        "advisor",
+        "-c",
+        str(concurrency),
+        "--requests",
+        str(requests),
+        "--dataset",
+        str(dataset),
+        "--out",
+        str(out),
+        "--no-plots",
+        "--warmup",
+        str(warmup),
+    ] + (["--no-cache"] if no_cache else [])
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("out/ray-replicas"))
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=80)
@@ -45,22 +66,33 @@ def main() -> None:
 
     from finadvisor.deploy.ray_app import build_app
 
-    items = [i["history"] for i in json.loads((ROOT / "finadvisor/data/eval_retrieval.json").read_text())
-             if "history" in i]
+    items = [
+        i["history"]
+        for i in json.loads((ROOT / "finadvisor/data/eval_retrieval.json").read_text())
+        if "history" in i
+    ]
     distinct = args.out / "distinct.jsonl"
     distinct.write_text("\n".join(json.dumps(h, ensure_ascii=False) for h in items) + "\n")
     rng = random.Random(0)
     # The repeated-users workload uses histories no earlier run has seen (amounts scaled per user), so the
     # hit rate comes only from repeats within it; a few users come back often (Zipf-like weights).
-    users = [{"earning": h.get("earning", []), "spending": [dict(c, amount=round(float(c["amount"]) * 1.07))
-                                                            for c in h["spending"]]} for h in items]
+    users = [
+        {
+            "earning": h.get("earning", []),
+            "spending": [dict(c, amount=round(float(c["amount"]) * 1.07)) for c in h["spending"]],
+        }
+        for h in items
+    ]
     weights = [1 / (rank + 1) ** 1.1 for rank in range(len(users))]
     repeated = args.out / "repeated.jsonl"
-    repeated.write_text("\n".join(json.dumps(rng.choices(users, weights)[0], ensure_ascii=False)
-                                  for _ in range(200)) + "\n")
+    repeated.write_text(
+        "\n".join(json.dumps(rng.choices(users, weights)[0], ensure_ascii=False) for _ in range(200)) + "\n"
+    )
 
     up_port = free_port()
-    upstream = subprocess.Popen([sys.executable, "-m", "tests.engines.fake_vllm", "--port", str(up_port)], cwd=ROOT)
+    upstream = subprocess.Popen(
+        [sys.executable, "-m", "tests.engines.fake_vllm", "--port", str(up_port)], cwd=ROOT
+    )
     wait_healthy(f"http://127.0.0.1:{up_port}", upstream, timeout_s=60)
     port = free_port()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
@@ -69,14 +101,28 @@ def main() -> None:
     rows = {}
     try:
         for replicas in (1, 2):
-            app = build_app({"replicas": replicas, "settings": {
-                "upstream_url": f"http://127.0.0.1:{up_port}/v1", "index_dir": str(args.out / "index"),
-                "rate_limit_per_min": 1_000_000}})
+            app = build_app(
+                {
+                    "replicas": replicas,
+                    "settings": {
+                        "upstream_url": f"http://127.0.0.1:{up_port}/v1",
+                        "index_dir": str(args.out / "index"),
+                        "rate_limit_per_min": 1_000_000,
+                    },
+                }
+            )
             serve.run(app, name="bench", route_prefix="/")
             wait_healthy(url, None, timeout_s=120)
             # warm-up: every replica loads its embedder and index before the measured requests
-            result = bench(url, args.out / f"r{replicas}", args.concurrency, args.requests, distinct, True,
-                           warmup=4 * replicas)
+            result = bench(
+                url,
+                args.out / f"r{replicas}",
+                args.concurrency,
+                args.requests,
+                distinct,
+                True,
+                warmup=4 * replicas,
+            )
             rows[replicas] = result
             if replicas == 1:
                 rows["cache"] = bench(url, args.out / "cache", args.concurrency, 200, repeated, False)
@@ -89,14 +135,23 @@ def main() -> None:
     summary = {}
     for key in (1, 2):
         level = rows[key]["levels"][0]
-        summary[f"replicas_{key}"] = {"req_per_s": level["req_per_s"], "avg_latency_s": level["avg_latency_s"],
-                                      "p99_latency_s": level["p99_latency_s"], "completed": level["completed"],
-                                      "failed": level["failed"]}
-    summary["scaling_2_vs_1"] = round(summary["replicas_2"]["req_per_s"] / summary["replicas_1"]["req_per_s"], 3)
+        summary[f"replicas_{key}"] = {
+            "req_per_s": level["req_per_s"],
+            "avg_latency_s": level["avg_latency_s"],
+            "p99_latency_s": level["p99_latency_s"],
+            "completed": level["completed"],
+            "failed": level["failed"],
+        }
+    summary["scaling_2_vs_1"] = round(
+        summary["replicas_2"]["req_per_s"] / summary["replicas_1"]["req_per_s"], 3
+    )
     cache_level = rows["cache"]["levels"][0]
     summary["cache"] = {k: v for k, v in cache_level.items() if "cache" in k or "hit" in k} | {
-        "requests": 200, "distinct_histories": len({json.dumps(h, sort_keys=True) for h in
-                                                   map(json.loads, repeated.read_text().splitlines())})}
+        "requests": 200,
+        "distinct_histories": len(
+            {json.dumps(h, sort_keys=True) for h in map(json.loads, repeated.read_text().splitlines())}
+        ),
+    }
     for name, value in summary.items():
         print(f"{name:<16} {value}")
     print(json.dumps(summary))

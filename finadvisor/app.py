@@ -18,8 +18,12 @@ from finadvisor.server import create_app as create_server_app
 from finadvisor.settings import Settings
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               extra_routers: list[Any] | None = None) -> FastAPI:
-    return create_server_app(settings, engine=engine,
-                             extra_routers=[*advisor_routes.routers, *(extra_routers or [])],
-                             on_install=[advisor_routes.install])
+def create_app(
+    settings: Settings | None = None, *, engine: Engine | None = None, extra_routers: list[Any] | None = None
+) -> FastAPI:
+    return create_server_app(
+        settings,
+        engine=engine,
+        extra_routers=[*advisor_routes.routers, *(extra_routers or [])],
+        on_install=[advisor_routes.install],
+    )

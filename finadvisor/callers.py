@@ -37,8 +37,9 @@ def is_operator(request: Request) -> bool:
     expected: str | None = request.app.state.settings.api_key
     if not expected:
         return True
-    return bool(request.scope.get("state", {}).get("operator")) or key_matches(bearer_token(request.headers),
-                                                                              expected)
+    return bool(request.scope.get("state", {}).get("operator")) or key_matches(
+        bearer_token(request.headers), expected
+    )
 
 
 def client_id(request: Request) -> str:

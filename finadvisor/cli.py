@@ -42,8 +42,9 @@ from finadvisor.settings import CONFIG_ENV, Settings, settings_error
 USAGE_EXIT = 2  # click.UsageError.exit_code
 RUNTIME_EXIT = 1
 
-app = typer.Typer(name="finadvisor", no_args_is_help=True, add_completion=True,
-                  help="Self-hosted LLM financial advisor.")
+app = typer.Typer(
+    name="finadvisor", no_args_is_help=True, add_completion=True, help="Self-hosted LLM financial advisor."
+)
 
 
 def _print_version(value: bool) -> None:
@@ -57,14 +58,19 @@ DEBUG_ENV = "FINADVISOR_DEBUG"
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", "-V", callback=_print_version, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", "-V", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
     config: Path | None = typer.Option(  # noqa: B008 - Typer's idiom
-        None, "--config", help="TOML file of settings (keys: the FINADVISOR_* names in lower case); a flag wins "
+        None,
+        "--config",
+        help="TOML file of settings (keys: the FINADVISOR_* names in lower case); a flag wins "
         "over the environment, which wins over the file. Default: ./finadvisor.toml when present. "
-        "\\[env var: FINADVISOR_CONFIG]"),
-    debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an error. "
-                               "\\[env var: FINADVISOR_DEBUG]"),
+        "\\[env var: FINADVISOR_CONFIG]",
+    ),
+    debug: bool = typer.Option(
+        False, "--debug", help="Show the full traceback of an error. \\[env var: FINADVISOR_DEBUG]"
+    ),
 ) -> None:
     """Self-hosted LLM financial advisor."""
     if config is not None:  # every Settings() of this process (and of the processes it starts) reads it
@@ -114,11 +120,17 @@ def main() -> None:
     except typer.TyperException as exc:  # Click's errors: bad option, value, choice, missing argument or file
         ctx = getattr(exc, "ctx", None)
         message = exc.format_message()
-        hint = f" (see '{ctx.command_path} --help')" if ctx is not None and message and exc.exit_code == USAGE_EXIT else ""
+        hint = (
+            f" (see '{ctx.command_path} --help')"
+            if ctx is not None and message and exc.exit_code == USAGE_EXIT
+            else ""
+        )
         _fail(message + hint, exc.exit_code)
     except typer.Abort:
         _fail("aborted", RUNTIME_EXIT)
-    except ValidationError as exc:  # a Settings() built outside load_settings: still one line naming the source
+    except (
+        ValidationError
+    ) as exc:  # a Settings() built outside load_settings: still one line naming the source
         if exc.title != Settings.__name__:
             _fail(f"{type(exc).__name__}: {exc} (run with --debug for the traceback)", RUNTIME_EXIT)
         _fail(settings_error(exc).message + f" (see '{_command()} --help')", USAGE_EXIT)

@@ -49,5 +49,6 @@ def setting_option(field: str, *names: str, help: str | None = None, **kwargs: A
     if info.annotation is int or info.annotation == int | None:
         kwargs.setdefault("parser", whole_number)
     # "\\[": Typer reads help as rich markup, where a bare "[env var: ...]" would be taken for a style tag
-    return typer.Option(*names, help=f"{text} \\[env var: {env_var(field)}]", show_default=shown_default(field),
-                        **kwargs)
+    return typer.Option(
+        *names, help=f"{text} \\[env var: {env_var(field)}]", show_default=shown_default(field), **kwargs
+    )

@@ -1,19 +1,19 @@
 """The project's error hierarchy, converted to HTTP / CLI errors at the boundary.
 
-    FinadvisorError                 message + http status + OpenAI error type
-    ├── InvalidRequest      400     bad input the client can fix (param names the field)
-    │   └── ContextOverflow 400     prompt longer than the context window
-    ├── AuthError           401     missing/invalid API key or user token
-    ├── NotFound            404     unknown model, user, service
-    ├── ValidationFailed    422     well-formed JSON of the wrong shape
-    ├── RateLimited         429     per-user limit reached (carries retry_after)
-    ├── UpstreamError       502     a dependency (spending API, upstream LLM) answered badly
-    ├── Overloaded          503     queue full / engine not ready (carries retry_after)
-    │   └── EngineUnavailable 503   engine not loaded or crashed
-    │   └── NotConfigured 503       the feature asked for is not configured on this server
-    ├── UpstreamTimeout     504     a dependency did not answer in time
-    ├── ModelOutputError    502     the LLM produced unusable output even after a retry
-    └── ConfigError         (CLI)   bad settings, missing files, checksum mismatch
+FinadvisorError                 message + http status + OpenAI error type
+├── InvalidRequest      400     bad input the client can fix (param names the field)
+│   └── ContextOverflow 400     prompt longer than the context window
+├── AuthError           401     missing/invalid API key or user token
+├── NotFound            404     unknown model, user, service
+├── ValidationFailed    422     well-formed JSON of the wrong shape
+├── RateLimited         429     per-user limit reached (carries retry_after)
+├── UpstreamError       502     a dependency (spending API, upstream LLM) answered badly
+├── Overloaded          503     queue full / engine not ready (carries retry_after)
+│   └── EngineUnavailable 503   engine not loaded or crashed
+│   └── NotConfigured 503       the feature asked for is not configured on this server
+├── UpstreamTimeout     504     a dependency did not answer in time
+├── ModelOutputError    502     the LLM produced unusable output even after a retry
+└── ConfigError         (CLI)   bad settings, missing files, checksum mismatch
 """
 
 from __future__ import annotations
@@ -23,8 +23,14 @@ class FinadvisorError(Exception):
     status_code = 500
     error_type = "internal_error"
 
-    def __init__(self, message: str, *, param: str | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param

@@ -13,7 +13,14 @@ import importlib.util
 
 from finadvisor.errors import ConfigError
 
-ML = ("torch", "transformers", "peft", "trl", "datasets", "gguf")  # pyproject.toml [project.optional-dependencies] ml
+ML = (
+    "torch",
+    "transformers",
+    "peft",
+    "trl",
+    "datasets",
+    "gguf",
+)  # pyproject.toml [project.optional-dependencies] ml
 RAY = ("ray",)
 
 
@@ -26,5 +33,6 @@ def require_extra(extra: str, feature: str, *modules: str) -> None:
     """Raise a ConfigError naming ``pip install 'finadvisor[extra]'`` when any of ``modules`` is absent."""
     absent = missing(*modules)
     if absent:
-        raise ConfigError(f"{feature} needs {', '.join(absent)}, which is not installed: "
-                          f"pip install 'finadvisor[{extra}]'")
+        raise ConfigError(
+            f"{feature} needs {', '.join(absent)}, which is not installed: pip install 'finadvisor[{extra}]'"
+        )

@@ -36,12 +36,20 @@ def fsync_dir(folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | os.PathLike[str], mode: str = "w", *, file_mode: int = DEFAULT_MODE,
-                encoding: str | None = "utf-8") -> Iterator[IO[Any]]:
+def atomic_open(
+    path: str | os.PathLike[str],
+    mode: str = "w",
+    *,
+    file_mode: int = DEFAULT_MODE,
+    encoding: str | None = "utf-8",
+) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path``; on a clean exit it replaces ``path`` atomically."""
     if mode not in ("w", "wb"):
         raise ValueError("atomic_open writes a whole new file: mode must be 'w' or 'wb'")
-    with _temp_path(Path(path), file_mode) as tmp, open(tmp, mode, encoding=None if "b" in mode else encoding) as handle:
+    with (
+        _temp_path(Path(path), file_mode) as tmp,
+        open(tmp, mode, encoding=None if "b" in mode else encoding) as handle,
+    ):
         yield handle
         handle.flush()
 

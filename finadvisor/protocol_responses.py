@@ -49,13 +49,16 @@ def _refused(data: Any) -> Any:
         if value not in (None, False, [], {}, 0):
             raise ValueError(f"{key} is not supported ({why})")
     if data.get("store") is True:
-        raise ValueError("store: true is not supported (this server stores no responses); send store: false or "
-                         "omit it")
+        raise ValueError(
+            "store: true is not supported (this server stores no responses); send store: false or omit it"
+        )
     if data.get("truncation") not in (None, "disabled"):
         raise ValueError("truncation 'auto' is not supported; a prompt over the context window is a 400")
     for i, tool in enumerate(data.get("tools") or []):
         if isinstance(tool, dict) and tool.get("type") != "function":
-            raise ValueError(f"tools[{i}]: tool type {tool.get('type')!r} is not supported (function tools only)")
+            raise ValueError(
+                f"tools[{i}]: tool type {tool.get('type')!r} is not supported (function tools only)"
+            )
     return data
 
 
@@ -147,7 +150,9 @@ class TextConfig(BaseModel):
 class ResponsesRequest(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    input: Annotated[str, Field(min_length=1)] | Annotated[list[InputItem], Field(min_length=1, max_length=256)]
+    input: (
+        Annotated[str, Field(min_length=1)] | Annotated[list[InputItem], Field(min_length=1, max_length=256)]
+    )
     model: str | None = None
     instructions: str | None = None
     max_output_tokens: int | None = Field(None, ge=1)
@@ -182,8 +187,10 @@ class ResponsesRequest(BaseModel):
             if "type" not in item and "role" in item:
                 item = {**item, "type": "message"}  # EasyInputMessage: {"role", "content"}
             if item.get("type") not in _ITEM_TYPES:
-                raise ValueError(f"input[{i}]: item type {item.get('type')!r} is not supported "
-                                 f"(supported: {', '.join(_ITEM_TYPES)})")
+                raise ValueError(
+                    f"input[{i}]: item type {item.get('type')!r} is not supported "
+                    f"(supported: {', '.join(_ITEM_TYPES)})"
+                )
             content = item.get("content")
             for part in content if isinstance(content, list) else []:
                 kind = part.get("type") if isinstance(part, dict) else None
@@ -203,8 +210,11 @@ class ResponsesRequest(BaseModel):
             if isinstance(item, MessageItem):
                 messages.append({"role": item.role, "content": _text(item.content)})
             elif isinstance(item, FunctionCallItem):
-                call = {"id": item.call_id, "type": "function",
-                        "function": {"name": item.name, "arguments": item.arguments}}
+                call = {
+                    "id": item.call_id,
+                    "type": "function",
+                    "function": {"name": item.name, "arguments": item.arguments},
+                }
                 last = messages[-1] if messages else None
                 if last is not None and last["role"] == "assistant":
                     last.setdefault("tool_calls", []).append(call)
@@ -216,22 +226,36 @@ class ResponsesRequest(BaseModel):
 
     def to_chat(self) -> ChatCompletionRequest:
         """The same request on the chat path (ValueError with the first problem, as the chat route would say it)."""
-        body: dict[str, Any] = {"messages": self.chat_messages(), "model": self.model,
-                                "max_tokens": self.max_output_tokens, "temperature": self.temperature,
-                                "top_p": self.top_p, "seed": self.seed, "user": self.user,
-                                "parallel_tool_calls": self.parallel_tool_calls}
+        body: dict[str, Any] = {
+            "messages": self.chat_messages(),
+            "model": self.model,
+            "max_tokens": self.max_output_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "seed": self.seed,
+            "user": self.user,
+            "parallel_tool_calls": self.parallel_tool_calls,
+        }
         if self.tools:
-            body["tools"] = [{"type": "function", "function": t.model_dump(exclude={"type"}, exclude_none=True)}
-                             for t in self.tools]
+            body["tools"] = [
+                {"type": "function", "function": t.model_dump(exclude={"type"}, exclude_none=True)}
+                for t in self.tools
+            ]
         if isinstance(self.tool_choice, ToolChoiceFunction):
             body["tool_choice"] = {"type": "function", "function": {"name": self.tool_choice.name}}
         else:
             body["tool_choice"] = self.tool_choice
         fmt = self.text.format if self.text else None
         if fmt is not None and fmt.type == "json_schema":
-            body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": fmt.name or "response", "schema": fmt.schema_ or {}, "description": fmt.description,
-                "strict": fmt.strict}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": fmt.name or "response",
+                    "schema": fmt.schema_ or {},
+                    "description": fmt.description,
+                    "strict": fmt.strict,
+                },
+            }
         elif fmt is not None:
             body["response_format"] = {"type": fmt.type}
         try:
@@ -345,13 +369,29 @@ class Response(BaseModel):
     @classmethod
     def for_request(cls, body: ResponsesRequest, model: str) -> Response:
         """The response as it starts (status in_progress), echoing the request's settings."""
-        fmt = body.text.format.model_dump(by_alias=True, exclude_none=True) if body.text and body.text.format else None
-        choice = body.tool_choice.model_dump() if isinstance(body.tool_choice, ToolChoiceFunction) else body.tool_choice
-        return cls(instructions=body.instructions, max_output_tokens=body.max_output_tokens, model=model,
-                   parallel_tool_calls=body.parallel_tool_calls is not False, temperature=body.temperature,
-                   text={"format": fmt or {"type": "text"}}, tool_choice=choice or "auto",
-                   tools=[t.model_dump(exclude_none=True) for t in body.tools or []], top_p=body.top_p,
-                   user=body.user, metadata=body.metadata or {})
+        fmt = (
+            body.text.format.model_dump(by_alias=True, exclude_none=True)
+            if body.text and body.text.format
+            else None
+        )
+        choice = (
+            body.tool_choice.model_dump()
+            if isinstance(body.tool_choice, ToolChoiceFunction)
+            else body.tool_choice
+        )
+        return cls(
+            instructions=body.instructions,
+            max_output_tokens=body.max_output_tokens,
+            model=model,
+            parallel_tool_calls=body.parallel_tool_calls is not False,
+            temperature=body.temperature,
+            text={"format": fmt or {"type": "text"}},
+            tool_choice=choice or "auto",
+            tools=[t.model_dump(exclude_none=True) for t in body.tools or []],
+            top_p=body.top_p,
+            user=body.user,
+            metadata=body.metadata or {},
+        )
 
 
 # ---------------------------------------------------------------------------------------------- stream events

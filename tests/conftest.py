@@ -21,7 +21,9 @@ REAL_CACHE = Path(os.environ.get("FINADVISOR_CACHE_DIR", Path.home() / ".cache" 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(engine="fake", cache_dir=tmp_path / "cache", embedder="hash", index_dir=tmp_path / "index")
+    return Settings(
+        engine="fake", cache_dir=tmp_path / "cache", embedder="hash", index_dir=tmp_path / "index"
+    )
 
 
 @pytest.fixture

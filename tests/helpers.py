@@ -75,16 +75,26 @@ def stop_process(proc, timeout_s: float = 20, *, kill: bool = False) -> None:  #
 
 
 @contextlib.contextmanager
-def served(*flags: str, env: dict[str, str] | None = None, stderr: object = None, cwd: object = None,
-           timeout_s: float = 120) -> Iterator[str]:
+def served(
+    *flags: str,
+    env: dict[str, str] | None = None,
+    stderr: object = None,
+    cwd: object = None,
+    timeout_s: float = 120,
+) -> Iterator[str]:
     """``finadvisor serve`` as a user runs it, on a free port: yields its URL once /health is 200, then stops it
     (pipes closed). ``flags`` go to ``serve``; ``stderr`` is a file or ``subprocess.PIPE`` (default: inherited)."""
     import subprocess
     import sys
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), *flags],
-                            env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=stderr)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finadvisor.cli", "serve", "--port", str(port), *flags],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_healthy(url, proc, timeout_s)

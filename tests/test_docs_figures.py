@@ -32,8 +32,10 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 RESULTS = ROOT / "docs" / "results"
 NAMED = re.compile(r"docs/results/([\w.-]+\.json)")
-FIGURE = re.compile(r'\[(?P<value>-?[0-9][0-9,.]*)(?P<pct>%?)\]\((?P<path>(?:docs/)?results/[\w.-]+\.json) '
-                    r'"(?P<spec>[^"]+)"\)')
+FIGURE = re.compile(
+    r"\[(?P<value>-?[0-9][0-9,.]*)(?P<pct>%?)\]\((?P<path>(?:docs/)?results/[\w.-]+\.json) "
+    r'"(?P<spec>[^"]+)"\)'
+)
 
 
 def _figure_links() -> list[tuple[str, re.Match[str]]]:
@@ -48,7 +50,9 @@ def _rows(name: str) -> list[dict[str, Any]]:
 
 @cache
 def _advisor_eval() -> Any:
-    spec = importlib.util.spec_from_file_location("advisor_eval_for_docs", ROOT / "benchmarks" / "advisor_eval.py")
+    spec = importlib.util.spec_from_file_location(
+        "advisor_eval_for_docs", ROOT / "benchmarks" / "advisor_eval.py"
+    )
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -59,8 +63,11 @@ def _audit_count(name: str) -> int:
     from finadvisor.advisor.audit import audit_answer
 
     data = ROOT / "finadvisor" / "data"
-    return sum(bool(audit_answer(r["history"], r["response"], catalog=data / r.get("catalog", "catalog_demo.json")))
-               for r in _rows(name) if r.get("ok") and isinstance(r.get("response"), dict))
+    return sum(
+        bool(audit_answer(r["history"], r["response"], catalog=data / r.get("catalog", "catalog_demo.json")))
+        for r in _rows(name)
+        if r.get("ok") and isinstance(r.get("response"), dict)
+    )
 
 
 def value_of(name: str, spec: str) -> float:
@@ -83,7 +90,7 @@ def _shown(value: str, pct: str) -> tuple[float, float]:
     """The figure as a number (a fraction for a percentage) and half the last digit it shows."""
     digits = value.replace(",", "")
     decimals = len(digits.split(".")[1]) if "." in digits else 0
-    half = 0.5 * 10 ** -decimals
+    half = 0.5 * 10**-decimals
     return (float(digits) / 100, half / 100) if pct else (float(digits), half)
 
 
@@ -105,7 +112,9 @@ def test_the_readme_headline_figures_are_figure_links() -> None:
     assert not bare, bare
 
 
-@pytest.mark.parametrize(("doc", "match"), _figure_links(), ids=lambda x: x if isinstance(x, str) else x.group(0))
+@pytest.mark.parametrize(
+    ("doc", "match"), _figure_links(), ids=lambda x: x if isinstance(x, str) else x.group(0)
+)
 def test_each_figure_link_equals_its_results_file(doc: str, match: re.Match[str]) -> None:
     name = Path(match["path"]).name
     assert (RESULTS / name).is_file(), (doc, name)

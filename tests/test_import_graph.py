@@ -57,7 +57,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt):], nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -126,7 +126,8 @@ def test_architecture_doc_names_every_package_and_its_real_dependencies() -> Non
     assert set(documented) == packages, "docs/ARCHITECTURE.md's package table must list every package"
     for package, deps in actual.items():
         assert deps <= documented[package], (
-            f"{package}/ imports {sorted(deps - documented[package])} but docs/ARCHITECTURE.md does not say so")
+            f"{package}/ imports {sorted(deps - documented[package])} but docs/ARCHITECTURE.md does not say so"
+        )
 
 
 def test_engine_names_are_switched_on_only_inside_engines() -> None:
@@ -134,8 +135,13 @@ def test_engine_names_are_switched_on_only_inside_engines() -> None:
     import re
 
     switch = re.compile(r"""\.engine\s*(==|!=|\bin\b|\bnot in\b)\s*[("'\[{]""")
-    offenders = [f"{p.relative_to(ROOT)}:{n}" for p in ROOT.rglob("*.py") if p.relative_to(ROOT).parts[0] != "engines"
-                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1) if switch.search(line)]
+    offenders = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in ROOT.rglob("*.py")
+        if p.relative_to(ROOT).parts[0] != "engines"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if switch.search(line)
+    ]
     assert offenders == []
 
 
@@ -143,9 +149,15 @@ def test_engine_questions() -> None:
     from finadvisor.engines import loads_local_model, runs_in_own_server, uses_packaged_model
     from finadvisor.settings import Settings
 
-    assert uses_packaged_model(Settings(engine="llamacpp")) and not uses_packaged_model(Settings(model="/m.gguf"))
-    assert loads_local_model(Settings(engine="transformers")) and not loads_local_model(Settings(engine="vllm"))
-    assert runs_in_own_server(Settings(engine="vllm")) and runs_in_own_server(Settings(upstream_url="http://u/v1"))
+    assert uses_packaged_model(Settings(engine="llamacpp")) and not uses_packaged_model(
+        Settings(model="/m.gguf")
+    )
+    assert loads_local_model(Settings(engine="transformers")) and not loads_local_model(
+        Settings(engine="vllm")
+    )
+    assert runs_in_own_server(Settings(engine="vllm")) and runs_in_own_server(
+        Settings(upstream_url="http://u/v1")
+    )
     assert not runs_in_own_server(Settings(engine="fake"))
 
 
@@ -163,7 +175,9 @@ def module_graph() -> dict[str, set[str]]:
     """module -> the finadvisor modules it imports (``from pkg import mod`` counts as importing ``pkg.mod``)."""
     graph: dict[str, set[str]] = {}
     for path in ROOT.rglob("*.py"):
-        module = ".".join(("finadvisor", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(".__init__")
+        module = ".".join(("finadvisor", *path.relative_to(ROOT).with_suffix("").parts)).removesuffix(
+            ".__init__"
+        )
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names: list[str] = []
             if isinstance(node, ast.Import):
@@ -174,9 +188,14 @@ def module_graph() -> dict[str, set[str]]:
                 parts = name.split(".")
                 if module.startswith(name + "."):
                     continue  # ``from finadvisor.catalog import store`` inside catalog/ reaches a sibling
-                if parts[0] == "finadvisor" and name != module and (
+                if (
+                    parts[0] == "finadvisor"
+                    and name != module
+                    and (
                         ROOT.joinpath(*parts[1:]).with_suffix(".py").is_file()
-                        or (ROOT.joinpath(*parts[1:]) / "__init__.py").is_file()):
+                        or (ROOT.joinpath(*parts[1:]) / "__init__.py").is_file()
+                    )
+                ):
                     graph.setdefault(module, set()).add(name)
     return graph
 
@@ -187,7 +206,10 @@ KNOWN_MODULE_CYCLES: set[str] = set()
 
 def test_no_module_cycle_inside_a_package() -> None:
     """``dataset/sources.py`` and the sources it registers no longer import each other (issue 26)."""
-    graph = {m: {d for d in deps if d not in KNOWN_MODULE_CYCLES} for m, deps in module_graph().items()
-             if m not in KNOWN_MODULE_CYCLES}
+    graph = {
+        m: {d for d in deps if d not in KNOWN_MODULE_CYCLES}
+        for m, deps in module_graph().items()
+        if m not in KNOWN_MODULE_CYCLES
+    }
     assert "finadvisor.dataset.document" in graph.get("finadvisor.dataset.nextjs", set())
     assert find_cycle(graph) is None, f"module cycle: {' -> '.join(find_cycle(graph) or [])}"

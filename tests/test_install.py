@@ -9,8 +9,18 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = {"torch", "ray", "playwright", "transformers", "peft", "trl", "accelerate", "datasets",
-         "sentence-transformers", "vllm"}
+HEAVY = {
+    "torch",
+    "ray",
+    "playwright",
+    "transformers",
+    "peft",
+    "trl",
+    "accelerate",
+    "datasets",
+    "sentence-transformers",
+    "vllm",
+}
 
 
 def _name(requirement: str) -> str:
@@ -32,16 +42,20 @@ def test_serve_mode_skips_the_system_packages_and_the_extras() -> None:
 
 
 def test_an_unknown_mode_is_a_usage_error() -> None:
-    result = subprocess.run(["bash", str(ROOT / "scripts" / "install.sh"), "bogus"], capture_output=True, text=True,
-                            timeout=60)
+    result = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "install.sh"), "bogus"], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2 and "usage: bash scripts/install.sh [all|serve]" in result.stderr
 
 
 def test_every_repository_path_the_readme_names_exists() -> None:
     """The README's first line used to send readers to ``shared/seed``, a folder outside the repository."""
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    named = {t for t in re.findall(r"`([^`\s]+)`", readme)
-             if re.match(r"(finadvisor|docs|scripts|tests|benchmarks|recipes|shared|\.ci)/", t)}
+    named = {
+        t
+        for t in re.findall(r"`([^`\s]+)`", readme)
+        if re.match(r"(finadvisor|docs|scripts|tests|benchmarks|recipes|shared|\.ci)/", t)
+    }
     assert named, "the README names no repository path"
     missing = sorted(t for t in named if not (ROOT / t.rstrip(".,:")).exists())
     assert missing == []

@@ -21,10 +21,16 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
-def test_precedence_flag_over_environment_over_file_over_default(config: Path, monkeypatch: pytest.MonkeyPatch):
+def test_precedence_flag_over_environment_over_file_over_default(
+    config: Path, monkeypatch: pytest.MonkeyPatch
+):
     settings = load_settings()
-    assert (settings.port, settings.host, settings.log_level, settings.lora) == (8100, "0.0.0.0", "warning",
-                                                                                ["a=/x"])
+    assert (settings.port, settings.host, settings.log_level, settings.lora) == (
+        8100,
+        "0.0.0.0",
+        "warning",
+        ["a=/x"],
+    )
     assert settings.n_parallel == Settings.model_fields["n_parallel"].default  # not in the file: the default
     monkeypatch.setenv("FINADVISOR_PORT", "8200")
     assert load_settings().port == 8200  # the environment beats the file
@@ -41,12 +47,15 @@ def test_the_working_folders_finadvisor_toml_is_the_default(tmp_path: Path, monk
     assert load_settings().port == 8101
 
 
-@pytest.mark.parametrize(("content", "message"), [
-    ("prot = 1\n", "unknown setting 'prot'"),
-    ("port = \n", "is not readable TOML"),
-    ('port = "abc"\n', "finadvisor.toml: port 'abc': Input should be a valid integer"),
-    ('engine = "bogus"\n', "engine 'bogus': Input should be 'llamacpp', 'openai'"),
-])
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("prot = 1\n", "unknown setting 'prot'"),
+        ("port = \n", "is not readable TOML"),
+        ('port = "abc"\n', "finadvisor.toml: port 'abc': Input should be a valid integer"),
+        ('engine = "bogus"\n', "engine 'bogus': Input should be 'llamacpp', 'openai'"),
+    ],
+)
 def test_a_bad_config_file_is_one_clear_error(config: Path, content: str, message: str):
     config.write_text(content)
     with pytest.raises(ConfigError, match=message) as raised:
@@ -70,8 +79,9 @@ def test_bad_values_name_their_source(monkeypatch: pytest.MonkeyPatch):
         load_settings(port=70000)
 
 
-def test_cli_config_flag_reaches_every_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]):
+def test_cli_config_flag_reaches_every_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     """``finadvisor --config FILE serve``: a bad value in the file is a one-line usage error naming the file."""
     from finadvisor.cli import main
 

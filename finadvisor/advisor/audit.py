@@ -47,13 +47,17 @@ from finadvisor.history import SpendingHistory
 # A number as Vietnamese text writes it: "1.250.000", "1,2", "45", never glued to letters ("4G", "P2P", "K12").
 _NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:\.\d{3})+|\d+)(?:,(\d+))?(?![\w])")
 _MULTIPLIERS = {"tỷ": 1e9, "tỉ": 1e9, "triệu": 1e6, "tr": 1e6, "nghìn": 1e3, "ngàn": 1e3, "k": 1e3}
-_UNIT_AFTER = re.compile(r"\s*(tỷ|tỉ|triệu|tr|nghìn|ngàn|k)?(?![\w])\s*(đồng|đ|vnđ|vnd|₫)?(?![\w])", re.IGNORECASE)
+_UNIT_AFTER = re.compile(
+    r"\s*(tỷ|tỉ|triệu|tr|nghìn|ngàn|k)?(?![\w])\s*(đồng|đ|vnđ|vnd|₫)?(?![\w])", re.IGNORECASE
+)
 _PERCENT_AFTER = re.compile(r"\s?%")
 _COUNT_AFTER = re.compile(r"\s*(lần|giao dịch|lượt|khoản)(?![\w])", re.IGNORECASE)
 _ESTIMATE_BEFORE = re.compile(r"khoảng\s*$", re.IGNORECASE)
 _RATE = re.compile(r"(?<![\d.,])(\d{1,2}(?:[.,]\d{1,2})?)\s*%")
 # a cap as catalogs write it, the unit often glued to the digits: "tối đa 100.000đ/tháng", "tối đa 2 triệu"
-_CAP = re.compile(r"tối đa\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(triệu|nghìn|ngàn|k|đồng|đ|vnđ)(?!\w)", re.IGNORECASE)
+_CAP = re.compile(
+    r"tối đa\s*(\d{1,3}(?:\.\d{3})+|\d+)\s*(triệu|nghìn|ngàn|k|đồng|đ|vnđ)(?!\w)", re.IGNORECASE
+)
 ESTIMATE_ROUNDING = 500.0  # estimates are stated to the nearest 1.000 đ
 _UNDER_BEFORE = re.compile(r"(dưới|chưa tới|chưa đến|không tới)\s*$", re.IGNORECASE)
 MAX_SUBSET_LINES = 40  # above this many lines, sums of two or three lines are not enumerated (cost)
@@ -79,10 +83,10 @@ def read_figures(text: str) -> Iterator[Figure]:
         grouped = "." in whole
         value = float(whole.replace(".", "") + ("." + decimals if decimals else ""))
         half = 0.5 * 10 ** -len(decimals)
-        rest = text[m.end():]
+        rest = text[m.end() :]
         shown = m.group(0)
         if _PERCENT_AFTER.match(rest):
-            under = bool(_UNDER_BEFORE.search(text[:m.start()]))
+            under = bool(_UNDER_BEFORE.search(text[: m.start()]))
             yield Figure("under-percent" if under else "percent", value, half, shown + "%")
             continue
         unit = _UNIT_AFTER.match(rest)
@@ -90,8 +94,13 @@ def read_figures(text: str) -> Iterator[Figure]:
         currency = bool(unit and unit.group(2))
         if multiplier_word or currency or grouped:
             scale = _MULTIPLIERS.get(multiplier_word or "", 1.0)
-            yield Figure("money", value * scale, half * scale, text[m.start():m.end() + (unit.end() if unit else 0)],
-                         bool(_ESTIMATE_BEFORE.search(text[:m.start()])))
+            yield Figure(
+                "money",
+                value * scale,
+                half * scale,
+                text[m.start() : m.end() + (unit.end() if unit else 0)],
+                bool(_ESTIMATE_BEFORE.search(text[: m.start()])),
+            )
             continue
         if _COUNT_AFTER.match(rest):
             yield Figure("count", value, half, shown)
@@ -109,8 +118,10 @@ class _Truths:
         self.counts: set[float] = {float(len(spend)), float(len(earn)), float(len(spend) + len(earn))}
         self.spent_totals = self._totals([a for a, _ in spend])
         self.earned_totals = self._totals([a for a, _ in earn])
-        for amounts, counts in ((list(a for a, _ in spend), list(k for _, k in spend)),
-                                (list(a for a, _ in earn), list(k for _, k in earn))):
+        for amounts, counts in (
+            (list(a for a, _ in spend), list(k for _, k in spend)),
+            (list(a for a, _ in earn), list(k for _, k in earn)),
+        ):
             self.money.update(amounts)
             self.money.update(self._totals(amounts))
             self.money.update(self._small_sums(amounts))
@@ -175,8 +186,9 @@ class _Truths:
         return any(0 < s < f.value for s in self.shares())
 
     def bare_ok(self, f: Figure) -> bool:
-        return (any(abs(f.value - v) <= f.half_unit for v in self.counts)
-                or any(abs(f.value - v) <= f.half_unit for v in self.money))
+        return any(abs(f.value - v) <= f.half_unit for v in self.counts) or any(
+            abs(f.value - v) <= f.half_unit for v in self.money
+        )
 
 
 def _catalog_figures(services: Iterable[Service]) -> list[Figure]:
@@ -197,7 +209,10 @@ def _estimate_ok(f: Figure, service: Service | None, truths: _Truths) -> bool:
     desc = " ".join(service.description.split())
     # rates as catalogs write them, a decimal point included ("Sinh lời 4.2%", "4,5%/năm")
     rates = [float(r.replace(",", ".")) for r in _RATE.findall(desc) if float(r.replace(",", ".")) > 0]
-    caps = [float(m.group(1).replace(".", "")) * _MULTIPLIERS.get(m.group(2).lower(), 1.0) for m in _CAP.finditer(desc)]
+    caps = [
+        float(m.group(1).replace(".", "")) * _MULTIPLIERS.get(m.group(2).lower(), 1.0)
+        for m in _CAP.finditer(desc)
+    ]
     if caps and abs(f.value - max(caps)) <= f.half_unit:
         return True  # the estimate the cap set ("khoảng 100.000 đ/tháng, mức tối đa dịch vụ hoàn lại")
     if caps and f.value > max(caps) + f.half_unit:
@@ -228,8 +243,11 @@ def _as_services(catalog: Iterable[Service] | str | Path | None) -> list[Service
     return list(catalog)
 
 
-def audit_answer(history: Mapping[str, Any], answer: Mapping[str, Any],
-                 catalog: Iterable[Service] | str | Path | None = None) -> list[str]:
+def audit_answer(
+    history: Mapping[str, Any],
+    answer: Mapping[str, Any],
+    catalog: Iterable[Service] | str | Path | None = None,
+) -> list[str]:
     """Problems with one answer (``{"summarization", "recommendations": [{"service", "link",
     "recommendation"}]}``) for ``history`` (the seed's shape, as posted). ``catalog``: the services the answer was
     made from (a list, or a catalog file); default the demo catalog. An empty list means every number is
@@ -245,7 +263,9 @@ def audit_answer(history: Mapping[str, Any], answer: Mapping[str, Any],
         if service is None:
             problems.append(f"link not in the catalog: {r.get('link')!r}")
         elif service.service != r.get("service"):
-            problems.append(f"link {service.link} is {service.service!r} in the catalog, not {r.get('service')!r}")
+            problems.append(
+                f"link {service.link} is {service.service!r} in the catalog, not {r.get('service')!r}"
+            )
         else:
             chosen.append(service)
     truths = _Truths(parsed)
@@ -253,14 +273,23 @@ def audit_answer(history: Mapping[str, Any], answer: Mapping[str, Any],
     names = [c.name for c in (*parsed.spending, *parsed.earning)]
     names += [s.service for s in chosen] + [s.description for s in chosen]
     texts: list[tuple[str, str, Service | None]] = [("summary", str(answer.get("summarization", "")), None)]
-    texts += [(f"reason {i + 1}", str(r.get("recommendation", "")), by_link.get(str(r.get("link", ""))))
-              for i, r in enumerate(recs)]
+    texts += [
+        (f"reason {i + 1}", str(r.get("recommendation", "")), by_link.get(str(r.get("link", ""))))
+        for i, r in enumerate(recs)
+    ]
     for where, text, service in texts:
         for f in read_figures(_without_names(text, names)):
             if _from_catalog(f, catalog_figures) or _estimate_ok(f, service, truths):
                 continue
-            ok = {"money": truths.money_ok, "count": truths.count_ok, "percent": truths.percent_ok,
-                  "under-percent": truths.under_percent_ok, "bare": truths.bare_ok}[f.kind](f)
+            ok = {
+                "money": truths.money_ok,
+                "count": truths.count_ok,
+                "percent": truths.percent_ok,
+                "under-percent": truths.under_percent_ok,
+                "bare": truths.bare_ok,
+            }[f.kind](f)
             if not ok:
-                problems.append(f"{where}: {f.kind} {f.text!r} is not traceable to the history or the catalog")
+                problems.append(
+                    f"{where}: {f.kind} {f.text!r} is not traceable to the history or the catalog"
+                )
     return problems

@@ -39,7 +39,9 @@ def index_dir_for(settings: Settings, catalog: Path | None = None) -> Path:
     """The index folder for a catalog. The configured catalog (or the demo one) uses ``settings.index_dir``;
     any other catalog file gets its own folder, so a one-off run cannot replace the server's index."""
     base = settings.index_folder
-    if catalog is None or (settings.catalog_path is not None and Path(catalog) == Path(settings.catalog_path)):
+    if catalog is None or (
+        settings.catalog_path is not None and Path(catalog) == Path(settings.catalog_path)
+    ):
         return base
     digest = hashlib.sha256(Path(catalog).read_bytes()).hexdigest()[:16]
     return base.parent / f"{base.name}-oneoff-{digest}"
@@ -49,14 +51,25 @@ def open_index(settings: Settings, embedder: Any, *, catalog: Path | None = None
     """Open (or build) the catalog index the settings describe. Blocking: run it in a worker thread."""
     source = catalog or settings.catalog_path or demo_catalog_path()
     # An explicitly configured catalog file is the source of truth: the index follows its edits.
-    return CatalogIndex.open_or_build(index_dir_for(settings, catalog), embedder, source,
-                                      tuple(settings.link_schemes),
-                                      vocabulary=load_vocabulary(settings.category_vocabulary),
-                                      sync=catalog is not None or settings.catalog_path is not None)
+    return CatalogIndex.open_or_build(
+        index_dir_for(settings, catalog),
+        embedder,
+        source,
+        tuple(settings.link_schemes),
+        vocabulary=load_vocabulary(settings.category_vocabulary),
+        sync=catalog is not None or settings.catalog_path is not None,
+    )
 
 
-async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics, embedder: Any = None,
-                        catalog: Path | None = None, cache: RecommendationCache | None = None) -> Advisor:
+async def build_advisor(
+    settings: Settings,
+    llm: LLMService,
+    *,
+    metrics: Metrics,
+    embedder: Any = None,
+    catalog: Path | None = None,
+    cache: RecommendationCache | None = None,
+) -> Advisor:
     """The advisor for these settings: embedder, index and cache built off the event loop."""
     if embedder is None:
         embedder = await asyncio.to_thread(make_embedder, settings)
@@ -64,8 +77,15 @@ async def build_advisor(settings: Settings, llm: LLMService, *, metrics: Metrics
     if cache is None:
         cache = create_cache(settings.cache_url, ttl_s=settings.cache_ttl_s, maxsize=settings.cache_maxsize)
     category_map = await asyncio.to_thread(load_category_map, settings.category_map)
-    advisor = Advisor(llm, index, cache, metrics=metrics, max_tokens=settings.advisor_max_tokens,
-                      category_map=category_map, writer=advisor_writer(settings))
+    advisor = Advisor(
+        llm,
+        index,
+        cache,
+        metrics=metrics,
+        max_tokens=settings.advisor_max_tokens,
+        category_map=category_map,
+        writer=advisor_writer(settings),
+    )
     # the catalog's topic file, next to the index: reviewed rows win, every service gets a row (issue 23)
     await asyncio.to_thread(advisor.ranker.use_topic_file, index_dir_for(settings, catalog) / TOPIC_FILE)
     return advisor
@@ -80,14 +100,21 @@ def advisor_writer(settings: Settings) -> str:
 
 
 @contextlib.asynccontextmanager
-async def standalone_advisor(settings: Settings, *, catalog: Path | None = None,
-                             engine: Engine | None = None) -> AsyncIterator[Advisor]:
+async def standalone_advisor(
+    settings: Settings, *, catalog: Path | None = None, engine: Engine | None = None
+) -> AsyncIterator[Advisor]:
     """An advisor on its own engine, for command-line jobs (``recommend``, ``batch``): starts the engine, waits
     until it is ready, and closes everything on the way out. No HTTP app is built."""
     engine = engine or create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=engine_capacity(engine, settings),
-                     max_waiting=settings.max_waiting, timeout_s=settings.request_timeout_s)
+    llm = LLMService(
+        engine,
+        metrics,
+        model_name=settings.model_name,
+        capacity=engine_capacity(engine, settings),
+        max_waiting=settings.max_waiting,
+        timeout_s=settings.request_timeout_s,
+    )
     advisor: Advisor | None = None
     try:
         start = asyncio.create_task(engine.start())

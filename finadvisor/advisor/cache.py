@@ -63,12 +63,21 @@ class RedisCache:
 
     name = "redis"
 
-    def __init__(self, url: str, ttl_s: int = 86_400, *, prefix: str = "finadvisor:rec:",
-                 lock_timeout_s: float = 120.0, op_timeout_s: float = 0.5, client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        ttl_s: int = 86_400,
+        *,
+        prefix: str = "finadvisor:rec:",
+        lock_timeout_s: float = 120.0,
+        op_timeout_s: float = 0.5,
+        client: Any = None,
+    ) -> None:
         import redis.asyncio as redis
 
-        self._client = client or redis.from_url(url, socket_timeout=op_timeout_s,
-                                                socket_connect_timeout=op_timeout_s, decode_responses=True)
+        self._client = client or redis.from_url(
+            url, socket_timeout=op_timeout_s, socket_connect_timeout=op_timeout_s, decode_responses=True
+        )
         self.ttl_s = ttl_s
         self.prefix = prefix
         self.lock_timeout_s = lock_timeout_s
@@ -77,8 +86,11 @@ class RedisCache:
     def _degraded(self, what: str, exc: Exception) -> None:
         now = time.monotonic()
         if now - self._warned_at > 30:  # one warning per 30 s, not one per request
-            log.warning("redis cache unavailable during %s (%s); serving without the shared cache",
-                        what, type(exc).__name__)
+            log.warning(
+                "redis cache unavailable during %s (%s); serving without the shared cache",
+                what,
+                type(exc).__name__,
+            )
             self._warned_at = now
 
     async def get(self, key: str) -> str | None:
@@ -99,8 +111,12 @@ class RedisCache:
 
     @contextlib.asynccontextmanager
     async def distributed_lock(self, key: str) -> AsyncIterator[None]:
-        lock = self._client.lock(self.prefix + key + ":lock", timeout=self.lock_timeout_s,
-                                 blocking_timeout=self.lock_timeout_s, sleep=0.05)
+        lock = self._client.lock(
+            self.prefix + key + ":lock",
+            timeout=self.lock_timeout_s,
+            blocking_timeout=self.lock_timeout_s,
+            sleep=0.05,
+        )
         acquired = False
         try:
             acquired = await lock.acquire()
@@ -130,6 +146,7 @@ def create_cache(url: str, *, ttl_s: int, maxsize: int) -> RecommendationCache:
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisCache(url, ttl_s=ttl_s)
     from finadvisor.errors import ConfigError
+
     raise ConfigError(f"unknown cache {url!r}; use 'memory' or redis://host:port/db")
 
 

@@ -43,21 +43,40 @@ _NUM = r"(\d+(?:[.,]\d{1,2})?)"
 _GAP = r"[^\d%.;:,()]{0,30}?"  # a few words between the keyword and its figure, never across a clause
 _RATE = re.compile(
     rf"(?P<kw>lãi suất|lợi suất|sinh lời|lãi|hoàn tiền|cashback|hoàn|chiết khấu|giảm giá|giảm|tiết kiệm)"
-    rf"(?P<gap>{_GAP})\s*{_NUM}\s*%(?P<year>\s*(?:/\s*năm|một năm|mỗi năm|một\s*năm))?", re.I)
-_CAP = re.compile(r"tối đa\s*(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(triệu|nghìn|ngàn|k|đồng|đ|vnđ)\b"
-                  r"(?:\s*(?:/|mỗi|một)\s*(tháng|giao dịch|đơn hàng|đơn|lần|ngày|năm))?", re.I)
+    rf"(?P<gap>{_GAP})\s*{_NUM}\s*%(?P<year>\s*(?:/\s*năm|một năm|mỗi năm|một\s*năm))?",
+    re.I,
+)
+_CAP = re.compile(
+    r"tối đa\s*(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(triệu|nghìn|ngàn|k|đồng|đ|vnđ)\b"
+    r"(?:\s*(?:/|mỗi|một)\s*(tháng|giao dịch|đơn hàng|đơn|lần|ngày|năm))?",
+    re.I,
+)
 _FEE = re.compile(r"\b(?:phí|cước)\s*(?:chỉ\s*)?(\d{1,3}(?:[.,]\d{3})+|\d+)\s*(đồng|đ)\b", re.I)
 _CREDIT = re.compile(r"\b(vay|trả góp|trả sau|tín dụng|ứng lương|ứng trước)\b", re.I)
 _YIELD_WORDS = re.compile(r"\b(lãi suất|lợi suất|sinh lời)\b", re.I)
 # a discount that holds only sometimes: first ride, first month, on Tuesdays, at weekends, for new users
-_CONDITION = re.compile(r"\b(đầu tiên|lần đầu|tháng đầu|chuyến đầu|đơn đầu|vào thứ|thứ (?:hai|ba|tư|năm|sáu|bảy)|"
-                        r"chủ nhật|cuối tuần|khung giờ|giờ vàng|khách hàng mới|người dùng mới)\b", re.I)
+_CONDITION = re.compile(
+    r"\b(đầu tiên|lần đầu|tháng đầu|chuyến đầu|đơn đầu|vào thứ|thứ (?:hai|ba|tư|năm|sáu|bảy)|"
+    r"chủ nhật|cuối tuần|khung giờ|giờ vàng|khách hàng mới|người dùng mới)\b",
+    re.I,
+)
 _CLAUSE_START = re.compile(r"(^|[.;:,!?]\s*|\b(?:và|được|nhận|với)\s+)$", re.I)
 _UP_TO = re.compile(r"\b(đến|tới|lên đến|tối đa|up to)\b", re.I)
 _SCALE = {"triệu": 1_000_000, "nghìn": 1_000, "ngàn": 1_000, "k": 1_000}
-_KIND = {"lãi suất": "yield", "lợi suất": "yield", "sinh lời": "yield", "lãi": "yield", "hoàn tiền": "cashback",
-         "cashback": "cashback", "hoàn": "cashback", "chiết khấu": "discount", "giảm giá": "discount",
-         "giảm": "discount", "tiết kiệm": "discount"}
+_KIND = {
+    "lãi suất": "yield",
+    "lợi suất": "yield",
+    "sinh lời": "yield",
+    "lãi": "yield",
+    "hoàn tiền": "cashback",
+    "cashback": "cashback",
+    "hoàn": "cashback",
+    "chiết khấu": "discount",
+    "giảm giá": "discount",
+    "giảm": "discount",
+    "tiết kiệm": "discount",
+}
+
 
 @dataclass(frozen=True)
 class ServiceFact:
@@ -75,10 +94,17 @@ class ServiceFact:
     source: str = ""
 
     def row(self) -> dict[str, str]:
-        return {"link": self.link, "kind": self.kind, "value": _plain(self.value), "unit": self.unit,
-                "cap": _plain(self.cap) if self.cap else "", "cap_per": self.cap_per,
-                "up_to": "yes" if self.up_to else "", "reviewed": "yes" if self.reviewed else "",
-                "source": self.source}
+        return {
+            "link": self.link,
+            "kind": self.kind,
+            "value": _plain(self.value),
+            "unit": self.unit,
+            "cap": _plain(self.cap) if self.cap else "",
+            "cap_per": self.cap_per,
+            "up_to": "yes" if self.up_to else "",
+            "reviewed": "yes" if self.reviewed else "",
+            "source": self.source,
+        }
 
 
 def _plain(value: float) -> str:
@@ -106,17 +132,17 @@ def extract(service: Service) -> list[ServiceFact]:
             kind = "loan_rate"  # the price of credit, never a gain
         if value <= 0 or value > 100:
             continue
-        sentence_end = re.search(r"[.;]\s|$", text[m.end():])
-        rest = text[m.end():m.end() + (sentence_end.start() if sentence_end else 0)]
+        sentence_end = re.search(r"[.;]\s|$", text[m.end() :])
+        rest = text[m.end() : m.end() + (sentence_end.start() if sentence_end else 0)]
         cap, per = 0.0, ""
         if kind in ("cashback", "discount") and (c := _CAP.search(rest)) is not None:
             unit = c.group(2).lower()
             cap, per = _number(c.group(1)) * _SCALE.get(unit, 1), (c.group(3) or "").lower()
-        if kind == "discount" and (_CONDITION.search(rest) or not _CLAUSE_START.search(text[:m.start()])):
+        if kind == "discount" and (_CONDITION.search(rest) or not _CLAUSE_START.search(text[: m.start()])):
             kind = "promo"  # "giảm 15% chuyến đầu tiên", "combo bắp nước giảm 30%": not on the whole spending
         unit = "%/năm" if kind in ("yield", "loan_rate") else "%"
         up_to = bool(_UP_TO.search(m.group("gap")))
-        source = text[m.start():m.end() + len(rest)].strip()[:160]
+        source = text[m.start() : m.end() + len(rest)].strip()[:160]
         out.append(ServiceFact(service.link, kind, value, unit, cap, per, up_to, False, source))
     for m in _FEE.finditer(text):
         out.append(ServiceFact(service.link, "fee", _number(m.group(1)), "đ", source=m.group(0)))
@@ -131,13 +157,19 @@ def _read_rows(path: Path) -> list[ServiceFact]:
                 kind = (r.get("kind") or "").strip()
                 if kind not in KINDS:
                     raise ValueError(f"kind {kind!r}")
-                rows.append(ServiceFact(
-                    link=(r.get("link") or "").strip(), kind=kind, value=float(r.get("value") or 0),
-                    unit=(r.get("unit") or "").strip(), cap=float(r.get("cap") or 0),
-                    cap_per=(r.get("cap_per") or "").strip().lower(),
-                    up_to=(r.get("up_to") or "").strip().lower() in ("yes", "true", "1", "x"),
-                    reviewed=(r.get("reviewed") or "").strip().lower() in ("yes", "true", "1", "x"),
-                    source=(r.get("source") or "").strip()))
+                rows.append(
+                    ServiceFact(
+                        link=(r.get("link") or "").strip(),
+                        kind=kind,
+                        value=float(r.get("value") or 0),
+                        unit=(r.get("unit") or "").strip(),
+                        cap=float(r.get("cap") or 0),
+                        cap_per=(r.get("cap_per") or "").strip().lower(),
+                        up_to=(r.get("up_to") or "").strip().lower() in ("yes", "true", "1", "x"),
+                        reviewed=(r.get("reviewed") or "").strip().lower() in ("yes", "true", "1", "x"),
+                        source=(r.get("source") or "").strip(),
+                    )
+                )
             except ValueError as exc:
                 log.warning("%s: row %s ignored (%s)", path, dict(r), exc)
     return rows
@@ -223,8 +255,9 @@ def _rounded(value: float) -> int:
     return int(ROUND_TO * round(value / ROUND_TO))
 
 
-def estimate(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
-             catalog: CatalogFacts | None = None) -> Benefit | None:
+def estimate(
+    pick: Pick, facts: Facts, before: Sequence[Pick] = (), catalog: CatalogFacts | None = None
+) -> Benefit | None:
     """The benefit in đồng of ``pick``'s first usable figure for this history, or None: a yield on the money
     left unspent (surplus × rate / 12; "lãi suất đến 5,6%" is the best term's rate, said as "tối đa"), a flat
     cashback or discount on the spending line its reason names (amount × rate), capped by the stated cap. None
@@ -255,4 +288,3 @@ def estimate(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
         if amount >= ROUND_TO:
             return Benefit(fact, base, amount, capped)
     return None
-

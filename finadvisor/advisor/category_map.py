@@ -84,7 +84,9 @@ def load_category_map(path: Path | None = None) -> CategoryMap:
         raise ConfigError(f"category map {path} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"category map {path} is not UTF-8 text") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    lines = [
+        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
+    ]
     reader = csv.reader([line for _, line in lines])
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header[:3]] != ["category", "service", "link"]:

@@ -35,12 +35,15 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff]")
 # Anything a reader could open: scheme URLs (any scheme, "lazycat://bill" too), script schemes without slashes,
 # "www." names, and bare domains ("bit.ly/abc", "example.com/x", "evil.vn"): a host with a path, or a host
 # ending in a common top-level domain. "TP.HCM" or "1.350.000 đ" are neither.
-_TLDS = ("com|net|org|vn|io|ly|me|co|info|biz|xyz|app|dev|link|top|site|online|shop|store|click|gl|to|cc|ru|cn|"
-         "us|uk|tk|ml|ga|cf|gq|pw|ws|su|asia|club|live|fun|icu|vip|win|bid|loan|work|page|tv|ai|gg|so|sh|id|in")
+_TLDS = (
+    "com|net|org|vn|io|ly|me|co|info|biz|xyz|app|dev|link|top|site|online|shop|store|click|gl|to|cc|ru|cn|"
+    "us|uk|tk|ml|ga|cf|gq|pw|ws|su|asia|club|live|fun|icu|vip|win|bid|loan|work|page|tv|ai|gg|so|sh|id|in"
+)
 _URL = re.compile(
     r"(?i)\b[a-z][a-z0-9+.-]*://\S*|\b(?:javascript|vbscript|data|file):\S+|\bwww\.\S+"
     r"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,}/\S*"
-    rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})\b(?!\w|\.\w)(?::\d+)?(?:/\S*)?")
+    rf"|\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+(?:{_TLDS})\b(?!\w|\.\w)(?::\d+)?(?:/\S*)?"
+)
 
 
 CURRENCY = "VND"  # the spending API's amounts (history.py bounds them in dong)
@@ -52,75 +55,82 @@ EXAMPLE: dict[str, Any] = {
             "service": "Đi chợ online",
             "link": "https://finadvisor.vn/dich-vu/di-cho-online",
             "recommendation": "Tháng này bạn chi 5.200.000 đ cho Đi chợ qua 28 giao dịch (45% tổng chi). Đi chợ online: Mua thực phẩm tươi, rau củ, đồ dùng gia đình từ siêu thị và chợ online, giao hàng trong 2 giờ, thanh toán bằng ví và nhận ưu đãi cho đơn hàng tạp hóa hằng tuần.",
-            "evidence": [
-                {
-                    "item": "Đi chợ",
-                    "amount": 5200000.0,
-                    "count": 28,
-                    "share": 0.453
-                }
-            ]
+            "evidence": [{"item": "Đi chợ", "amount": 5200000.0, "count": 28, "share": 0.453}],
         },
         {
             "service": "Đóng học phí",
             "link": "https://finadvisor.vn/dich-vu/hoc-phi",
             "recommendation": "Tháng này bạn chi 3.500.000 đ cho Học phí cho con (30% tổng chi). Đóng học phí: Đóng học phí cho trường mầm non, phổ thông, đại học và trung tâm ngoại ngữ liên kết, tra cứu khoản phải nộp theo mã học sinh, sinh viên và nhận biên lai điện tử.",
-            "evidence": [
-                {
-                    "item": "Học phí cho con",
-                    "amount": 3500000.0,
-                    "count": 1,
-                    "share": 0.3049
-                }
-            ]
-        }
+            "evidence": [{"item": "Học phí cho con", "amount": 3500000.0, "count": 1, "share": 0.3049}],
+        },
     ],
-    "currency": "VND"
+    "currency": "VND",
 }
 
 
 class EvidenceItem(BaseModel):
     """One line of the user's own history behind a recommendation, as numbers."""
 
-    item: str = Field(description="The spending item (category name) as the history names it, less anything a "
-                      "reader could open (links).")
-    amount: float = Field(ge=0, description="What the user spent on it this month, in `currency` (a number, not "
-                          "formatted).")
+    item: str = Field(
+        description="The spending item (category name) as the history names it, less anything a "
+        "reader could open (links)."
+    )
+    amount: float = Field(
+        ge=0, description="What the user spent on it this month, in `currency` (a number, not formatted)."
+    )
     count: int = Field(ge=0, description="How many transactions it holds (0 when the history does not say).")
     share: float = Field(ge=0, le=1, description="Its share of the month's total spending, 0..1.")
     kind: Literal["spending", "saving", "investing", "income", "inflow"] = Field(
-        "spending", description="How a wallet counts the line: spending; saving or investing (a transfer into the "
+        "spending",
+        description="How a wallet counts the line: spending; saving or investing (a transfer into the "
         "user's own savings, funds, gold or stocks: not spending); income (salary, pension, wages, business "
         "revenue); inflow (money into the wallet that is not income: received transfers, top-ups, refunds, "
-        "cashback).")
+        "cashback).",
+    )
 
 
 class Recommendation(BaseModel):
     service: str = Field(description="The service's name, exactly as in the catalog.")
-    link: str = Field(description="The service's deep link, copied from the catalog (never written by the model).")
-    recommendation: str = Field(description="Why this service, in Vietnamese: the user's own figures, then what "
-                                "the service does for them.")
-    evidence: list[EvidenceItem] = Field(default_factory=list, description="The spending items behind this "
-                                         "recommendation, strongest first; empty when it rests on income left "
-                                         "unspent, a debt, or nothing specific.")
+    link: str = Field(
+        description="The service's deep link, copied from the catalog (never written by the model)."
+    )
+    recommendation: str = Field(
+        description="Why this service, in Vietnamese: the user's own figures, then what "
+        "the service does for them."
+    )
+    evidence: list[EvidenceItem] = Field(
+        default_factory=list,
+        description="The spending items behind this "
+        "recommendation, strongest first; empty when it rests on income left "
+        "unspent, a debt, or nothing specific.",
+    )
 
 
 class AdvisorResponse(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE]})
 
-    summarization: str = Field(description="A short Vietnamese summary of the month's spending, computed from "
-                               "the history.")
-    recommendations: list[Recommendation] = Field(min_length=MIN_RECS, max_length=MAX_RECS,
-                                                  description="2-3 services from the catalog, best first.")
+    summarization: str = Field(
+        description="A short Vietnamese summary of the month's spending, computed from the history."
+    )
+    recommendations: list[Recommendation] = Field(
+        min_length=MIN_RECS, max_length=MAX_RECS, description="2-3 services from the catalog, best first."
+    )
     currency: str = Field(CURRENCY, description="ISO 4217 code of every amount in `evidence`.")
 
 
 def evidence_items(pick: Pick) -> list[EvidenceItem]:
     """The structured facts of one pick: its categories, strongest first, as numbers. A name is the spending API's
     free text, so it loses anything a reader could open, as the sentences that quote it do."""
-    return [EvidenceItem(item=strip_links(c.name, keep=[c.name]), amount=c.amount, count=c.count,
-                         share=round(min(max(c.share, 0.0), 1.0), 4), kind=c.kind)  # type: ignore[arg-type]
-            for c in pick.categories()]
+    return [
+        EvidenceItem(
+            item=strip_links(c.name, keep=[c.name]),
+            amount=c.amount,
+            count=c.count,
+            share=round(min(max(c.share, 0.0), 1.0), 4),
+            kind=c.kind,
+        )  # type: ignore[arg-type]
+        for c in pick.categories()
+    ]
 
 
 class OutputInvalid(ValueError):
@@ -140,7 +150,9 @@ def strip_links(text: str, keep: Iterable[str] = ()) -> str:
     card descriptor such as "APPLE.COM/BILL" or "NETFLIX.COM" looks like a domain but is what the user's
     statement says. A name holding an explicit link (a scheme, "www.") is not kept: that part goes."""
     text = " ".join(text.split())
-    names = sorted({n for n in keep if n and not _EXPLICIT_LINK.search(n) and n in text}, key=len, reverse=True)
+    names = sorted(
+        {n for n in keep if n and not _EXPLICIT_LINK.search(n) and n in text}, key=len, reverse=True
+    )
     slots: dict[str, str] = {}
     for i, name in enumerate(names):
         slot = f"\x00{i}\x00"
@@ -161,11 +173,14 @@ def cached_problem(response: AdvisorResponse) -> str | None:
     plant text, so a hit's free text is held to what a fresh answer passes: no link, 10 to
     :data:`MAX_TEXT_CHARS` characters, Vietnamese; the currency is ours; evidence is bounded like a history.
     (The services and links are checked against the catalog by the advisor.)"""
-    texts = [("summarization", response.summarization),
-             *((f"recommendation {i}", r.recommendation) for i, r in enumerate(response.recommendations))]
+    texts = [
+        ("summarization", response.summarization),
+        *((f"recommendation {i}", r.recommendation) for i, r in enumerate(response.recommendations)),
+    ]
     for field, text in texts:
-        if strip_links(text, keep=[e.item for r in response.recommendations for e in r.evidence]) \
-                != " ".join(text.split()):
+        if strip_links(text, keep=[e.item for r in response.recommendations for e in r.evidence]) != " ".join(
+            text.split()
+        ):
             return f"{field} holds a link"
         if not 10 <= len(text) <= MAX_TEXT_CHARS:
             return f"{field} has {len(text)} characters"
@@ -220,22 +235,30 @@ def explain_schema(names: list[str]) -> dict[str, Any]:
                 "type": "array",
                 "minItems": len(names),
                 "maxItems": len(names),
-                "prefixItems": [{"type": "object", "additionalProperties": False,
-                                 "required": ["service", "recommendation"],
-                                 "properties": {"service": {"const": name}, "recommendation": {"type": "string"}}}
-                                for name in names],
+                "prefixItems": [
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["service", "recommendation"],
+                        "properties": {"service": {"const": name}, "recommendation": {"type": "string"}},
+                    }
+                    for name in names
+                ],
             },
         },
     }
 
 
 _JSON_STRING = r'"((?:[^"\\]|\\.)*)"'
-_SALVAGE_ITEM = re.compile(r'"service"\s*:\s*' + _JSON_STRING + r'\s*,\s*"recommendation"\s*:\s*' + _JSON_STRING)
+_SALVAGE_ITEM = re.compile(
+    r'"service"\s*:\s*' + _JSON_STRING + r'\s*,\s*"recommendation"\s*:\s*' + _JSON_STRING
+)
 
 
 def _salvage(text: str) -> dict[str, Any] | None:
     """The complete reasons of a truncated output (constrained decoding makes every prefix well-formed, so a
     model that looped inside its third reason still wrote two usable ones)."""
+
     def unquote(raw: str) -> str | None:
         try:
             value = json.loads(f'"{raw}"')

@@ -27,7 +27,9 @@ class CategoryFact:
     kind: str = "spending"  # spending | saving | investing | income | inflow: how a wallet counts the line
     topic: str = ""  # the spending topic the name was read as ("" when none was confident)
     how: str = ""  # how it was read: map, lexicon, descriptor, learned, nearest, abstained (``--explain``)
-    in_use: bool = False  # the line is an app service's own transaction (a top-up, a bill, a savings transfer)
+    in_use: bool = (
+        False  # the line is an app service's own transaction (a top-up, a bill, a savings transfer)
+    )
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,9 @@ class Facts:
     income. Every consumer (summary, ranker, checker, batch, the structured evidence) reads this once."""
 
     categories: tuple[CategoryFact, ...]  # spending, merged by name, largest amount first
-    earnings: tuple[CategoryFact, ...]  # every line of money in, kind income or inflow; share = of all money in
+    earnings: tuple[
+        CategoryFact, ...
+    ]  # every line of money in, kind income or inflow; share = of all money in
     spent: float  # spending only: savings and investment transfers are not spending
     earned: float  # income only
     saved: tuple[CategoryFact, ...] = ()  # transfers into the user's own savings or investments
@@ -66,8 +70,12 @@ class Facts:
         return self.categories + self.saved + self.earnings
 
     @classmethod
-    def of(cls, history: SpendingHistory, topics: TopicLexicon | None = None,
-           services: Mapping[str, Topic] | None = None) -> Facts:
+    def of(
+        cls,
+        history: SpendingHistory,
+        topics: TopicLexicon | None = None,
+        services: Mapping[str, Topic] | None = None,
+    ) -> Facts:
         """``services``: the running catalog's service names (folded, two words or more) and what each is about:
         a line that names a service outright ("Chuyển tiền vào Heo Đất") is read as that service's topic."""
         lexicon = topics if topics is not None else load_topics()
@@ -75,7 +83,9 @@ class Facts:
 
         def read(name: str) -> tuple[Topic | None, str]:
             reading = lexicon.read(name)
-            if reading.topic is None or reading.topic.id in MEANS:  # refines a transfer or an unknown name only
+            if (
+                reading.topic is None or reading.topic.id in MEANS
+            ):  # refines a transfer or an unknown name only
                 folded = fold(name)
                 for key, topic in sorted(named.items(), key=lambda kv: -len(kv[0])):
                     if topic.id in MEANS:  # the catalog's own "Chuyển tiền" refines nothing
@@ -97,27 +107,44 @@ class Facts:
         for n, a, k in merged(history.spending):
             topic, how = read(n)
             kind = topic.flow if topic is not None and topic.flow in ("saving", "investing") else "spending"
-            row = (n, a, k, kind, topic.id if topic else "", how,
-                   bool(topic and topic.in_use and lexicon.in_app(n)))
+            row = (
+                n,
+                a,
+                k,
+                kind,
+                topic.id if topic else "",
+                how,
+                bool(topic and topic.in_use and lexicon.in_app(n)),
+            )
             (aside if kind != "spending" else spend).append(row)
         earn = []
         for n, a, k in merged(history.earning):
             topic = lexicon.earning_topic(n)
             # money in that names no income is not income: a saving rate is never claimed on a guess
             kind = "income" if topic is not None and topic.flow == "income" else "inflow"
-            earn.append((n, a, k, kind, topic.id if topic else "", "lexicon" if topic else "abstained", False))
+            earn.append(
+                (n, a, k, kind, topic.id if topic else "", "lexicon" if topic else "abstained", False)
+            )
         spent = sum(r[1] for r in spend)
         put = sum(r[1] for r in aside)
         came = sum(r[1] for r in earn)
         return cls(
-            categories=tuple(CategoryFact(n, a, k, a / spent if spent else 0.0, kind, t, how, use)
-                             for n, a, k, kind, t, how, use in spend),
-            earnings=tuple(CategoryFact(n, a, k, a / came if came else 0.0, kind, t, how, use)
-                           for n, a, k, kind, t, how, use in earn),
-            saved=tuple(CategoryFact(n, a, k, a / put if put else 0.0, kind, t, how, use)
-                        for n, a, k, kind, t, how, use in aside),
-            spent=spent, earned=sum(r[1] for r in earn if r[3] == "income"),
-            received=sum(r[1] for r in earn if r[3] != "income"))
+            categories=tuple(
+                CategoryFact(n, a, k, a / spent if spent else 0.0, kind, t, how, use)
+                for n, a, k, kind, t, how, use in spend
+            ),
+            earnings=tuple(
+                CategoryFact(n, a, k, a / came if came else 0.0, kind, t, how, use)
+                for n, a, k, kind, t, how, use in earn
+            ),
+            saved=tuple(
+                CategoryFact(n, a, k, a / put if put else 0.0, kind, t, how, use)
+                for n, a, k, kind, t, how, use in aside
+            ),
+            spent=spent,
+            earned=sum(r[1] for r in earn if r[3] == "income"),
+            received=sum(r[1] for r in earn if r[3] != "income"),
+        )
 
 
 @dataclass(frozen=True)
@@ -148,7 +175,9 @@ class Pick:
         for e in self.evidence:
             if e.category is not None:
                 facts.setdefault(e.category.name, e.category)
-                weight[e.category.name] = weight.get(e.category.name, 0.0) + e.weight * (1.0 if e.primary else 0.1)
+                weight[e.category.name] = weight.get(e.category.name, 0.0) + e.weight * (
+                    1.0 if e.primary else 0.1
+                )
         return sorted(facts.values(), key=lambda c: (-weight[c.name], -c.amount))
 
     def explains(self) -> set[str]:

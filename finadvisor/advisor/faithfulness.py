@@ -36,7 +36,9 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+")
 _AMOUNT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d{3})+|\d{4,})(?![\d])")
 _MILLIONS = re.compile(r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(triệu|tr\b|nghìn|ngàn|k\b)", re.I)
 _PERCENT = re.compile(r"(\d+(?:[.,]\d+)?)\s*%")
-MAX_REASON_SENTENCES = 1  # after the fact clause: one sentence on the service (a looping model repeats itself)
+MAX_REASON_SENTENCES = (
+    1  # after the fact clause: one sentence on the service (a looping model repeats itself)
+)
 _COPY_NGRAM = 4
 _COPY_SHARE = 0.5
 _COPY_RUN = 5  # any 5 consecutive words of the instructions is a copy ("khoản chi ghi cạnh dịch vụ")
@@ -46,8 +48,11 @@ _LEAK = re.compile(r"[{}\[\]]|\blý do\b|dưới đây|sau đây|:\s*$|^\d+\.\s|
 _MIN_WORDS = 5
 _ESTIMATE_WORD = re.compile(r"\bkhoảng\s*$", re.I)
 # "5 USD", "$20", "3,5 triệu USD" (folded: "3 5 trieu usd"), "5 euros"; a rate quoted in đồng is not one
-_FOREIGN_AMOUNT = re.compile(r"\$\s*\d|\d\s*\$|\d\s*(?:(?:trieu|nghin|ngan|ty|k)\s+)?(?:usd|dollars?|do la|eur|euros?)\b"
-                             r"|\b(?:usd|eur)\s*\d(?![\d\s]*(?:d|dong|vnd)\b)")
+_FOREIGN_AMOUNT = re.compile(
+    r"\$\s*\d|\d\s*\$|\d\s*(?:(?:trieu|nghin|ngan|ty|k)\s+)?(?:usd|dollars?|do la|eur|euros?)\b"
+    r"|\b(?:usd|eur)\s*\d(?![\d\s]*(?:d|dong|vnd)\b)"
+)
+
 
 def topics(text: str) -> set[str]:
     """The spending topics a text speaks of, read with the one spending lexicon (``spending_topics.csv``) the
@@ -69,8 +74,11 @@ def _related(topic: str, allowed: set[str]) -> bool:
     electricity) or one that includes them."""
     lexicon = load_topics().topics
     own = lexicon.get(topic)
-    return topic in allowed or any(topic in lexicon[a].includes for a in allowed if a in lexicon) or (
-        own is not None and bool(set(own.includes) & allowed))
+    return (
+        topic in allowed
+        or any(topic in lexicon[a].includes for a in allowed if a in lexicon)
+        or (own is not None and bool(set(own.includes) & allowed))
+    )
 
 
 def sentences(text: str) -> list[str]:
@@ -88,7 +96,7 @@ def _words(text: str) -> list[str]:
 
 def _grams(text: str, n: int) -> set[tuple[str, ...]]:
     words = _words(text)
-    return {tuple(words[i:i + n]) for i in range(len(words) - n + 1)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def _mentions(folded_text: str, name: str) -> bool:
@@ -105,8 +113,14 @@ class Verdict:
 
 
 class Checker:
-    def __init__(self, facts: Facts, picks: list[Pick], instructions: str = "", data: str = "",
-                 catalog: CatalogFacts | None = None) -> None:
+    def __init__(
+        self,
+        facts: Facts,
+        picks: list[Pick],
+        instructions: str = "",
+        data: str = "",
+        catalog: CatalogFacts | None = None,
+    ) -> None:
         self.facts = facts
         self.catalog = catalog
         self.picks = picks
@@ -116,11 +130,17 @@ class Checker:
         self._by_amount: dict[int, list[str]] = {}
         for c in (*facts.categories, *facts.saved):
             self._by_amount.setdefault(round(c.amount), []).append(c.name)
-        self._totals = {round(facts.spent), round(facts.earned), round(abs(facts.surplus)), round(facts.put_aside),
-                        round(facts.received)} - {0}
+        self._totals = {
+            round(facts.spent),
+            round(facts.earned),
+            round(abs(facts.surplus)),
+            round(facts.put_aside),
+            round(facts.received),
+        } - {0}
         self._earnings = {round(c.amount): c.name for c in facts.earnings}
-        self._shares = {round(100 * c.share) for c in facts.categories} | {round(100 * c.share) for c in
-                                                                            facts.earnings}
+        self._shares = {round(100 * c.share) for c in facts.categories} | {
+            round(100 * c.share) for c in facts.earnings
+        }
         if facts.earned:
             self._shares |= {round(100 * facts.saved_share), round(100 * facts.spent / facts.earned)}
         self.picks = list(picks)
@@ -131,8 +151,9 @@ class Checker:
                 self._estimates.setdefault(pick.service.link, set()).add(benefit.amount)
         self.user_topics: set[str] = set()
         for c in facts.categories:
-            self.user_topics |= topics(c.name) | ({c.topic} if c.topic else set()) | (
-                {"debt"} if is_debt(c.name) else set())
+            self.user_topics |= (
+                topics(c.name) | ({c.topic} if c.topic else set()) | ({"debt"} if is_debt(c.name) else set())
+            )
         for pick in picks:  # "Grab" speaks of transport through the service it was matched to
             if any(e.kind == "category" for e in pick.evidence):
                 self.user_topics |= topics(pick.service.service)
@@ -144,11 +165,16 @@ class Checker:
         figures = sentence  # figures inside a category's own name ("Vay nóng 0%") are the user's, not claims
         for c in self.facts.lines():
             figures = re.sub(re.escape(c.name), " ", figures, flags=re.I)
-        own = {round(_number(raw)) for raw in _AMOUNT.findall(service.text())} if service is not None else set()
-        for m in _AMOUNT.finditer(figures):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
+        own = (
+            {round(_number(raw)) for raw in _AMOUNT.findall(service.text())} if service is not None else set()
+        )
+        for m in _AMOUNT.finditer(
+            figures
+        ):  # the service's own figures ("giảm đến 50.000 đ") are the catalog's
             raw = m.group(1)
-            if round(_number(raw)) not in own and not self._is_estimate(round(_number(raw)), figures[:m.start()],
-                                                                          service):
+            if round(_number(raw)) not in own and not self._is_estimate(
+                round(_number(raw)), figures[: m.start()], service
+            ):
                 problems += self._amount_problem(round(_number(raw)), raw, folded)
         for raw, unit in _MILLIONS.findall(figures):
             scale = 1_000_000 if unit.lower() in ("triệu", "tr") else 1_000
@@ -162,7 +188,9 @@ class Checker:
         if service is not None:
             allowed_pct |= {round(float(p.replace(",", "."))) for p in _PERCENT.findall(service.text())}
             if self.catalog is not None:  # the reviewed catalog figures (service_facts.csv)
-                allowed_pct |= {round(f.value) for f in self.catalog.of(service.link) if f.unit.startswith("%")}
+                allowed_pct |= {
+                    round(f.value) for f in self.catalog.of(service.link) if f.unit.startswith("%")
+                }
         for raw in _PERCENT.findall(figures):
             value = float(raw.replace(",", "."))
             if not any(abs(value - a) <= 1 for a in allowed_pct):
@@ -173,24 +201,33 @@ class Checker:
         for topic in sorted(t for t in _claims(figures) if not _related(t, allowed)):
             problems.append(f"speaks of {topic}, which the user does not spend on")
         grams = _grams(sentence, _COPY_NGRAM)
-        if grams and (len(grams & self._instructions) / len(grams) >= _COPY_SHARE
-                      or _grams(sentence, _COPY_RUN) & self._instruction_runs):
+        if grams and (
+            len(grams & self._instructions) / len(grams) >= _COPY_SHARE
+            or _grams(sentence, _COPY_RUN) & self._instruction_runs
+        ):
             problems.append("copied from the prompt")
         elif grams and len(grams & self._data) / len(grams) >= _COPY_SHARE:
             problems.append("only restates the prompt's data")
         if _LEAK.search(figures.strip()) or len(sentence.split()) < _MIN_WORDS:
             problems.append("not a sentence (prompt scaffolding or a fragment)")
-        if not is_vietnamese(figures):  # the user's own (Vietnamese) category names do not make English Vietnamese
+        if not is_vietnamese(
+            figures
+        ):  # the user's own (Vietnamese) category names do not make English Vietnamese
             problems.append("not Vietnamese")
-        if _FOREIGN_AMOUNT.search(folded):  # "5 USD", "$20"; a service that exchanges "USD, EUR" states no amount
+        if _FOREIGN_AMOUNT.search(
+            folded
+        ):  # "5 USD", "$20"; a service that exchanges "USD, EUR" states no amount
             problems.append("amount in another currency")
         return problems
 
     def _is_estimate(self, value: int, before: str, service: Service | None) -> bool:
         """An estimate worded as one ("khoảng 170.000 đ") equal to a benefit the advisor computed for this
         service (``catalog_facts.estimate``)."""
-        return (service is not None and value in self._estimates.get(service.link, set())
-                and _ESTIMATE_WORD.search(before) is not None)
+        return (
+            service is not None
+            and value in self._estimates.get(service.link, set())
+            and _ESTIMATE_WORD.search(before) is not None
+        )
 
     def _known_amounts(self) -> set[int]:
         return set(self._by_amount) | self._totals | set(self._earnings)
@@ -201,8 +238,9 @@ class Checker:
         names = self._by_amount.get(value, [])
         if any(_mentions(folded, n) for n in names):
             return []
-        if value in self._earnings and (_mentions(folded, self._earnings[value]) or "thu nhap" in folded
-                                        or "luong" in folded.split()):
+        if value in self._earnings and (
+            _mentions(folded, self._earnings[value]) or "thu nhap" in folded or "luong" in folded.split()
+        ):
             return []
         if not names and value not in self._earnings:
             return [f"amount {raw} is not in the history"]
@@ -219,7 +257,9 @@ class Checker:
             return True
         saving = pick is not None and any(e.kind == "surplus" for e in pick.evidence)
         # a second service for the same idle money refers back to it ("Khoản tiền còn dư nói trên"), once stated
-        return saving and ("thu nhap" in folded or "con du noi tren" in folded or bool(values & set(self._earnings)))
+        return saving and (
+            "thu nhap" in folded or "con du noi tren" in folded or bool(values & set(self._earnings))
+        )
 
     def split(self, text: str) -> list[str]:
         """Sentences, never cut inside one of the user's category names ("Khám bệnh; DROP TABLE")."""
@@ -239,16 +279,20 @@ class Checker:
         """The fact clause, then the model's first true sentence about the service, else the service's catalog
         description. ``generic``: the model's own text cites none of the user's categories (counted, not
         penalised: the fact clause cites them)."""
-        before = self.picks[:self.picks.index(pick)] if pick in self.picks else []
+        before = self.picks[: self.picks.index(pick)] if pick in self.picks else []
         fact = fact_clause(pick, self.facts, before)
         template = template_reason(pick, self.facts, before, self.catalog)
         if not text:
             return Verdict(template, ["missing"], True, True)
         parts = self.split(text)
-        found = [self.sentence_problems(s, pick.service)
-                 + ([] if self.cites(s, pick) or _about(s, pick.service) else ["says nothing specific"])
-                 for s in parts]
-        good = list(dict.fromkeys(s for s, p in zip(parts, found, strict=True) if not p))[:MAX_REASON_SENTENCES]
+        found = [
+            self.sentence_problems(s, pick.service)
+            + ([] if self.cites(s, pick) or _about(s, pick.service) else ["says nothing specific"])
+            for s in parts
+        ]
+        good = list(dict.fromkeys(s for s, p in zip(parts, found, strict=True) if not p))[
+            :MAX_REASON_SENTENCES
+        ]
         problems = [p for ps in found for p in ps]
         generic = not self.cites(text, pick)
         if good:
@@ -257,8 +301,18 @@ class Checker:
 
 
 # word pairs every service text has: sharing one says nothing about this service
-_COMMON_PAIRS = {("dich", "vu"), ("cua", "ban"), ("cho", "ban"), ("giup", "ban"), ("thanh", "toan"), ("ban", "co"),
-                 ("co", "the"), ("hang", "thang"), ("moi", "ngay"), ("tien", "loi")}
+_COMMON_PAIRS = {
+    ("dich", "vu"),
+    ("cua", "ban"),
+    ("cho", "ban"),
+    ("giup", "ban"),
+    ("thanh", "toan"),
+    ("ban", "co"),
+    ("co", "the"),
+    ("hang", "thang"),
+    ("moi", "ngay"),
+    ("tien", "loi"),
+}
 
 
 def _about(sentence: str, service: Service) -> bool:

@@ -59,7 +59,9 @@ class HistoryProvider(Protocol):
 
 def parse_history_payload(payload: object, source: str) -> SpendingHistory:
     """Validate a spending payload that came from a dependency (its fault if wrong: 502, not 422)."""
-    data = payload.get("data", payload) if isinstance(payload, dict) and "spending" not in payload else payload
+    data = (
+        payload.get("data", payload) if isinstance(payload, dict) and "spending" not in payload else payload
+    )
     if not isinstance(data, dict):
         raise UpstreamError(f"{source} returned JSON that is not a spending history object")
     try:
@@ -67,31 +69,48 @@ def parse_history_payload(payload: object, source: str) -> SpendingHistory:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ()))
-        raise UpstreamError(f"{source} returned an invalid spending history ({where}: {first.get('msg')})") from None
+        raise UpstreamError(
+            f"{source} returned an invalid spending history ({where}: {first.get('msg')})"
+        ) from None
 
 
 class HttpHistoryProvider:
     name = "http"
 
-    def __init__(self, url_template: str, *, timeout_s: float = 10.0, cookie_name: str = "token",
-                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        url_template: str,
+        *,
+        timeout_s: float = 10.0,
+        cookie_name: str = "token",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if not url_template.startswith(("http://", "https://")):
-            raise ConfigError("spending_api_url must be an http(s) URL template, e.g. "
-                              "http://host/v1/pfm/summary/category?filter_month={month}")
+            raise ConfigError(
+                "spending_api_url must be an http(s) URL template, e.g. "
+                "http://host/v1/pfm/summary/category?filter_month={month}"
+            )
         self.url_template = url_template
         self.cookie_name = cookie_name
         self.timeout_s = timeout_s
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                                         transport=transport, follow_redirects=False)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            transport=transport,
+            follow_redirects=False,
+        )
 
     async def fetch(self, token: str, month: str) -> SpendingHistory:
         url = self.url_template.replace("{month}", check_month(month))
         check_token(token)
         return await get_spending_history(
-            self._client, url, timeout_s=self.timeout_s,
+            self._client,
+            url,
+            timeout_s=self.timeout_s,
             headers={"Cookie": f"{self.cookie_name}={token}", "Accept": "application/json"},
-            refused=AuthError("the spending API did not accept your session; please log in again",
-                              code="session_expired"))
+            refused=AuthError(
+                "the spending API did not accept your session; please log in again", code="session_expired"
+            ),
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
@@ -130,9 +149,14 @@ def demo_histories_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "data" / "histories"
 
 
-async def get_spending_history(client: httpx.AsyncClient, url: str, *, timeout_s: float,
-                               headers: dict[str, str] | None = None,
-                               refused: FinadvisorError | None = None) -> SpendingHistory:
+async def get_spending_history(
+    client: httpx.AsyncClient,
+    url: str,
+    *,
+    timeout_s: float,
+    headers: dict[str, str] | None = None,
+    refused: FinadvisorError | None = None,
+) -> SpendingHistory:
     """GET one history from the spending API: one deadline for the whole exchange (slow drips too), a bounded
     body, and every failure mapped to the project's errors (401/403 -> ``refused``, 404, any status but
     200, redirects included -> 502, not JSON -> 502, slow -> 504). Used by the web route (user cookie) and the
@@ -140,15 +164,21 @@ async def get_spending_history(client: httpx.AsyncClient, url: str, *, timeout_s
     crosses the wire: a compressed answer is refused rather than inflated (a 290 KB gzip bomb is ~85 MB)."""
     try:
         async with asyncio.timeout(timeout_s):
-            async with client.stream("GET", url, headers={"Accept-Encoding": "identity", **(headers or {})}) as resp:
+            async with client.stream(
+                "GET", url, headers={"Accept-Encoding": "identity", **(headers or {})}
+            ) as resp:
                 if resp.status_code in (401, 403):
-                    raise refused or AuthError(f"the spending API refused the request (HTTP {resp.status_code})")
+                    raise refused or AuthError(
+                        f"the spending API refused the request (HTTP {resp.status_code})"
+                    )
                 if resp.status_code == 404:
                     raise NotFound("the spending API has no history for this user and month")
                 if resp.status_code != 200:  # a GET's answer is a 200; a redirect or a 204 is no history
                     raise UpstreamError(f"the spending API failed (HTTP {resp.status_code}); try again later")
                 if resp.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity"):
-                    raise UpstreamError("the spending API sent a compressed response although none was asked for")
+                    raise UpstreamError(
+                        "the spending API sent a compressed response although none was asked for"
+                    )
                 body = bytearray()
                 async for chunk in resp.aiter_bytes():  # identity only (checked above): bytes as sent
                     body += chunk
@@ -157,10 +187,14 @@ async def get_spending_history(client: httpx.AsyncClient, url: str, *, timeout_s
     except (TimeoutError, httpx.TimeoutException):
         raise UpstreamTimeout("the spending API did not answer in time; try again later") from None
     except httpx.HTTPError as exc:
-        raise UpstreamError(f"the spending API is unreachable ({type(exc).__name__}); try again later") from None
+        raise UpstreamError(
+            f"the spending API is unreachable ({type(exc).__name__}); try again later"
+        ) from None
     try:
         payload = json.loads(bytes(body))
-    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, >4300-digit ints, deep nesting
+    except (
+        ValueError,
+        RecursionError,
+    ):  # JSONDecodeError, UnicodeDecodeError, >4300-digit ints, deep nesting
         raise UpstreamError("the spending API returned a response that is not valid JSON") from None
     return parse_history_payload(payload, "the spending API")
-

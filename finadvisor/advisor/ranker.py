@@ -40,12 +40,18 @@ CANDIDATES = 20  # nearest services to a topic's query among which the topic's s
 DESCRIBED_DISCOUNT = 0.7  # a service whose description, not its name, names the topic
 # share of income left unspent from which savings are suggested: "earns far more than they spend" (a user who
 # keeps 25% is not idle money; 0.25 put savings on most users, 28% of them labelled relevant)
-IDLE_RATIO = 0.6  # from this share of income unspent, a second savings service weighs almost as much as the first
+IDLE_RATIO = (
+    0.6  # from this share of income unspent, a second savings service weighs almost as much as the first
+)
 SURPLUS_PREFERENCE = (1.0, 0.8)
-SURPLUS_WEIGHT = 0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
+SURPLUS_WEIGHT = (
+    0.45  # at a 70% surplus about one category's weight: savings join the picks, rarely lead them
+)
 DEBT_WEIGHT = 0.9  # of the debt categories' own weight, given to budgeting
 NAMED_SCAN_MAX = 5_000  # a line naming a catalog service outright is looked for in catalogs up to this size
-SCATTERED_CATEGORIES = 5  # many categories with no lead (the largest under SCATTERED_LEAD): a budget planner helps
+SCATTERED_CATEGORIES = (
+    5  # many categories with no lead (the largest under SCATTERED_LEAD): a budget planner helps
+)
 SCATTERED_LEAD = 0.3
 THIRD_RATIO = 0.75  # a third service only when it is at least this close to the second
 SAME_EVIDENCE_PENALTY = 0.5  # a service backed only by categories already explained counts less
@@ -55,6 +61,8 @@ SURPLUS_QUERY = "tiết kiệm, tích lũy và đầu tư khoản tiền nhàn r
 # query that speaks of repaying too)
 DEBT_QUERY = "lập ngân sách, đặt hạn mức chi tiêu, theo dõi và quản lý chi tiêu hằng tháng"
 FALLBACK_QUERY = "tiết kiệm sinh lời quản lý chi tiêu"
+
+
 def is_debt(name: str) -> bool:
     """A debt, a loan or a late fee, read with the spending lexicon's "debt" topic (one source of truth with the
     ranker's topics and the checker, issue 23). A card's own fee (the lexicon's bank fees: "phí thường niên thẻ
@@ -67,11 +75,15 @@ def is_debt(name: str) -> bool:
 
 # a service that lends: a new card, pay-later, instalments, a loan; one that repays ("Trả nợ thẻ & khoản vay")
 # does not lend
-_CREDIT_OFFER = re.compile(r"\b(tra gop|tra sau|pay later|paylater|later|bnpl|vay|khoan vay|mo the tin dung|"
-                           r"the tin dung|credit card|credit line|loan|loans|installment|installments|"
-                           r"han muc tin dung|thau chi|ung luong|salary advance)\b")
-_REPAYS = re.compile(r"\b(tra no|du no|thanh toan khoan vay|thanh toan the|tra khoan vay|quan ly khoan vay|repay|"
-                     r"repayment|tat toan)\b")
+_CREDIT_OFFER = re.compile(
+    r"\b(tra gop|tra sau|pay later|paylater|later|bnpl|vay|khoan vay|mo the tin dung|"
+    r"the tin dung|credit card|credit line|loan|loans|installment|installments|"
+    r"han muc tin dung|thau chi|ung luong|salary advance)\b"
+)
+_REPAYS = re.compile(
+    r"\b(tra no|du no|thanh toan khoan vay|thanh toan the|tra khoan vay|quan ly khoan vay|repay|"
+    r"repayment|tat toan)\b"
+)
 
 
 def offers_credit(service: Service) -> bool:
@@ -107,7 +119,9 @@ def _related(a: Topic, b: Topic) -> bool:
 
 
 def _answers_debt(pick: Pick) -> bool:
-    return any(e.kind == "debt" or (e.category is not None and is_debt(e.category.name)) for e in pick.evidence)
+    return any(
+        e.kind == "debt" or (e.category is not None and is_debt(e.category.name)) for e in pick.evidence
+    )
 
 
 def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
@@ -116,7 +130,9 @@ def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
     total_count = sum(c.count for c in cats)
     rows = []
     for c in cats:
-        share = AMOUNT_SHARE * c.share + (1 - AMOUNT_SHARE) * c.count / total_count if total_count else c.share
+        share = (
+            AMOUNT_SHARE * c.share + (1 - AMOUNT_SHARE) * c.count / total_count if total_count else c.share
+        )
         rows.append((c, math.sqrt(max(share, 0.0))))
     rows.sort(key=lambda r: -r[1])
     rows = rows[:MAX_CATEGORIES]
@@ -125,8 +141,15 @@ def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
 
 
 class Ranker:
-    def __init__(self, index: CatalogIndex, category_map: CategoryMap, *, topics: TopicLexicon | None = None,
-                 max_picks: int = 3, min_picks: int = 2) -> None:
+    def __init__(
+        self,
+        index: CatalogIndex,
+        category_map: CategoryMap,
+        *,
+        topics: TopicLexicon | None = None,
+        max_picks: int = 3,
+        min_picks: int = 2,
+    ) -> None:
         self.index = index
         self.category_map = category_map
         self.topics = topics if topics is not None else load_topics()
@@ -180,7 +203,10 @@ class Ranker:
             first = self.topics.lead_topic(service.service, accents=True)
             names = {t.id for t in self.topics.topics_in(service.service, accents=True)}
             if lead is not None and first is not None and not _related(first, lead):
-                names, first = set(), None  # a name and a description that disagree: the description says what
+                names, first = (
+                    set(),
+                    None,
+                )  # a name and a description that disagree: the description says what
                 # the service does ("An Khang", a pharmacy's name, is health insurance here)
             cached = (names, {lead.id} if lead else set(), first.id if first else "")
             with self._lock:
@@ -189,8 +215,9 @@ class Ranker:
                 self._service_topics[key] = cached
         return cached
 
-    def _topic_services(self, topic: Topic, name: str, k: int = 2, *,
-                        strict: bool = False) -> list[tuple[Service, float]]:
+    def _topic_services(
+        self, topic: Topic, name: str, k: int = 2, *, strict: bool = False
+    ) -> list[tuple[Service, float]]:
         """The services for a spending topic on a catalog the map does not cover, among the topic query's nearest
         services. What a service is about is read from its name ("Tiền điện tự động"); a brand-like name that
         names no topic ("Ăn Ngon", "Heo Vàng") is read from the topic its description leads with. A catalog
@@ -214,8 +241,11 @@ class Ranker:
             # a broad name whose description is about the topic itself ("Giải Trí Số": "Gia hạn Netflix, …")
             return 2 if lead in wanted or topic.id in described else 3 if wanted & names else None
 
-        found = [(s, r, t) for s, r in self._retrieved(topic.query, CANDIDATES) if (t := tier(s)) is not None
-                 and not (topic.id == "debt" and offers_credit(s))]  # a debt is answered by repaying it
+        found = [
+            (s, r, t)
+            for s, r in self._retrieved(topic.query, CANDIDATES)
+            if (t := tier(s)) is not None and not (topic.id == "debt" and offers_credit(s))
+        ]  # a debt is answered by repaying it
         if len(found) > 1:
             near = {s.link: i for i, (s, _) in enumerate(self._retrieved(name, CANDIDATES))}
             found.sort(key=lambda f: (f[2], near.get(f[0].link, len(near))))
@@ -224,8 +254,10 @@ class Ranker:
         if strict:  # a second service for one spending item only when it too is about the item's own topic
             found = found[:1] + [f for f in found[1:] if f[2] <= 1]
         top = found[0][1] or 1.0
-        return [(s, min(r / top, 1.0) * (1.0 if self._topics_of(s)[0] else DESCRIBED_DISCOUNT))
-                for s, r, _ in found[:k]]
+        return [
+            (s, min(r / top, 1.0) * (1.0 if self._topics_of(s)[0] else DESCRIBED_DISCOUNT))
+            for s, r, _ in found[:k]
+        ]
 
     def _savings(self) -> list[Service]:
         """A catalog's savings and investment services (the lexicon's "savings" topic, which includes gold, funds
@@ -249,8 +281,11 @@ class Ranker:
         """The budget planner: the map's ``@debt`` rows, else the catalog's services about budgeting (a catalog
         without one has none: the nearest service to a budgeting query was once the yield account)."""
         topic = self.topics.topics.get("budgeting")
-        return self._mapped("@debt") or ([s for s, _ in self._topic_services(topic, DEBT_QUERY, k=2)
-                                          if self._is_about(s, "budgeting")] if topic else [])
+        return self._mapped("@debt") or (
+            [s for s, _ in self._topic_services(topic, DEBT_QUERY, k=2) if self._is_about(s, "budgeting")]
+            if topic
+            else []
+        )
 
     def _fallbacks(self, facts: Facts, in_use: dict[str, str], *, in_debt: bool) -> list[Service]:
         """What is true for everyone, when the history gives too little: a place for money (savings, then
@@ -263,12 +298,18 @@ class Ranker:
         order += self._mapped("@fallback") or [s for s, _ in self._retrieved(FALLBACK_QUERY, 4)]
         order += list(self.catalog().values())
         planner = {s.link for s in budget}
-        first = [s for s in order if s.link not in in_use and not offers_credit(s)
-                 and (reason or s.link not in planner)]
+        first = [
+            s
+            for s in order
+            if s.link not in in_use and not offers_credit(s) and (reason or s.link not in planner)
+        ]
         # a catalog too small to offer anything else (the post's four services): the planner, then what the
         # user already uses, said as such, rather than fewer than two services
-        return first + [s for s in order if s.link not in in_use and not offers_credit(s)] + \
-            [s for s in order if not offers_credit(s)]
+        return (
+            first
+            + [s for s in order if s.link not in in_use and not offers_credit(s)]
+            + [s for s in order if not offers_credit(s)]
+        )
 
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they
@@ -279,8 +320,11 @@ class Ranker:
         # an advisor does not sell debt: pay-later, instalments and loans are never offered unasked; a user in
         # debt, or without income, gets no credit at all (not even a card)
         no_card = in_debt or facts.earned <= 0
-        ranked = [p for p in self._scored(facts, in_use)
-                  if not sells_debt(p.service) and not (no_card and offers_credit(p.service))]
+        ranked = [
+            p
+            for p in self._scored(facts, in_use)
+            if not sells_debt(p.service) and not (no_card and offers_credit(p.service))
+        ]
         return self._choose(ranked, facts, in_use, in_debt=in_debt)
 
     def scored(self, history: SpendingHistory) -> list[Pick]:
@@ -300,17 +344,43 @@ class Ranker:
         lines = []
         for c in facts.lines():
             how = "map" if c.kind == "spending" and self._mapped(c.name) else c.how
-            lines.append({"name": c.name, "kind": c.kind, "amount": c.amount, "topic": c.topic or None,
-                          "read_by": how or "abstained", "debt": c.kind == "spending" and is_debt(c.name),
-                          "shows_in_use": [link for link, name in in_use.items() if name == c.name]})
-        return {"lines": lines, "in_use": in_use,
-                "candidates": [{"service": p.service.service, "link": p.service.link, "score": round(p.score, 4),
-                                "source": p.source, "credit_offer": offers_credit(p.service),
-                                "evidence": [{"kind": e.kind, "line": e.category.name if e.category else None,
-                                              "weight": round(e.weight, 4), "first_choice": e.primary}
-                                             for e in p.evidence]} for p in scored],
-                "chosen": chosen, "lexicon_version": self.topics.version,
-                "category_map_version": self.category_map.version}
+            lines.append(
+                {
+                    "name": c.name,
+                    "kind": c.kind,
+                    "amount": c.amount,
+                    "topic": c.topic or None,
+                    "read_by": how or "abstained",
+                    "debt": c.kind == "spending" and is_debt(c.name),
+                    "shows_in_use": [link for link, name in in_use.items() if name == c.name],
+                }
+            )
+        return {
+            "lines": lines,
+            "in_use": in_use,
+            "candidates": [
+                {
+                    "service": p.service.service,
+                    "link": p.service.link,
+                    "score": round(p.score, 4),
+                    "source": p.source,
+                    "credit_offer": offers_credit(p.service),
+                    "evidence": [
+                        {
+                            "kind": e.kind,
+                            "line": e.category.name if e.category else None,
+                            "weight": round(e.weight, 4),
+                            "first_choice": e.primary,
+                        }
+                        for e in p.evidence
+                    ],
+                }
+                for p in scored
+            ],
+            "chosen": chosen,
+            "lexicon_version": self.topics.version,
+            "category_map_version": self.category_map.version,
+        }
 
     def facts(self, history: SpendingHistory) -> Facts:
         """The history as a wallet reads it, with this catalog's service names known (one reading for the
@@ -348,16 +418,22 @@ class Ranker:
             for key, service in named:  # "Chuyển tiền vào Lana Sinh Lời" names the service itself
                 # a brand-like name ("Lana Sinh Lời", "Heo Đất") is the service; a descriptive one ("Thẻ tín dụng"
                 # in "Trả nợ thẻ tín dụng") only on a line that reads as the app's own transaction
-                if len(key.split()) >= 2 and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded) and (
-                        cat.in_use or cat.kind in ("saving", "investing") or not self._topics_of(service)[0]):
+                if (
+                    len(key.split()) >= 2
+                    and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded)
+                    and (cat.in_use or cat.kind in ("saving", "investing") or not self._topics_of(service)[0])
+                ):
                     found.setdefault(service.link, cat.name)
             topic = self.topics.topics.get(cat.topic)
             if not cat.in_use or topic is None or any(v == cat.name for v in found.values()):
                 continue
             own = self._mapped(cat.name)[:1] or self._mapped(topic.label)[:1]
             if not own:
-                own = [s for s, _ in self._topic_services(topic, cat.name, k=CANDIDATES)
-                       if self._is_about(s, topic.id)][:1]
+                own = [
+                    s
+                    for s, _ in self._topic_services(topic, cat.name, k=CANDIDATES)
+                    if self._is_about(s, topic.id)
+                ][:1]
             for service in own:
                 found.setdefault(service.link, cat.name)
         return found
@@ -367,8 +443,14 @@ class Ranker:
         used = in_use or {}
         idle = facts.earned > 0 and facts.saved_share >= IDLE_RATIO
 
-        def add(service: Service, weight: float, source: str, kind: str, cat: CategoryFact | None = None,
-                primary: bool = True) -> None:
+        def add(
+            service: Service,
+            weight: float,
+            source: str,
+            kind: str,
+            cat: CategoryFact | None = None,
+            primary: bool = True,
+        ) -> None:
             # a service the user already uses is shown only for a further use: a larger balance for idle money
             if service.link in used and not (kind == "surplus" and idle):
                 return
@@ -391,7 +473,9 @@ class Ranker:
             mapped = self._mapped(cat.name)
             topic = None
             if not mapped:  # "Trả góp điện thoại Home Credit" is a debt before it is a phone
-                topic = (self.topics.topics.get("debt") if debt else None) or self.topics.topics.get(cat.topic)
+                topic = (self.topics.topics.get("debt") if debt else None) or self.topics.topics.get(
+                    cat.topic
+                )
             if topic is not None and topic.id in MEANS:  # how money moved says nothing of what it was for
                 continue
             if topic is not None:
@@ -401,8 +485,14 @@ class Ranker:
                     add(service, w * pref, "map", "category", cat, primary=i == 0)
             elif topic is not None:
                 for i, (service, rel) in enumerate(self._topic_services(topic, cat.name)):
-                    add(service, w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
-                        "retrieval", "category", cat, primary=i == 0)
+                    add(
+                        service,
+                        w * RETRIEVAL_DISCOUNT * (rel if i == 0 else rel * PREFERENCE[1]),
+                        "retrieval",
+                        "category",
+                        cat,
+                        primary=i == 0,
+                    )
             # a name no topic reads gets no service of its own (abstain rather than guess): retrieval by meaning
             # alone paired a wedding with pet food and a holiday with the water bill of the same city
         if debt_w:
@@ -415,26 +505,43 @@ class Ranker:
             # idle money: a place to save it and a place to invest it, both answers to the same surplus
             prefs = SURPLUS_PREFERENCE if facts.saved_share >= IDLE_RATIO else PREFERENCE
             for i, (pref, service) in enumerate(zip(prefs, savings, strict=False)):
-                add(service, surplus_w * pref, "surplus", "surplus", primary=i == 0 or prefs is SURPLUS_PREFERENCE)
+                add(
+                    service,
+                    surplus_w * pref,
+                    "surplus",
+                    "surplus",
+                    primary=i == 0 or prefs is SURPLUS_PREFERENCE,
+                )
         return sorted(scores.values(), key=lambda p: (-p.score, p.service.service))
 
-    def _choose(self, ranked: list[Pick], facts: Facts, in_use: dict[str, str], *,
-                in_debt: bool = False) -> list[Pick]:
+    def _choose(
+        self, ranked: list[Pick], facts: Facts, in_use: dict[str, str], *, in_debt: bool = False
+    ) -> list[Pick]:
         chosen: list[Pick] = []
         pool = list(ranked)
         while pool and len(chosen) < self.max_picks:
             explained: set[str] = set().union(*(p.explains() for p in chosen))
             # the diversity rule: a pick whose every category is already explained adds little, except for a
             # user in debt, whose repayment and budgeting services both answer the debt
-            values = [p.score * (SAME_EVIDENCE_PENALTY if p.covers() and p.covers() <= explained
-                                 and not (in_debt and _answers_debt(p)) else 1.0)
-                      for p in pool]
+            values = [
+                p.score
+                * (
+                    SAME_EVIDENCE_PENALTY
+                    if p.covers() and p.covers() <= explained and not (in_debt and _answers_debt(p))
+                    else 1.0
+                )
+                for p in pool
+            ]
             at = max(range(len(pool)), key=lambda i: (values[i], -i))
             best = pool[at]
             if len(chosen) >= self.min_picks and values[at] < THIRD_RATIO * chosen[-1].score:
                 break
             # a user in debt or spending more than they earn gets a third service only for the debt or savings
-            if in_debt and len(chosen) >= self.min_picks and not {"debt", "surplus"} & {e.kind for e in best.evidence}:
+            if (
+                in_debt
+                and len(chosen) >= self.min_picks
+                and not {"debt", "surplus"} & {e.kind for e in best.evidence}
+            ):
                 break
             pool.remove(best)
             chosen.append(best)
@@ -447,10 +554,12 @@ class Ranker:
                 if len(chosen) >= self.min_picks:
                     break
                 if service.link not in {p.service.link for p in chosen}:
-                    chosen.append(Pick(service, 0.0, "fallback", [Evidence("fallback")],
-                                       in_use=service.link in in_use))
+                    chosen.append(
+                        Pick(service, 0.0, "fallback", [Evidence("fallback")], in_use=service.link in in_use)
+                    )
         if len(chosen) < self.min_picks:
-            raise ConfigError("the service catalog has fewer than 2 services to choose from; add services "
-                              "with 'finadvisor catalog add'")
+            raise ConfigError(
+                "the service catalog has fewer than 2 services to choose from; add services "
+                "with 'finadvisor catalog add'"
+            )
         return chosen
-

@@ -39,8 +39,14 @@ def user_key(secret_or_id: str) -> str:
 
 def storage_for(cache_url: str) -> Storage:
     if cache_url.startswith(("redis://", "rediss://")):
-        return RedisStorage("async+" + cache_url, implementation="redispy", wrap_exceptions=True,
-                            key_prefix="finadvisor-rl", socket_timeout=2.0, socket_connect_timeout=2.0)
+        return RedisStorage(
+            "async+" + cache_url,
+            implementation="redispy",
+            wrap_exceptions=True,
+            key_prefix="finadvisor-rl",
+            socket_timeout=2.0,
+            socket_connect_timeout=2.0,
+        )
     return MemoryStorage()
 
 
@@ -52,12 +58,16 @@ class RateLimiter:
         self._limiter = MovingWindowRateLimiter(self.storage)
         self._last_warning = 0.0
 
-    async def check(self, key: str, per_minute: int | None = None, *, what: str = "recommendation requests") -> None:
+    async def check(
+        self, key: str, per_minute: int | None = None, *, what: str = "recommendation requests"
+    ) -> None:
         """Count one request against ``key``; RateLimited (429 + Retry-After) once the window is full."""
         if not await self.allow(key, per_minute):
             limit = per_minute or self.per_minute
-            raise RateLimited(f"too many {what}; the limit is {limit} per minute",
-                              retry_after=await self._retry_after(key, limit))
+            raise RateLimited(
+                f"too many {what}; the limit is {limit} per minute",
+                retry_after=await self._retry_after(key, limit),
+            )
 
     async def allow(self, key: str, per_minute: int | None = None) -> bool:
         """Count one request; False when the window is full (the caller decides what that means)."""
@@ -83,8 +93,10 @@ class RateLimiter:
         now = time.monotonic()
         if now - self._last_warning >= _WARN_EVERY_S:
             self._last_warning = now
-            log.warning("rate-limit storage unavailable (%s); letting requests through until it is back",
-                        type(exc).__name__)
+            log.warning(
+                "rate-limit storage unavailable (%s); letting requests through until it is back",
+                type(exc).__name__,
+            )
 
     async def close(self) -> None:
         """Close the Redis connection pool (counts stay in Redis: other replicas still use them)."""

@@ -73,8 +73,9 @@ async def app_advisor(app: FastAPI) -> Advisor:
     state = app.state
     async with state.advisor_lock:
         if state.advisor is None:
-            state.advisor = await build_advisor(state.settings, state.llm, metrics=state.metrics,
-                                                embedder=await state.get_embedder())
+            state.advisor = await build_advisor(
+                state.settings, state.llm, metrics=state.metrics, embedder=await state.get_embedder()
+            )
     return state.advisor
 
 
@@ -83,13 +84,16 @@ def _provider(app: FastAPI) -> HistoryProvider:
     if state.history_provider is None:
         settings: Settings = state.settings
         if settings.spending_api_url:
-            state.history_provider = HttpHistoryProvider(settings.spending_api_url,
-                                                         timeout_s=settings.spending_api_timeout_s)
+            state.history_provider = HttpHistoryProvider(
+                settings.spending_api_url, timeout_s=settings.spending_api_timeout_s
+            )
         elif settings.history_dir:
             state.history_provider = FolderHistoryProvider(settings.history_dir)
         else:
-            raise NotConfigured("no spending source is configured; set FINADVISOR_SPENDING_API_URL "
-                              "(or --spending-api-url) or FINADVISOR_HISTORY_DIR")
+            raise NotConfigured(
+                "no spending source is configured; set FINADVISOR_SPENDING_API_URL "
+                "(or --spending-api-url) or FINADVISOR_HISTORY_DIR"
+            )
     return state.history_provider
 
 
@@ -115,16 +119,21 @@ async def _bypass(request: Request, who: str) -> bool:
 ADVICE_DOC: dict[str, Any] = {
     "response_model": AdvisorResponse,
     "response_description": "2-3 catalog services with a Vietnamese reason each, the computed summary and the "
-                            "user's own figures behind each service (`evidence`). Header `X-Cache`: hit, miss or "
-                            "bypass.",
+    "user's own figures behind each service (`evidence`). Header `X-Cache`: hit, miss or "
+    "bypass.",
 }
 
 
 @router.post("/recommendations", summary="Advice for a spending history sent in the body", **ADVICE_DOC)
-async def recommend(body: RecommendationRequest, request: Request,
-                    explain: bool = Query(False, description="Operators only (the API key): add a `debug` field "
-                                          "showing how each line was read and every candidate's score.")
-                    ) -> JSONResponse:
+async def recommend(
+    body: RecommendationRequest,
+    request: Request,
+    explain: bool = Query(
+        False,
+        description="Operators only (the API key): add a `debug` field "
+        "showing how each line was read and every candidate's score.",
+    ),
+) -> JSONResponse:
     app = request.app
     settings: Settings = app.state.settings
     if explain and not is_operator(request):
@@ -132,20 +141,24 @@ async def recommend(body: RecommendationRequest, request: Request,
     ip = client_ip(request, settings.client_ip_header)
     await app.state.rate_limiter.check(f"post:{client_id(request)}:{ip}")
     advisor = await app_advisor(app)
-    result = await advisor.recommend(body.history, body.now,
-                                     bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}"))
+    result = await advisor.recommend(
+        body.history, body.now, bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")
+    )
     if not explain:
         return _respond(result)
     debug = await asyncio.to_thread(advisor.ranker.explain, body.history)
     return _respond(result, debug=debug)
 
 
-@router.get("/recommendations", summary="Advice for the logged-in user (session cookie; the spending API is "
-            "asked for the month)", **ADVICE_DOC)
-async def recommend_for_user(request: Request,
-                             month: str | None = Query(None, description="YYYY-MM; default: this month",
-                                                       max_length=7)
-                             ) -> JSONResponse | HTMLResponse:
+@router.get(
+    "/recommendations",
+    summary="Advice for the logged-in user (session cookie; the spending API is asked for the month)",
+    **ADVICE_DOC,
+)
+async def recommend_for_user(
+    request: Request,
+    month: str | None = Query(None, description="YYYY-MM; default: this month", max_length=7),
+) -> JSONResponse | HTMLResponse:
     app = request.app
     settings: Settings = app.state.settings
     token = request.cookies.get(settings.token_cookie, "").strip()
@@ -153,8 +166,9 @@ async def recommend_for_user(request: Request,
     if not token:
         if "text/html" in request.headers.get("accept", ""):
             return HTMLResponse(LOGIN_HINT, status_code=401)
-        raise AuthError(f"no session: log in first (cookie '{settings.token_cookie}' is missing)",
-                        code="not_logged_in")
+        raise AuthError(
+            f"no session: log in first (cookie '{settings.token_cookie}' is missing)", code="not_logged_in"
+        )
     check_token(token)
     now = datetime.now()
     try:
@@ -167,8 +181,11 @@ async def recommend_for_user(request: Request,
     await limiter.check("user:" + user_key(token))
     history = await _provider(app).fetch(token, month)
     advisor = await app_advisor(app)
-    return _respond(await advisor.recommend(history, now,
-                                            bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")))
+    return _respond(
+        await advisor.recommend(
+            history, now, bypass_cache=await _bypass(request, f"{client_id(request)}:{ip}")
+        )
+    )
 
 
 def _demo_folder(settings: Settings) -> Path:
@@ -214,13 +231,19 @@ def _page_headers(html: str) -> dict[str, str]:
     scripts), so an injected ``<script>`` would not run even if escaping ever failed; no framing
     (clickjacking), no MIME sniffing, no referrer, and fetches to this origin only."""
     start = html.index("<script>") + len("<script>")
-    script = html[start:html.index("</script>", start)]
+    script = html[start : html.index("</script>", start)]
     digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
-    csp = ("default-src 'none'; "
-           f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
-           "base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    return {"Content-Security-Policy": csp, "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "no-referrer"}
+    csp = (
+        "default-src 'none'; "
+        f"script-src 'sha256-{digest}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": csp,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+    }
 
 
 @page.get("/", include_in_schema=False)
@@ -242,8 +265,13 @@ def _exemptions(settings: Settings) -> list[Callable[[str, str], bool]]:
     if cookie_is_a_secret(settings):
         rules.append(lambda method, path: path == "/api/recommendations" and method in ("GET", "HEAD"))
     if settings.public_demo:
-        rules.append(lambda method, path: path == "/" or path.startswith("/api/demo-users")
-                     or (path == "/api/recommendations" and method == "POST"))
+        rules.append(
+            lambda method, path: (
+                path == "/"
+                or path.startswith("/api/demo-users")
+                or (path == "/api/recommendations" and method == "POST")
+            )
+        )
     return rules
 
 

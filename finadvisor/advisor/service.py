@@ -63,9 +63,20 @@ class AdviceResult:
 
 
 class Advisor:
-    def __init__(self, llm: LLMService, index: CatalogIndex, cache: RecommendationCache, *, metrics: Metrics,
-                 top_k: int = 4, min_share: float = 0.15, max_tokens: int = 512, temperature: float = 0.2,
-                 category_map: CategoryMap | None = None, writer: str = "model") -> None:
+    def __init__(
+        self,
+        llm: LLMService,
+        index: CatalogIndex,
+        cache: RecommendationCache,
+        *,
+        metrics: Metrics,
+        top_k: int = 4,
+        min_share: float = 0.15,
+        max_tokens: int = 512,
+        temperature: float = 0.2,
+        category_map: CategoryMap | None = None,
+        writer: str = "model",
+    ) -> None:
         # top_k and min_share belonged to the old candidates-for-the-model flow; kept so builders still work
         self.llm = llm
         self.index = index
@@ -81,7 +92,9 @@ class Advisor:
         self.ranker = Ranker(index, self.category_map)
         self._flight = SingleFlight()
         self._catalog_facts: tuple[str, CatalogFacts] | None = None
-        _ = self.catalog_facts  # read (or extract and write) <index_dir>/service_facts.csv now, not on a request
+        _ = (
+            self.catalog_facts
+        )  # read (or extract and write) <index_dir>/service_facts.csv now, not on a request
 
     @property
     def catalog_facts(self) -> CatalogFacts:
@@ -94,19 +107,32 @@ class Advisor:
     # --------------------------------------------------------------------------------------------- keys
     def cache_key(self, history: SpendingHistory, now: datetime | None) -> str:
         """Content-derived: same history + catalog + model + prompt + time bucket => same advice."""
-        material = json.dumps([history.canonical(), self.index.version, self.category_map.version,
-                               self.ranker.topics.version, self.ranker.topic_file_version, self.writer,
-                               self.catalog_facts.version,
-                               self.llm.model_name, PROMPT_VERSION, time_context(now)], ensure_ascii=False,
-                              sort_keys=True)
+        material = json.dumps(
+            [
+                history.canonical(),
+                self.index.version,
+                self.category_map.version,
+                self.ranker.topics.version,
+                self.ranker.topic_file_version,
+                self.writer,
+                self.catalog_facts.version,
+                self.llm.model_name,
+                PROMPT_VERSION,
+                time_context(now),
+            ],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
         return hashlib.sha256(material.encode()).hexdigest()
 
     # --------------------------------------------------------------------------------------------- main
-    async def recommend(self, history: SpendingHistory, now: datetime | None = None, *,
-                        bypass_cache: bool = False) -> AdviceResult:
+    async def recommend(
+        self, history: SpendingHistory, now: datetime | None = None, *, bypass_cache: bool = False
+    ) -> AdviceResult:
         if history.is_empty():
-            raise ValidationFailed("the spending history has no categories; nothing to advise on",
-                                   param="history")
+            raise ValidationFailed(
+                "the spending history has no categories; nothing to advise on", param="history"
+            )
         t0 = time.perf_counter()
         key = self.cache_key(history, now)
         if not bypass_cache and (hit := await self._cached(key, t0)) is not None:
@@ -140,7 +166,9 @@ class Advisor:
             log.warning("cache entry %s… does not match the current catalog; treated as a miss", key[:12])
             return None
         if (problem := cached_problem(response)) is not None:  # revalidated like a fresh answer (issue 25)
-            log.warning("cache entry %s… fails the answer contract (%s); treated as a miss", key[:12], problem)
+            log.warning(
+                "cache entry %s… fails the answer contract (%s); treated as a miss", key[:12], problem
+            )
             return None
         result = AdviceResult(response, "hit", {"total": time.perf_counter() - t0})
         self._record(result)
@@ -173,18 +201,24 @@ class Advisor:
             response = await asyncio.to_thread(self._from_catalog, history, picks)
             timings["validation"] = time.perf_counter() - t
             self.metrics.advisor_reasons.labels("template").inc(len(response.recommendations))
-            return AdviceResult(response, "miss", timings, {"writer": "template",
-                                                            "sources": [p.source for p in picks]})
+            return AdviceResult(
+                response, "miss", timings, {"writer": "template", "sources": [p.source for p in picks]}
+            )
         t = time.perf_counter()
         messages = await asyncio.to_thread(build_messages, history, picks, now)
         timings["prompt"] = time.perf_counter() - t
         names = [p.service.service for p in picks]
         broken: str | None = None
-        for attempt in range(2):  # output that is not even JSON is generated once more, then the request fails
-            request = GenerationRequest(messages=messages, max_tokens=self.token_budget(len(names)),
-                                        json_schema=explain_schema(names),
-                                        temperature=self.temperature if attempt == 0 else 0.7,
-                                        seed=None if attempt == 0 else 7)
+        for attempt in range(
+            2
+        ):  # output that is not even JSON is generated once more, then the request fails
+            request = GenerationRequest(
+                messages=messages,
+                max_tokens=self.token_budget(len(names)),
+                json_schema=explain_schema(names),
+                temperature=self.temperature if attempt == 0 else 0.7,
+                seed=None if attempt == 0 else 7,
+            )
             text, finish, ttft, total = await self._generate(request)
             timings.setdefault("llm_ttft", ttft)
             timings["llm_total"] = timings.get("llm_total", 0.0) + total
@@ -195,7 +229,9 @@ class Advisor:
             self.metrics.advisor_fallbacks.labels("regenerated_output").inc()
             log.warning("advisor output unusable (attempt %d): %s", attempt + 1, broken)
         if broken is not None:
-            raise ModelOutputError(f"the model could not produce a valid explanation ({broken}); please try again")
+            raise ModelOutputError(
+                f"the model could not produce a valid explanation ({broken}); please try again"
+            )
         if finish == "length":  # the complete strings were kept, the rest is filled with templates
             self.metrics.advisor_fallbacks.labels("truncated_output").inc()
         t = time.perf_counter()
@@ -204,8 +240,14 @@ class Advisor:
         quality.update(regenerated=timings["attempts"] > 1, truncated=finish == "length")
         return AdviceResult(response, "miss", timings, quality)
 
-    def _explain(self, history: SpendingHistory, picks: list[Pick], messages: list[dict[str, str]], text: str,
-                 finish: str) -> tuple[AdvisorResponse, dict[str, object]]:
+    def _explain(
+        self,
+        history: SpendingHistory,
+        picks: list[Pick],
+        messages: list[dict[str, str]],
+        text: str,
+        finish: str,
+    ) -> tuple[AdvisorResponse, dict[str, object]]:
         """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
         facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
@@ -220,8 +262,14 @@ class Advisor:
             templates += verdict.template
             generic += verdict.generic
             dropped += not verdict.template and bool(verdict.raw_problems)  # false sentences taken out
-            recs.append(Recommendation(service=pick.service.service, link=pick.service.link,
-                                       recommendation=strip_links(verdict.text, keep=names), evidence=evidence_items(pick)))
+            recs.append(
+                Recommendation(
+                    service=pick.service.service,
+                    link=pick.service.link,
+                    recommendation=strip_links(verdict.text, keep=names),
+                    evidence=evidence_items(pick),
+                )
+            )
         fallbacks = self.metrics.advisor_fallbacks
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
         self.metrics.advisor_reasons.labels("template").inc(templates)
@@ -234,8 +282,12 @@ class Advisor:
         if added:
             fallbacks.labels("ranker_added").inc(added)
         quality: dict[str, object] = {
-            "raw_text": text, "raw_reason_problems": raw_problems, "template_reasons": templates,
-            "generic_raw_reasons": generic, "ranker_added": added, "sources": [p.source for p in picks],
+            "raw_text": text,
+            "raw_reason_problems": raw_problems,
+            "template_reasons": templates,
+            "generic_raw_reasons": generic,
+            "ranker_added": added,
+            "sources": [p.source for p in picks],
         }
         summary_text = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
@@ -246,11 +298,18 @@ class Advisor:
         facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
         catalog = self.catalog_facts
-        recs = [Recommendation(service=p.service.service, link=p.service.link,
-                               recommendation=strip_links(template_reason(p, facts, picks[:i], catalog), keep=names),
-                               evidence=evidence_items(p))
-                for i, p in enumerate(picks)]
-        return AdvisorResponse(summarization=strip_links(compose_summary(facts, picks), keep=names), recommendations=recs)
+        recs = [
+            Recommendation(
+                service=p.service.service,
+                link=p.service.link,
+                recommendation=strip_links(template_reason(p, facts, picks[:i], catalog), keep=names),
+                evidence=evidence_items(p),
+            )
+            for i, p in enumerate(picks)
+        ]
+        return AdvisorResponse(
+            summarization=strip_links(compose_summary(facts, picks), keep=names), recommendations=recs
+        )
 
     async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
         start = time.perf_counter()
@@ -270,13 +329,21 @@ class Advisor:
         for stage, seconds in result.timings.items():
             if stage not in ("attempts", "completions"):
                 self.metrics.advisor_stage.labels(stage).observe(seconds)
-        fields = {"cache": result.cache,
-                  "timings_ms": {k: round(v * 1000, 2) if k not in ("attempts", "completions") else v
-                                 for k, v in result.timings.items()},
-                  "services": [r.link for r in result.response.recommendations]}
+        fields = {
+            "cache": result.cache,
+            "timings_ms": {
+                k: round(v * 1000, 2) if k not in ("attempts", "completions") else v
+                for k, v in result.timings.items()
+            },
+            "services": [r.link for r in result.response.recommendations],
+        }
         # text mode: the JSON text as before; JSON mode: the fields as keys of the line's object
-        log_event(log, "recommendation", fields,
-                  text=json.dumps({"event": "recommendation", **fields}, ensure_ascii=False))
+        log_event(
+            log,
+            "recommendation",
+            fields,
+            text=json.dumps({"event": "recommendation", **fields}, ensure_ascii=False),
+        )
 
     async def close(self) -> None:
         await self.cache.close()

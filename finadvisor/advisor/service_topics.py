@@ -28,7 +28,9 @@ from finadvisor.fsutil import atomic_write
 
 FILE_NAME = "service_topics.csv"
 HEADER = ["link", "service", "name_topics", "description_topic", "reviewed"]
-MAX_SERVICES = 20_000  # reading every service of a larger catalog at open costs minutes: it is read per request
+MAX_SERVICES = (
+    20_000  # reading every service of a larger catalog at open costs minutes: it is read per request
+)
 Reading = tuple[set[str], set[str], str]  # name topics, description topic, the topic the name leads with
 
 log = logging.getLogger(__name__)
@@ -50,8 +52,11 @@ def load_reviewed(path: Path, known: set[str]) -> dict[str, Reading]:
         described = (row.get("description_topic") or "").strip()
         if unknown := [t for t in [*names, described] if t and t not in known]:
             raise ConfigError(f"service topics {path}, line {number}: unknown topics {unknown}")
-        reviewed[(row.get("link") or "").strip()] = (set(names), {described} if described else set(),
-                                                     names[0] if names else "")
+        reviewed[(row.get("link") or "").strip()] = (
+            set(names),
+            {described} if described else set(),
+            names[0] if names else "",
+        )
     return reviewed
 
 
@@ -61,7 +66,9 @@ def render(rows: list[tuple[str, str, Reading, bool]]) -> str:
     writer.writerow(HEADER)
     for link, service, (names, described, lead), reviewed in rows:
         ordered = [lead, *sorted(names - {lead})] if lead else sorted(names)
-        writer.writerow([link, service, "|".join(ordered), next(iter(described), ""), "yes" if reviewed else ""])
+        writer.writerow(
+            [link, service, "|".join(ordered), next(iter(described), ""), "yes" if reviewed else ""]
+        )
     return out.getvalue()
 
 
@@ -75,8 +82,11 @@ def version(path: Path) -> str:
 
 def write(path: Path, rows: list[tuple[str, str, Reading, bool]]) -> None:
     if len(rows) > MAX_SERVICES:
-        log.info("service topics: %d services, more than %d; read per request, no file written", len(rows),
-                 MAX_SERVICES)
+        log.info(
+            "service topics: %d services, more than %d; read per request, no file written",
+            len(rows),
+            MAX_SERVICES,
+        )
         return
     text = render(rows)
     try:

@@ -29,7 +29,9 @@ LEARNED_PATH = TOPICS_PATH.with_name("learned_names.csv")
 MEANS = frozenset({"transfer"})  # topics that say how money moved, not what it was for
 LEADS = frozenset({"pets"})
 FLOWS = ("spending", "saving", "investing", "income", "inflow")
-EARNING_FLOWS = frozenset({"income", "inflow"})  # whose spending it was decides: "Khám bệnh cho mèo" is pet care, not health
+EARNING_FLOWS = frozenset(
+    {"income", "inflow"}
+)  # whose spending it was decides: "Khám bệnh cho mèo" is pet care, not health
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,9 @@ class Topic:
 
 
 class TopicLexicon:
-    def __init__(self, rows: list[tuple[Topic, list[str]]], learned: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self, rows: list[tuple[Topic, list[str]]], learned: list[tuple[str, str]] | None = None
+    ) -> None:
         self.topics = {t.id: t for t, _ in rows}
         # part of the advisor's cache key, like the category map's: an edited lexicon (or learned name) is new advice
         material = [[t.id, t.label, t.query, names, list(t.includes), t.flow, t.in_use] for t, names in rows]
@@ -71,12 +75,18 @@ class TopicLexicon:
                     accented.setdefault(accent_key(name), topic)
         self._earning = _compiled(earning)
         # a descriptor squeezes words together ("CIRCLEK", "YouTubePremium"): phrases without their spaces
-        self._squashed = {k.replace(" ", ""): t for k, t in phrases.items() if len(k.replace(" ", "")) >= SQUASHED_MIN}
-        self._prefixes = sorted(((k, t) for k, t in phrases.items() if " " not in k and len(k) >= PREFIX_MIN),
-                                key=lambda kv: -len(kv[0]))
+        self._squashed = {
+            k.replace(" ", ""): t for k, t in phrases.items() if len(k.replace(" ", "")) >= SQUASHED_MIN
+        }
+        self._prefixes = sorted(
+            ((k, t) for k, t in phrases.items() if " " not in k and len(k) >= PREFIX_MIN),
+            key=lambda kv: -len(kv[0]),
+        )
         self.phrases = frozenset(phrases)  # every folded spending phrase
         self._phrase_topic = {k: t.id for k, t in phrases.items()}
-        self._learned = {fold(name): self.topics[topic] for name, topic in learned or [] if topic in self.topics}
+        self._learned = {
+            fold(name): self.topics[topic] for name, topic in learned or [] if topic in self.topics
+        }
         # longest phrase first: "the gioi di dong" (electronics) before "di dong", "tien dien thoai" before
         # "tien dien"
         self._patterns = _compiled(phrases)
@@ -102,8 +112,11 @@ class TopicLexicon:
         if found[0].topic.id in MEANS:
             means = [m for m in found if m.topic.id in MEANS]
             seen = {m.topic.id for m in found}
-            found += [m for m in self._matches(folded, self._patterns, blank=False) if m.topic.id not in seen
-                      and not any(x.start <= m.start and m.end <= x.end for x in means)]
+            found += [
+                m
+                for m in self._matches(folded, self._patterns, blank=False)
+                if m.topic.id not in seen and not any(x.start <= m.start and m.end <= x.end for x in means)
+            ]
         found.sort(key=lambda m: (m.topic.id not in LEADS, m.topic.id in MEANS))  # else longest phrase first
         return found[0].topic
 
@@ -128,7 +141,9 @@ class TopicLexicon:
         """A descriptor part without reference numbers and processor names."""
         words = [w for w in fold(text).split() if not _DIGITS.search(w)]
         while words and (words[0] in _PROCESSORS or "".join(words[:2]) in _PROCESSORS):
-            words = words[2:] if "".join(words[:2]) in _PROCESSORS and words[0] not in _PROCESSORS else words[1:]
+            words = (
+                words[2:] if "".join(words[:2]) in _PROCESSORS and words[0] not in _PROCESSORS else words[1:]
+            )
         return " ".join(words)
 
     def _squeezed(self, text: str) -> Topic | None:
@@ -150,7 +165,11 @@ class TopicLexicon:
         folded = fold(name)
         if not _IN_APP_ACTION.search(folded) or _BANK_TRANSFER.search(folded):
             return False
-        known = {w for m in self._matches(folded, self._patterns, blank=False) for w in folded[m.start:m.end].split()}
+        known = {
+            w
+            for m in self._matches(folded, self._patterns, blank=False)
+            for w in folded[m.start : m.end].split()
+        }
         named = [w for w in name.split()[1:] if w[:1].isupper()]
         return all(fold(w) in known or fold(w) in self.phrases for w in named)
 
@@ -181,8 +200,9 @@ class TopicLexicon:
         return (accent_key(text), self._accented) if accents else (fold(text), self._patterns)
 
     @staticmethod
-    def _matches(text: str, patterns: list[tuple[re.Pattern[str], Topic]], *,
-                 blank: bool = True) -> list[_Match]:
+    def _matches(
+        text: str, patterns: list[tuple[re.Pattern[str], Topic]], *, blank: bool = True
+    ) -> list[_Match]:
         """One match per topic, in the order of its longest phrase found, at its earliest position."""
         found: dict[str, _Match] = {}
         for pattern, topic in patterns:
@@ -206,12 +226,41 @@ class Reading:
 
 # the processor in a card or wallet descriptor ("MOMO*CIRCLEK 123", "PAYPAL *STEAM", "VNPAY*PETROLIMEX 24"): how
 # the money moved, not what it paid for
-_PROCESSORS = frozenset({"momo", "zalopay", "zlp", "vnpay", "vnp", "paypal", "pp", "google", "apple", "applecom",
-                         "shopeepay", "airpay", "payoo", "sq", "sumup", "pos", "qr", "vietqr", "napas", "onepay",
-                         "viettelpay", "viettel money", "stripe", "ecom", "vnpayqr", "ipn"})
+_PROCESSORS = frozenset(
+    {
+        "momo",
+        "zalopay",
+        "zlp",
+        "vnpay",
+        "vnp",
+        "paypal",
+        "pp",
+        "google",
+        "apple",
+        "applecom",
+        "shopeepay",
+        "airpay",
+        "payoo",
+        "sq",
+        "sumup",
+        "pos",
+        "qr",
+        "vietqr",
+        "napas",
+        "onepay",
+        "viettelpay",
+        "viettel money",
+        "stripe",
+        "ecom",
+        "vnpayqr",
+        "ipn",
+    }
+)
 _DIGITS = re.compile(r"\d")
-_IN_APP_ACTION = re.compile(r"(?<!\w)(thanh toan|nap|mua|dong|dat|dich vu|gui|tich luy|chuyen tien|top up|topup|"
-                            r"pay|payment|bill payment)(?!\w)")
+_IN_APP_ACTION = re.compile(
+    r"(?<!\w)(thanh toan|nap|mua|dong|dat|dich vu|gui|tich luy|chuyen tien|top up|topup|"
+    r"pay|payment|bill payment)(?!\w)"
+)
 _BANK_TRANSFER = re.compile(r"(?<!\w)(chuyen khoan|ck|bank transfer|wire)(?!\w)")
 SQUASHED_MIN = 5  # "circlek" is "circle k"; shorter squashed phrases collide with unrelated tokens
 PREFIX_MIN = 6  # "youtubepremium" starts with "youtube"; shorter brand prefixes collide
@@ -231,8 +280,23 @@ def _compiled(phrases: dict[str, Topic]) -> list[tuple[re.Pattern[str], Topic]]:
 
 # the old and the new place of the tone mark on "oa", "oe", "uy" ("hoá"/"hóa", "khoẻ"/"khỏe", "thuỷ"/"thủy"):
 # catalogs write both
-_TONES = {"oá": "óa", "oà": "òa", "oả": "ỏa", "oã": "õa", "oạ": "ọa", "oé": "óe", "oè": "òe", "oẻ": "ỏe",
-          "oẽ": "õe", "oẹ": "ọe", "uý": "úy", "uỳ": "ùy", "uỷ": "ủy", "uỹ": "ũy", "uỵ": "ụy"}
+_TONES = {
+    "oá": "óa",
+    "oà": "òa",
+    "oả": "ỏa",
+    "oã": "õa",
+    "oạ": "ọa",
+    "oé": "óe",
+    "oè": "òe",
+    "oẻ": "ỏe",
+    "oẽ": "õe",
+    "oẹ": "ọe",
+    "uý": "úy",
+    "uỳ": "ùy",
+    "uỷ": "ủy",
+    "uỹ": "ũy",
+    "uỵ": "ụy",
+}
 _TONE_RE = re.compile("|".join(_TONES))
 
 
@@ -255,11 +319,15 @@ def _load(path_text: str) -> TopicLexicon:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"spending topics {path} cannot be read: {exc.strerror or exc}") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    lines = [
+        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
+    ]
     reader = csv.reader([line for _, line in lines])
     header = next(reader, None)
     if header is None or [h.strip().lower() for h in header[:4]] != ["topic", "label", "query", "names"]:
-        raise ConfigError(f"spending topics {path}: the first row must be the header 'topic,label,query,names'")
+        raise ConfigError(
+            f"spending topics {path}: the first row must be the header 'topic,label,query,names'"
+        )
     rows: list[tuple[Topic, list[str]]] = []
     for (number, _), row in zip(lines[1:], reader, strict=False):
         if len(row) < 4 or not all(cell.strip() for cell in row[:4]):
@@ -268,7 +336,9 @@ def _load(path_text: str) -> TopicLexicon:
         includes = tuple(t.strip() for t in (row[4] if len(row) > 4 else "").split("|") if t.strip())
         flow = (row[5].strip() if len(row) > 5 else "") or "spending"
         if flow not in FLOWS:
-            raise ConfigError(f"spending topics {path}, line {number}: flow {flow!r} is not one of {', '.join(FLOWS)}")
+            raise ConfigError(
+                f"spending topics {path}, line {number}: flow {flow!r} is not one of {', '.join(FLOWS)}"
+            )
         in_use = (row[6].strip().lower() if len(row) > 6 else "") in ("yes", "true", "1")
         rows.append((Topic(row[0].strip(), row[1].strip(), row[2].strip(), includes, flow, in_use), names))
     known = {t.id for t, _ in rows}
@@ -287,11 +357,15 @@ def load_learned(path: Path, known: set[str]) -> list[tuple[str, str]]:
         return []
     except OSError as exc:
         raise ConfigError(f"learned names {path} cannot be read: {exc.strerror or exc}") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")]
+    lines = [
+        (n, line) for n, line in enumerate(text.splitlines(), 1) if line.strip() and not line.startswith("#")
+    ]
     rows: list[tuple[str, str]] = []
     for (number, _), row in zip(lines[1:], csv.reader([line for _, line in lines][1:]), strict=False):
         if len(row) < 2 or not row[0].strip() or row[1].strip() not in known:
-            raise ConfigError(f"learned names {path}, line {number}: expected 'name,topic[,note]' with a topic of "
-                              f"the lexicon")
+            raise ConfigError(
+                f"learned names {path}, line {number}: expected 'name,topic[,note]' with a topic of "
+                f"the lexicon"
+            )
         rows.append((row[0].strip(), row[1].strip()))
     return rows

@@ -56,8 +56,10 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
             if used:
                 return f"{used}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
             return "Khoản tiền còn dư nói trên cũng có thể dùng cho dịch vụ này."
-        return (f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
-                f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập).")
+        return (
+            f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
+            f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập)."
+        )
     fresh = [c for c in cats if c.name not in said]
     if cats and not fresh:
         return f"Cũng cho khoản {cats[0].name} nói trên."
@@ -75,7 +77,9 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
         options.append(f"Tháng này bạn có thu nhập {vnd(facts.earned)}.")
     elif facts.received > 0:
         options.append(f"Tháng này ví của bạn nhận vào {vnd(facts.received)}.")
-    options += [f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said][:1]
+    options += [
+        f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said
+    ][:1]
     taken = sum(p.source == "fallback" or not p.evidence for p in before)
     return options[taken % len(options)] if options else "Thêm một dịch vụ bạn chưa dùng."
 
@@ -112,14 +116,19 @@ def benefit_sentence(pick: Pick, benefit: Benefit) -> str:
     if fact.kind == "yield":
         return f"Với {name}, lãi suất {up_to}{rate(fact.value)}%/năm có thể giúp số tiền còn dư này sinh lời {amount}."
     if fact.kind == "cashback":
-        return (f"Với {name}, hoàn tiền {up_to}{rate(fact.value)}% có thể giúp bạn nhận lại {amount} cho khoản chi "
-                f"này{tail}.")
-    return (f"Với {name}, mức giảm {up_to}{rate(fact.value)}% có thể giúp bạn tiết kiệm {amount} cho khoản chi "
-            f"này{tail}.")
+        return (
+            f"Với {name}, hoàn tiền {up_to}{rate(fact.value)}% có thể giúp bạn nhận lại {amount} cho khoản chi "
+            f"này{tail}."
+        )
+    return (
+        f"Với {name}, mức giảm {up_to}{rate(fact.value)}% có thể giúp bạn tiết kiệm {amount} cho khoản chi "
+        f"này{tail}."
+    )
 
 
-def template_reason(pick: Pick, facts: Facts, before: Sequence[Pick] = (),
-                    catalog: CatalogFacts | None = None) -> str:
+def template_reason(
+    pick: Pick, facts: Facts, before: Sequence[Pick] = (), catalog: CatalogFacts | None = None
+) -> str:
     """A reason built from the evidence and the catalog alone (true by construction): the fact clause, then the
     benefit in đồng where the catalog states a figure that applies (``catalog_facts.estimate``), else the
     catalog description."""
@@ -170,8 +179,9 @@ def advice(facts: Facts, picks: Sequence[Pick] | None = None) -> str | None:
     if facts.earned and facts.saved_share >= SURPLUS_MIN_RATIO:
         return "Khoản tiền còn dư có thể được gửi tiết kiệm hoặc đầu tư để sinh lời thay vì để yên trong ví."
     top = facts.categories[0] if facts.categories else None
-    answered = picks is None or any(p.categories()[:1] and p.categories()[0].name == top.name
-                                    for p in picks if top is not None)
+    answered = picks is None or any(
+        p.categories()[:1] and p.categories()[0].name == top.name for p in picks if top is not None
+    )
     if top is not None and len(facts.categories) > 1 and top.share >= DOMINANT_SHARE and answered:
         return "Phần lớn chi tiêu của bạn dồn vào một khoản, nên một ưu đãi cho khoản này giúp bạn tiết kiệm nhiều nhất."
     return None

@@ -65,8 +65,9 @@ def parse_for_time(text: str | None, now: dt.datetime | None = None) -> dt.datet
     return when.astimezone().replace(tzinfo=None) if when.tzinfo else when
 
 
-def run_interruptibly(main: Callable[[Callable[[], bool]], Coroutine[Any, Any, BatchStats]],
-                      stats: BatchStats) -> BatchStats:
+def run_interruptibly(
+    main: Callable[[Callable[[], bool]], Coroutine[Any, Any, BatchStats]], stats: BatchStats
+) -> BatchStats:
     """Run ``main(stopping)``; Ctrl-C or SIGTERM stops taking users, cancels those in flight (at most they are
     lost: everything finished is already on disk) and returns the stats marked interrupted. A second signal
     restores the default handlers, so a third one kills."""
@@ -74,7 +75,9 @@ def run_interruptibly(main: Callable[[Callable[[], bool]], Coroutine[Any, Any, B
     async def supervise() -> BatchStats:
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        signals = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+        signals = (
+            (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+        )
 
         def interrupt() -> None:
             if stats.interrupted:
@@ -103,9 +106,19 @@ def run_interruptibly(main: Callable[[Callable[[], bool]], Coroutine[Any, Any, B
         return stats
 
 
-def run_local(settings: Settings, source: Source, out: ResultLog, *, for_time: dt.datetime, skip: set[str],
-              force: bool, concurrency: int | None, progress: Any = None, engine: Engine | None = None,
-              stats: BatchStats | None = None) -> BatchStats:
+def run_local(
+    settings: Settings,
+    source: Source,
+    out: ResultLog,
+    *,
+    for_time: dt.datetime,
+    skip: set[str],
+    force: bool,
+    concurrency: int | None,
+    progress: Any = None,
+    engine: Engine | None = None,
+    stats: BatchStats | None = None,
+) -> BatchStats:
     """The one-machine batch: one advisor on its own engine (the default llama.cpp model, or an upstream)."""
     from finadvisor.advisor.build import standalone_advisor
 
@@ -116,9 +129,18 @@ def run_local(settings: Settings, source: Source, out: ResultLog, *, for_time: d
             async with standalone_advisor(settings, engine=engine) as advisor:
                 stats.started = time.perf_counter()  # model loading is not the batch's throughput
                 stats.finished = None
-                return await run_batch(advisor, source, out, for_time=for_time, skip=skip, force=force,
-                                       concurrency=concurrency, stats=stats, progress=progress,
-                                       stopping=stopping)
+                return await run_batch(
+                    advisor,
+                    source,
+                    out,
+                    for_time=for_time,
+                    skip=skip,
+                    force=force,
+                    concurrency=concurrency,
+                    stats=stats,
+                    progress=progress,
+                    stopping=stopping,
+                )
         finally:
             await source.close()
 
@@ -126,56 +148,147 @@ def run_local(settings: Settings, source: Source, out: ResultLog, *, for_time: d
 
 
 def batch(
-    input: Annotated[Path, typer.Option("--input", help="JSONL of {\"user\",\"history\"}, a folder of <user>.json, "
-                                        "or (with --spending-api-url) a file of user IDs, one per line.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            help='JSONL of {"user","history"}, a folder of <user>.json, '
+            "or (with --spending-api-url) a file of user IDs, one per line.",
+        ),
+    ],
     out: Annotated[Path, typer.Option("--out", help="Output JSONL; re-running with the same file resumes.")],
-    cache: Annotated[str | None, typer.Option("--cache", help="Write results into this cache, e.g. "
-                                              "redis://127.0.0.1:6379/0 (default: FINADVISOR_CACHE_URL).")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Recompute every user: start a new output file and "
-                                        "overwrite cache entries.")] = False,
-    ray: Annotated[str | None, typer.Option("--ray", help="Run on a Ray cluster (address, or 'auto'/'local') as a "
-                                            "Ray Data pipeline.")] = None,
-    for_time: Annotated[str | None, typer.Option("--for-time", help="ISO time the advice is for; the cache entry "
-                                                 "serves that weekday's part of day (default: 08:00 next "
-                                                 "morning).")] = None,
-    spending_api_url: Annotated[str | None, typer.Option(
-        "--spending-api-url", help="URL template with {user} (and {month}) to fetch each user's history.")] = None,
-    service_key: Annotated[str | None, typer.Option(
-        "--service-key", envvar=SERVICE_KEY_ENV, show_envvar=True, show_default=False,
-        help="Service-to-service key for the spending API (sent as a bearer token; never logged). Prefer the "
-             "environment variable to the flag.")] = None,
-    month: Annotated[str | None, typer.Option("--month", help="YYYY-MM for {month} (default: --for-time's).")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Users in flight (default: twice the "
-                                                    "engine's slots).")] = None,
-    engine: Annotated[EngineName | None, typer.Option("--engine", help="Engine override (openai when --upstream "
-                                                      "is given). \\[env var: FINADVISOR_ENGINE]")] = None,
+    cache: Annotated[
+        str | None,
+        typer.Option(
+            "--cache",
+            help="Write results into this cache, e.g. "
+            "redis://127.0.0.1:6379/0 (default: FINADVISOR_CACHE_URL).",
+        ),
+    ] = None,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Recompute every user: start a new output file and overwrite cache entries."
+        ),
+    ] = False,
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            "--ray", help="Run on a Ray cluster (address, or 'auto'/'local') as a Ray Data pipeline."
+        ),
+    ] = None,
+    for_time: Annotated[
+        str | None,
+        typer.Option(
+            "--for-time",
+            help="ISO time the advice is for; the cache entry "
+            "serves that weekday's part of day (default: 08:00 next "
+            "morning).",
+        ),
+    ] = None,
+    spending_api_url: Annotated[
+        str | None,
+        typer.Option(
+            "--spending-api-url", help="URL template with {user} (and {month}) to fetch each user's history."
+        ),
+    ] = None,
+    service_key: Annotated[
+        str | None,
+        typer.Option(
+            "--service-key",
+            envvar=SERVICE_KEY_ENV,
+            show_envvar=True,
+            show_default=False,
+            help="Service-to-service key for the spending API (sent as a bearer token; never logged). Prefer the "
+            "environment variable to the flag.",
+        ),
+    ] = None,
+    month: Annotated[
+        str | None, typer.Option("--month", help="YYYY-MM for {month} (default: --for-time's).")
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, help="Users in flight (default: twice the engine's slots)."),
+    ] = None,
+    engine: Annotated[
+        EngineName | None,
+        typer.Option(
+            "--engine",
+            help="Engine override (openai when --upstream is given). \\[env var: FINADVISOR_ENGINE]",
+        ),
+    ] = None,
     model: Annotated[str | None, typer.Option("--model", help="Local GGUF for the embedded engine.")] = None,
-    upstream: Annotated[str | None, typer.Option("--upstream", help="OpenAI-compatible URL (vLLM) instead of the "
-                                                 "embedded model.")] = None,
+    upstream: Annotated[
+        str | None,
+        typer.Option("--upstream", help="OpenAI-compatible URL (vLLM) instead of the embedded model."),
+    ] = None,
     n_parallel: Annotated[int | None, typer.Option("--n-parallel", help="llama.cpp slots.")] = None,
-    n_threads: Annotated[int | None, typer.Option("--n-threads", help="llama.cpp threads (0 = all cores).")] = None,
+    n_threads: Annotated[
+        int | None, typer.Option("--n-threads", help="llama.cpp threads (0 = all cores).")
+    ] = None,
     ray_actors: Annotated[int, typer.Option("--ray-actors", min=1, help="Advisor actors (Ray).")] = 2,
-    ray_batch_size: Annotated[int, typer.Option("--ray-batch-size", min=1, help="Users per actor batch (Ray).")] = 4,
-    ray_llm_app: Annotated[str | None, typer.Option(
-        "--ray-llm-app", help="Serve application whose 'llm' deployment to share (e.g. the one 'finadvisor deploy "
-        "ray' runs); default: deploy one for this job, unless --upstream is given.")] = None,
+    ray_batch_size: Annotated[
+        int, typer.Option("--ray-batch-size", min=1, help="Users per actor batch (Ray).")
+    ] = 4,
+    ray_llm_app: Annotated[
+        str | None,
+        typer.Option(
+            "--ray-llm-app",
+            help="Serve application whose 'llm' deployment to share (e.g. the one 'finadvisor deploy "
+            "ray' runs); default: deploy one for this job, unless --upstream is given.",
+        ),
+    ] = None,
 ) -> None:
     """Precompute recommendations for many users (nightly job); resumable; exit code 3 if any user failed."""
     add_secrets(service_key)  # from the flag too, not only the environment: never in a log line
     when = parse_for_time(for_time)
-    settings = load_settings(cache_url=cache, engine=engine or ("openai" if upstream else None), model=model,
-                             upstream_url=upstream, n_parallel=n_parallel, n_threads=n_threads)
-    source = open_source(input, api_url=spending_api_url, service_key=service_key,
-                         month=month or when.strftime("%Y-%m"), timeout_s=settings.spending_api_timeout_s)
-    code = execute(settings, source, out, input_label=str(input), for_time=when, force=force,
-                   concurrency=concurrency, ray=ray, ray_options={"actors": ray_actors, "batch_size": ray_batch_size,
-                                                                 "llm_app": ray_llm_app, "service_key": service_key})
+    settings = load_settings(
+        cache_url=cache,
+        engine=engine or ("openai" if upstream else None),
+        model=model,
+        upstream_url=upstream,
+        n_parallel=n_parallel,
+        n_threads=n_threads,
+    )
+    source = open_source(
+        input,
+        api_url=spending_api_url,
+        service_key=service_key,
+        month=month or when.strftime("%Y-%m"),
+        timeout_s=settings.spending_api_timeout_s,
+    )
+    code = execute(
+        settings,
+        source,
+        out,
+        input_label=str(input),
+        for_time=when,
+        force=force,
+        concurrency=concurrency,
+        ray=ray,
+        ray_options={
+            "actors": ray_actors,
+            "batch_size": ray_batch_size,
+            "llm_app": ray_llm_app,
+            "service_key": service_key,
+        },
+    )
     raise typer.Exit(code)
 
 
-def execute(settings: Settings, source: Source, out: Path, *, input_label: str, for_time: dt.datetime,
-            force: bool = False, concurrency: int | None = None, ray: str | None = None,
-            ray_options: dict[str, Any] | None = None, engine: Engine | None = None) -> int:
+def execute(
+    settings: Settings,
+    source: Source,
+    out: Path,
+    *,
+    input_label: str,
+    for_time: dt.datetime,
+    force: bool = False,
+    concurrency: int | None = None,
+    ray: str | None = None,
+    ray_options: dict[str, Any] | None = None,
+    engine: Engine | None = None,
+) -> int:
     """Open (or resume) the output, run with a progress bar, print the tables and the last-line JSON; returns
     the exit code. ``engine`` replaces the one the settings name (tests: a scripted fake engine)."""
     stdout = Console() if sys.stdout.isatty() else Console(width=200)
@@ -186,30 +299,62 @@ def execute(settings: Settings, source: Source, out: Path, *, input_label: str, 
         done = log.open()
         resume = log.resume
         if done or resume.retried or resume.torn:
-            err.print(f"resuming {out}: {len(done)} users done, {resume.retried} failed users to retry"
-                      + (", a torn last line dropped" if resume.torn else ""))
+            err.print(
+                f"resuming {out}: {len(done)} users done, {resume.retried} failed users to retry"
+                + (", a torn last line dropped" if resume.torn else "")
+            )
         with progress_bar(err) as bar:
             task = bar.add_task("batch", total=None, failed=0, rate="-")
 
             def on_record(record: dict[str, Any]) -> None:
-                bar.update(task, advance=1, total=stats.total or None, failed=stats.failed,
-                           rate=f"{stats.users_per_s:.2f}")
+                bar.update(
+                    task,
+                    advance=1,
+                    total=stats.total or None,
+                    failed=stats.failed,
+                    rate=f"{stats.users_per_s:.2f}",
+                )
 
             if ray:
                 from finadvisor.batch.ray_job import run_ray
 
-                run_ray(ray, settings, source, log, for_time=for_time, skip=done, force=force, stats=stats,
-                        progress=on_record, **(ray_options or {}))
+                run_ray(
+                    ray,
+                    settings,
+                    source,
+                    log,
+                    for_time=for_time,
+                    skip=done,
+                    force=force,
+                    stats=stats,
+                    progress=on_record,
+                    **(ray_options or {}),
+                )
             else:
-                run_local(settings, source, log, for_time=for_time, skip=done, force=force,
-                          concurrency=concurrency, progress=on_record, stats=stats, engine=engine)
-    stdout.print(summary_table(stats, title=f"finadvisor batch: {input_label} -> {out} "
-                                            f"(for {for_time:%a %Y-%m-%d %H:%M})"))
+                run_local(
+                    settings,
+                    source,
+                    log,
+                    for_time=for_time,
+                    skip=done,
+                    force=force,
+                    concurrency=concurrency,
+                    progress=on_record,
+                    stats=stats,
+                    engine=engine,
+                )
+    stdout.print(
+        summary_table(
+            stats, title=f"finadvisor batch: {input_label} -> {out} (for {for_time:%a %Y-%m-%d %H:%M})"
+        )
+    )
     if (table := failures_table(stats)) is not None:
         stdout.print(table)
     if stats.interrupted:
-        err.print("[yellow]interrupted: finished users are in the output; re-run the same command to resume"
-                  "[/yellow]")
+        err.print(
+            "[yellow]interrupted: finished users are in the output; re-run the same command to resume"
+            "[/yellow]"
+        )
     record = summary_record(stats, out=str(out), for_time=stamp, mode="ray" if ray else "local")
     print(json.dumps(record, ensure_ascii=False), flush=True)
     return exit_code(stats)

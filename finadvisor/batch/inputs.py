@@ -65,8 +65,9 @@ class Source(Protocol):
 
 def check_user(user: object) -> str:
     if not isinstance(user, str) or not USER_ID.fullmatch(user) or user.startswith("."):
-        raise ValidationFailed("the user ID must be 1-128 characters of letters, digits, '_', '.', '@' or '-'",
-                               param="user")
+        raise ValidationFailed(
+            "the user ID must be 1-128 characters of letters, digits, '_', '.', '@' or '-'", param="user"
+        )
     return user
 
 
@@ -176,11 +177,21 @@ class ApiSource:
 
     name = "api"
 
-    def __init__(self, ids: Path, url_template: str, *, service_key: str | None, month: str,
-                 timeout_s: float = 10.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        ids: Path,
+        url_template: str,
+        *,
+        service_key: str | None,
+        month: str,
+        timeout_s: float = 10.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         if not url_template.startswith(("http://", "https://")) or "{user}" not in url_template:
-            raise ConfigError("--spending-api-url must be an http(s) URL template with {user}, e.g. "
-                              "http://pfm.internal/v1/users/{user}/summary?filter_month={month}")
+            raise ConfigError(
+                "--spending-api-url must be an http(s) URL template with {user}, e.g. "
+                "http://pfm.internal/v1/users/{user}/summary?filter_month={month}"
+            )
         self.ids = ids
         self.url_template = url_template
         self.month = check_month(month)
@@ -188,8 +199,12 @@ class ApiSource:
         headers = {"Accept": "application/json"}
         if service_key:
             headers["Authorization"] = f"Bearer {service_key}"
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-                                         headers=headers, transport=transport, follow_redirects=False)
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
+            headers=headers,
+            transport=transport,
+            follow_redirects=False,
+        )
 
     def count(self) -> int:
         return _count_lines(self.ids)
@@ -218,19 +233,32 @@ class ApiSource:
         if item.problem is not None:
             raise ValidationFailed(item.problem)
         return await get_spending_history(
-            self._client, self.url(item.user), timeout_s=self.timeout_s,
-            refused=AuthError("the spending API refused the service key; check FINADVISOR_SPENDING_SERVICE_KEY"))
+            self._client,
+            self.url(item.user),
+            timeout_s=self.timeout_s,
+            refused=AuthError(
+                "the spending API refused the service key; check FINADVISOR_SPENDING_SERVICE_KEY"
+            ),
+        )
 
     async def close(self) -> None:
         await self._client.aclose()
 
 
-def open_source(path: Path, *, api_url: str | None = None, service_key: str | None = None,
-                month: str | None = None, timeout_s: float = 10.0) -> Source:
+def open_source(
+    path: Path,
+    *,
+    api_url: str | None = None,
+    service_key: str | None = None,
+    month: str | None = None,
+    timeout_s: float = 10.0,
+) -> Source:
     """The source for ``--input``: with ``--spending-api-url``, a list of IDs; else a folder or a JSONL file."""
     if not path.exists():
-        raise ConfigError(f"--input {path} does not exist; pass a JSONL file, a folder of <user>.json or a list "
-                          "of user IDs (with --spending-api-url)")
+        raise ConfigError(
+            f"--input {path} does not exist; pass a JSONL file, a folder of <user>.json or a list "
+            "of user IDs (with --spending-api-url)"
+        )
     if api_url:
         if path.is_dir():
             raise ConfigError("with --spending-api-url, --input is a file of user IDs (one per line)")

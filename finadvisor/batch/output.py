@@ -104,8 +104,10 @@ class ResultLog:
         try:
             lock.acquire(blocking=False)
         except Timeout:
-            raise ConfigError(f"another finadvisor batch is writing {self.path} (it holds "
-                              f"{lock_path(self.path)}); wait for it to finish, or pass another --out") from None
+            raise ConfigError(
+                f"another finadvisor batch is writing {self.path} (it holds "
+                f"{lock_path(self.path)}); wait for it to finish, or pass another --out"
+            ) from None
         self._lock = lock
 
     def open(self) -> set[str]:
@@ -131,7 +133,8 @@ class ResultLog:
                 raise ConfigError(
                     f"{self.path} holds results for {', '.join(sorted(other))}, but this run is for "
                     f"{self.for_time}: pass --for-time {sorted(other)[0]} to resume that run, or --force "
-                    "(or another --out) to start a new one")
+                    "(or another --out) to start a new one"
+                )
             state = self.resume
             rewrite = state.torn or state.retried > 0 or state.dropped_junk > 0
             if state.torn:

@@ -35,8 +35,15 @@ ACTOR_CPUS = 0.25  # the actors wait on the LLM most of the time; the LLM deploy
 class AdvisorActor:
     """A Ray Data callable class: one advisor per actor, built lazily on the actor's own event loop."""
 
-    def __init__(self, settings: dict[str, Any], for_time: str, force: bool, llm_app: str | None,
-                 api: dict[str, Any] | None, concurrency: int) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        for_time: str,
+        force: bool,
+        llm_app: str | None,
+        api: dict[str, Any] | None,
+        concurrency: int,
+    ) -> None:
         self.settings = Settings(**settings)
         self.for_time = dt.datetime.fromisoformat(for_time)
         self.force = force
@@ -72,8 +79,14 @@ class AdvisorActor:
         await engine.start()
         metrics = Metrics()
         # The gate admits what this actor has in flight; the shared LLM (or vLLM) queues across actors itself.
-        llm = LLMService(engine, metrics, model_name=self.settings.model_name, capacity=self.concurrency,
-                         max_waiting=self.concurrency, timeout_s=self.settings.request_timeout_s)
+        llm = LLMService(
+            engine,
+            metrics,
+            model_name=self.settings.model_name,
+            capacity=self.concurrency,
+            max_waiting=self.concurrency,
+            timeout_s=self.settings.request_timeout_s,
+        )
         advisor = await build_advisor(self.settings, llm, metrics=metrics)
         source: Source = _RowSource() if self.api is None else ApiSource(**self.api)
         return advisor, source
@@ -82,10 +95,13 @@ class AdvisorActor:
         import numpy as np
 
         advisor, source = await self._ready()
-        items = [Item(str(u), None if p is None or p == "" else str(p), None if q is None or q == "" else str(q))
-                 for u, p, q in zip(batch["user"], batch["payload"], batch["problem"], strict=True)]
-        records = await asyncio.gather(*(process_one(advisor, source, item, for_time=self.for_time,
-                                                     force=self.force) for item in items))
+        items = [
+            Item(str(u), None if p is None or p == "" else str(p), None if q is None or q == "" else str(q))
+            for u, p, q in zip(batch["user"], batch["payload"], batch["problem"], strict=True)
+        ]
+        records = await asyncio.gather(
+            *(process_one(advisor, source, item, for_time=self.for_time, force=self.force) for item in items)
+        )
         return {"record": np.array([json.dumps(r, ensure_ascii=False) for r in records], dtype=object)}
 
 
@@ -112,8 +128,9 @@ class _RowSource:
 WINDOW_ROWS = 8192  # rows the driver holds at once (~20 MB of histories); one Ray Data pipeline per window
 
 
-def _row_windows(source: Source, skip: set[str], stats: BatchStats,
-                 size: int = WINDOW_ROWS) -> Iterator[list[dict[str, str]]]:
+def _row_windows(
+    source: Source, skip: set[str], stats: BatchStats, size: int = WINDOW_ROWS
+) -> Iterator[list[dict[str, str]]]:
     """The users to do, as rows, ``size`` at a time: the input is read lazily, so a million-user file is never
     all on the driver (only the ids seen so far are). Folder inputs are read here so every row carries its
     history's JSON."""
@@ -154,10 +171,22 @@ def _llm_app(settings: Settings, llm_app: str | None) -> tuple[str | None, bool]
     return JOB_LLM_APP, True
 
 
-def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *, for_time: dt.datetime,
-            skip: set[str], force: bool, stats: BatchStats, progress: Callable[[dict[str, Any]], None] | None = None,
-            actors: int = 2, batch_size: int = 4, llm_app: str | None = None,
-            service_key: str | None = None) -> BatchStats:
+def run_ray(
+    address: str,
+    settings: Settings,
+    source: Source,
+    out: ResultLog,
+    *,
+    for_time: dt.datetime,
+    skip: set[str],
+    force: bool,
+    stats: BatchStats,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    actors: int = 2,
+    batch_size: int = 4,
+    llm_app: str | None = None,
+    service_key: str | None = None,
+) -> BatchStats:
     """Run the batch on the Ray cluster at ``address`` ('auto', 'local' or ray://…); results go to ``out``."""
     import ray
 
@@ -167,23 +196,38 @@ def run_ray(address: str, settings: Settings, source: Source, out: ResultLog, *,
     ctx.enable_progress_bars = False  # the batch's own bar counts users; Ray's would count blocks
     from finadvisor.advisor.build import make_embedder, open_index
 
-    open_index(settings, make_embedder(settings))  # built once here; the actors (same machine or shared disk) open it
+    open_index(
+        settings, make_embedder(settings)
+    )  # built once here; the actors (same machine or shared disk) open it
     stats.total = max(source.count() - len(skip), 0)
     api = None
     if isinstance(source, ApiSource):
-        api = {"ids": source.ids, "url_template": source.url_template, "service_key": service_key,
-               "month": source.month, "timeout_s": source.timeout_s}
+        api = {
+            "ids": source.ids,
+            "url_template": source.url_template,
+            "service_key": service_key,
+            "month": source.month,
+            "timeout_s": source.timeout_s,
+        }
     app, deployed = _llm_app(settings, llm_app)
     stats.started = time.perf_counter()
     try:
         for rows in _row_windows(source, skip, stats):
             ds = ray.data.from_items(rows).map_batches(
-                AdvisorActor, batch_size=batch_size, batch_format="numpy",
+                AdvisorActor,
+                batch_size=batch_size,
+                batch_format="numpy",
                 compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=ACTOR_CPUS,
-                fn_constructor_kwargs={"settings": settings.model_dump(mode="json"),
-                                       "for_time": for_time.isoformat(), "force": force, "llm_app": app,
-                                       "api": api, "concurrency": batch_size * 4})
+                fn_constructor_kwargs={
+                    "settings": settings.model_dump(mode="json"),
+                    "for_time": for_time.isoformat(),
+                    "force": force,
+                    "llm_app": app,
+                    "api": api,
+                    "concurrency": batch_size * 4,
+                },
+            )
             for row in ds.iter_rows():
                 record = json.loads(row["record"])
                 out.append(record)

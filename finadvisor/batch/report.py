@@ -25,9 +25,17 @@ EXIT_INTERRUPTED = 130
 
 
 def progress_bar(console: Console) -> Progress:
-    return Progress(TextColumn("[bold]batch"), BarColumn(), MofNCompleteColumn(),
-                    TextColumn("[red]{task.fields[failed]} failed"), TextColumn("{task.fields[rate]} users/s"),
-                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
+    return Progress(
+        TextColumn("[bold]batch"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("[red]{task.fields[failed]} failed"),
+        TextColumn("{task.fields[rate]} users/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+        console=console,
+    )
 
 
 def _s(value: float | None, digits: int = 3) -> str:
@@ -36,12 +44,30 @@ def _s(value: float | None, digits: int = 3) -> str:
 
 def summary_table(stats: BatchStats, *, title: str) -> Table:
     table = Table(title=title + (" (INTERRUPTED)" if stats.interrupted else ""))
-    for name in ("users", "ok", "failed", "skipped (done before)", "wall (s)", "users/s", "p50 / user (s)",
-                 "p99 / user (s)", "cache"):
+    for name in (
+        "users",
+        "ok",
+        "failed",
+        "skipped (done before)",
+        "wall (s)",
+        "users/s",
+        "p50 / user (s)",
+        "p99 / user (s)",
+        "cache",
+    ):
         table.add_column(name, justify="right")
     cache = ", ".join(f"{k}={v}" for k, v in sorted(stats.cache.items())) or "-"
-    table.add_row(str(stats.done), str(stats.ok), str(stats.failed), str(stats.skipped), _s(stats.wall_s, 1),
-                  _s(stats.users_per_s, 3), _s(stats.latency(50)), _s(stats.latency(99)), cache)
+    table.add_row(
+        str(stats.done),
+        str(stats.ok),
+        str(stats.failed),
+        str(stats.skipped),
+        _s(stats.wall_s, 1),
+        _s(stats.users_per_s, 3),
+        _s(stats.latency(50)),
+        _s(stats.latency(99)),
+        cache,
+    )
     return table
 
 

@@ -43,8 +43,9 @@ def default_concurrency(capacity: int, max_waiting: int) -> int:
     return max(1, min(2 * capacity, capacity + max_waiting))
 
 
-async def process_one(advisor: Advisor, source: Source, item: Item, *, for_time: datetime,
-                      force: bool = False) -> dict[str, Any]:
+async def process_one(
+    advisor: Advisor, source: Source, item: Item, *, for_time: datetime, force: bool = False
+) -> dict[str, Any]:
     """One user -> one output record. Never raises for a user's problem: it becomes the record's error."""
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -124,10 +125,19 @@ class BatchStats:
         return round(percentile(self.latencies, q), 4) if self.latencies else None
 
 
-async def run_batch(advisor: Advisor, source: Source, out: ResultLog, *, for_time: datetime,
-                    skip: set[str] | None = None, force: bool = False, concurrency: int | None = None,
-                    stats: BatchStats | None = None, progress: Progress | None = None,
-                    stopping: Callable[[], bool] = lambda: False) -> BatchStats:
+async def run_batch(
+    advisor: Advisor,
+    source: Source,
+    out: ResultLog,
+    *,
+    for_time: datetime,
+    skip: set[str] | None = None,
+    force: bool = False,
+    concurrency: int | None = None,
+    stats: BatchStats | None = None,
+    progress: Progress | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+) -> BatchStats:
     """Run every user of ``source`` not in ``skip``; results go to ``out`` as they finish."""
     llm = advisor.llm
     workers = concurrency or default_concurrency(llm.capacity, llm.max_waiting)
@@ -163,7 +173,9 @@ async def run_batch(advisor: Advisor, source: Source, out: ResultLog, *, for_tim
                 progress(record)
 
     try:
-        async with asyncio.TaskGroup() as group:  # one failing task (say, an unreadable input) cancels the rest
+        async with (
+            asyncio.TaskGroup() as group
+        ):  # one failing task (say, an unreadable input) cancels the rest
             producer = group.create_task(produce())
             await asyncio.wait([group.create_task(work()) for _ in range(workers)])
             producer.cancel()  # workers stopped early (stop flag): the producer may be blocked on a full queue

@@ -44,7 +44,9 @@ def resolve_endpoints(url: str) -> Endpoints:
         v1, root = u, u[:-3]
     else:
         root, v1 = u, u + "/v1"
-    return Endpoints(chat=v1 + "/chat/completions", models=v1 + "/models", advisor=root + "/api/recommendations")
+    return Endpoints(
+        chat=v1 + "/chat/completions", models=v1 + "/models", advisor=root + "/api/recommendations"
+    )
 
 
 class ClientPool:
@@ -76,16 +78,19 @@ def target_path(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-async def preflight(endpoints: Endpoints, *, want_model: bool, api_key: str | None = None,
-                    timeout: float = 10.0) -> str | None:
+async def preflight(
+    endpoints: Endpoints, *, want_model: bool, api_key: str | None = None, timeout: float = 10.0
+) -> str | None:
     """Fail fast with one clear line if the server is unreachable; return the first served model if asked."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     try:
         async with httpx.AsyncClient(headers=headers, trust_env=False, timeout=timeout) as client:
             response = await client.get(endpoints.models)
     except (httpx.ConnectError, OSError) as exc:
-        raise UpstreamError(f"cannot connect to {endpoints.models}: {_reason(exc)}. Is the server running? "
-                            "Start one with 'finadvisor serve' or check --url.") from None
+        raise UpstreamError(
+            f"cannot connect to {endpoints.models}: {_reason(exc)}. Is the server running? "
+            "Start one with 'finadvisor serve' or check --url."
+        ) from None
     except (TimeoutError, httpx.TimeoutException):
         raise UpstreamError(f"{endpoints.models} did not answer within {timeout:g} s; check --url") from None
     except httpx.HTTPError as exc:
@@ -98,8 +103,9 @@ async def preflight(endpoints: Endpoints, *, want_model: bool, api_key: str | No
         data = response.json()["data"]
         return str(data[0]["id"])
     except (ValueError, KeyError, IndexError, TypeError):
-        raise ConfigError(f"could not read a model name from {endpoints.models} (HTTP {response.status_code}); "
-                          "pass --model") from None
+        raise ConfigError(
+            f"could not read a model name from {endpoints.models} (HTTP {response.status_code}); pass --model"
+        ) from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -116,8 +122,9 @@ def _reason(exc: BaseException) -> str:
 JSON_HEADERS = b"Content-Type: application/json\r\nAccept: text/event-stream, application/json\r\n"
 
 
-async def chat_request(conn: Connection, path: str, body: dict[str, Any], *, timeout: float,
-                       t0: float) -> RequestResult:
+async def chat_request(
+    conn: Connection, path: str, body: dict[str, Any], *, timeout: float, t0: float
+) -> RequestResult:
     """POST a streamed chat completion; measure TTFT, gaps between content deltas, tokens and e2e latency."""
     payload = json.dumps(body, ensure_ascii=False).encode()
     result = RequestResult(ok=False)
@@ -217,8 +224,9 @@ def _non_streamed(result: RequestResult, start: float, raw: bytes) -> RequestRes
     return result
 
 
-async def advisor_request(conn: Connection, path: str, history: dict[str, Any], *, timeout: float,
-                          t0: float, no_cache: bool = False) -> RequestResult:
+async def advisor_request(
+    conn: Connection, path: str, history: dict[str, Any], *, timeout: float, t0: float, no_cache: bool = False
+) -> RequestResult:
     """POST /api/recommendations; e2e latency plus the X-Cache verdict."""
     payload = json.dumps({"history": history}, ensure_ascii=False).encode()
     headers = b"Content-Type: application/json\r\n" + (b"Cache-Control: no-cache\r\n" if no_cache else b"")

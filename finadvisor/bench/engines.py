@@ -24,6 +24,7 @@ BASELINE = "transformers"
 
 def settings_factory(model: str | None = None, **overrides: Any) -> EngineFactory:
     """Build engines from project settings (env + these overrides), the way the server does."""
+
     def build(name: str) -> Engine:
         from finadvisor.engines import ENGINES, create_engine
         from finadvisor.settings import load_settings
@@ -33,6 +34,7 @@ def settings_factory(model: str | None = None, **overrides: Any) -> EngineFactor
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never download weights during a benchmark
         return create_engine(load_settings(engine=name, model=model, **overrides))
+
     return build
 
 
@@ -42,8 +44,9 @@ async def _one(engine: Engine, messages: list[dict[str, str]], max_tokens: int) 
     pieces = 0
     reported: int | None = None
     text: list[str] = []
-    async for delta in engine.stream(GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0,
-                                                       seed=0)):
+    async for delta in engine.stream(
+        GenerationRequest(messages=messages, max_tokens=max_tokens, temperature=0.0, seed=0)
+    ):
         if delta.text:
             if ttft is None:
                 ttft = time.perf_counter() - start
@@ -56,8 +59,14 @@ async def _one(engine: Engine, messages: list[dict[str, str]], max_tokens: int) 
     return {"ttft": ttft, "e2e": e2e, "tokens": tokens, "text": "".join(text)}
 
 
-async def run_engine(name: str, factory: EngineFactory, prompts: list[list[dict[str, str]]], *,
-                     max_tokens: int, concurrency: int = 1) -> dict[str, Any]:
+async def run_engine(
+    name: str,
+    factory: EngineFactory,
+    prompts: list[list[dict[str, str]]],
+    *,
+    max_tokens: int,
+    concurrency: int = 1,
+) -> dict[str, Any]:
     """Load, warm up, then time every prompt (``concurrency`` at a time). Never raises for engine failures."""
     row: dict[str, Any] = {"engine": name, "status": "ok", "note": ""}
     try:
@@ -86,18 +95,23 @@ async def run_engine(name: str, factory: EngineFactory, prompts: list[list[dict[
         except Exception:
             pass
     tokens = sum(r["tokens"] for r in runs)
-    decode = [(r["tokens"] - 1) / (r["e2e"] - r["ttft"]) for r in runs
-              if r["ttft"] is not None and r["tokens"] > 1 and r["e2e"] > r["ttft"]]
-    row.update({
-        "requests": len(runs),
-        "output_tokens": tokens,
-        "wall_s": wall,
-        "tokens_per_s": tokens / wall if wall > 0 else None,
-        "decode_tokens_per_s": sum(decode) / len(decode) if decode else None,
-        "ttft": distribution([r["ttft"] for r in runs if r["ttft"] is not None]),
-        "e2e": distribution([r["e2e"] for r in runs]),
-        "sample": runs[0]["text"][:200] if runs else "",
-    })
+    decode = [
+        (r["tokens"] - 1) / (r["e2e"] - r["ttft"])
+        for r in runs
+        if r["ttft"] is not None and r["tokens"] > 1 and r["e2e"] > r["ttft"]
+    ]
+    row.update(
+        {
+            "requests": len(runs),
+            "output_tokens": tokens,
+            "wall_s": wall,
+            "tokens_per_s": tokens / wall if wall > 0 else None,
+            "decode_tokens_per_s": sum(decode) / len(decode) if decode else None,
+            "ttft": distribution([r["ttft"] for r in runs if r["ttft"] is not None]),
+            "e2e": distribution([r["e2e"] for r in runs]),
+            "sample": runs[0]["text"][:200] if runs else "",
+        }
+    )
     return row
 
 
@@ -106,9 +120,15 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:240]
 
 
-async def compare_engines(names: list[str], prompts: list[list[dict[str, str]]], *, max_tokens: int,
-                          concurrency: int = 1, factory: EngineFactory | None = None,
-                          on_engine: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+async def compare_engines(
+    names: list[str],
+    prompts: list[list[dict[str, str]]],
+    *,
+    max_tokens: int,
+    concurrency: int = 1,
+    factory: EngineFactory | None = None,
+    on_engine: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """One row per engine, in order, each with ``speedup`` over the transformers row (when that one ran)."""
     factory = factory or settings_factory()
     rows = []

@@ -103,8 +103,12 @@ class Connection:
         self.host = parts.hostname or "localhost"
         self.port = parts.port or (443 if self.tls else 80)
         host_header = self.host if parts.port is None else f"{self.host}:{self.port}"
-        headers = {"Host": host_header, "User-Agent": "finadvisor-bench", "Accept-Encoding": "identity",
-                   **(default_headers or {})}
+        headers = {
+            "Host": host_header,
+            "User-Agent": "finadvisor-bench",
+            "Accept-Encoding": "identity",
+            **(default_headers or {}),
+        }
         self._head_tail = "".join(f"{k}: {v}\r\n" for k, v in headers.items()).encode("latin-1")
         self.reader: asyncio.StreamReader
         self._writer: asyncio.StreamWriter | None = None
@@ -112,7 +116,8 @@ class Connection:
 
     async def _connect(self) -> None:
         self.reader, self._writer = await asyncio.open_connection(
-            self.host, self.port, ssl=ssl_context() if self.tls else None, limit=1 << 20)
+            self.host, self.port, ssl=ssl_context() if self.tls else None, limit=1 << 20
+        )
 
     def close(self) -> None:
         if self._writer is not None:
@@ -131,8 +136,12 @@ class Connection:
 
     async def request(self, method: str, path: str, body: bytes = b"", headers: bytes = b"") -> Response:
         """Send a request and read the status line and headers. Call ``finish`` after consuming the body."""
-        head = (f"{method} {path} HTTP/1.1\r\n".encode("latin-1") + self._head_tail + headers
-                + b"Content-Length: %d\r\n\r\n" % len(body))
+        head = (
+            f"{method} {path} HTTP/1.1\r\n".encode("latin-1")
+            + self._head_tail
+            + headers
+            + b"Content-Length: %d\r\n\r\n" % len(body)
+        )
         reused = self._writer is not None and not self._writer.is_closing() and not self.reader.at_eof()
         if not reused:
             self.close()
@@ -149,7 +158,9 @@ class Connection:
                 if attempt == 0 and reused and not partial:
                     await self._connect()  # the server closed an idle keep-alive connection: retry once
                     continue
-                raise ConnectionLost(f"connection closed before response headers ({type(exc).__name__})") from None
+                raise ConnectionLost(
+                    f"connection closed before response headers ({type(exc).__name__})"
+                ) from None
             except asyncio.LimitOverrunError:
                 self.close()
                 raise ProtocolError("response headers too long") from None

@@ -54,21 +54,33 @@ def plot_sweep(doc: dict[str, Any], out_dir: Path) -> list[Path]:
     ax.grid(alpha=0.3)
     if any(lv["output_tokens"] for lv in levels):
         ax2 = ax.twinx()
-        ax2.plot(conc, [lv["output_token_throughput"] for lv in levels], "s--", color="tab:orange",
-                 label="output tokens/s")
+        ax2.plot(
+            conc,
+            [lv["output_token_throughput"] for lv in levels],
+            "s--",
+            color="tab:orange",
+            label="output tokens/s",
+        )
         ax2.set_ylabel("output tokens / s", color="tab:orange")
     ax.set_title(f"Throughput vs concurrency\n{label}", fontsize=10)
     written.append(_save(plt, fig, out_dir / "throughput.png"))
 
     has_ttft = any(lv.get("samples", {}).get("ttft") for lv in levels)
-    key, name, title = ("ttft", "ttft.png", "TTFT distribution") if has_ttft else \
-        ("e2e", "latency_distribution.png", "Latency distribution")
+    key, name, title = (
+        ("ttft", "ttft.png", "TTFT distribution")
+        if has_ttft
+        else ("e2e", "latency_distribution.png", "Latency distribution")
+    )
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for lv in levels:
         samples = lv.get("samples", {}).get(key) or []
         if samples:
-            ax.hist([s * 1000 for s in samples], bins=min(40, max(5, len(samples) // 3)), alpha=0.5,
-                    label=f"c={lv['concurrency']} (n={len(samples)})")
+            ax.hist(
+                [s * 1000 for s in samples],
+                bins=min(40, max(5, len(samples) // 3)),
+                alpha=0.5,
+                label=f"c={lv['concurrency']} (n={len(samples)})",
+            )
     ax.set_xlabel("milliseconds")
     ax.set_ylabel("requests")
     ax.set_title(f"{title}\n{label}", fontsize=10)

@@ -21,8 +21,14 @@ from finadvisor.fsutil import atomic_write
 SCHEMA = "finadvisor.bench/1"
 
 
-def results_document(config: dict[str, Any], levels: list[dict[str, Any]], *, model: str | None,
-                     partial: bool, warmup_errors: dict[str, int] | None = None) -> dict[str, Any]:
+def results_document(
+    config: dict[str, Any],
+    levels: list[dict[str, Any]],
+    *,
+    model: str | None,
+    partial: bool,
+    warmup_errors: dict[str, int] | None = None,
+) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -44,7 +50,9 @@ def load_results(path: Path) -> dict[str, Any]:
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist; pass a results.json written by 'finadvisor bench'") from None
+        raise ConfigError(
+            f"{path} does not exist; pass a results.json written by 'finadvisor bench'"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA or not isinstance(doc.get("levels"), list):
@@ -63,7 +71,9 @@ def _s(value: float | None, scale: float = 1.0, digits: int = 3) -> str:
 def sweep_table(doc: dict[str, Any]) -> Table:
     """The seed's two columns first (concurrency, average latency), then everything the seed did not measure."""
     target = doc["config"].get("target", "chat")
-    title = f"finadvisor bench: {target} @ {doc['config'].get('url')}" + (" (PARTIAL)" if doc.get("partial") else "")
+    title = f"finadvisor bench: {target} @ {doc['config'].get('url')}" + (
+        " (PARTIAL)" if doc.get("partial") else ""
+    )
     table = Table(title=title)
     for name in ("concurrency", "avg latency (s)", "p50 (s)", "p90 (s)", "p99 (s)"):
         table.add_column(name, justify="right")
@@ -76,11 +86,21 @@ def sweep_table(doc: dict[str, Any]) -> Table:
         table.add_column(name, justify="right")
     for lv in doc["levels"]:
         lat = lv["latency"]
-        row = [str(lv["concurrency"]) + ("*" if lv.get("partial") else ""), _s(lat["mean"]), _s(lat["median"]),
-               _s(lat["p90"]), _s(lat["p99"])]
+        row = [
+            str(lv["concurrency"]) + ("*" if lv.get("partial") else ""),
+            _s(lat["mean"]),
+            _s(lat["median"]),
+            _s(lat["p90"]),
+            _s(lat["p99"]),
+        ]
         if target == "chat":
-            row += [_s(lv["ttft"]["mean"], 1000, 1), _s(lv["ttft"]["p99"], 1000, 1), _s(lv["itl"]["mean"], 1000, 1),
-                    _s(lv["tpot"]["mean"], 1000, 1), _s(lv["output_token_throughput"], digits=1)]
+            row += [
+                _s(lv["ttft"]["mean"], 1000, 1),
+                _s(lv["ttft"]["p99"], 1000, 1),
+                _s(lv["itl"]["mean"], 1000, 1),
+                _s(lv["tpot"]["mean"], 1000, 1),
+                _s(lv["output_token_throughput"], digits=1),
+            ]
         else:
             rate = lv.get("cache_hit_rate")
             row.append("-" if rate is None else f"{rate:.0%}")
@@ -98,17 +118,20 @@ def summary_record(doc: dict[str, Any], results_path: Path | None) -> dict[str, 
         "model": doc.get("model"),
         "partial": doc.get("partial", False),
         "results": str(results_path) if results_path else None,
-        "levels": [{
-            "concurrency": lv["concurrency"],
-            "avg_latency_s": lv["latency"]["mean"],
-            "p99_latency_s": lv["latency"]["p99"],
-            "ttft_avg_s": lv["ttft"]["mean"],
-            "req_per_s": lv["request_throughput"],
-            "tok_per_s": lv["output_token_throughput"],
-            "completed": lv["completed"],
-            "failed": lv["failed"],
-            "cache_hit_rate": lv.get("cache_hit_rate"),
-        } for lv in doc["levels"]],
+        "levels": [
+            {
+                "concurrency": lv["concurrency"],
+                "avg_latency_s": lv["latency"]["mean"],
+                "p99_latency_s": lv["latency"]["p99"],
+                "ttft_avg_s": lv["ttft"]["mean"],
+                "req_per_s": lv["request_throughput"],
+                "tok_per_s": lv["output_token_throughput"],
+                "completed": lv["completed"],
+                "failed": lv["failed"],
+                "cache_hit_rate": lv.get("cache_hit_rate"),
+            }
+            for lv in doc["levels"]
+        ],
     }
 
 
@@ -135,8 +158,16 @@ def compare(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
         for label, get, higher_better in COMPARED:
             va, vb = get(lv_a), get(lv_b)
             ratio = (vb / va) if (va not in (None, 0) and vb is not None) else None
-            rows.append({"concurrency": lv_a["concurrency"], "metric": label, "a": va, "b": vb, "ratio": ratio,
-                         "higher_is_better": higher_better})
+            rows.append(
+                {
+                    "concurrency": lv_a["concurrency"],
+                    "metric": label,
+                    "a": va,
+                    "b": vb,
+                    "ratio": ratio,
+                    "higher_is_better": higher_better,
+                }
+            )
     return rows
 
 
@@ -150,7 +181,9 @@ def compare_table(rows: list[dict[str, Any]], name_a: str, name_b: str) -> Table
             shown = "-"
         else:
             better = ratio > 1 if row["higher_is_better"] else ratio < 1
-            colour = "green" if better and abs(ratio - 1) > 0.02 else ("red" if abs(ratio - 1) > 0.02 else "white")
+            colour = (
+                "green" if better and abs(ratio - 1) > 0.02 else ("red" if abs(ratio - 1) > 0.02 else "white")
+            )
             shown = f"[{colour}]{ratio:.2f}x[/{colour}]"
         table.add_row(str(row["concurrency"]), row["metric"], _s(row["a"]), _s(row["b"]), shown)
     return table

@@ -102,9 +102,12 @@ class Sweep:
         """Summarise whatever the interrupted level finished, and mark the sweep partial."""
         self.partial = True
         if self._current_level is not None and self._current:
-            level = summarise(self._current, concurrency=self._current_level,
-                              duration_s=time.perf_counter() - self._current_t0,
-                              request_rate=self.config.request_rate)
+            level = summarise(
+                self._current,
+                concurrency=self._current_level,
+                duration_s=time.perf_counter() - self._current_t0,
+                request_rate=self.config.request_rate,
+            )
             level["partial"] = True
             self.levels.append(level)
         self._current_level = None
@@ -114,16 +117,24 @@ def _never() -> bool:
     return False
 
 
-async def closed_loop(send: Send, concurrency: int, n: int | None, duration_s: float | None,
-                      sink: list[RequestResult], on_done: OnDone | None = None,
-                      stop: Callable[[], bool] = _never) -> float:
+async def closed_loop(
+    send: Send,
+    concurrency: int,
+    n: int | None,
+    duration_s: float | None,
+    sink: list[RequestResult],
+    on_done: OnDone | None = None,
+    stop: Callable[[], bool] = _never,
+) -> float:
     t0 = time.perf_counter()
     deadline = t0 + duration_s if duration_s is not None else None
     issued = 0
 
     async def worker() -> None:
         nonlocal issued
-        while (n is None or issued < n) and (deadline is None or time.perf_counter() < deadline) and not stop():
+        while (
+            (n is None or issued < n) and (deadline is None or time.perf_counter() < deadline) and not stop()
+        ):
             issued += 1
             result = await send(t0)
             sink.append(result)
@@ -134,9 +145,18 @@ async def closed_loop(send: Send, concurrency: int, n: int | None, duration_s: f
     return time.perf_counter() - t0
 
 
-async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, duration_s: float | None,
-                    sink: list[RequestResult], on_done: OnDone | None = None, *, seed: int | None = None,
-                    stop: Callable[[], bool] = _never) -> float:
+async def open_loop(
+    send: Send,
+    rate: float,
+    max_in_flight: int,
+    n: int | None,
+    duration_s: float | None,
+    sink: list[RequestResult],
+    on_done: OnDone | None = None,
+    *,
+    seed: int | None = None,
+    stop: Callable[[], bool] = _never,
+) -> float:
     rng = random.Random(seed)
     gate = asyncio.Semaphore(max_in_flight)
     t0 = time.perf_counter()
@@ -174,8 +194,13 @@ async def open_loop(send: Send, rate: float, max_in_flight: int, n: int | None, 
     return time.perf_counter() - t0
 
 
-def _sender(config: BenchConfig, pool: ClientPool, endpoints: Endpoints, model: str | None,
-            workload: ChatWorkload | HistoryWorkload) -> Send:
+def _sender(
+    config: BenchConfig,
+    pool: ClientPool,
+    endpoints: Endpoints,
+    model: str | None,
+    workload: ChatWorkload | HistoryWorkload,
+) -> Send:
     chat_path, advisor_path = target_path(endpoints.chat), target_path(endpoints.advisor)
     if config.target == "advisor":
         assert isinstance(workload, HistoryWorkload)
@@ -183,15 +208,25 @@ def _sender(config: BenchConfig, pool: ClientPool, endpoints: Endpoints, model: 
         async def send_advisor(t0: float) -> RequestResult:
             conn = await pool.acquire()
             try:
-                return await advisor_request(conn, advisor_path, workload.next(), timeout=config.timeout_s,
-                                             t0=t0, no_cache=config.no_cache)
+                return await advisor_request(
+                    conn,
+                    advisor_path,
+                    workload.next(),
+                    timeout=config.timeout_s,
+                    t0=t0,
+                    no_cache=config.no_cache,
+                )
             finally:
                 pool.release(conn)
+
         return send_advisor
 
     assert isinstance(workload, ChatWorkload)
-    base: dict[str, Any] = {"max_tokens": config.max_tokens, "stream": True,
-                            "stream_options": {"include_usage": True}}
+    base: dict[str, Any] = {
+        "max_tokens": config.max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     if model:
         base["model"] = model
     if config.temperature is not None:
@@ -200,26 +235,34 @@ def _sender(config: BenchConfig, pool: ClientPool, endpoints: Endpoints, model: 
     async def send_chat(t0: float) -> RequestResult:
         conn = await pool.acquire()
         try:
-            return await chat_request(conn, chat_path, {**base, "messages": workload.next()},
-                                      timeout=config.timeout_s, t0=t0)
+            return await chat_request(
+                conn, chat_path, {**base, "messages": workload.next()}, timeout=config.timeout_s, t0=t0
+            )
         finally:
             pool.release(conn)
+
     return send_chat
 
 
 ProgressHook = Callable[[int, int | None], OnDone]  # (concurrency, total or None) -> per-request callback
 
 
-async def run_sweep(config: BenchConfig, sweep: Sweep, *, workload: ChatWorkload | HistoryWorkload,
-                    progress: ProgressHook | None = None) -> Sweep:
+async def run_sweep(
+    config: BenchConfig,
+    sweep: Sweep,
+    *,
+    workload: ChatWorkload | HistoryWorkload,
+    progress: ProgressHook | None = None,
+) -> Sweep:
     """Warm up, then run each level in order, appending its summary to ``sweep.levels``."""
     config.validate()
     endpoints = resolve_endpoints(config.url)
     async with ClientPool(max(config.concurrency), endpoints.chat, config.api_key) as pool:
         model = config.model
         want_model = config.target == "chat" and model is None
-        found = await preflight(endpoints, want_model=want_model, api_key=config.api_key,
-                                timeout=min(config.timeout_s, 30.0))
+        found = await preflight(
+            endpoints, want_model=want_model, api_key=config.api_key, timeout=min(config.timeout_s, 30.0)
+        )
         sweep.model = model or found
         send = _sender(config, pool, endpoints, sweep.model, workload)
         if config.warmup:
@@ -227,10 +270,14 @@ async def run_sweep(config: BenchConfig, sweep: Sweep, *, workload: ChatWorkload
             await closed_loop(send, min(config.warmup, max(config.concurrency)), config.warmup, None, warm)
             for r in warm:
                 if not r.ok:
-                    sweep.warmup_errors[r.error or "unknown"] = sweep.warmup_errors.get(r.error or "unknown", 0) + 1
+                    sweep.warmup_errors[r.error or "unknown"] = (
+                        sweep.warmup_errors.get(r.error or "unknown", 0) + 1
+                    )
             if warm and all(not r.ok for r in warm):
-                print(f"warning: all {len(warm)} warm-up requests failed ({warm[0].error}: {warm[0].detail[:160]})",
-                      file=sys.stderr)
+                print(
+                    f"warning: all {len(warm)} warm-up requests failed ({warm[0].error}: {warm[0].detail[:160]})",
+                    file=sys.stderr,
+                )
         for concurrency in config.concurrency:
             if sweep.stopping:
                 break
@@ -239,26 +286,44 @@ async def run_sweep(config: BenchConfig, sweep: Sweep, *, workload: ChatWorkload
             sweep._current_level = concurrency
             sweep._current_t0 = time.perf_counter()
             on_done = progress(concurrency, n) if progress else None
+
             def stopping() -> bool:
                 return sweep.stopping
 
             if config.request_rate is not None:
-                wall = await open_loop(send, config.request_rate, concurrency, n, config.duration_s,
-                                       sweep._current, on_done, seed=config.seed, stop=stopping)
+                wall = await open_loop(
+                    send,
+                    config.request_rate,
+                    concurrency,
+                    n,
+                    config.duration_s,
+                    sweep._current,
+                    on_done,
+                    seed=config.seed,
+                    stop=stopping,
+                )
             else:
-                wall = await closed_loop(send, concurrency, n, config.duration_s, sweep._current, on_done,
-                                         stop=stopping)
+                wall = await closed_loop(
+                    send, concurrency, n, config.duration_s, sweep._current, on_done, stop=stopping
+                )
             if sweep.stopping:
                 break  # the level is cut short: the caller summarises it as partial (close_partial)
-            sweep.levels.append(summarise(sweep._current, concurrency=concurrency, duration_s=wall,
-                                          request_rate=config.request_rate))
+            sweep.levels.append(
+                summarise(
+                    sweep._current, concurrency=concurrency, duration_s=wall, request_rate=config.request_rate
+                )
+            )
             sweep._current_level = None
     return sweep
 
 
-def make_workload(config: BenchConfig, *, conversations: list[list[dict[str, str]]] | None = None,
-                  prompt: str | None = None, histories: list[dict[str, Any]] | None = None
-                  ) -> ChatWorkload | HistoryWorkload:
+def make_workload(
+    config: BenchConfig,
+    *,
+    conversations: list[list[dict[str, str]]] | None = None,
+    prompt: str | None = None,
+    histories: list[dict[str, Any]] | None = None,
+) -> ChatWorkload | HistoryWorkload:
     if config.target == "advisor":
         return HistoryWorkload(histories, seed=config.seed)
     return ChatWorkload(conversations, prompt=prompt, unique=config.unique_prompts, seed=config.seed or 0)

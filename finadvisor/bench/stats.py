@@ -67,8 +67,14 @@ def distribution(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
-def summarise(results: list[RequestResult], *, concurrency: int, duration_s: float,
-              request_rate: float | None = None, keep_samples: bool = True) -> dict[str, Any]:
+def summarise(
+    results: list[RequestResult],
+    *,
+    concurrency: int,
+    duration_s: float,
+    request_rate: float | None = None,
+    keep_samples: bool = True,
+) -> dict[str, Any]:
     """The JSON record of one sweep level."""
     good = [r for r in results if r.ok]
     errors = Counter(r.error or "unknown" for r in results if not r.ok)

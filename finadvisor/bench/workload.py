@@ -25,15 +25,33 @@ SYSTEM_PROMPT = (
 )
 
 EARNING = ["Lương", "Nhận tiền", "Hoàn tiền", "Lãi tiết kiệm", "Thưởng", "Bán hàng online"]
-SPENDING = ["Ăn uống", "Mua sắm", "Viễn thông", "Di chuyển", "Hóa đơn điện nước", "Giải trí", "Giáo dục",
-            "Sức khỏe", "Du lịch", "Chuyển tiền", "Bảo hiểm", "Đầu tư", "Thời trang", "Nhà cửa"]
+SPENDING = [
+    "Ăn uống",
+    "Mua sắm",
+    "Viễn thông",
+    "Di chuyển",
+    "Hóa đơn điện nước",
+    "Giải trí",
+    "Giáo dục",
+    "Sức khỏe",
+    "Du lịch",
+    "Chuyển tiền",
+    "Bảo hiểm",
+    "Đầu tư",
+    "Thời trang",
+    "Nhà cửa",
+]
 
 
 def synthetic_history(rng: random.Random) -> dict[str, Any]:
     """A plausible monthly history in the seed's shape; amounts in VND, rounded to 1,000."""
+
     def rows(names: list[str], k: int, low: int, high: int) -> list[dict[str, Any]]:
-        return [{"name": name, "amount": rng.randint(low, high) * 1000, "count": rng.randint(1, 40)}
-                for name in rng.sample(names, k)]
+        return [
+            {"name": name, "amount": rng.randint(low, high) * 1000, "count": rng.randint(1, 40)}
+            for name in rng.sample(names, k)
+        ]
+
     return {
         "earning": rows(EARNING, rng.randint(1, 3), 500, 30_000),
         "spending": rows(SPENDING, rng.randint(2, 8), 20, 8_000),
@@ -43,9 +61,12 @@ def synthetic_history(rng: random.Random) -> dict[str, Any]:
 def history_prompt(history: dict[str, Any]) -> str:
     def lines(items: list[dict[str, Any]]) -> str:
         return "\n".join(f"- {c['name']}: {c['amount']:,} đ ({c.get('count', 0)} giao dịch)" for c in items)
-    return (f"Thu nhập tháng này:\n{lines(history.get('earning', []))}\n"
-            f"Chi tiêu tháng này:\n{lines(history.get('spending', []))}\n"
-            "Hãy tóm tắt và gợi ý dịch vụ.")
+
+    return (
+        f"Thu nhập tháng này:\n{lines(history.get('earning', []))}\n"
+        f"Chi tiêu tháng này:\n{lines(history.get('spending', []))}\n"
+        "Hãy tóm tắt và gợi ý dịch vụ."
+    )
 
 
 def _read_records(path: Path) -> list[Any]:
@@ -82,15 +103,21 @@ def load_chat_dataset(path: Path) -> list[Messages]:
             out.append([{"role": "user", "content": rec}])
         elif isinstance(rec, dict) and isinstance(rec.get("messages"), list) and rec["messages"]:
             msgs = rec["messages"]
-            if not all(isinstance(m, dict) and isinstance(m.get("content"), str) and isinstance(m.get("role"), str)
-                       for m in msgs):
-                raise ConfigError(f"dataset {path} record {i}: each message needs string 'role' and 'content'")
+            if not all(
+                isinstance(m, dict) and isinstance(m.get("content"), str) and isinstance(m.get("role"), str)
+                for m in msgs
+            ):
+                raise ConfigError(
+                    f"dataset {path} record {i}: each message needs string 'role' and 'content'"
+                )
             out.append([{"role": m["role"], "content": m["content"]} for m in msgs])
         elif isinstance(rec, dict) and isinstance(rec.get("prompt") or rec.get("text"), str):
             out.append([{"role": "user", "content": rec.get("prompt") or rec["text"]}])
         else:
-            raise ConfigError(f"dataset {path} record {i}: expected a string, or an object with 'prompt', "
-                              "'text' or 'messages'")
+            raise ConfigError(
+                f"dataset {path} record {i}: expected a string, or an object with 'prompt', "
+                "'text' or 'messages'"
+            )
     return out
 
 
@@ -101,7 +128,9 @@ def load_histories(path: Path) -> list[dict[str, Any]]:
         if isinstance(rec, dict) and isinstance(rec.get("history"), dict):
             rec = rec["history"]
         if not (isinstance(rec, dict) and ("spending" in rec or "earning" in rec)):
-            raise ConfigError(f"dataset {path} record {i}: expected a history with 'spending'/'earning' lists")
+            raise ConfigError(
+                f"dataset {path} record {i}: expected a history with 'spending'/'earning' lists"
+            )
         out.append(rec)
     return out
 
@@ -109,19 +138,31 @@ def load_histories(path: Path) -> list[dict[str, Any]]:
 class ChatWorkload:
     """Cycles through base conversations, tagging each request so no two prompts share a prefix."""
 
-    def __init__(self, conversations: list[Messages] | None = None, *, prompt: str | None = None,
-                 unique: bool = True, seed: int = 0) -> None:
+    def __init__(
+        self,
+        conversations: list[Messages] | None = None,
+        *,
+        prompt: str | None = None,
+        unique: bool = True,
+        seed: int = 0,
+    ) -> None:
         if conversations:
             self.conversations = conversations
         elif prompt:
             self.conversations = [[{"role": "user", "content": prompt}]]
         else:
             rng = random.Random(seed)
-            self.conversations = [[{"role": "system", "content": SYSTEM_PROMPT},
-                                   {"role": "user", "content": history_prompt(synthetic_history(rng))}]
-                                  for _ in range(64)]
+            self.conversations = [
+                [
+                    {"role": "system", "content": SYSTEM_PROMPT},
+                    {"role": "user", "content": history_prompt(synthetic_history(rng))},
+                ]
+                for _ in range(64)
+            ]
         self.unique = unique
-        self.run_tag = secrets.token_hex(4)  # differs between runs, so a rerun does not hit the last run's cache
+        self.run_tag = secrets.token_hex(
+            4
+        )  # differs between runs, so a rerun does not hit the last run's cache
         self._count = 0
 
     def next(self) -> Messages:

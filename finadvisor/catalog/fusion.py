@@ -41,8 +41,9 @@ def doc_tokens(text: str) -> tuple[str, ...]:
     return tuple(tokenize(text))
 
 
-def lexical_bonus(hits: list[tuple[int, float]], query: str, text_of: Callable[[int], str], bm25: BM25,
-                  weight: float) -> list[tuple[int, float]]:
+def lexical_bonus(
+    hits: list[tuple[int, float]], query: str, text_of: Callable[[int], str], bm25: BM25, weight: float
+) -> list[tuple[int, float]]:
     """Add ``weight`` x BM25 / (best BM25 among the candidates) to each dense score, and re-sort."""
     if not weight or not hits:
         return hits
@@ -54,8 +55,11 @@ def lexical_bonus(hits: list[tuple[int, float]], query: str, text_of: Callable[[
     return boosted
 
 
-def fuse(queries: list[WeightedQuery], rows: list[list[tuple[Service, float]]],
-         temperature: float = FUSION_TEMPERATURE) -> list[Hit]:
+def fuse(
+    queries: list[WeightedQuery],
+    rows: list[list[tuple[Service, float]]],
+    temperature: float = FUSION_TEMPERATURE,
+) -> list[Hit]:
     """Merge per-query candidates into hits, best first (ties by service name)."""
     merged: dict[str, list[Any]] = {}
     for query, hits in zip(queries, rows, strict=True):

@@ -61,24 +61,43 @@ def _content_digest(payload: Any) -> str:
 
 
 class CatalogIndex:
-    def __init__(self, embedder: Embedder, index_dir: Path | None, *, faiss_index: Any, kind: str,
-                 services: dict[int, Service], next_fid: int, version: str, tombstones: set[int] | None = None,
-                 source: dict[str, Any] | None = None, hnsw_threshold: int = HNSW_THRESHOLD,
-                 added_ids: Iterable[str] = (), disk_digest: str | None = None) -> None:
+    def __init__(
+        self,
+        embedder: Embedder,
+        index_dir: Path | None,
+        *,
+        faiss_index: Any,
+        kind: str,
+        services: dict[int, Service],
+        next_fid: int,
+        version: str,
+        tombstones: set[int] | None = None,
+        source: dict[str, Any] | None = None,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        added_ids: Iterable[str] = (),
+        disk_digest: str | None = None,
+    ) -> None:
         self.embedder = embedder
         self.index_dir = Path(index_dir) if index_dir is not None else None
         self.lexical_weight = LEXICAL_WEIGHT
         self.query_lexical_weight = QUERY_LEXICAL_WEIGHT
         self.fusion_temperature = FUSION_TEMPERATURE
-        self._vectors = FaissVectors(embedder.dim, kind=kind, faiss_index=faiss_index, tombstones=tombstones or (),
-                                     hnsw_threshold=hnsw_threshold)
+        self._vectors = FaissVectors(
+            embedder.dim,
+            kind=kind,
+            faiss_index=faiss_index,
+            tombstones=tombstones or (),
+            hnsw_threshold=hnsw_threshold,
+        )
         self._by_fid: dict[int, Service] = {}
         self._fid_by_id: dict[str, int] = {}
         self._fid_by_link: dict[str, int] = {}
         self._next_fid = next_fid
         self._version = version
         self._source = source or {}
-        self._added = set(added_ids)  # ids added with add() that no catalog file lists (kept by a restart sync)
+        self._added = set(
+            added_ids
+        )  # ids added with add() that no catalog file lists (kept by a restart sync)
         self._disk_digest = disk_digest  # meta.json as this object last read or wrote it; None: never
         self._lock = RWLock()
         self._defer = 0
@@ -94,16 +113,33 @@ class CatalogIndex:
 
     # ----------------------------------------------------------------------------------------- construction
     @classmethod
-    def build(cls, services: list[Service], embedder: Embedder, index_dir: Path | None = None, *,
-              progress: bool = False, hnsw_threshold: int = HNSW_THRESHOLD,
-              vectors: np.ndarray | None = None, source: dict[str, Any] | None = None,
-              vocabulary: Iterable[str] = ()) -> CatalogIndex:
+    def build(
+        cls,
+        services: list[Service],
+        embedder: Embedder,
+        index_dir: Path | None = None,
+        *,
+        progress: bool = False,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        vectors: np.ndarray | None = None,
+        source: dict[str, Any] | None = None,
+        vocabulary: Iterable[str] = (),
+    ) -> CatalogIndex:
         """Embed and index ``services`` (``vectors`` skips embedding: precomputed rows in the same order); a
         folder that holds an index already is replaced. ``vocabulary``: category names to pre-embed and save
         with the index (see ``warm_queries``)."""
         kind = "hnsw" if len(services) > hnsw_threshold else "flat"
-        index = cls(embedder, index_dir, faiss_index=None, kind=kind, services={}, next_fid=0,
-                    version=_content_digest([]), source=source, hnsw_threshold=hnsw_threshold)
+        index = cls(
+            embedder,
+            index_dir,
+            faiss_index=None,
+            kind=kind,
+            services={},
+            next_fid=0,
+            version=_content_digest([]),
+            source=source,
+            hnsw_threshold=hnsw_threshold,
+        )
         index._add(services, progress=progress, vectors=vectors, by_hand=False)
         if index.index_dir is not None and not services:
             with index._writing(), index._lock.write():
@@ -127,27 +163,47 @@ class CatalogIndex:
                 f"catalog index {index_dir} was built with embedder {emb.get('name')!r} (dim {emb.get('dim')}), "
                 f"but the configured embedder is {embedder.name!r} (dim {embedder.dim}); vectors from different "
                 f"models cannot be compared. Use the same embedder (FINADVISOR_EMBEDDER / --embedder) or "
-                f"{store.rebuild_hint(index_dir)}")
+                f"{store.rebuild_hint(index_dir)}"
+            )
         try:
             services = {int(row["fid"]): Service(**row["service"]) for row in meta["services"]}
             tombstones = {int(t) for t in meta.get("tombstones", [])}
             added_ids = {str(i) for i in meta.get("added_ids", [])}
         except (KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"catalog index {index_dir} is corrupt (bad service record: {exc}); "
-                              f"{store.rebuild_hint(index_dir)}") from None
+            raise ConfigError(
+                f"catalog index {index_dir} is corrupt (bad service record: {exc}); "
+                f"{store.rebuild_hint(index_dir)}"
+            ) from None
         if faiss_index.d != embedder.dim or faiss_index.ntotal != len(services) + len(tombstones):
-            raise ConfigError(f"catalog index {index_dir} is corrupt: the vectors file holds {faiss_index.ntotal} "
-                              f"vectors of dim {faiss_index.d}, {store.META} lists {len(services)} services; "
-                              f"{store.rebuild_hint(index_dir)}")
-        return {"faiss_index": faiss_index, "kind": meta["kind"], "services": services,
-                "next_fid": meta["next_fid"], "version": meta["version"], "tombstones": tombstones,
-                "source": meta.get("source"), "hnsw_threshold": int(meta.get("hnsw_threshold", HNSW_THRESHOLD)),
-                "added_ids": added_ids, "disk_digest": digest}
+            raise ConfigError(
+                f"catalog index {index_dir} is corrupt: the vectors file holds {faiss_index.ntotal} "
+                f"vectors of dim {faiss_index.d}, {store.META} lists {len(services)} services; "
+                f"{store.rebuild_hint(index_dir)}"
+            )
+        return {
+            "faiss_index": faiss_index,
+            "kind": meta["kind"],
+            "services": services,
+            "next_fid": meta["next_fid"],
+            "version": meta["version"],
+            "tombstones": tombstones,
+            "source": meta.get("source"),
+            "hnsw_threshold": int(meta.get("hnsw_threshold", HNSW_THRESHOLD)),
+            "added_ids": added_ids,
+            "disk_digest": digest,
+        }
 
     @classmethod
-    def open_or_build(cls, index_dir: Path, embedder: Embedder, catalog_path: Path,
-                      allowed_schemes: tuple[str, ...] | None = None,
-                      vocabulary: Iterable[str] = (), *, sync: bool = True) -> CatalogIndex:
+    def open_or_build(
+        cls,
+        index_dir: Path,
+        embedder: Embedder,
+        catalog_path: Path,
+        allowed_schemes: tuple[str, ...] | None = None,
+        vocabulary: Iterable[str] = (),
+        *,
+        sync: bool = True,
+    ) -> CatalogIndex:
         """Open ``index_dir`` if it holds an index, else build it from ``catalog_path``; either way make sure
         the ``vocabulary`` category names are embedded and saved.
 
@@ -163,11 +219,19 @@ class CatalogIndex:
                 index = cls.open(index_dir, embedder)
                 sha = _file_sha(catalog_path) if sync and catalog_path.is_file() else None
                 if sha is not None and index._source.get("sha256") != sha:
-                    added, updated, removed = index.sync_with(load_catalog(catalog_path, *schemes),
-                                                              {"path": str(catalog_path), "sha256": sha},
-                                                              keep_added=True)
-                    log.info("catalog index %s synced with %s: %d added, %d updated, %d removed", index_dir,
-                             catalog_path, added, updated, removed)
+                    added, updated, removed = index.sync_with(
+                        load_catalog(catalog_path, *schemes),
+                        {"path": str(catalog_path), "sha256": sha},
+                        keep_added=True,
+                    )
+                    log.info(
+                        "catalog index %s synced with %s: %d added, %d updated, %d removed",
+                        index_dir,
+                        catalog_path,
+                        added,
+                        updated,
+                        removed,
+                    )
                 index.warm_queries(vocabulary, persist=True)
                 return index
             services = load_catalog(catalog_path, *schemes)
@@ -183,7 +247,11 @@ class CatalogIndex:
             yield
             return
         with store.locked(self.index_dir) as outermost:
-            if outermost and self._disk_digest is not None and store.meta_digest(self.index_dir) != self._disk_digest:
+            if (
+                outermost
+                and self._disk_digest is not None
+                and store.meta_digest(self.index_dir) != self._disk_digest
+            ):
                 self._reload()
             yield
 
@@ -197,14 +265,26 @@ class CatalogIndex:
             for fid, svc in new.items():
                 if old.get(fid) != svc:
                     self._register(fid, svc)
-            self._vectors = FaissVectors(self.embedder.dim, kind=state["kind"], faiss_index=state["faiss_index"],
-                                         tombstones=state["tombstones"], hnsw_threshold=state["hnsw_threshold"])
-            self._next_fid, self._version, self._source = state["next_fid"], state["version"], state["source"] or {}
+            self._vectors = FaissVectors(
+                self.embedder.dim,
+                kind=state["kind"],
+                faiss_index=state["faiss_index"],
+                tombstones=state["tombstones"],
+                hnsw_threshold=state["hnsw_threshold"],
+            )
+            self._next_fid, self._version, self._source = (
+                state["next_fid"],
+                state["version"],
+                state["source"] or {},
+            )
             self._added, self._disk_digest = state["added_ids"], state["disk_digest"]
             with self._results_lock:
                 self._results.clear()
-        log.info("catalog index %s: took in changes saved by another process (version %s)", self.index_dir,
-                 self._version)
+        log.info(
+            "catalog index %s: took in changes saved by another process (version %s)",
+            self.index_dir,
+            self._version,
+        )
 
     @contextlib.contextmanager
     def batch(self) -> Iterator[CatalogIndex]:
@@ -219,11 +299,15 @@ class CatalogIndex:
                     with self._lock.write():
                         self._save()
 
-    def add(self, services: list[Service], *, progress: bool = False, vectors: np.ndarray | None = None) -> None:
+    def add(
+        self, services: list[Service], *, progress: bool = False, vectors: np.ndarray | None = None
+    ) -> None:
         """Insert or replace (same id) services; embeds outside the lock so searches keep running."""
         self._add(services, progress=progress, vectors=vectors, by_hand=True)
 
-    def _add(self, services: list[Service], *, progress: bool, vectors: np.ndarray | None, by_hand: bool) -> None:
+    def _add(
+        self, services: list[Service], *, progress: bool, vectors: np.ndarray | None, by_hand: bool
+    ) -> None:
         if not services:
             return
         ids = [s.id for s in services]
@@ -234,14 +318,17 @@ class CatalogIndex:
             vectors = self._embed_passages([s.text() for s in services], progress)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.shape != (len(services), self.embedder.dim):
-            raise ValidationFailed(f"expected vectors of shape {(len(services), self.embedder.dim)}, "
-                                   f"got {vectors.shape}")
+            raise ValidationFailed(
+                f"expected vectors of shape {(len(services), self.embedder.dim)}, got {vectors.shape}"
+            )
         with self._writing(), self._lock.write():
             for svc in services:
                 owner = self._fid_by_link.get(svc.link)
                 if owner is not None and self._by_fid[owner].id != svc.id:
-                    raise ValidationFailed(f"service {svc.service!r}: link {svc.link!r} already belongs to service "
-                                           f"id {self._by_fid[owner].id!r}; remove that one first or reuse its id")
+                    raise ValidationFailed(
+                        f"service {svc.service!r}: link {svc.link!r} already belongs to service "
+                        f"id {self._by_fid[owner].id!r}; remove that one first or reuse its id"
+                    )
             if by_hand:
                 self._added.update(i for i in ids if i not in self._fid_by_id)
             self._drop([self._fid_by_id[i] for i in ids if i in self._fid_by_id])
@@ -254,8 +341,14 @@ class CatalogIndex:
             self._vectors.maybe_compact()
             self._changed()
 
-    def sync_with(self, services: list[Service], source: dict[str, Any] | None = None, *,
-                  progress: bool = False, keep_added: bool = False) -> tuple[int, int, int]:
+    def sync_with(
+        self,
+        services: list[Service],
+        source: dict[str, Any] | None = None,
+        *,
+        progress: bool = False,
+        keep_added: bool = False,
+    ) -> tuple[int, int, int]:
         """Make the index hold exactly ``services`` (matched by id): embed and add the new ones, re-embed the
         changed ones, remove the ones that are gone; one save. Returns (added, updated, removed).
 
@@ -272,14 +365,22 @@ class CatalogIndex:
                 kept = [i for i in gone if i in self._added and current[i].link not in claimed]
                 gone = [i for i in gone if i not in kept]
                 if kept:
-                    log.info("catalog index %s: kept %d services added with `catalog add` that the catalog file "
-                             "does not list (%s); `finadvisor catalog remove` drops them", self.index_dir,
-                             len(kept), ", ".join(kept[:5]) + (" ..." if len(kept) > 5 else ""))
+                    log.info(
+                        "catalog index %s: kept %d services added with `catalog add` that the catalog file "
+                        "does not list (%s); `finadvisor catalog remove` drops them",
+                        self.index_dir,
+                        len(kept),
+                        ", ".join(kept[:5]) + (" ..." if len(kept) > 5 else ""),
+                    )
             lost = [i for i in gone if i in self._added]
             if lost:
-                log.warning("catalog index %s: removing %d services added with `catalog add` that the catalog "
-                            "file does not list (%s)", self.index_dir, len(lost),
-                            ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""))
+                log.warning(
+                    "catalog index %s: removing %d services added with `catalog add` that the catalog "
+                    "file does not list (%s)",
+                    self.index_dir,
+                    len(lost),
+                    ", ".join(lost[:5]) + (" ..." if len(lost) > 5 else ""),
+                )
             if gone:
                 self.remove(gone)  # first: a new service may reuse a removed one's link
             if fresh or changed:
@@ -295,8 +396,13 @@ class CatalogIndex:
     def remove(self, ids_or_links: list[str]) -> int:
         """Remove services by id or link; returns how many were removed (unknown keys are ignored)."""
         with self._writing(), self._lock.write():
-            fids = sorted({f for key in ids_or_links
-                           if (f := self._fid_by_id.get(key, self._fid_by_link.get(key))) is not None})
+            fids = sorted(
+                {
+                    f
+                    for key in ids_or_links
+                    if (f := self._fid_by_id.get(key, self._fid_by_link.get(key))) is not None
+                }
+            )
             if not fids:
                 return 0
             self._added.difference_update(self._by_fid[f].id for f in fids)
@@ -345,7 +451,9 @@ class CatalogIndex:
         return frozenset(self._added)
 
     @property
-    def _faiss(self) -> Any:  # the raw faiss index, for tests and benchmarks that compare it with exact search
+    def _faiss(
+        self,
+    ) -> Any:  # the raw faiss index, for tests and benchmarks that compare it with exact search
         return self._vectors.index
 
     @property
@@ -390,8 +498,9 @@ class CatalogIndex:
         return fuse(queries, rows, self.fusion_temperature)[:k]
 
     # ------------------------------------------------------------------------------------------- internals
-    def _candidates(self, vecs: np.ndarray, texts: list[str], k: int,
-                    lexical_weight: float) -> list[list[tuple[Service, float]]]:
+    def _candidates(
+        self, vecs: np.ndarray, texts: list[str], k: int, lexical_weight: float
+    ) -> list[list[tuple[Service, float]]]:
         """Per query, its top-k (service, score). Cached per query text until the catalog changes: category
         names repeat across users, so most history searches touch neither the embedder nor faiss."""
         if not self._by_fid:
@@ -402,8 +511,10 @@ class CatalogIndex:
         todo = [i for i, row in enumerate(rows) if row is None]
         if todo:
             found = self._vectors.search(vecs[todo], k, self._by_fid.__contains__)
-            fresh = [lexical_bonus(hits, texts[i], self._text_of, self._bm25, lexical_weight)
-                     for i, hits in zip(todo, found, strict=True)]
+            fresh = [
+                lexical_bonus(hits, texts[i], self._text_of, self._bm25, lexical_weight)
+                for i, hits in zip(todo, found, strict=True)
+            ]
             with self._results_lock:
                 for i, row in zip(todo, fresh, strict=True):
                     self._results[keys[i]] = rows[i] = row
@@ -413,8 +524,10 @@ class CatalogIndex:
         return self._by_fid[fid].text()
 
     def _embed_passages(self, texts: list[str], progress: bool) -> np.ndarray:
-        chunks = [self.embedder.embed_passages(texts[i:i + EMBED_BATCH])
-                  for i in batches(len(texts), f"embedding with {self.embedder.name}", progress)]
+        chunks = [
+            self.embedder.embed_passages(texts[i : i + EMBED_BATCH])
+            for i in batches(len(texts), f"embedding with {self.embedder.name}", progress)
+        ]
         return np.concatenate(chunks) if chunks else np.zeros((0, self.embedder.dim), np.float32)
 
     def _register(self, fid: int, svc: Service) -> None:
@@ -459,7 +572,9 @@ class CatalogIndex:
             "tombstones": sorted(self._vectors.tombstones),
             "source": self._source,
             "added_ids": sorted(self._added),
-            "services": [{"fid": fid, "service": svc.model_dump()} for fid, svc in sorted(self._by_fid.items())],
+            "services": [
+                {"fid": fid, "service": svc.model_dump()} for fid, svc in sorted(self._by_fid.items())
+            ],
         }
         self._disk_digest = store.save(self.index_dir, meta, self._vectors.index)
         self._dirty = False

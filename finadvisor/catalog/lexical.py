@@ -45,7 +45,7 @@ SEGMENTATION = SEGMENTATION_DEFAULT
 
 
 def set_segmentation(mode: str) -> None:
-    """"words" (pyvi) or "syllables"; for benchmarks comparing the two (indexes must be rebuilt after)."""
+    """ "words" (pyvi) or "syllables"; for benchmarks comparing the two (indexes must be rebuilt after)."""
     global SEGMENTATION, _SEGMENT
     if mode == "words" and _SEGMENT is None:
         _SEGMENT = _pyvi()
@@ -57,8 +57,11 @@ def set_segmentation(mode: str) -> None:
 def _syllable_tokens(text: str) -> list[str]:
     words = [w for w in _WORD.findall(text.lower())]
     unigrams = [w for w in words if w not in STOPWORDS]
-    bigrams = [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)
-               if a not in STOPWORDS and b not in STOPWORDS]
+    bigrams = [
+        f"{a}_{b}"
+        for a, b in zip(words, words[1:], strict=False)
+        if a not in STOPWORDS and b not in STOPWORDS
+    ]
     return unigrams + bigrams
 
 
@@ -66,8 +69,11 @@ def _word_tokens(text: str) -> list[str]:
     assert _SEGMENT is not None
     words = [w.lower() for w in _SEGMENT(text).split() if _WORD.fullmatch(w)]
     kept = [w for w in words if w not in STOPWORDS]
-    singles = [f"{a}_{b}" for a, b in zip(words, words[1:], strict=False)
-               if "_" not in a and "_" not in b and a not in STOPWORDS and b not in STOPWORDS]
+    singles = [
+        f"{a}_{b}"
+        for a, b in zip(words, words[1:], strict=False)
+        if "_" not in a and "_" not in b and a not in STOPWORDS and b not in STOPWORDS
+    ]
     return kept + singles
 
 

@@ -88,11 +88,15 @@ def _check_link(link: str, allowed: Sequence[str]) -> str | None:
     if not scheme:
         return "has no scheme (e.g. https://finadvisor.vn/dich-vu/ten-dich-vu or yourapp://bill)"
     if scheme in REFUSED_SCHEMES:
-        return (f"scheme {scheme!r} can run script or read files and is always refused (the setting "
-                f"{SCHEMES_SETTING} cannot allow it); use an https:// or app deep link")
+        return (
+            f"scheme {scheme!r} can run script or read files and is always refused (the setting "
+            f"{SCHEMES_SETTING} cannot allow it); use an https:// or app deep link"
+        )
     if ANY_SCHEME not in allowed and scheme not in allowed:
-        return (f"scheme {scheme!r} is not allowed by the setting {SCHEMES_SETTING} (allowed: "
-                f"{', '.join(allowed)}); add it there, or set it to '*' to accept any scheme")
+        return (
+            f"scheme {scheme!r} is not allowed by the setting {SCHEMES_SETTING} (allowed: "
+            f"{', '.join(allowed)}); add it there, or set it to '*' to accept any scheme"
+        )
     if not (parts.netloc or parts.path.strip("/")):
         return "has a scheme but no host or path"
     return None
@@ -102,8 +106,10 @@ def parse_entry(index: int, entry: Any, allowed_schemes: Sequence[str] = DEFAULT
     """Validate one entry (``index`` is only used in error messages)."""
     where = _where(index, entry)
     if not isinstance(entry, dict):
-        raise ValidationFailed(f"{where}: must be a JSON object with service, link and description, "
-                               f"got {type(entry).__name__}", param=f"[{index}]")
+        raise ValidationFailed(
+            f"{where}: must be a JSON object with service, link and description, got {type(entry).__name__}",
+            param=f"[{index}]",
+        )
     allowed = tuple(s.lower() for s in allowed_schemes)
     values: dict[str, str] = {}
     for field in ("id", *REQUIRED_FIELDS):
@@ -113,18 +119,24 @@ def parse_entry(index: int, entry: Any, allowed_schemes: Sequence[str] = DEFAULT
             raise ValidationFailed(f"{where}: field {field!r} is missing", param=f"[{index}].{field}")
         raw = entry[field]
         if not isinstance(raw, str):
-            raise ValidationFailed(f"{where}: field {field!r} must be a string, got {type(raw).__name__}",
-                                   param=f"[{index}].{field}")
+            raise ValidationFailed(
+                f"{where}: field {field!r} must be a string, got {type(raw).__name__}",
+                param=f"[{index}].{field}",
+            )
         value = clean_text(raw)
         if not value:
             raise ValidationFailed(f"{where}: field {field!r} is empty", param=f"[{index}].{field}")
         if len(value) > MAX_LENGTHS[field]:
-            raise ValidationFailed(f"{where}: field {field!r} is longer than {MAX_LENGTHS[field]} characters",
-                                   param=f"[{index}].{field}")
+            raise ValidationFailed(
+                f"{where}: field {field!r} is longer than {MAX_LENGTHS[field]} characters",
+                param=f"[{index}].{field}",
+            )
         values[field] = value
     problem = _check_link(values["link"], allowed)
     if problem:
-        raise ValidationFailed(f"{where}: field 'link' {values['link'][:80]!r} {problem}", param=f"[{index}].link")
+        raise ValidationFailed(
+            f"{where}: field 'link' {values['link'][:80]!r} {problem}", param=f"[{index}].link"
+        )
     metadata = dict(entry["metadata"]) if isinstance(entry.get("metadata"), dict) else {}
     metadata.update({k: v for k, v in entry.items() if k not in (*REQUIRED_FIELDS, "id", "metadata")})
     return Service(metadata=metadata, **values)
@@ -140,22 +152,31 @@ def parse_catalog(data: Any, allowed_schemes: Sequence[str] = DEFAULT_SCHEMES) -
     if isinstance(data, dict) and set(REQUIRED_FIELDS) <= set(data):
         data = [data]  # a single entry, as `catalog add ENTRY.json` accepts
     if not isinstance(data, list):
-        raise ValidationFailed("catalog must be a JSON list of {\"service\", \"link\", \"description\"} objects, "
-                               f"got {type(data).__name__}")
+        raise ValidationFailed(
+            'catalog must be a JSON list of {"service", "link", "description"} objects, '
+            f"got {type(data).__name__}"
+        )
     if len(data) > MAX_CATALOG_SERVICES:
-        raise ValidationFailed(f"catalog has {len(data)} entries; the limit is {MAX_CATALOG_SERVICES}. Split it and "
-                               "add the parts with 'finadvisor catalog add'")
+        raise ValidationFailed(
+            f"catalog has {len(data)} entries; the limit is {MAX_CATALOG_SERVICES}. Split it and "
+            "add the parts with 'finadvisor catalog add'"
+        )
     services: list[Service] = []
     seen_links: dict[str, int] = {}
     seen_ids: dict[str, int] = {}
     for index, entry in enumerate(data):
         svc = parse_entry(index, entry, allowed_schemes)
         if svc.link in seen_links:
-            raise ValidationFailed(f"{_where(index, entry)}: field 'link' {svc.link!r} duplicates catalog entry "
-                                   f"{seen_links[svc.link]}; each service needs its own link", param=f"[{index}].link")
+            raise ValidationFailed(
+                f"{_where(index, entry)}: field 'link' {svc.link!r} duplicates catalog entry "
+                f"{seen_links[svc.link]}; each service needs its own link",
+                param=f"[{index}].link",
+            )
         if svc.id in seen_ids:
-            raise ValidationFailed(f"{_where(index, entry)}: field 'id' {svc.id!r} duplicates catalog entry "
-                                   f"{seen_ids[svc.id]}", param=f"[{index}].id")
+            raise ValidationFailed(
+                f"{_where(index, entry)}: field 'id' {svc.id!r} duplicates catalog entry {seen_ids[svc.id]}",
+                param=f"[{index}].id",
+            )
         seen_links[svc.link] = index
         seen_ids[svc.id] = index
         services.append(svc)
@@ -174,7 +195,9 @@ def load_catalog(path: Path, allowed_schemes: Sequence[str] = DEFAULT_SCHEMES) -
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise ValidationFailed(
+            f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     try:
         return parse_catalog(data, allowed_schemes)
     except ValidationFailed as exc:

@@ -28,8 +28,9 @@ class WeightedQuery:
     source: str  # the category name, or "surplus"
 
 
-def history_queries(history: SpendingHistory, max_categories: int = MAX_CATEGORIES,
-                    include_surplus: bool = True) -> list[WeightedQuery]:
+def history_queries(
+    history: SpendingHistory, max_categories: int = MAX_CATEGORIES, include_surplus: bool = True
+) -> list[WeightedQuery]:
     """One query per spending category (largest first), weights summing to 1."""
     cats = [c for c in history.top_spending() if c.amount > 0 or c.count > 0]
     # the same name twice (two months merged, different casing) is one need
@@ -66,7 +67,9 @@ def history_queries(history: SpendingHistory, max_categories: int = MAX_CATEGORI
     if surplus_share:
         scored.append(("surplus", math.sqrt(surplus_share if rows else 1.0)))
     scored.sort(key=lambda r: -r[1])
-    keep = [r for r in scored if r[0] != "surplus"][:max_categories] + [r for r in scored if r[0] == "surplus"]
+    keep = [r for r in scored if r[0] != "surplus"][:max_categories] + [
+        r for r in scored if r[0] == "surplus"
+    ]
     norm = sum(w for _, w in keep) or 1.0
     return [WeightedQuery(SURPLUS_QUERY if name == "surplus" else name, w / norm, name) for name, w in keep]
 

@@ -102,7 +102,7 @@ class QueryCache:
         with self._lock:
             missing = [t for t in wanted if t not in self.vectors]
         for start in batches(len(missing), "embedding category names", progress):
-            chunk = missing[start:start + EMBED_BATCH]
+            chunk = missing[start : start + EMBED_BATCH]
             vecs = self.embedder.embed_queries(chunk)
             with self._lock:
                 for text, vec in zip(chunk, vecs, strict=True):
@@ -120,8 +120,12 @@ class QueryCache:
             self._persisted.update(wanted)
             texts = [t for t in self._persisted if t in self.vectors]
             vecs = [self.vectors[t] for t in texts]
-        store.save_queries(index_dir, self.embedder.name, texts,
-                           np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32))
+        store.save_queries(
+            index_dir,
+            self.embedder.name,
+            texts,
+            np.vstack(vecs) if vecs else np.zeros((0, self.embedder.dim), np.float32),
+        )
 
     def clear(self) -> None:
         with self._lock:
@@ -143,7 +147,9 @@ def load_vocabulary(path: Path | None = None) -> list[str]:
         if not name or name.startswith("#"):
             continue
         if len(name) > MAX_VOCABULARY_NAME:
-            raise ConfigError(f"category vocabulary {path}, line {number}: a name longer than "
-                              f"{MAX_VOCABULARY_NAME} characters")
+            raise ConfigError(
+                f"category vocabulary {path}, line {number}: a name longer than "
+                f"{MAX_VOCABULARY_NAME} characters"
+            )
         names.append(name)
     return list(dict.fromkeys(names))

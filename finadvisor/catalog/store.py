@@ -149,28 +149,42 @@ def load(index_dir: Path) -> tuple[dict[str, Any], Any, str]:
         raw = meta_path.read_bytes()
         meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ConfigError(f"catalog index {index_dir} is corrupt ({META} unreadable: {exc}); "
-                          f"{rebuild_hint(index_dir)}") from None
+        raise ConfigError(
+            f"catalog index {index_dir} is corrupt ({META} unreadable: {exc}); {rebuild_hint(index_dir)}"
+        ) from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ConfigError(f"{meta_path} is not a finadvisor catalog index file; {rebuild_hint(index_dir)}")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise ConfigError(f"catalog index {index_dir} has format version {meta.get('format_version')}, this "
-                          f"finadvisor reads version {FORMAT_VERSION}; {rebuild_hint(index_dir)}")
-    for key, kind in (("embedder", dict), ("services", list), ("version", str), ("vectors_file", str),
-                      ("next_fid", int), ("kind", str)):
+        raise ConfigError(
+            f"catalog index {index_dir} has format version {meta.get('format_version')}, this "
+            f"finadvisor reads version {FORMAT_VERSION}; {rebuild_hint(index_dir)}"
+        )
+    for key, kind in (
+        ("embedder", dict),
+        ("services", list),
+        ("version", str),
+        ("vectors_file", str),
+        ("next_fid", int),
+        ("kind", str),
+    ):
         if not isinstance(meta.get(key), kind):
-            raise ConfigError(f"catalog index {index_dir} is corrupt ({META} field {key!r} is missing or invalid); "
-                              f"{rebuild_hint(index_dir)}")
+            raise ConfigError(
+                f"catalog index {index_dir} is corrupt ({META} field {key!r} is missing or invalid); "
+                f"{rebuild_hint(index_dir)}"
+            )
     vectors = index_dir / Path(meta["vectors_file"]).name  # never follow a path out of the folder
     if not vectors.is_file():
-        raise ConfigError(f"catalog index {index_dir} is incomplete ({vectors.name} is missing); "
-                          f"{rebuild_hint(index_dir)}")
+        raise ConfigError(
+            f"catalog index {index_dir} is incomplete ({vectors.name} is missing); {rebuild_hint(index_dir)}"
+        )
     try:
         faiss_index = faiss.read_index(str(vectors))
     except Exception as exc:  # faiss raises RuntimeError with a C++ message for truncated or garbled files
         first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"catalog index {index_dir} is corrupt ({vectors.name} cannot be read: {first}); "
-                          f"{rebuild_hint(index_dir)}") from None
+        raise ConfigError(
+            f"catalog index {index_dir} is corrupt ({vectors.name} cannot be read: {first}); "
+            f"{rebuild_hint(index_dir)}"
+        ) from None
     return meta, faiss_index, _digest(raw)
 
 
@@ -184,8 +198,12 @@ def save_queries(index_dir: Path, embedder_name: str, texts: list[str], vectors:
     import numpy as np
 
     buf = io.BytesIO()
-    np.savez(buf, embedder=np.array(embedder_name), texts=np.array(texts, dtype=str),
-             vectors=np.asarray(vectors, dtype=np.float32))
+    np.savez(
+        buf,
+        embedder=np.array(embedder_name),
+        texts=np.array(texts, dtype=str),
+        vectors=np.asarray(vectors, dtype=np.float32),
+    )
     atomic_write(Path(index_dir) / QUERIES, buf.getvalue())
 
 

@@ -39,8 +39,15 @@ def new_faiss(kind: str, dim: int) -> Any:
 class FaissVectors:
     """The faiss index, its kind and its tombstones. Not thread-safe: the caller holds the index's lock."""
 
-    def __init__(self, dim: int, *, kind: str = "flat", faiss_index: Any = None, tombstones: Iterable[int] = (),
-                 hnsw_threshold: int = HNSW_THRESHOLD) -> None:
+    def __init__(
+        self,
+        dim: int,
+        *,
+        kind: str = "flat",
+        faiss_index: Any = None,
+        tombstones: Iterable[int] = (),
+        hnsw_threshold: int = HNSW_THRESHOLD,
+    ) -> None:
         self.dim = dim
         self.kind = kind
         self.hnsw_threshold = hnsw_threshold
@@ -60,7 +67,9 @@ class FaissVectors:
         """Insert rows under ``fids``; ``live_after`` (live services once they are in) may call for HNSW."""
         if self.kind == "flat" and live_after > self.hnsw_threshold:
             self._rebuild("hnsw")
-        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(fids, dtype=np.int64))
+        self.index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32), np.asarray(fids, dtype=np.int64)
+        )
 
     def remove(self, fids: list[int]) -> None:
         if not fids:
@@ -76,13 +85,21 @@ class FaissVectors:
             live = self.ntotal - len(self.tombstones)
             self._rebuild("hnsw" if live > self.hnsw_threshold else "flat")
 
-    def search(self, vecs: np.ndarray, k: int, is_live: Callable[[int], bool]) -> list[list[tuple[int, float]]]:
+    def search(
+        self, vecs: np.ndarray, k: int, is_live: Callable[[int], bool]
+    ) -> list[list[tuple[int, float]]]:
         """Per query row, up to ``k`` (fid, score) of live services, best first."""
         dead = len(self.tombstones) / max(self.ntotal, 1)  # over-fetch so tombstones do not eat the top-k
         fetch = min(int(k / (1 - min(dead, 0.5)) * 2) + 10 if dead else k, self.ntotal)
         scores, fids = self.index.search(np.ascontiguousarray(vecs, dtype=np.float32), fetch)
-        return [[(f, float(s)) for s, f in zip(srow.tolist(), frow.tolist(), strict=True) if f >= 0 and is_live(f)][:k]
-                for srow, frow in zip(scores, fids, strict=True)]
+        return [
+            [
+                (f, float(s))
+                for s, f in zip(srow.tolist(), frow.tolist(), strict=True)
+                if f >= 0 and is_live(f)
+            ][:k]
+            for srow, frow in zip(scores, fids, strict=True)
+        ]
 
     def live_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, fids) of every stored row that is not a tombstone."""

@@ -34,16 +34,21 @@ def guard_outputs(sources: Sequence[str], outputs: Sequence[Path]) -> None:
     """Refuse an output that is an input file (or the same file under another name), or two equal outputs."""
     resolved = [p.resolve() for p in outputs]
     if len(set(resolved)) != len(resolved):
-        raise ConfigError("--out and --eval-out are the same file; give them different names", param="--eval-out")
+        raise ConfigError(
+            "--out and --eval-out are the same file; give them different names", param="--eval-out"
+        )
     inputs = [path.resolve() for _, path in local_files(sources)]
     for out, res in zip(outputs, resolved, strict=True):
         for path in inputs:
             if res == path or (out.exists() and os.path.samefile(out, path)):
-                raise ConfigError(f"refusing to overwrite input file {path}; choose another output path", param="--out")
+                raise ConfigError(
+                    f"refusing to overwrite input file {path}; choose another output path", param="--out"
+                )
 
 
-def stream_items(sources: Sequence[str], report: BuildReport, *, source_type: str = "auto",
-                 fetcher: Fetcher | None = None) -> Iterator[QAItem]:
+def stream_items(
+    sources: Sequence[str], report: BuildReport, *, source_type: str = "auto", fetcher: Fetcher | None = None
+) -> Iterator[QAItem]:
     """Every document's items. A document that breaks its parser in a way the parser did not foresee (a
     RecursionError, a >4,300-digit integer, a library error) is skipped and counted under
     ``<type>:document_failed``, never the build's end; the project's own errors (a bad flag, an invalid JSON
@@ -60,10 +65,20 @@ def stream_items(sources: Sequence[str], report: BuildReport, *, source_type: st
             report.skipped[f"{parser.name}:document_failed"] += 1
 
 
-def build_dataset(sources: Sequence[str], out: Path, *, eval_out: Path | None = None, eval_ratio: float = 0.1,
-                  seed: int = 0, system_prompt: str = DEFAULT_SYSTEM_PROMPT, source_type: str = "auto",
-                  clean: CleanConfig | None = None, fetcher: Fetcher | None = None,
-                  progress: bool = False, write_report: bool = True) -> BuildReport:
+def build_dataset(
+    sources: Sequence[str],
+    out: Path,
+    *,
+    eval_out: Path | None = None,
+    eval_ratio: float = 0.1,
+    seed: int = 0,
+    system_prompt: str = DEFAULT_SYSTEM_PROMPT,
+    source_type: str = "auto",
+    clean: CleanConfig | None = None,
+    fetcher: Fetcher | None = None,
+    progress: bool = False,
+    write_report: bool = True,
+) -> BuildReport:
     if not sources:
         raise ConfigError("no sources given; pass files, folders or http(s) URLs", param="SOURCES")
     if not 0.0 <= eval_ratio < 1.0:
@@ -118,8 +133,9 @@ class _Bar:
     def __init__(self) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
-                                  transient=True)
+        self._progress = Progress(
+            SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), transient=True
+        )
         self._task = self._progress.add_task("reading sources")
 
     def update(self, seen: int, kept: int) -> None:

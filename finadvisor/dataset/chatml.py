@@ -22,8 +22,10 @@ from finadvisor.dataset.items import QAItem
 from finadvisor.dataset.text import loose_key
 from finadvisor.fsutil import atomic_open, atomic_write
 
-DEFAULT_SYSTEM_PROMPT = ("Bạn là trợ lý chăm sóc khách hàng của ví điện tử FinAdvisor Ví. Trả lời ngắn gọn, "
-                         "chính xác bằng tiếng Việt.")
+DEFAULT_SYSTEM_PROMPT = (
+    "Bạn là trợ lý chăm sóc khách hàng của ví điện tử FinAdvisor Ví. Trả lời ngắn gọn, "
+    "chính xác bằng tiếng Việt."
+)
 
 
 def to_chatml(item: QAItem, system_prompt: str = DEFAULT_SYSTEM_PROMPT) -> dict[str, Any]:
@@ -70,8 +72,9 @@ class AtomicWriter:
         self._handle.write(text)
         self.lines += 1
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         assert self._context is not None
         self._context.__exit__(exc_type, exc, tb)
 

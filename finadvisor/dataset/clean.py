@@ -48,7 +48,7 @@ def _digest(text: str) -> bytes:
 class MinHasher:
     def __init__(self, num_perm: int = NUM_PERM, seed: int = 1) -> None:
         rng = np.random.default_rng(seed)
-        self.a = (rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1))
+        self.a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) | np.uint64(1)
         self.b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
         self._powers = [np.uint64(31**i) for i in range(SHINGLE - 1, -1, -1)]
 
@@ -60,7 +60,7 @@ class MinHasher:
         n = codes.size - SHINGLE + 1
         shingles = codes[0:n] * self._powers[0]
         for k in range(1, SHINGLE):
-            shingles += codes[k:k + n] * self._powers[k]
+            shingles += codes[k : k + n] * self._powers[k]
         # Multiply-shift hash family: high 32 bits of (a*x + b) mod 2^64; min is unaffected by repeats.
         hashed = (np.multiply.outer(shingles, self.a) + self.b) >> np.uint64(32)
         return hashed.min(axis=0).astype(np.uint32)
@@ -93,7 +93,9 @@ class Deduplicator:
         band_keys: list[int] = []
         if self.threshold < 1.0:
             signature = self._hasher.signature(text)
-            band_keys = [hash((band, signature[band * ROWS:(band + 1) * ROWS].tobytes())) for band in range(BANDS)]
+            band_keys = [
+                hash((band, signature[band * ROWS : (band + 1) * ROWS].tobytes())) for band in range(BANDS)
+            ]
             if self._near_duplicate(text, signature, band_keys):
                 return "near_duplicate"
             self._remember_near(text, signature, band_keys)
@@ -139,7 +141,7 @@ class Deduplicator:
 def shingle_set(text: str) -> set[str]:
     if len(text) < SHINGLE:
         return {text}
-    return {text[i:i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
+    return {text[i : i + SHINGLE] for i in range(len(text) - SHINGLE + 1)}
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -12,22 +12,31 @@ import typer
 
 from finadvisor.dataset.chatml import DEFAULT_SYSTEM_PROMPT
 
-app = typer.Typer(no_args_is_help=True, add_completion=False,
-                  help="Build a ChatML fine-tuning dataset from FAQ pages, Next.js data and text.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Build a ChatML fine-tuning dataset from FAQ pages, Next.js data and text.",
+)
 
 
 @app.command()
 def build(
     sources: list[str] = typer.Argument(..., help="Files, folders or http(s) URLs."),
-    out: Path = typer.Option(..., "--out", "-o", help="Output ChatML JSONL (train split when --eval-out is given)."),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="Output ChatML JSONL (train split when --eval-out is given)."
+    ),
     eval_out: Path | None = typer.Option(None, "--eval-out", help="Write a held-out split here."),
     eval_ratio: float = typer.Option(0.1, "--eval-ratio", help="Share of pairs sent to --eval-out."),
     seed: int = typer.Option(0, "--seed", help="Seed of the deterministic train/eval split."),
-    system_prompt: str = typer.Option(DEFAULT_SYSTEM_PROMPT, "--system-prompt", help="System message of every record."),
+    system_prompt: str = typer.Option(
+        DEFAULT_SYSTEM_PROMPT, "--system-prompt", help="System message of every record."
+    ),
     source_type: str = typer.Option("auto", "--source-type", help="auto, nextjs, html or jsonl."),
     min_chars: int = typer.Option(8, "--min-chars", help="Drop answers shorter than this (characters)."),
     max_chars: int = typer.Option(4000, "--max-chars", help="Drop pairs whose question+answer is longer."),
-    near_dup: float = typer.Option(0.85, "--near-dup", help="Near-duplicate Jaccard threshold (1.0 disables)."),
+    near_dup: float = typer.Option(
+        0.85, "--near-dup", help="Near-duplicate Jaccard threshold (1.0 disables)."
+    ),
     rate_limit_s: float = typer.Option(1.0, "--rate-limit-s", help="Seconds between requests to one host."),
     timeout_s: float = typer.Option(20.0, "--timeout-s", help="HTTP timeout per request, seconds."),
     retries: int = typer.Option(3, "--retries", help="HTTP retries (with exponential backoff)."),
@@ -38,14 +47,24 @@ def build(
     from finadvisor.dataset.fetch import Fetcher
     from finadvisor.dataset.sources import is_url
 
-    fetcher = Fetcher(timeout_s=timeout_s, retries=retries, min_interval_s=rate_limit_s) \
-        if any(is_url(s) for s in sources) else None
+    fetcher = (
+        Fetcher(timeout_s=timeout_s, retries=retries, min_interval_s=rate_limit_s)
+        if any(is_url(s) for s in sources)
+        else None
+    )
     try:
-        report = build_dataset(sources, out, eval_out=eval_out, eval_ratio=eval_ratio, seed=seed,
-                               system_prompt=system_prompt, source_type=source_type,
-                               clean=CleanConfig(min_chars=min_chars, max_chars=max_chars,
-                                                 near_dup_threshold=near_dup),
-                               fetcher=fetcher, progress=True)
+        report = build_dataset(
+            sources,
+            out,
+            eval_out=eval_out,
+            eval_ratio=eval_ratio,
+            seed=seed,
+            system_prompt=system_prompt,
+            source_type=source_type,
+            clean=CleanConfig(min_chars=min_chars, max_chars=max_chars, near_dup_threshold=near_dup),
+            fetcher=fetcher,
+            progress=True,
+        )
     finally:
         if fetcher is not None:
             fetcher.close()
@@ -56,13 +75,20 @@ def build(
 def generate(
     text_files: list[Path] = typer.Argument(..., help="UTF-8 text files to turn into Q&A pairs."),
     out: Path = typer.Option(..., "--out", "-o", help="Output ChatML JSONL; appended to, and resumable."),
-    upstream: str | None = typer.Option(None, "--upstream", help="OpenAI-compatible base URL; default: embedded engine."),
-    model: str | None = typer.Option(None, "--model", help="Model name for --upstream (default: its first model)."),
-    api_key: str | None = typer.Option(None, "--api-key", envvar="FINADVISOR_UPSTREAM_API_KEY",
-                                       help="Bearer key for --upstream."),
+    upstream: str | None = typer.Option(
+        None, "--upstream", help="OpenAI-compatible base URL; default: embedded engine."
+    ),
+    model: str | None = typer.Option(
+        None, "--model", help="Model name for --upstream (default: its first model)."
+    ),
+    api_key: str | None = typer.Option(
+        None, "--api-key", envvar="FINADVISOR_UPSTREAM_API_KEY", help="Bearer key for --upstream."
+    ),
     pairs_per_chunk: int = typer.Option(3, "--pairs-per-chunk", min=1, max=20),
     chunk_chars: int = typer.Option(1500, "--chunk-chars", min=200),
-    min_grounding: float = typer.Option(0.6, "--min-grounding", help="Share of answer words that must be in the chunk."),
+    min_grounding: float = typer.Option(
+        0.6, "--min-grounding", help="Share of answer words that must be in the chunk."
+    ),
     system_prompt: str = typer.Option(DEFAULT_SYSTEM_PROMPT, "--system-prompt"),
 ) -> None:
     """Ask an LLM for grounded Vietnamese Q&A pairs, chunk by chunk; reruns skip finished chunks."""
@@ -77,8 +103,12 @@ def generate(
         from finadvisor.settings import Settings
 
         llm = EngineLLM(create_engine(Settings()))
-    config = GenerateConfig(chunk_chars=chunk_chars, pairs_per_chunk=pairs_per_chunk, min_grounding=min_grounding,
-                            system_prompt=system_prompt)
+    config = GenerateConfig(
+        chunk_chars=chunk_chars,
+        pairs_per_chunk=pairs_per_chunk,
+        min_grounding=min_grounding,
+        system_prompt=system_prompt,
+    )
     report = asyncio.run(generate_dataset(text_files, out, llm, config, progress=True))
     typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
 

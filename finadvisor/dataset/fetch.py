@@ -27,11 +27,18 @@ class Page:
 
 
 class Fetcher:
-    def __init__(self, *, timeout_s: float = 20.0, retries: int = 3, backoff_s: float = 1.0,
-                 min_interval_s: float = 1.0, max_bytes: int = 50_000_000,
-                 transport: httpx.BaseTransport | None = None,
-                 sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 20.0,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+        min_interval_s: float = 1.0,
+        max_bytes: int = 50_000_000,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.retries = retries
         self.backoff_s = backoff_s
         self.min_interval_s = min_interval_s
@@ -39,8 +46,12 @@ class Fetcher:
         self._sleep = sleep
         self._clock = clock
         self._last_request: dict[str, float] = {}
-        self._client = httpx.Client(timeout=httpx.Timeout(timeout_s), follow_redirects=True, transport=transport,
-                                    headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.9"})
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s),
+            follow_redirects=True,
+            transport=transport,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json, text/html;q=0.9"},
+        )
         self.requests_made = 0
         self._retry_after: float | None = None
 
@@ -82,12 +93,18 @@ class Fetcher:
                 self._retry_after = _retry_after(response)
                 continue
             if response.status_code >= 400:
-                raise ConfigError(f"cannot fetch source {url}: HTTP {response.status_code}; check the URL "
-                                  "(Next.js data URLs change with every site build: copy a fresh one from the browser)")
+                raise ConfigError(
+                    f"cannot fetch source {url}: HTTP {response.status_code}; check the URL "
+                    "(Next.js data URLs change with every site build: copy a fresh one from the browser)"
+                )
             if len(response.content) > self.max_bytes:
-                raise ConfigError(f"source {url} is larger than {self.max_bytes} bytes; download it and pass the file")
+                raise ConfigError(
+                    f"source {url} is larger than {self.max_bytes} bytes; download it and pass the file"
+                )
             return Page(str(response.url), response.text, response.headers.get("content-type", ""))
-        message = f"cannot fetch source {url} after {self.retries + 1} attempts ({last_problem}); try again later"
+        message = (
+            f"cannot fetch source {url} after {self.retries + 1} attempts ({last_problem}); try again later"
+        )
         if last_problem == "timeout":
             raise UpstreamTimeout(message)
         raise UpstreamError(message)

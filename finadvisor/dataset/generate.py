@@ -47,33 +47,53 @@ INSTRUCTIONS = (
 )
 # One worked example (invented facts, unlike any corpus): a 0.5B model copies the shape of an example far more
 # reliably than it follows a description of it.
-EXAMPLE_CHUNK = ("Nạp tiền vào ví từ ngân hàng liên kết được miễn phí. Rút tiền về ngân hàng mất 1.100đ mỗi lần "
-                 "và thường đến trong 5 phút.")
-EXAMPLE_REPLY = {"pairs": [
-    {"question": "Nạp tiền vào ví từ ngân hàng liên kết có mất phí không?",
-     "answer": "Không. Nạp tiền từ ngân hàng liên kết vào ví được miễn phí."},
-    {"question": "Rút tiền về ngân hàng mất bao lâu và tốn bao nhiêu?",
-     "answer": "Mỗi lần rút tiền về ngân hàng mất phí 1.100đ, và tiền thường đến trong 5 phút."},
-]}
+EXAMPLE_CHUNK = (
+    "Nạp tiền vào ví từ ngân hàng liên kết được miễn phí. Rút tiền về ngân hàng mất 1.100đ mỗi lần "
+    "và thường đến trong 5 phút."
+)
+EXAMPLE_REPLY = {
+    "pairs": [
+        {
+            "question": "Nạp tiền vào ví từ ngân hàng liên kết có mất phí không?",
+            "answer": "Không. Nạp tiền từ ngân hàng liên kết vào ví được miễn phí.",
+        },
+        {
+            "question": "Rút tiền về ngân hàng mất bao lâu và tốn bao nhiêu?",
+            "answer": "Mỗi lần rút tiền về ngân hàng mất phí 1.100đ, và tiền thường đến trong 5 phút.",
+        },
+    ]
+}
 
 
 def chunk_prompt(chunk: str, pairs: int) -> str:
-    return f"Đoạn văn:\n\"\"\"\n{chunk}\n\"\"\"\n\nHãy tạo tối đa {pairs} cặp câu hỏi và câu trả lời."
+    return f'Đoạn văn:\n"""\n{chunk}\n"""\n\nHãy tạo tối đa {pairs} cặp câu hỏi và câu trả lời.'
 
 
 def prompt_messages(chunk: str, pairs: int) -> list[dict[str, str]]:
-    return [{"role": "system", "content": INSTRUCTIONS},
-            {"role": "user", "content": chunk_prompt(EXAMPLE_CHUNK, pairs)},
-            {"role": "assistant", "content": json.dumps(EXAMPLE_REPLY, ensure_ascii=False)},
-            {"role": "user", "content": chunk_prompt(chunk, pairs)}]
+    return [
+        {"role": "system", "content": INSTRUCTIONS},
+        {"role": "user", "content": chunk_prompt(EXAMPLE_CHUNK, pairs)},
+        {"role": "assistant", "content": json.dumps(EXAMPLE_REPLY, ensure_ascii=False)},
+        {"role": "user", "content": chunk_prompt(chunk, pairs)},
+    ]
 
 
 def qa_schema(max_pairs: int) -> dict[str, Any]:
-    pair = {"type": "object", "additionalProperties": False, "required": ["question", "answer"],
-            "properties": {"question": {"type": "string", "minLength": 5, "maxLength": 300},
-                           "answer": {"type": "string", "minLength": 5, "maxLength": 1200}}}
-    return {"type": "object", "additionalProperties": False, "required": ["pairs"],
-            "properties": {"pairs": {"type": "array", "items": pair, "minItems": 1, "maxItems": max_pairs}}}
+    pair = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["question", "answer"],
+        "properties": {
+            "question": {"type": "string", "minLength": 5, "maxLength": 300},
+            "answer": {"type": "string", "minLength": 5, "maxLength": 1200},
+        },
+    }
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["pairs"],
+        "properties": {"pairs": {"type": "array", "items": pair, "minItems": 1, "maxItems": max_pairs}},
+    }
 
 
 @dataclass(frozen=True)
@@ -99,9 +119,16 @@ class GenerateReport:
     errors: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"chunks": self.chunks, "resumed": self.resumed, "processed": self.processed, "failed": self.failed,
-                "pairs_proposed": self.proposed, "pairs_kept": self.kept, "dropped": dict(sorted(self.dropped.items())),
-                "errors": self.errors[:20]}
+        return {
+            "chunks": self.chunks,
+            "resumed": self.resumed,
+            "processed": self.processed,
+            "failed": self.failed,
+            "pairs_proposed": self.proposed,
+            "pairs_kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "errors": self.errors[:20],
+        }
 
 
 def chunk_text(text: str, chunk_chars: int = 1500) -> Iterator[str]:
@@ -156,7 +183,11 @@ def parse_pairs(raw: str) -> list[tuple[str, str]]:
         raise ValueError("reply has no 'pairs' list")
     out = []
     for entry in pairs:
-        if isinstance(entry, dict) and isinstance(entry.get("question"), str) and isinstance(entry.get("answer"), str):
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("question"), str)
+            and isinstance(entry.get("answer"), str)
+        ):
             out.append((entry["question"], entry["answer"]))
     return out
 
@@ -208,8 +239,14 @@ def _load_existing(out: Path, dedup: Deduplicator) -> int:
     return seen
 
 
-async def generate_dataset(text_files: Sequence[Path], out: Path, llm: JsonLLM,
-                           config: GenerateConfig | None = None, *, progress: bool = False) -> GenerateReport:
+async def generate_dataset(
+    text_files: Sequence[Path],
+    out: Path,
+    llm: JsonLLM,
+    config: GenerateConfig | None = None,
+    *,
+    progress: bool = False,
+) -> GenerateReport:
     config = config or GenerateConfig()
     if not text_files:
         raise ConfigError("no text files given", param="TEXT_FILES")
@@ -217,7 +254,9 @@ async def generate_dataset(text_files: Sequence[Path], out: Path, llm: JsonLLM,
         if not path.is_file():
             raise ConfigError(f"cannot read source {path}: no such file", param="TEXT_FILES")
         if out.exists() and os.path.samefile(out, path):
-            raise ConfigError(f"refusing to write into input file {path}; choose another --out", param="--out")
+            raise ConfigError(
+                f"refusing to write into input file {path}; choose another --out", param="--out"
+            )
     chunks: list[tuple[Path, int, str]] = []
     for path in text_files:
         try:
@@ -257,8 +296,17 @@ async def generate_dataset(text_files: Sequence[Path], out: Path, llm: JsonLLM,
     return report
 
 
-async def _one_chunk(llm: JsonLLM, path: Path, index: int, chunk: str, cid: str, schema: dict[str, Any],
-                     dedup: Deduplicator, config: GenerateConfig, report: GenerateReport) -> list[str] | None:
+async def _one_chunk(
+    llm: JsonLLM,
+    path: Path,
+    index: int,
+    chunk: str,
+    cid: str,
+    schema: dict[str, Any],
+    dedup: Deduplicator,
+    config: GenerateConfig,
+    report: GenerateReport,
+) -> list[str] | None:
     messages = prompt_messages(chunk, config.pairs_per_chunk)
     pairs: list[tuple[str, str]] | None = None
     for _attempt in range(config.retries + 1):
@@ -277,8 +325,10 @@ async def _one_chunk(llm: JsonLLM, path: Path, index: int, chunk: str, cid: str,
         return None
     chunk_words = set(words(chunk))
     lines = []
-    cleaned = [(strip_label(clean_field(q, single_line=True), question=True), strip_label(clean_field(a)))
-               for q, a in pairs[: config.pairs_per_chunk]]
+    cleaned = [
+        (strip_label(clean_field(q, single_line=True), question=True), strip_label(clean_field(a)))
+        for q, a in pairs[: config.pairs_per_chunk]
+    ]
     reused = reused_answers(cleaned)
     for position, (question, answer) in enumerate(cleaned):
         report.proposed += 1

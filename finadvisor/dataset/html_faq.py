@@ -25,7 +25,9 @@ from finadvisor.dataset.text import BLOCK_TAGS, loose_key, normalize, words
 
 _DROP = "script, style, noscript, template, nav, header, footer, aside, form, svg, iframe"
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6", "dt", "summary"}
-_NUMBERED = re.compile(r"^\s*(?:câu(?:\s+hỏi)?\s*)?(\d{1,3})\s*[.):：\-–]\s*(\S.*)$", re.IGNORECASE | re.DOTALL)
+_NUMBERED = re.compile(
+    r"^\s*(?:câu(?:\s+hỏi)?\s*)?(\d{1,3})\s*[.):：\-–]\s*(\S.*)$", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass
@@ -127,8 +129,9 @@ def _layout_pairs(root: LexborNode, skips: Skips) -> Iterator[tuple[tuple[str | 
         yield from _finish(current, answer, skips)
 
 
-def _finish(question: tuple[str | None, str], answer: list[str],
-            skips: Skips) -> Iterator[tuple[tuple[str | None, str], str]]:
+def _finish(
+    question: tuple[str | None, str], answer: list[str], skips: Skips
+) -> Iterator[tuple[tuple[str | None, str], str]]:
     if not answer:
         skips["html:question_without_answer"] += 1
         return
@@ -156,8 +159,14 @@ def agrees(structured: str, visible: str) -> bool:
     return a <= b or b <= a
 
 
-def merge(origin: str, category: str | None, jsonld: list[StructuredPair], microdata: list[StructuredPair],
-          layout: list[tuple[tuple[str | None, str], str]], skips: Skips) -> Iterator[QAItem]:
+def merge(
+    origin: str,
+    category: str | None,
+    jsonld: list[StructuredPair],
+    microdata: list[StructuredPair],
+    layout: list[tuple[tuple[str | None, str], str]],
+    skips: Skips,
+) -> Iterator[QAItem]:
     """Structured data first, the layout heuristics for the rest; the visible text wins a disagreement.
 
     * Microdata annotates visible elements, so it *is* the visible text with exact boundaries: it replaces the
@@ -172,11 +181,14 @@ def merge(origin: str, category: str | None, jsonld: list[StructuredPair], micro
     """
     visible: dict[str, tuple[str, str, str, str | None]] = {}  # key -> question, answer, component, ref
     for pair in microdata:
-        visible.setdefault(loose_key(pair.question), (pair.question, pair.answer, "faq.microdata",
-                                                      f"microdata question {pair.index}"))
+        visible.setdefault(
+            loose_key(pair.question),
+            (pair.question, pair.answer, "faq.microdata", f"microdata question {pair.index}"),
+        )
     for (number, question), answer in layout:
-        visible.setdefault(loose_key(question), (question, answer, "faq.html",
-                                                 f"question {number}" if number else None))
+        visible.setdefault(
+            loose_key(question), (question, answer, "faq.html", f"question {number}" if number else None)
+        )
     used: set[str] = set()
     for pair in jsonld:
         key = loose_key(pair.question)
@@ -188,8 +200,15 @@ def merge(origin: str, category: str | None, jsonld: list[StructuredPair], micro
             skips["html:jsonld_disagrees_with_page"] += 1
             yield QAItem(shown[0], shown[1], origin, "html", shown[2], category, shown[3])
         else:
-            yield QAItem(pair.question, pair.answer, origin, "html", "faq.jsonld", category,
-                         f"jsonld question {pair.index}")
+            yield QAItem(
+                pair.question,
+                pair.answer,
+                origin,
+                "html",
+                "faq.jsonld",
+                category,
+                f"jsonld question {pair.index}",
+            )
     for key, (question, answer, component, ref) in visible.items():
         if key not in used:
             used.add(key)

@@ -28,5 +28,9 @@ class QAItem:
     extra: dict[str, str] = field(default_factory=dict)
 
     def meta(self) -> dict[str, str | None]:
-        return {"source_type": self.source_type, "component": self.component, "category": self.category,
-                "ref": self.ref}
+        return {
+            "source_type": self.source_type,
+            "component": self.component,
+            "category": self.category,
+            "ref": self.ref,
+        }

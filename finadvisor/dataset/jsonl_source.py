@@ -25,9 +25,14 @@ class JsonlSource:
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ConfigError(f"{doc.origin}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
-                                  "fix or delete that line") from exc
-            except (ValueError, RecursionError):  # valid JSON past the parser's limits: huge integers, deep nesting
+                raise ConfigError(
+                    f"{doc.origin}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
+                    "fix or delete that line"
+                ) from exc
+            except (
+                ValueError,
+                RecursionError,
+            ):  # valid JSON past the parser's limits: huge integers, deep nesting
                 skips["jsonl:too_deep_or_too_large"] += 1
                 continue
             if not isinstance(record, dict):
@@ -40,10 +45,15 @@ class JsonlSource:
             source = record.get("source")
             raw_meta = record.get("meta")
             meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
-            yield QAItem(pair[0], pair[1],
-                         source if isinstance(source, str) and source not in ("", "unknown") else doc.origin,
-                         str(meta.get("source_type") or "jsonl"), _str(meta.get("component")),
-                         _str(meta.get("category")), f"line {lineno}")
+            yield QAItem(
+                pair[0],
+                pair[1],
+                source if isinstance(source, str) and source not in ("", "unknown") else doc.origin,
+                str(meta.get("source_type") or "jsonl"),
+                _str(meta.get("component")),
+                _str(meta.get("category")),
+                f"line {lineno}",
+            )
 
 
 def _str(value: Any) -> str | None:
@@ -57,9 +67,12 @@ def _pair(record: dict[str, Any]) -> tuple[str, str] | None:
         return question, answer
     messages = record.get("messages")
     if isinstance(messages, list):
-        user = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"), None)
-        reply = next((m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "assistant"),
-                     None)
+        user = next(
+            (m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "user"), None
+        )
+        reply = next(
+            (m.get("content") for m in messages if isinstance(m, dict) and m.get("role") == "assistant"), None
+        )
         if isinstance(user, str) and isinstance(reply, str):
             return user, reply
     return None

@@ -55,8 +55,9 @@ class EngineLLM:
             await self.engine.close()
 
     async def complete(self, messages: list[dict[str, str]], schema: dict[str, Any], max_tokens: int) -> str:
-        request = GenerationRequest(messages=messages, json_schema=schema, max_tokens=max_tokens,
-                                    temperature=self.temperature)
+        request = GenerationRequest(
+            messages=messages, json_schema=schema, max_tokens=max_tokens, temperature=self.temperature
+        )
         return (await generate(self.engine, request)).text
 
 
@@ -65,11 +66,21 @@ class UpstreamLLM(EngineLLM):
     plus what a long offline job needs on top of it: retries with exponential backoff on busy (429/503), 5xx,
     timeouts and dropped connections. A 4xx other than 429 is the request's fault and is not retried."""
 
-    def __init__(self, url: str, *, model: str | None = None, api_key: str | None = None,
-                 timeout_s: float = 180.0, retries: int = 2, backoff_s: float = 1.0,
-                 transport: httpx.AsyncBaseTransport | None = None, temperature: float = 0.2) -> None:
-        engine = OpenAIUpstreamEngine(url, api_key=api_key, model=model, timeout_s=timeout_s, transport=transport,
-                                      slots=1)
+    def __init__(
+        self,
+        url: str,
+        *,
+        model: str | None = None,
+        api_key: str | None = None,
+        timeout_s: float = 180.0,
+        retries: int = 2,
+        backoff_s: float = 1.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        temperature: float = 0.2,
+    ) -> None:
+        engine = OpenAIUpstreamEngine(
+            url, api_key=api_key, model=model, timeout_s=timeout_s, transport=transport, slots=1
+        )
         super().__init__(engine, temperature=temperature)
         self.name = f"upstream:{engine.base_url}"
         self.retries = retries
@@ -83,15 +94,19 @@ class UpstreamLLM(EngineLLM):
 
     async def _retrying(self, call: Callable[[], Awaitable[_T]]) -> _T:
         """``call`` with ``retries`` more tries on a transient error, waiting backoff_s, 2x, 4x ... (tenacity)."""
-        retrying = AsyncRetrying(stop=stop_after_attempt(self.retries + 1), reraise=True,
-                                 wait=wait_exponential(multiplier=self.backoff_s, exp_base=2, min=0),
-                                 retry=retry_if_exception_type(_TRANSIENT))
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.retries + 1),
+            reraise=True,
+            wait=wait_exponential(multiplier=self.backoff_s, exp_base=2, min=0),
+            retry=retry_if_exception_type(_TRANSIENT),
+        )
         try:
             async for attempt in retrying:
                 with attempt:
                     return await call()
         except _TRANSIENT as problem:
-            message = (f"{self.name} failed after {self.retries + 1} attempts ({problem.message}); "
-                       "is the server up?")
+            message = (
+                f"{self.name} failed after {self.retries + 1} attempts ({problem.message}); is the server up?"
+            )
             raise type(problem)(message) from problem
         raise AssertionError("unreachable: the last attempt returns or raises")

@@ -23,15 +23,18 @@ from finadvisor.errors import ConfigError
 # Components whose own title/description is a pair (as in the seed).
 PAIR_COMPONENTS = {"shared.promote-points", "shared.bank-list"}
 NESTED_LISTS = ("left_items", "right_items", "items")
-DEFAULT_BANK_ANSWER = ("Bạn có thể liên kết tài khoản hoặc thẻ của {bank} với ví để nạp tiền, rút tiền "
-                       "và thanh toán.")
+DEFAULT_BANK_ANSWER = (
+    "Bạn có thể liên kết tài khoản hoặc thẻ của {bank} với ví để nạp tiền, rút tiền và thanh toán."
+)
 
 
 def load_json(doc: Document) -> Any:
     try:
         return json.loads(doc.read())
     except json.JSONDecodeError as exc:
-        raise ConfigError(f"{doc.origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+        raise ConfigError(
+            f"{doc.origin}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
 
 
 class NextJsSource:
@@ -44,8 +47,10 @@ class NextJsSource:
         data = load_json(doc)
         props = data.get("pageProps") if isinstance(data, dict) else None
         if not isinstance(props, dict):
-            raise ConfigError(f"{doc.origin}: not Next.js data JSON (no 'pageProps' object); "
-                              "pass --source-type to use another parser")
+            raise ConfigError(
+                f"{doc.origin}: not Next.js data JSON (no 'pageProps' object); "
+                "pass --source-type to use another parser"
+            )
         found = False
         holder = props.get("data")
         if isinstance(holder, dict) and "articles" in holder:
@@ -71,8 +76,15 @@ class NextJsSource:
                 continue
             category = article.get("category")
             cat = category.get("slug") if isinstance(category, dict) else category
-            yield QAItem(title, answer, origin, "nextjs", "faq.article",
-                         cat if isinstance(cat, str) else None, f"articles[{i}]")
+            yield QAItem(
+                title,
+                answer,
+                origin,
+                "nextjs",
+                "faq.article",
+                cat if isinstance(cat, str) else None,
+                f"articles[{i}]",
+            )
 
     def _features(self, origin: str, items: Any, skips: Skips) -> Iterator[QAItem]:
         if not isinstance(items, list):
@@ -98,16 +110,18 @@ class NextJsSource:
                     yield from self._pairs_in(origin, component, f"items[{i}].{key}", block[key], None, skips)
             if "merchants" in block:
                 used = True
-                yield from self._pairs_in(origin, component, f"items[{i}].merchants", block["merchants"],
-                                          "merchant", skips)
+                yield from self._pairs_in(
+                    origin, component, f"items[{i}].merchants", block["merchants"], "merchant", skips
+                )
             if "banks" in block:
                 used = True
                 yield from self._banks(origin, component, f"items[{i}].banks", block["banks"], skips)
             if not used:
                 skips[f"unknown_component:{component}"] += 1
 
-    def _pairs_in(self, origin: str, component: str, ref: str, entries: Any, wrapper: str | None,
-                  skips: Skips) -> Iterator[QAItem]:
+    def _pairs_in(
+        self, origin: str, component: str, ref: str, entries: Any, wrapper: str | None, skips: Skips
+    ) -> Iterator[QAItem]:
         if not isinstance(entries, list):
             skips["nextjs:not_a_list"] += 1
             return
@@ -137,8 +151,11 @@ class NextJsSource:
             if title is None:
                 continue
             description = bank.get("description")
-            answer = description if isinstance(description, str) and description.strip() else \
-                self.bank_answer.format(bank=title)
+            answer = (
+                description
+                if isinstance(description, str) and description.strip()
+                else self.bank_answer.format(bank=title)
+            )
             yield QAItem(title, answer, origin, "nextjs", component, None, f"{ref}[{j}]")
 
 

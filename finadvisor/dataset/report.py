@@ -32,10 +32,16 @@ class BuildReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "items_in": self.items_in, "kept": self.kept, "dropped_total": sum(self.dropped.values()),
-            "train": self.train, "eval": self.eval,
-            "dropped": dict(sorted(self.dropped.items())), "skipped_in_sources": dict(sorted(self.skipped.items())),
-            "per_source": self.per_source, "outputs": self.outputs, "elapsed_s": round(self.elapsed_s, 3),
+            "items_in": self.items_in,
+            "kept": self.kept,
+            "dropped_total": sum(self.dropped.values()),
+            "train": self.train,
+            "eval": self.eval,
+            "dropped": dict(sorted(self.dropped.items())),
+            "skipped_in_sources": dict(sorted(self.skipped.items())),
+            "per_source": self.per_source,
+            "outputs": self.outputs,
+            "elapsed_s": round(self.elapsed_s, 3),
             "items_per_s": round(self.items_in / self.elapsed_s, 1) if self.elapsed_s > 0 else None,
         }
 

@@ -50,8 +50,9 @@ def get_source(name: str) -> Source:
     try:
         return SOURCES[name]
     except KeyError:
-        raise ConfigError(f"unknown source type {name!r}; choose one of auto, {', '.join(SOURCES)}",
-                          param="--source-type") from None
+        raise ConfigError(
+            f"unknown source type {name!r}; choose one of auto, {', '.join(SOURCES)}", param="--source-type"
+        ) from None
 
 
 def detect_type(doc: Document) -> str:
@@ -72,12 +73,17 @@ def detect_type(doc: Document) -> str:
             first = json.loads(first_line)
         except (ValueError, RecursionError):  # bad JSON, huge integers, deep nesting: the parser decides
             return "nextjs"  # a pretty-printed single JSON document
-        if isinstance(first, dict) and ("pageProps" not in first) and (
-                {"instruction", "question", "messages"} & first.keys()):
+        if (
+            isinstance(first, dict)
+            and ("pageProps" not in first)
+            and ({"instruction", "question", "messages"} & first.keys())
+        ):
             return "jsonl"
         return "nextjs"
-    raise ConfigError(f"cannot tell the type of source {doc.origin} (not HTML, JSON Lines or Next.js data JSON); "
-                      "pass --source-type nextjs|html|jsonl")
+    raise ConfigError(
+        f"cannot tell the type of source {doc.origin} (not HTML, JSON Lines or Next.js data JSON); "
+        "pass --source-type nextjs|html|jsonl"
+    )
 
 
 def is_url(spec: str) -> bool:
@@ -103,13 +109,16 @@ def local_files(specs: Iterable[str], skips: Skips | None = None) -> Iterator[tu
         elif path.is_file():
             yield spec, path
         elif "://" in spec:
-            raise ConfigError(f"unsupported source URL {spec}; only http:// and https:// are fetched", param="SOURCES")
+            raise ConfigError(
+                f"unsupported source URL {spec}; only http:// and https:// are fetched", param="SOURCES"
+            )
         else:
             raise ConfigError(f"cannot read source {spec}: no such file or folder", param="SOURCES")
 
 
-def iter_documents(specs: Iterable[str], fetcher: Fetcher | None = None,
-                   skips: Skips | None = None) -> Iterator[Document]:
+def iter_documents(
+    specs: Iterable[str], fetcher: Fetcher | None = None, skips: Skips | None = None
+) -> Iterator[Document]:
     for spec in specs:
         if is_url(spec):
             if fetcher is None:

@@ -23,8 +23,13 @@ def _distribution(values: list[int]) -> dict[str, float]:
     if not values:
         return {"min": 0, "p50": 0, "p90": 0, "max": 0, "mean": 0.0}
     arr = np.asarray(values)
-    return {"min": int(arr.min()), "p50": float(np.percentile(arr, 50)), "p90": float(np.percentile(arr, 90)),
-            "max": int(arr.max()), "mean": round(float(arr.mean()), 1)}
+    return {
+        "min": int(arr.min()),
+        "p50": float(np.percentile(arr, 50)),
+        "p90": float(np.percentile(arr, 90)),
+        "max": int(arr.max()),
+        "mean": round(float(arr.mean()), 1),
+    }
 
 
 def dataset_stats(path: Path, top: int = 10) -> dict[str, Any]:
@@ -73,11 +78,17 @@ def dataset_stats(path: Path, top: int = 10) -> dict[str, Any]:
             pairs.add(p_digest)
             questions.add(q_digest)
     result: dict[str, Any] = {
-        "file": str(path), "lines": lines, "pairs": len(q_lens), "invalid_json_lines": invalid,
-        "lines_without_pair": not_pairs, "exact_duplicates": duplicates,
+        "file": str(path),
+        "lines": lines,
+        "pairs": len(q_lens),
+        "invalid_json_lines": invalid,
+        "lines_without_pair": not_pairs,
+        "exact_duplicates": duplicates,
         "repeated_questions": repeated_questions,
-        "question_chars": _distribution(q_lens), "answer_chars": _distribution(a_lens),
-        "sources": dict(sources.most_common(top)), "distinct_sources": len(sources),
+        "question_chars": _distribution(q_lens),
+        "answer_chars": _distribution(a_lens),
+        "sources": dict(sources.most_common(top)),
+        "distinct_sources": len(sources),
         "components": dict(components.most_common(top)),
     }
     if invalid:
@@ -93,13 +104,22 @@ def print_stats(stats: dict[str, Any]) -> None:
     table = Table(title=f"dataset stats: {stats['file']}")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for key in ("pairs", "lines", "invalid_json_lines", "lines_without_pair", "exact_duplicates",
-                "repeated_questions", "distinct_sources"):
+    for key in (
+        "pairs",
+        "lines",
+        "invalid_json_lines",
+        "lines_without_pair",
+        "exact_duplicates",
+        "repeated_questions",
+        "distinct_sources",
+    ):
         table.add_row(key.replace("_", " "), str(stats[key]))
     for field in ("question_chars", "answer_chars"):
         d = stats[field]
-        table.add_row(field.replace("_", " "), f"min {d['min']} · p50 {d['p50']:.0f} · p90 {d['p90']:.0f} · "
-                                               f"max {d['max']} · mean {d['mean']}")
+        table.add_row(
+            field.replace("_", " "),
+            f"min {d['min']} · p50 {d['p50']:.0f} · p90 {d['p90']:.0f} · max {d['max']} · mean {d['mean']}",
+        )
     console.print(table)
     sources = Table(title="top sources")
     sources.add_column("source")

@@ -55,7 +55,9 @@ def _walk_jsonld(data: Any) -> Iterator[dict[str, Any]]:
         elif isinstance(item, dict):
             yield item
             if _types(item) != {"Question"}:
-                stack.extend(reversed([item[key] for key in ("@graph", "mainEntity", "hasPart") if key in item]))
+                stack.extend(
+                    reversed([item[key] for key in ("@graph", "mainEntity", "hasPart") if key in item])
+                )
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -95,8 +97,11 @@ def jsonld_pairs(tree: LexborHTMLParser, skips: Skips) -> list[StructuredPair]:
                 if not isinstance(name, str) or not name.strip() or answer is None:
                     skips["html:jsonld_question_without_answer"] += 1
                     continue
-                pairs.append(StructuredPair(clean_field(name, single_line=True), clean_field(answer), "jsonld",
-                                            len(pairs) + 1))
+                pairs.append(
+                    StructuredPair(
+                        clean_field(name, single_line=True), clean_field(answer), "jsonld", len(pairs) + 1
+                    )
+                )
     return pairs
 
 

@@ -35,13 +35,26 @@ from finadvisor.settings import Settings
 DEFAULT_APP_NAME = "finadvisor"
 
 
-CAPABILITY_FLAGS = ("supports_json_schema", "supports_lora", "supports_tools", "supports_logprobs",
-                    "supports_penalties", "supports_completions")
+CAPABILITY_FLAGS = (
+    "supports_json_schema",
+    "supports_lora",
+    "supports_tools",
+    "supports_logprobs",
+    "supports_penalties",
+    "supports_completions",
+)
 
 
 def _error_item(exc: errors.FinadvisorError) -> dict[str, Any]:
-    return {"__error__": {"type": type(exc).__name__, "message": exc.message, "param": exc.param,
-                          "code": exc.code, "retry_after": exc.retry_after}}
+    return {
+        "__error__": {
+            "type": type(exc).__name__,
+            "message": exc.message,
+            "param": exc.param,
+            "code": exc.code,
+            "retry_after": exc.retry_after,
+        }
+    }
 
 
 def _raise_error_item(item: dict[str, Any]) -> None:
@@ -49,8 +62,12 @@ def _raise_error_item(item: dict[str, Any]) -> None:
     cls = getattr(errors, str(spec.get("type")), None)
     if not (isinstance(cls, type) and issubclass(cls, errors.FinadvisorError)):
         cls = errors.EngineUnavailable
-    raise cls(str(spec.get("message")), param=spec.get("param"), code=spec.get("code"),
-              retry_after=spec.get("retry_after"))
+    raise cls(
+        str(spec.get("message")),
+        param=spec.get("param"),
+        code=spec.get("code"),
+        retry_after=spec.get("retry_after"),
+    )
 
 
 class SharedEngine:
@@ -78,8 +95,11 @@ class SharedEngine:
 
     async def info(self) -> dict[str, Any]:
         adapters = await self.ready()
-        return {"adapters": adapters, "slots": self.capacity,
-                "flags": {flag: bool(getattr(self.engine, flag, False)) for flag in CAPABILITY_FLAGS}}
+        return {
+            "adapters": adapters,
+            "slots": self.capacity,
+            "flags": {flag: bool(getattr(self.engine, flag, False)) for flag in CAPABILITY_FLAGS},
+        }
 
     async def stream(self, request: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
         try:
@@ -88,9 +108,12 @@ class SharedEngine:
             yield _error_item(errors.EngineUnavailable(f"the engine is not available: {exc.message}"))
             return
         if self._slots.locked() and self._waiting >= self.max_waiting:
-            yield _error_item(errors.Overloaded(
-                f"the shared engine is busy ({self.running} running, {self._waiting} waiting); try again shortly",
-                retry_after=2.0))
+            yield _error_item(
+                errors.Overloaded(
+                    f"the shared engine is busy ({self.running} running, {self._waiting} waiting); try again shortly",
+                    retry_after=2.0,
+                )
+            )
             return
         self._waiting += 1
         try:
@@ -234,9 +257,15 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     settings = dict(args.get("settings", {}))
     _check_exposure(settings)
     app_name = str(args.get("app_name", DEFAULT_APP_NAME))
-    embedded = not settings.get("upstream_url") and settings.get("engine", "llamacpp") not in ("openai", "vllm")
-    options: dict[str, Any] = {"name": "advisor", "max_ongoing_requests": int(args.get("max_ongoing_requests", 64)),
-                               "ray_actor_options": {"num_cpus": float(args.get("replica_num_cpus", 0.1))}}
+    embedded = not settings.get("upstream_url") and settings.get("engine", "llamacpp") not in (
+        "openai",
+        "vllm",
+    )
+    options: dict[str, Any] = {
+        "name": "advisor",
+        "max_ongoing_requests": int(args.get("max_ongoing_requests", 64)),
+        "ray_actor_options": {"num_cpus": float(args.get("replica_num_cpus", 0.1))},
+    }
     if args.get("autoscaling"):
         options["autoscaling_config"] = dict(args["autoscaling"])
     else:
@@ -244,8 +273,9 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     ingress_settings = dict(settings)
     if not embedded:
         ingress_settings.setdefault("engine", "openai")
-    ingress = serve.deployment(**options)(serve.ingress(_asgi_builder(ingress_settings, app_name, embedded))(
-        AdvisorIngress))
+    ingress = serve.deployment(**options)(
+        serve.ingress(_asgi_builder(ingress_settings, app_name, embedded))(AdvisorIngress)
+    )
     if embedded:
         llm = LLMDeployment.options(ray_actor_options={"num_cpus": float(args.get("llm_num_cpus", 1))})  # type: ignore[attr-defined]
         return ingress.bind(llm.bind(settings))

@@ -12,26 +12,31 @@ EngineFactory = Callable[[Settings], Engine]
 
 def _llamacpp(settings: Settings) -> Engine:
     from finadvisor.engines.llamacpp import LlamaCppEngine
+
     return LlamaCppEngine.from_settings(settings)
 
 
 def _openai(settings: Settings) -> Engine:
     from finadvisor.engines.openai_upstream import OpenAIUpstreamEngine
+
     return OpenAIUpstreamEngine.from_settings(settings)
 
 
 def _transformers(settings: Settings) -> Engine:
     from finadvisor.engines.transformers import TransformersEngine
+
     return TransformersEngine.from_settings(settings)
 
 
 def _vllm(settings: Settings) -> Engine:
     from finadvisor.engines.vllm import VLLMEngine
+
     return VLLMEngine.from_settings(settings)
 
 
 def _fake(settings: Settings) -> Engine:
     from finadvisor.engines.fake import FakeEngine
+
     return FakeEngine(adapters=[spec.split("=", 1)[0] for spec in settings.lora], slots=settings.n_parallel)
 
 
@@ -60,8 +65,12 @@ def create_engine(settings: Settings) -> Engine:
 
 
 # What each built-in engine needs, asked here so no other package switches on engine names.
-LOCAL_MODEL = frozenset({"llamacpp", "transformers"})  # load weights in this process (packaged model by default)
-OWN_SERVER = frozenset({"openai", "vllm"})  # the model runs in a server process of its own (remote or supervised)
+LOCAL_MODEL = frozenset(
+    {"llamacpp", "transformers"}
+)  # load weights in this process (packaged model by default)
+OWN_SERVER = frozenset(
+    {"openai", "vllm"}
+)  # the model runs in a server process of its own (remote or supervised)
 
 
 def loads_local_model(settings: Settings) -> bool:
@@ -79,5 +88,16 @@ def runs_in_own_server(settings: Settings) -> bool:
     return settings.engine in OWN_SERVER or bool(settings.upstream_url)
 
 
-__all__ = ["ENGINES", "Delta", "Engine", "Generation", "GenerationRequest", "create_engine", "engine_capacity",
-           "generate", "loads_local_model", "runs_in_own_server", "uses_packaged_model"]
+__all__ = [
+    "ENGINES",
+    "Delta",
+    "Engine",
+    "Generation",
+    "GenerationRequest",
+    "create_engine",
+    "engine_capacity",
+    "generate",
+    "loads_local_model",
+    "runs_in_own_server",
+    "uses_packaged_model",
+]

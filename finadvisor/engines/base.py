@@ -28,7 +28,9 @@ class GenerationRequest:
     json_object: bool = False  # constrain output to any JSON object
     adapter: str | None = None  # LoRA adapter name, None = base model
     tools: list[dict[str, Any]] | None = None  # OpenAI tool objects ({"type": "function", "function": {...}})
-    tool_choice: str | dict[str, Any] | None = None  # "auto" | "none" | "required" | {"type": "function", ...}
+    tool_choice: str | dict[str, Any] | None = (
+        None  # "auto" | "none" | "required" | {"type": "function", ...}
+    )
     parallel_tool_calls: bool | None = None
     logprobs: bool = False
     top_logprobs: int | None = None
@@ -130,8 +132,9 @@ class GenerationBuilder:
             self.logprobs = (self.logprobs or []) + delta.logprobs
         for piece in delta.tool_calls or []:
             index = int(piece.get("index", 0))
-            call = self.calls.setdefault(index, {"id": "", "type": "function",
-                                                 "function": {"name": "", "arguments": ""}})
+            call = self.calls.setdefault(
+                index, {"id": "", "type": "function", "function": {"name": "", "arguments": ""}}
+            )
             if piece.get("id"):
                 call["id"] = piece["id"]
             fn = piece.get("function") or {}
@@ -140,8 +143,14 @@ class GenerationBuilder:
             call["function"]["arguments"] += fn.get("arguments") or ""
 
     def result(self) -> Generation:
-        return Generation("".join(self.parts), self.finish, self.prompt_tokens, self.completion_tokens,
-                          [self.calls[i] for i in sorted(self.calls)], self.logprobs)
+        return Generation(
+            "".join(self.parts),
+            self.finish,
+            self.prompt_tokens,
+            self.completion_tokens,
+            [self.calls[i] for i in sorted(self.calls)],
+            self.logprobs,
+        )
 
 
 async def generate(engine: Engine, request: GenerationRequest) -> Generation:
@@ -152,7 +161,15 @@ async def generate(engine: Engine, request: GenerationRequest) -> Generation:
     return builder.result()
 
 
-SAMPLING_KEYS = ("temperature", "top_p", "stop", "seed", "frequency_penalty", "presence_penalty", "logit_bias")
+SAMPLING_KEYS = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "frequency_penalty",
+    "presence_penalty",
+    "logit_bias",
+)
 TOOL_KEYS = ("tools", "tool_choice", "parallel_tool_calls")
 
 
@@ -160,8 +177,11 @@ def openai_body(request: GenerationRequest, *, keys: tuple[str, ...] = SAMPLING_
     """The streamed OpenAI-style body for a request (chat ``messages`` or a raw ``prompt``), the one place it is
     built: the llama.cpp engine and the upstream engine add only what is theirs (model, grammar, cache_prompt).
     ``keys``: the request fields passed on as they are when set."""
-    body: dict[str, Any] = {"max_tokens": request.max_tokens, "stream": True,
-                            "stream_options": {"include_usage": True}}
+    body: dict[str, Any] = {
+        "max_tokens": request.max_tokens,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
     if request.prompt is not None:
         body["prompt"] = request.prompt
         if request.logprobs:
@@ -177,4 +197,3 @@ def openai_body(request: GenerationRequest, *, keys: tuple[str, ...] = SAMPLING_
         if value is not None and value != []:
             body[key] = value
     return body
-

@@ -79,13 +79,22 @@ def scripted_tool_calls(request: GenerationRequest) -> list[dict[str, Any]] | No
     """The call the fake makes: the named tool, else the first one; none after a tool result (it answers)."""
     if not request.tools or request.tool_choice == "none" or request.prompt is not None:
         return None
-    if request.messages and request.messages[-1].get("role") == "tool" and request.tool_choice in (None, "auto"):
+    if (
+        request.messages
+        and request.messages[-1].get("role") == "tool"
+        and request.tool_choice in (None, "auto")
+    ):
         return None
     name = named_choice(request.tool_choice)
     tool = next((t for t in request.tools if t["function"]["name"] == name), request.tools[0])
     args = _instance(tool["function"].get("parameters") or {"type": "object"})
-    return [{"id": new_call_id(), "type": "function",
-             "function": {"name": tool["function"]["name"], "arguments": json.dumps(args, ensure_ascii=False)}}]
+    return [
+        {
+            "id": new_call_id(),
+            "type": "function",
+            "function": {"name": tool["function"]["name"], "arguments": json.dumps(args, ensure_ascii=False)},
+        }
+    ]
 
 
 class FakeEngine:
@@ -98,8 +107,16 @@ class FakeEngine:
     supports_completions = True
     LOGPROB = -0.25
 
-    def __init__(self, script: Script = default_script, *, ttft_s: float = 0.0, itl_s: float = 0.0,
-                 adapters: list[str] | None = None, start_delay_s: float = 0.0, slots: int | None = None) -> None:
+    def __init__(
+        self,
+        script: Script = default_script,
+        *,
+        ttft_s: float = 0.0,
+        itl_s: float = 0.0,
+        adapters: list[str] | None = None,
+        start_delay_s: float = 0.0,
+        slots: int | None = None,
+    ) -> None:
         self.slots = slots  # None: the server's --n-parallel
         self.script = script
         self.ttft_s = ttft_s
@@ -125,8 +142,11 @@ class FakeEngine:
 
     async def stream(self, request: GenerationRequest) -> AsyncIterator[Delta]:
         self.calls.append(request)
-        prompt_tokens = (len(request.prompt.split()) if request.prompt is not None else
-                         sum(len((m.get("content") or "").split()) for m in request.messages))
+        prompt_tokens = (
+            len(request.prompt.split())
+            if request.prompt is not None
+            else sum(len((m.get("content") or "").split()) for m in request.messages)
+        )
         calls = scripted_tool_calls(request)
         if calls is not None:
             if self.ttft_s:
@@ -136,10 +156,15 @@ class FakeEngine:
                 # As llama.cpp writes a constrained call: compact JSON, one "token" per 8 characters, cut at
                 # max_tokens, read back by the engines' shared ConstrainedToolStream.
                 fn = calls[0]["function"]
-                wrapper = json.dumps({"name": fn["name"], "arguments": json.loads(fn["arguments"])},
-                                     ensure_ascii=False, separators=(",", ":"))
-                pieces = [wrapper[i:i + 8] for i in range(0, len(wrapper), 8)]
-                held = ConstrainedToolStream(request.tools or [], request.tool_choice, request.parallel_tool_calls)
+                wrapper = json.dumps(
+                    {"name": fn["name"], "arguments": json.loads(fn["arguments"])},
+                    ensure_ascii=False,
+                    separators=(",", ":"),
+                )
+                pieces = [wrapper[i : i + 8] for i in range(0, len(wrapper), 8)]
+                held = ConstrainedToolStream(
+                    request.tools or [], request.tool_choice, request.parallel_tool_calls
+                )
                 for piece in pieces[: request.max_tokens]:
                     held.feed(piece)
                 used = min(len(pieces), request.max_tokens)
@@ -162,10 +187,22 @@ class FakeEngine:
             logprobs = None
             if request.logprobs:
                 top = [{"token": piece, "logprob": self.LOGPROB, "bytes": list(piece.encode())}]
-                top += [{"token": f"<alt{k}>", "logprob": self.LOGPROB - 1 - k, "bytes": None}
-                        for k in range(max(0, (request.top_logprobs or 0) - 1))]
-                logprobs = [{"token": piece, "logprob": self.LOGPROB, "bytes": list(piece.encode()),
-                             "top_logprobs": top[: request.top_logprobs or 0]}]
-            yield Delta(text=piece, finish_reason=finish if last else None,
-                        prompt_tokens=prompt_tokens if last else None,
-                        completion_tokens=len(pieces) if last else None, logprobs=logprobs)
+                top += [
+                    {"token": f"<alt{k}>", "logprob": self.LOGPROB - 1 - k, "bytes": None}
+                    for k in range(max(0, (request.top_logprobs or 0) - 1))
+                ]
+                logprobs = [
+                    {
+                        "token": piece,
+                        "logprob": self.LOGPROB,
+                        "bytes": list(piece.encode()),
+                        "top_logprobs": top[: request.top_logprobs or 0],
+                    }
+                ]
+            yield Delta(
+                text=piece,
+                finish_reason=finish if last else None,
+                prompt_tokens=prompt_tokens if last else None,
+                completion_tokens=len(pieces) if last else None,
+                logprobs=logprobs,
+            )

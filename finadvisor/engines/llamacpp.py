@@ -56,8 +56,10 @@ def _error_from(payload: dict[str, Any]) -> Exception:
     if kind == "exceed_context_size_error":
         return ContextOverflow(
             f"the prompt has {err.get('n_prompt_tokens')} tokens but the context window per request is "
-            f"{err.get('n_ctx')} tokens; shorten the messages or raise --n-ctx", param="messages",
-            code="context_length_exceeded")
+            f"{err.get('n_ctx')} tokens; shorten the messages or raise --n-ctx",
+            param="messages",
+            code="context_length_exceeded",
+        )
     if int(err.get("code") or 500) < 500:
         return InvalidRequest(message)
     return UpstreamError(f"llama.cpp error: {message}")
@@ -72,9 +74,20 @@ class LlamaCppEngine:
     supports_penalties = True
     supports_completions = True
 
-    def __init__(self, model_path: Path | None, *, cache_dir: Path, n_ctx: int = 8192, n_parallel: int = 4,
-                 n_threads: int = 0, n_batch: int = 2048, n_ubatch: int = 512, flash_attn: bool = True,
-                 lora: list[str] | None = None, model_name: str = "default") -> None:
+    def __init__(
+        self,
+        model_path: Path | None,
+        *,
+        cache_dir: Path,
+        n_ctx: int = 8192,
+        n_parallel: int = 4,
+        n_threads: int = 0,
+        n_batch: int = 2048,
+        n_ubatch: int = 512,
+        flash_attn: bool = True,
+        lora: list[str] | None = None,
+        model_name: str = "default",
+    ) -> None:
         self.model_path = model_path
         self.cache_dir = cache_dir
         self.n_ctx = n_ctx
@@ -92,10 +105,18 @@ class LlamaCppEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppEngine:
-        return cls(Path(settings.model) if settings.model else None, cache_dir=settings.cache_dir,
-                   n_ctx=settings.n_ctx, n_parallel=settings.n_parallel, n_threads=settings.n_threads,
-                   n_batch=settings.n_batch, n_ubatch=settings.n_ubatch, flash_attn=settings.flash_attn,
-                   lora=settings.lora, model_name=settings.model_name)
+        return cls(
+            Path(settings.model) if settings.model else None,
+            cache_dir=settings.cache_dir,
+            n_ctx=settings.n_ctx,
+            n_parallel=settings.n_parallel,
+            n_threads=settings.n_threads,
+            n_batch=settings.n_batch,
+            n_ubatch=settings.n_ubatch,
+            flash_attn=settings.flash_attn,
+            lora=settings.lora,
+            model_name=settings.model_name,
+        )
 
     @staticmethod
     def _parse_lora(specs: list[str]) -> dict[str, Path]:
@@ -108,8 +129,10 @@ class LlamaCppEngine:
             if p.is_dir():
                 ggufs = sorted(p.glob("*.gguf"))
                 if not ggufs:
-                    raise ConfigError(f"LoRA folder {p} has no .gguf adapter; convert it with "
-                                      f"'finadvisor finetune export-gguf --adapter {p} --out {p}/adapter.gguf'")
+                    raise ConfigError(
+                        f"LoRA folder {p} has no .gguf adapter; convert it with "
+                        f"'finadvisor finetune export-gguf --adapter {p} --out {p}/adapter.gguf'"
+                    )
                 p = ggufs[0]
             if not p.is_file():
                 raise ConfigError(f"LoRA adapter {p} does not exist")
@@ -150,8 +173,13 @@ class LlamaCppEngine:
             self._server = xlc.Server(params)
         except Exception as exc:  # xllamacpp raises plain RuntimeError/ValueError on load failures
             raise ConfigError(f"llama.cpp could not load {path}: {exc}") from exc
-        log.info("llama.cpp ready: %s (n_ctx=%d, slots=%d, threads=%d)", path.name, self.n_ctx,
-                 self.n_parallel, self.n_threads)
+        log.info(
+            "llama.cpp ready: %s (n_ctx=%d, slots=%d, threads=%d)",
+            path.name,
+            self.n_ctx,
+            self.n_parallel,
+            self.n_threads,
+        )
 
     async def close(self) -> None:
         # Dropping the last reference stops llama.cpp's server loop (its destructor joins the loop thread).
@@ -186,15 +214,19 @@ class LlamaCppEngine:
             elif request.parallel_tool_calls is not None:
                 body["parallel_tool_calls"] = request.parallel_tool_calls
         if schema is not None:
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "response", "schema": schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "response", "schema": schema},
+            }
         elif request.json_object:
             body["response_format"] = {"type": "json_object"}
         if self._lora:
             names = list(self._lora)
             if request.adapter is not None and request.adapter not in self._lora:
                 raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
-            body["lora"] = [{"id": i, "scale": 1.0 if name == request.adapter else 0.0}
-                            for i, name in enumerate(names)]
+            body["lora"] = [
+                {"id": i, "scale": 1.0 if name == request.adapter else 0.0} for i, name in enumerate(names)
+            ]
         elif request.adapter is not None:
             raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
         body.update(request.extra)
@@ -208,8 +240,11 @@ class LlamaCppEngine:
         raw = request.prompt is not None
         handler = server.handle_completions if raw else server.handle_chat_completions
         tools = request.tools if (request.tools and request.tool_choice != "none" and not raw) else None
-        constrained = (ConstrainedToolStream(tools, request.tool_choice, request.parallel_tool_calls)
-                       if tools is not None and wants_constraint(request.tool_choice) else None)
+        constrained = (
+            ConstrainedToolStream(tools, request.tool_choice, request.parallel_tool_calls)
+            if tools is not None and wants_constraint(request.tool_choice)
+            else None
+        )
         auto = AutoToolStream(tools, request.parallel_tool_calls) if tools and constrained is None else None
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -225,8 +260,9 @@ class LlamaCppEngine:
                 if isinstance(result, dict) and "error" in result:
                     loop.call_soon_threadsafe(queue.put_nowait, result)
             except ValueError as exc:  # schema/grammar problems are the caller's
-                loop.call_soon_threadsafe(queue.put_nowait, InvalidRequest(f"invalid request: {exc}",
-                                                                           param="response_format"))
+                loop.call_soon_threadsafe(
+                    queue.put_nowait, InvalidRequest(f"invalid request: {exc}", param="response_format")
+                )
             except Exception as exc:
                 loop.call_soon_threadsafe(queue.put_nowait, UpstreamError(f"llama.cpp failed: {exc}"))
             finally:
@@ -281,8 +317,11 @@ class LlamaCppEngine:
                 yield Delta(text=tail, logprobs=pending_lp or None)
             if native_calls and finish in (None, "stop"):
                 finish = "tool_calls"
-            yield Delta(finish_reason=finish or "stop", prompt_tokens=prompt_tokens,
-                        completion_tokens=completion_tokens)
+            yield Delta(
+                finish_reason=finish or "stop",
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+            )
         finally:
             cancelled.set()
             if not future.done():

@@ -42,9 +42,17 @@ class OpenAIUpstreamEngine:
     supports_penalties = True
     supports_completions = True
 
-    def __init__(self, base_url: str, *, api_key: str | None = None, model: str | None = None,
-                 adapters: list[str] | None = None, timeout_s: float = 300.0,
-                 transport: httpx.AsyncBaseTransport | None = None, slots: int = 64) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        adapters: list[str] | None = None,
+        timeout_s: float = 300.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+        slots: int = 64,
+    ) -> None:
         self.slots = slots  # the upstream schedules its own batches; this bounds what we send it at once
         self.base_url = openai_base_url(base_url)
         self.model = model
@@ -58,22 +66,35 @@ class OpenAIUpstreamEngine:
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIUpstreamEngine:
         if not settings.upstream_url:
-            raise ConfigError("engine 'openai' needs an upstream: pass --upstream URL or set FINADVISOR_UPSTREAM_URL")
-        return cls(settings.upstream_url, api_key=settings.upstream_api_key, model=settings.upstream_model,
-                   adapters=[spec.split("=", 1)[0] for spec in settings.lora],
-                   timeout_s=settings.request_timeout_s, slots=max(settings.n_parallel, 64))
+            raise ConfigError(
+                "engine 'openai' needs an upstream: pass --upstream URL or set FINADVISOR_UPSTREAM_URL"
+            )
+        return cls(
+            settings.upstream_url,
+            api_key=settings.upstream_api_key,
+            model=settings.upstream_model,
+            adapters=[spec.split("=", 1)[0] for spec in settings.lora],
+            timeout_s=settings.request_timeout_s,
+            slots=max(settings.n_parallel, 64),
+        )
 
     async def start(self) -> None:
         if self._client is None:  # start() may be retried while the upstream comes up
             self._client = httpx.AsyncClient(
-                base_url=self.base_url, headers=self._headers, timeout=self._timeout, transport=self._transport,
-                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+                base_url=self.base_url,
+                headers=self._headers,
+                timeout=self._timeout,
+                transport=self._transport,
+                limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+            )
         try:
             resp = await self._client.get("/models")
             resp.raise_for_status()
             models = [m["id"] for m in resp.json().get("data", [])]
         except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"upstream {self.base_url} is not reachable: {exc}", retry_after=5) from exc
+            raise EngineUnavailable(
+                f"upstream {self.base_url} is not reachable: {exc}", retry_after=5
+            ) from exc
         except (ValueError, KeyError, TypeError) as exc:
             raise UpstreamError(f"upstream {self.base_url}/models returned an unexpected body") from exc
         if self.model is None:
@@ -97,11 +118,15 @@ class OpenAIUpstreamEngine:
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
         if request.adapter is not None and request.adapter not in self._adapters:
             raise InvalidRequest(f"unknown adapter {request.adapter!r}", param="model")
-        body = {"model": request.adapter or self.model,
-                **openai_body(request, keys=(*SAMPLING_KEYS, *TOOL_KEYS))}
+        body = {
+            "model": request.adapter or self.model,
+            **openai_body(request, keys=(*SAMPLING_KEYS, *TOOL_KEYS)),
+        }
         if request.json_schema is not None:
-            body["response_format"] = {"type": "json_schema",
-                                       "json_schema": {"name": "response", "schema": request.json_schema}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "response", "schema": request.json_schema},
+            }
         elif request.json_object:
             body["response_format"] = {"type": "json_object"}
         body.update(request.extra)
@@ -115,8 +140,9 @@ class OpenAIUpstreamEngine:
         prompt_tokens = completion_tokens = 0
         raw = request.prompt is not None
         try:
-            async with self._client.stream("POST", "/completions" if raw else "/chat/completions",
-                                           json=body) as resp:
+            async with self._client.stream(
+                "POST", "/completions" if raw else "/chat/completions", json=body
+            ) as resp:
                 if resp.status_code >= 400:
                     await resp.aread()
                     raise self._http_error(resp)
@@ -144,18 +170,38 @@ class OpenAIUpstreamEngine:
                         logprobs = choice.get("logprobs") or {}
                         entries = logprobs.get("content") if isinstance(logprobs, dict) else None
                         if raw and isinstance(logprobs, dict) and "tokens" in logprobs:  # legacy completions
-                            entries = [{"token": t, "logprob": lp, "bytes": None, "top_logprobs": [
-                                {"token": k, "logprob": v, "bytes": None} for k, v in (top or {}).items()]}
-                                for t, lp, top in zip(logprobs["tokens"], logprobs.get("token_logprobs") or [],
-                                                      logprobs.get("top_logprobs") or [], strict=False)]
+                            entries = [
+                                {
+                                    "token": t,
+                                    "logprob": lp,
+                                    "bytes": None,
+                                    "top_logprobs": [
+                                        {"token": k, "logprob": v, "bytes": None}
+                                        for k, v in (top or {}).items()
+                                    ],
+                                }
+                                for t, lp, top in zip(
+                                    logprobs["tokens"],
+                                    logprobs.get("token_logprobs") or [],
+                                    logprobs.get("top_logprobs") or [],
+                                    strict=False,
+                                )
+                            ]
                         if text or delta.get("tool_calls") or entries:
-                            yield Delta(text=text or "", tool_calls=delta.get("tool_calls") or None,
-                                        logprobs=entries or None)
+                            yield Delta(
+                                text=text or "",
+                                tool_calls=delta.get("tool_calls") or None,
+                                logprobs=entries or None,
+                            )
         except httpx.TimeoutException as exc:
             raise UpstreamTimeout(f"upstream {self.base_url} did not answer in time") from exc
         except httpx.HTTPError as exc:
-            raise EngineUnavailable(f"upstream {self.base_url} failed: {type(exc).__name__}", retry_after=5) from exc
-        yield Delta(finish_reason=finish or "stop", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens)
+            raise EngineUnavailable(
+                f"upstream {self.base_url} failed: {type(exc).__name__}", retry_after=5
+            ) from exc
+        yield Delta(
+            finish_reason=finish or "stop", prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+        )
 
     def _http_error(self, resp: httpx.Response) -> Exception:
         try:

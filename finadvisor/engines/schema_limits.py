@@ -23,16 +23,37 @@ MAX_PROPERTIES = 128  # per object
 MAX_ENUM = 256  # values per enum
 MAX_REPEAT = 512  # minLength / maxLength / minItems / maxItems / minProperties / maxProperties
 MAX_PATTERN = 256  # characters in a regex pattern
-MAX_TOOLSET_BYTES = 4 * MAX_SCHEMA_BYTES  # the combined call schema of tool_choice "required" (up to 128 tools)
+MAX_TOOLSET_BYTES = (
+    4 * MAX_SCHEMA_BYTES
+)  # the combined call schema of tool_choice "required" (up to 128 tools)
 _TOOLSET_DEPTH = 2  # the combined schema wraps each tool's parameters in anyOf -> call object
 _QUANTIFIER = re.compile(r"\{(\d*)(,?)(\d*)\}")
 
-REPEAT_KEYS = ("minLength", "maxLength", "minItems", "maxItems", "minProperties", "maxProperties", "minContains",
-               "maxContains")
+REPEAT_KEYS = (
+    "minLength",
+    "maxLength",
+    "minItems",
+    "maxItems",
+    "minProperties",
+    "maxProperties",
+    "minContains",
+    "maxContains",
+)
 _CHILD_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 _CHILD_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
-_CHILD_ONE = ("items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames",
-              "unevaluatedItems", "unevaluatedProperties", "additionalItems")
+_CHILD_ONE = (
+    "items",
+    "additionalProperties",
+    "not",
+    "if",
+    "then",
+    "else",
+    "contains",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "additionalItems",
+)
 
 
 def _refuse(param: str, message: str) -> InvalidRequest:
@@ -52,8 +73,8 @@ def pattern_repeat(pattern: str) -> int:
             i, last = i + 2, 1
             continue
         if char == "[":  # a class is one atom; skip to its closing bracket (a leading ] or ^] is literal)
-            j = i + 1 + (pattern[i + 1:i + 2] == "^")
-            j += pattern[j:j + 1] == "]"
+            j = i + 1 + (pattern[i + 1 : i + 2] == "^")
+            j += pattern[j : j + 1] == "]"
             while j < len(pattern) and pattern[j] != "]":
                 j += 2 if pattern[j] == "\\" else 1
             i, last = j + 1, 1
@@ -86,12 +107,21 @@ def check_tool_constraint(tools: list[dict[str, Any]], tool_choice: str | dict[s
     from finadvisor.engines.tools import constraint_schema, wants_constraint
 
     if tools and wants_constraint(tool_choice):
-        check_schema(constraint_schema(tools, tool_choice, False), "tools", max_bytes=MAX_TOOLSET_BYTES,
-                     max_depth=MAX_DEPTH + _TOOLSET_DEPTH)
+        check_schema(
+            constraint_schema(tools, tool_choice, False),
+            "tools",
+            max_bytes=MAX_TOOLSET_BYTES,
+            max_depth=MAX_DEPTH + _TOOLSET_DEPTH,
+        )
 
 
-def check_schema(schema: Any, param: str = "response_format", *, max_bytes: int = MAX_SCHEMA_BYTES,
-                 max_depth: int = MAX_DEPTH) -> None:
+def check_schema(
+    schema: Any,
+    param: str = "response_format",
+    *,
+    max_bytes: int = MAX_SCHEMA_BYTES,
+    max_depth: int = MAX_DEPTH,
+) -> None:
     """Raise ``InvalidRequest`` (400, naming the limit) when ``schema`` exceeds a bound above."""
     try:
         size = len(json.dumps(schema, ensure_ascii=False).encode())
@@ -125,14 +155,18 @@ def check_schema(schema: Any, param: str = "response_format", *, max_bytes: int 
             if len(pattern) > MAX_PATTERN:
                 raise _refuse(param, f"a pattern has {len(pattern)} characters; the limit is {MAX_PATTERN}")
             if (repeat := pattern_repeat(pattern)) > MAX_REPEAT:
-                raise _refuse(param, f"a pattern repeats {repeat} times (quantifiers multiplied through its "
-                                     f"groups); the limit is {MAX_REPEAT}")
+                raise _refuse(
+                    param,
+                    f"a pattern repeats {repeat} times (quantifiers multiplied through its "
+                    f"groups); the limit is {MAX_REPEAT}",
+                )
         for key in _CHILD_MAPS:
             children = node.get(key)
             if isinstance(children, dict):
                 if key == "properties" and len(children) > MAX_PROPERTIES:
-                    raise _refuse(param, f"an object has {len(children)} properties; the limit is "
-                                         f"{MAX_PROPERTIES}")
+                    raise _refuse(
+                        param, f"an object has {len(children)} properties; the limit is {MAX_PROPERTIES}"
+                    )
                 stack.extend((child, depth + 1) for child in children.values())
         for key in _CHILD_LISTS:
             children = node.get(key)

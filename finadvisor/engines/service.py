@@ -29,8 +29,10 @@ from finadvisor.metrics import Metrics
 
 # The packaged model's true name, and the name it was served under before (kept as an alias).
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct"
-MODEL_ALIASES: dict[str, tuple[str, ...]] = {DEFAULT_MODEL_NAME: ("qwen2.5-0.5b-instruct",),
-                                             "qwen2.5-0.5b-instruct": (DEFAULT_MODEL_NAME,)}
+MODEL_ALIASES: dict[str, tuple[str, ...]] = {
+    DEFAULT_MODEL_NAME: ("qwen2.5-0.5b-instruct",),
+    "qwen2.5-0.5b-instruct": (DEFAULT_MODEL_NAME,),
+}
 
 
 def served_name(model_name: str) -> str:
@@ -40,6 +42,7 @@ def served_name(model_name: str) -> str:
 
 def unsupported(engine: Engine, request: GenerationRequest) -> str | None:
     """The first request parameter that ``engine`` cannot honour, or None."""
+
     def lacks(flag: str) -> bool:
         return not getattr(engine, flag, False)
 
@@ -52,9 +55,15 @@ def unsupported(engine: Engine, request: GenerationRequest) -> str | None:
         "logit_bias": bool(request.logit_bias),
         "prompt": request.prompt is not None,
     }
-    flags = {"response_format": "supports_json_schema", "tools": "supports_tools", "logprobs": "supports_logprobs",
-             "frequency_penalty": "supports_penalties", "presence_penalty": "supports_penalties",
-             "logit_bias": "supports_penalties", "prompt": "supports_completions"}
+    flags = {
+        "response_format": "supports_json_schema",
+        "tools": "supports_tools",
+        "logprobs": "supports_logprobs",
+        "frequency_penalty": "supports_penalties",
+        "presence_penalty": "supports_penalties",
+        "logit_bias": "supports_penalties",
+        "prompt": "supports_completions",
+    }
     for param, wanted in asked.items():
         if wanted and lacks(flags[param]):
             return param
@@ -62,13 +71,25 @@ def unsupported(engine: Engine, request: GenerationRequest) -> str | None:
 
 
 class LLMService:
-    def __init__(self, engine: Engine, metrics: Metrics, *, model_name: str, capacity: int = 4,
-                 max_waiting: int = 64, timeout_s: float = 300.0, aliases: tuple[str, ...] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        metrics: Metrics,
+        *,
+        model_name: str,
+        capacity: int = 4,
+        max_waiting: int = 64,
+        timeout_s: float = 300.0,
+        aliases: tuple[str, ...] | None = None,
+    ) -> None:
         self.engine = engine
         self.metrics = metrics
         self.model_name = served_name(model_name)
-        self.aliases = tuple(aliases if aliases is not None else
-                             (a for a in MODEL_ALIASES.get(model_name, ()) if a != self.model_name))
+        self.aliases = tuple(
+            aliases
+            if aliases is not None
+            else (a for a in MODEL_ALIASES.get(model_name, ()) if a != self.model_name)
+        )
         if model_name != self.model_name and model_name not in self.aliases:
             self.aliases += (model_name,)
         self.capacity = capacity
@@ -86,16 +107,22 @@ class LLMService:
             return None
         if model in self.engine.adapters():
             return model
-        raise NotFound(f"model {model!r} does not exist; available: {', '.join(self.model_names())}",
-                       param="model", code="model_not_found")
+        raise NotFound(
+            f"model {model!r} does not exist; available: {', '.join(self.model_names())}",
+            param="model",
+            code="model_not_found",
+        )
 
     def check(self, request: GenerationRequest) -> None:
         """Refuse, naming the parameter, what this engine cannot do (400)."""
         param = unsupported(self.engine, request)
         if param is not None:
-            raise InvalidRequest(f"{param} is not supported by the {self.engine.name!r} engine; remove it or "
-                                 "serve with an engine that supports it (llamacpp, vllm, openai)",
-                                 param=param, code="unsupported_parameter")
+            raise InvalidRequest(
+                f"{param} is not supported by the {self.engine.name!r} engine; remove it or "
+                "serve with an engine that supports it (llamacpp, vllm, openai)",
+                param=param,
+                code="unsupported_parameter",
+            )
 
     def _gauges(self) -> None:
         self.metrics.running.labels(self.model_name).set(min(self._in_flight, self.capacity))
@@ -122,7 +149,9 @@ class LLMService:
                 async with asyncio.timeout(self.timeout_s):
                     await self._slots.acquire()
             except TimeoutError as exc:
-                raise Overloaded("no decoding slot became free in time; retry shortly", retry_after=5) from exc
+                raise Overloaded(
+                    "no decoding slot became free in time; retry shortly", retry_after=5
+                ) from exc
             iterator = aiter(self.engine.stream(request))
             try:
                 first = last = None
@@ -137,7 +166,8 @@ class LLMService:
                         break
                     except TimeoutError as exc:
                         raise UpstreamTimeout(
-                            f"generation exceeded the {self.timeout_s:.0f} s time budget") from exc
+                            f"generation exceeded the {self.timeout_s:.0f} s time budget"
+                        ) from exc
                     now = time.perf_counter()
                     if delta.text:
                         if first is None:

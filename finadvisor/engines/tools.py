@@ -41,12 +41,17 @@ def wants_constraint(tool_choice: str | dict[str, Any] | None) -> bool:
 def _call_schema(tool: dict[str, Any]) -> dict[str, Any]:
     fn = tool.get("function") or {}
     params = fn.get("parameters") or {"type": "object"}
-    return {"type": "object", "additionalProperties": False, "required": ["name", "arguments"],
-            "properties": {"name": {"const": fn.get("name")}, "arguments": params}}
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["name", "arguments"],
+        "properties": {"name": {"const": fn.get("name")}, "arguments": params},
+    }
 
 
-def constraint_schema(tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None,
-                      parallel: bool | None) -> dict[str, Any]:
+def constraint_schema(
+    tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None, parallel: bool | None
+) -> dict[str, Any]:
     """The JSON schema that makes the output a tool call: one named function, or any of the tools ("required");
     with parallel calls allowed, also a short array of calls."""
     name = named_choice(tool_choice)
@@ -75,8 +80,11 @@ def _as_call(obj: Any, names: set[str]) -> dict[str, Any] | None:
             return None
     if name not in names or not isinstance(args, dict):
         return None
-    return {"id": new_call_id(), "type": "function",
-            "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)}}
+    return {
+        "id": new_call_id(),
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
+    }
 
 
 def _json_values(text: str) -> list[Any] | None:
@@ -95,8 +103,9 @@ def _json_values(text: str) -> list[Any] | None:
     return values
 
 
-def parse_tool_calls(text: str, tools: list[dict[str, Any]], *, parallel: bool | None = None
-                     ) -> list[dict[str, Any]] | None:
+def parse_tool_calls(
+    text: str, tools: list[dict[str, Any]], *, parallel: bool | None = None
+) -> list[dict[str, Any]] | None:
     """Tool calls written as text, or None when ``text`` is not entirely tool calls of the given tools."""
     names = set(tool_names(tools))
     body = text.strip()
@@ -133,8 +142,14 @@ def call_deltas(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     pieces: list[dict[str, Any]] = []
     for i, call in enumerate(calls):
         fn = call["function"]
-        pieces.append({"index": i, "id": call["id"], "type": "function",
-                       "function": {"name": fn["name"], "arguments": ""}})
+        pieces.append(
+            {
+                "index": i,
+                "id": call["id"],
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": ""},
+            }
+        )
         pieces.append({"index": i, "function": {"arguments": fn["arguments"]}})
     return pieces
 
@@ -220,7 +235,9 @@ def leading_calls(text: str, tools: list[dict[str, Any]]) -> tuple[list[dict[str
         pos = end
 
 
-def partial_call(tail: str, tools: list[dict[str, Any]], name_hint: str | None = None) -> dict[str, Any] | None:
+def partial_call(
+    tail: str, tools: list[dict[str, Any]], name_hint: str | None = None
+) -> dict[str, Any] | None:
     """The call ``tail`` was writing when the tokens ran out: its function (written whole, the named choice, or the
     only tool whose name starts with what was written) and the arguments text generated so far, else None."""
     head = _CALL_HEAD.match(tail)
@@ -232,10 +249,14 @@ def partial_call(tail: str, tools: list[dict[str, Any]], name_hint: str | None =
         written = head.group(1)
         candidates = [written] if head.group(2) else [n for n in names if n.startswith(written)]
         name = name_hint if name_hint in candidates else (candidates[0] if len(candidates) == 1 else None)
-        arguments = tail[head.end():] if "arguments" in tail[:head.end()] else ""
+        arguments = tail[head.end() :] if "arguments" in tail[: head.end()] else ""
     if name is None or name not in names:
         return None
-    return {"id": new_call_id(), "type": "function", "function": {"name": name, "arguments": arguments.rstrip()}}
+    return {
+        "id": new_call_id(),
+        "type": "function",
+        "function": {"name": name, "arguments": arguments.rstrip()},
+    }
 
 
 class ConstrainedToolStream:
@@ -243,8 +264,12 @@ class ConstrainedToolStream:
     finish reason. Cut by ``max_tokens``: the complete calls (``tool_calls``), or with none complete the call being
     written with its arguments so far (``length``), never the wrapper as text."""
 
-    def __init__(self, tools: list[dict[str, Any]], tool_choice: str | dict[str, Any] | None,
-                 parallel: bool | None = None) -> None:
+    def __init__(
+        self,
+        tools: list[dict[str, Any]],
+        tool_choice: str | dict[str, Any] | None,
+        parallel: bool | None = None,
+    ) -> None:
         self.tools = tools
         self.name = named_choice(tool_choice)
         self.parallel = parallel

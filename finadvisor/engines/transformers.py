@@ -37,8 +37,10 @@ def parse_lora_specs(specs: list[str]) -> dict[str, Path]:
             raise ConfigError(f"--lora expects NAME=DIR, got {spec!r}")
         path = Path(folder.strip()).expanduser()
         if not (path / "adapter_config.json").is_file():
-            raise ConfigError(f"LoRA {name}: {path} is not a PEFT adapter folder (no adapter_config.json); "
-                              "pass the --out folder of 'finadvisor finetune train'")
+            raise ConfigError(
+                f"LoRA {name}: {path} is not a PEFT adapter folder (no adapter_config.json); "
+                "pass the --out folder of 'finadvisor finetune train'"
+            )
         if name in adapters:
             raise ConfigError(f"LoRA name {name!r} is given twice")
         adapters[name.strip()] = path
@@ -65,8 +67,15 @@ class TransformersEngine:
     supports_completions = False
     slots = 1  # one generate() at a time behind a lock
 
-    def __init__(self, model: str | None = None, *, cache_dir: Path | None = None, lora: list[str] | None = None,
-                 n_threads: int = 0, model_name: str = "default") -> None:
+    def __init__(
+        self,
+        model: str | None = None,
+        *,
+        cache_dir: Path | None = None,
+        lora: list[str] | None = None,
+        n_threads: int = 0,
+        model_name: str = "default",
+    ) -> None:
         self.model_path = model
         self.cache_dir = cache_dir
         self.n_threads = n_threads
@@ -78,8 +87,13 @@ class TransformersEngine:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TransformersEngine:
-        return cls(settings.model, cache_dir=settings.cache_dir, lora=settings.lora,
-                   n_threads=settings.n_threads, model_name=settings.model_name)
+        return cls(
+            settings.model,
+            cache_dir=settings.cache_dir,
+            lora=settings.lora,
+            n_threads=settings.n_threads,
+            model_name=settings.model_name,
+        )
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -102,8 +116,10 @@ class TransformersEngine:
                 for name in names[1:]:
                     model.load_adapter(str(self._lora[name]), adapter_name=name)
             except (ValueError, RuntimeError, OSError) as exc:
-                raise ConfigError(f"could not load the LoRA adapters onto {spec}: {exc}; was the adapter "
-                                  "trained on this base model?") from exc
+                raise ConfigError(
+                    f"could not load the LoRA adapters onto {spec}: {exc}; was the adapter "
+                    "trained on this base model?"
+                ) from exc
         model.eval()
         self._model, self._tokenizer = model, tokenizer
         log.info("transformers ready: %s, adapters %s", spec, names if self._lora else [])
@@ -124,21 +140,30 @@ class TransformersEngine:
         tok = self._tokenizer
         if getattr(tok, "chat_template", None) is None:
             raise ConfigError("this model's tokenizer has no chat template; use an instruct model")
-        enc = tok.apply_chat_template(request.messages, add_generation_prompt=True, return_tensors="pt",
-                                      return_dict=True)
+        enc = tok.apply_chat_template(
+            request.messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         limit = getattr(self._model.config, "max_position_embeddings", None)
         n_prompt = int(enc["input_ids"].shape[1])
         if limit is not None and n_prompt + 1 > limit:
-            raise ContextOverflow(f"the prompt has {n_prompt} tokens but this model's context is {limit} tokens; "
-                                  "shorten the messages", param="messages", code="context_length_exceeded")
+            raise ContextOverflow(
+                f"the prompt has {n_prompt} tokens but this model's context is {limit} tokens; "
+                "shorten the messages",
+                param="messages",
+                code="context_length_exceeded",
+            )
         return enc.to(self._model.device)
 
     def _generate_kwargs(self, request: GenerationRequest, enc: Any, streamer: Any, cancel: _Cancel) -> dict:
         from transformers import StoppingCriteriaList
 
-        kwargs: dict[str, Any] = dict(enc, max_new_tokens=request.max_tokens, streamer=streamer,
-                                      stopping_criteria=StoppingCriteriaList([cancel]),
-                                      pad_token_id=self._tokenizer.pad_token_id)
+        kwargs: dict[str, Any] = dict(
+            enc,
+            max_new_tokens=request.max_tokens,
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([cancel]),
+            pad_token_id=self._tokenizer.pad_token_id,
+        )
         if request.temperature is not None and request.temperature > 0:
             kwargs.update(do_sample=True, temperature=request.temperature)
             if request.top_p is not None:
@@ -165,7 +190,7 @@ class TransformersEngine:
                     model.set_adapter(request.adapter)
             with ctx, torch.inference_mode():
                 out = model.generate(**kwargs)
-            result["ids"] = out[0, kwargs["input_ids"].shape[1]:].tolist()
+            result["ids"] = out[0, kwargs["input_ids"].shape[1] :].tolist()
         except Exception as exc:  # surfaced to the caller as UpstreamError
             result["error"] = exc
             kwargs["streamer"].end()
@@ -176,8 +201,12 @@ class TransformersEngine:
         if not self.ready():
             raise EngineUnavailable("the transformers engine is still loading", retry_after=5)
         if request.adapter is not None and request.adapter not in self._lora:
-            raise NotFound(f"unknown LoRA adapter {request.adapter!r}; loaded: {sorted(self._lora) or 'none'} "
-                           "(start the server with --lora NAME=DIR)", param="model", code="model_not_found")
+            raise NotFound(
+                f"unknown LoRA adapter {request.adapter!r}; loaded: {sorted(self._lora) or 'none'} "
+                "(start the server with --lora NAME=DIR)",
+                param="model",
+                code="model_not_found",
+            )
         async with self._lock:
             enc = self._inputs(request)
             n_prompt = int(enc["input_ids"].shape[1])
@@ -185,8 +214,9 @@ class TransformersEngine:
             cancel = _Cancel()
             result: dict[str, Any] = {}
             kwargs = self._generate_kwargs(request, enc, streamer, cancel)
-            worker = threading.Thread(target=self._run, args=(request, kwargs, result), daemon=True,
-                                      name="transformers-generate")
+            worker = threading.Thread(
+                target=self._run, args=(request, kwargs, result), daemon=True, name="transformers-generate"
+            )
             worker.start()
             stops = [s for s in (request.stop or []) if s]
             hold = max((len(s) for s in stops), default=1) - 1
@@ -219,5 +249,6 @@ class TransformersEngine:
             hit_length = len(ids) >= request.max_tokens and not (ids and ids[-1] in eos_ids)
             finish = "length" if hit_length and not stopped else "stop"
             completion = len([t for t in ids if t not in eos_ids and t != self._tokenizer.pad_token_id])
-            yield Delta(text=text[sent:], finish_reason=finish, prompt_tokens=n_prompt,
-                        completion_tokens=completion)
+            yield Delta(
+                text=text[sent:], finish_reason=finish, prompt_tokens=n_prompt, completion_tokens=completion
+            )

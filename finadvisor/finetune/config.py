@@ -49,7 +49,9 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         if self.data is None:
-            raise ConfigError("--data is required (a ChatML JSONL from 'finadvisor dataset build')", param="--data")
+            raise ConfigError(
+                "--data is required (a ChatML JSONL from 'finadvisor dataset build')", param="--data"
+            )
         if self.out is None:
             raise ConfigError("--out is required (the adapter folder to write)", param="--out")
         checks = [
@@ -59,8 +61,10 @@ class TrainConfig:
             (self.lr > 0, "--lr must be > 0"),
             (0 <= self.warmup_ratio < 1, "--warmup-ratio must be in [0, 1) (a share of the total steps)"),
             (self.weight_decay >= 0, "--weight-decay must be >= 0"),
-            (self.logging_steps >= 1 and self.save_total_limit >= 1,
-             "--logging-steps and --save-total-limit must be >= 1"),
+            (
+                self.logging_steps >= 1 and self.save_total_limit >= 1,
+                "--logging-steps and --save-total-limit must be >= 1",
+            ),
             (self.epochs > 0, "--epochs must be > 0"),
             (self.batch_size >= 1 and self.grad_accum >= 1, "--batch-size and --grad-accum must be >= 1"),
             (self.max_length >= 16, "--max-length must be >= 16"),
@@ -73,11 +77,14 @@ class TrainConfig:
                 raise ConfigError(message, param=message.split(" ", 1)[0])
         for flag, path in (("--data", self.data), ("--eval-data", self.eval_data)):
             if path is not None and not Path(path).is_file():
-                raise ConfigError(f"{flag} {path} does not exist; build it with 'finadvisor dataset build'",
-                                  param=flag)
+                raise ConfigError(
+                    f"{flag} {path} does not exist; build it with 'finadvisor dataset build'", param=flag
+                )
         if self.deepspeed is not None and not Path(self.deepspeed).is_file():
-            raise ConfigError(f"DeepSpeed config {self.deepspeed} does not exist (see recipes/ds_zero3.json)",
-                              param="--deepspeed")
+            raise ConfigError(
+                f"DeepSpeed config {self.deepspeed} does not exist (see recipes/ds_zero3.json)",
+                param="--deepspeed",
+            )
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -114,7 +121,9 @@ def load_recipe(path: Path) -> dict[str, Any]:
     known = {f.name for f in fields(TrainConfig)}
     unknown = sorted(set(raw) - known)
     if unknown:
-        raise ConfigError(f"recipe {path} has unknown keys {unknown}; known: {sorted(known)}", param="--recipe")
+        raise ConfigError(
+            f"recipe {path} has unknown keys {unknown}; known: {sorted(known)}", param="--recipe"
+        )
     # Relative paths in a recipe are relative to the working directory (where the command runs).
     return raw
 

@@ -46,8 +46,14 @@ def _validate(messages: Any, where: str) -> list[dict[str, str]]:
         raise ConfigError(f"{where}: 'messages' must be a non-empty list")
     out = []
     for j, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in ROLES or not isinstance(msg.get("content"), str):
-            raise ConfigError(f"{where}: message {j} must be {{'role': system|user|assistant, 'content': str}}")
+        if (
+            not isinstance(msg, dict)
+            or msg.get("role") not in ROLES
+            or not isinstance(msg.get("content"), str)
+        ):
+            raise ConfigError(
+                f"{where}: message {j} must be {{'role': system|user|assistant, 'content': str}}"
+            )
         out.append({"role": msg["role"], "content": msg["content"]})
     if not any(m["role"] == "assistant" for m in out):
         raise ConfigError(f"{where}: the conversation has no assistant message to learn from")
@@ -83,8 +89,9 @@ def read_chatml(path: Path) -> list[list[dict[str, str]]]:
 
 
 def _render(tokenizer: Any, messages: list[dict[str, str]], *, generation_prompt: bool) -> list[int]:
-    out = tokenizer.apply_chat_template(messages, tokenize=True, add_generation_prompt=generation_prompt,
-                                        return_dict=False)
+    out = tokenizer.apply_chat_template(
+        messages, tokenize=True, add_generation_prompt=generation_prompt, return_dict=False
+    )
     if isinstance(out, dict) or hasattr(out, "keys"):  # some tokenizers return a BatchEncoding regardless
         out = out["input_ids"]
     return [int(t) for t in out]
@@ -115,9 +122,11 @@ def tokenize_conversation(tokenizer: Any, messages: list[dict[str, str]]) -> tup
         before = _render(tokenizer, messages[:i], generation_prompt=True) if i else []
         through = _render(tokenizer, messages[: i + 1], generation_prompt=False)
         if full[: len(before)] != before or full[: len(through)] != through:
-            raise ConfigError("the chat template does not render conversations incrementally (an earlier turn "
-                              "changes when a later one is added), so assistant tokens cannot be located; "
-                              "use a template without history rewriting")
+            raise ConfigError(
+                "the chat template does not render conversations incrementally (an earlier turn "
+                "changes when a later one is added), so assistant tokens cannot be located; "
+                "use a template without history rewriting"
+            )
         end = len(through)
         for k in range(len(before), len(through)):
             if through[k] in stops:
@@ -128,8 +137,11 @@ def tokenize_conversation(tokenizer: Any, messages: list[dict[str, str]]) -> tup
     return full, labels
 
 
-def tokenize_dataset(tokenizer: Any, conversations: Iterable[list[dict[str, str]]], max_length: int,
-                     ) -> tuple[list[dict[str, list[int]]], TokenizeStats]:
+def tokenize_dataset(
+    tokenizer: Any,
+    conversations: Iterable[list[dict[str, str]]],
+    max_length: int,
+) -> tuple[list[dict[str, list[int]]], TokenizeStats]:
     """Tokenise, truncate to ``max_length`` (keeping the start), and drop rows with no answer left."""
     rows: list[dict[str, list[int]]] = []
     stats = TokenizeStats()
@@ -148,7 +160,9 @@ def tokenize_dataset(tokenizer: Any, conversations: Iterable[list[dict[str, str]
         stats.total_tokens += len(ids)
         rows.append({"input_ids": ids, "labels": labels})
     if not rows:
-        raise ConfigError(f"no example keeps any answer token within max_length={max_length}; raise --max-length")
+        raise ConfigError(
+            f"no example keeps any answer token within max_length={max_length}; raise --max-length"
+        )
     return rows, stats
 
 

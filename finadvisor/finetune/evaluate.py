@@ -71,18 +71,26 @@ class EvalReport:
         return sum(values) / len(values) if values else float("nan")
 
     def wins(self, metric: str, system: str, other: str) -> int:
-        return sum(1 for ex in self.examples if getattr(ex, metric).get(system, 0) > getattr(ex, metric).get(other, 0))
+        return sum(
+            1
+            for ex in self.examples
+            if getattr(ex, metric).get(system, 0) > getattr(ex, metric).get(other, 0)
+        )
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {"n": len(self.examples)}
         for system in self.systems:
-            out[system] = {"rouge_l": round(self.mean("rouge", system), 4),
-                           "cosine": round(self.mean("cosine", system), 4)}
+            out[system] = {
+                "rouge_l": round(self.mean("rouge", system), 4),
+                "cosine": round(self.mean("cosine", system), 4),
+            }
         if "adapter" in self.systems:
             out["adapter_wins_rouge_l"] = self.wins("rouge", "adapter", "base")
             out["adapter_wins_cosine"] = self.wins("cosine", "adapter", "base")
-            out["adapter_beats_base"] = (out["adapter"]["rouge_l"] > out["base"]["rouge_l"]
-                                         and out["adapter"]["cosine"] > out["base"]["cosine"])
+            out["adapter_beats_base"] = (
+                out["adapter"]["rouge_l"] > out["base"]["rouge_l"]
+                and out["adapter"]["cosine"] > out["base"]["cosine"]
+            )
         return out
 
     def verdict(self) -> str:
@@ -106,8 +114,15 @@ def load_examples(path: Path, limit: int | None = None) -> list[EvalExample]:
     return examples
 
 
-async def generate_all(engine: Engine, examples: list[EvalExample], systems: dict[str, str | None], *,
-                       max_tokens: int = 256, concurrency: int = 4, progress: bool = True) -> None:
+async def generate_all(
+    engine: Engine,
+    examples: list[EvalExample],
+    systems: dict[str, str | None],
+    *,
+    max_tokens: int = 256,
+    concurrency: int = 4,
+    progress: bool = True,
+) -> None:
     """Fill ``example.outputs[system]`` with greedy answers; ``systems`` maps label -> adapter name."""
     from tqdm import tqdm
 
@@ -116,13 +131,19 @@ async def generate_all(engine: Engine, examples: list[EvalExample], systems: dic
 
     async def one(example: EvalExample, label: str, adapter: str | None) -> None:
         async with sem:
-            gen = await generate(engine, GenerationRequest(messages=example.prompt, max_tokens=max_tokens,
-                                                           temperature=0.0, seed=0, adapter=adapter))
+            gen = await generate(
+                engine,
+                GenerationRequest(
+                    messages=example.prompt, max_tokens=max_tokens, temperature=0.0, seed=0, adapter=adapter
+                ),
+            )
         example.outputs[label] = gen.text.strip()
         bar.update(1)
 
     try:
-        await asyncio.gather(*(one(ex, label, adapter) for ex in examples for label, adapter in systems.items()))
+        await asyncio.gather(
+            *(one(ex, label, adapter) for ex in examples for label, adapter in systems.items())
+        )
     finally:
         bar.close()
 
@@ -152,7 +173,9 @@ def format_table(report: EvalReport) -> str:
     for system in report.systems:
         lines.append(f"{system:<10}{s[system]['rouge_l']:>10.4f}{s[system]['cosine']:>10.4f}")
     if "adapter" in report.systems:
-        lines.append(f"adapter better on {s['adapter_wins_rouge_l']}/{s['n']} pairs (ROUGE-L), "
-                     f"{s['adapter_wins_cosine']}/{s['n']} (cosine)")
+        lines.append(
+            f"adapter better on {s['adapter_wins_rouge_l']}/{s['n']} pairs (ROUGE-L), "
+            f"{s['adapter_wins_cosine']}/{s['n']} (cosine)"
+        )
     lines.append("verdict: " + report.verdict())
     return "\n".join(lines)

@@ -53,8 +53,9 @@ class BaseShape:
             return int(value)
 
         heads = need("num_attention_heads")
-        return cls(str(get("model_type")), need("num_hidden_layers"), heads,
-                   int(get("num_key_value_heads") or heads))
+        return cls(
+            str(get("model_type")), need("num_hidden_layers"), heads, int(get("num_key_value_heads") or heads)
+        )
 
 
 def read_base_shape(adapter_dir: Path) -> BaseShape | None:
@@ -71,12 +72,14 @@ def _gguf_arch(model_type: str) -> Any:
     for arch, arch_name in gguf.MODEL_ARCH_NAMES.items():
         if arch_name == name:
             return arch
-    raise ConfigError(f"llama.cpp has no architecture named {name!r} (model_type {model_type!r}); "
-                      "serve this adapter with vLLM or the transformers engine instead")
+    raise ConfigError(
+        f"llama.cpp has no architecture named {name!r} (model_type {model_type!r}); "
+        "serve this adapter with vLLM or the transformers engine instead"
+    )
 
 
 def _permute_rows(b: Any, n_head: int) -> Any:
-    return (b.reshape(n_head, 2, b.shape[0] // n_head // 2, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape))
+    return b.reshape(n_head, 2, b.shape[0] // n_head // 2, *b.shape[1:]).swapaxes(1, 2).reshape(b.shape)
 
 
 def load_adapter_tensors(adapter_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -84,8 +87,10 @@ def load_adapter_tensors(adapter_dir: Path) -> tuple[dict[str, Any], dict[str, A
     adapter_dir = Path(adapter_dir)
     cfg_path = adapter_dir / "adapter_config.json"
     if not cfg_path.is_file():
-        raise ConfigError(f"{adapter_dir} is not a PEFT adapter (no adapter_config.json); "
-                          "pass the --out folder of 'finadvisor finetune train'")
+        raise ConfigError(
+            f"{adapter_dir} is not a PEFT adapter (no adapter_config.json); "
+            "pass the --out folder of 'finadvisor finetune train'"
+        )
     config = json.loads(cfg_path.read_text())
     st = adapter_dir / "adapter_model.safetensors"
     if st.is_file():
@@ -101,7 +106,9 @@ def load_adapter_tensors(adapter_dir: Path) -> tuple[dict[str, Any], dict[str, A
     return config, {k: v.float().numpy() for k, v in tensors.items()}
 
 
-def export_gguf_lora(adapter_dir: Path, out: Path, shape: BaseShape, *, outtype: str = "f32") -> dict[str, Any]:
+def export_gguf_lora(
+    adapter_dir: Path, out: Path, shape: BaseShape, *, outtype: str = "f32"
+) -> dict[str, Any]:
     """Write ``out`` atomically; returns a summary (tensor count, rank, alpha, bytes)."""
     import gguf
     import numpy as np
@@ -130,8 +137,10 @@ def export_gguf_lora(adapter_dir: Path, out: Path, shape: BaseShape, *, outtype:
         m = re.fullmatch(r"(?:base_model\.model\.)?(.+)\.lora_([AB])(?:\.[^.]+)?\.weight", key)
         if m is None:
             if "lora_embedding" in key:
-                raise ConfigError("LoRA on embeddings is not supported by the GGUF export; "
-                                  "drop embed_tokens from --target-modules")
+                raise ConfigError(
+                    "LoRA on embeddings is not supported by the GGUF export; "
+                    "drop embed_tokens from --target-modules"
+                )
             raise ConfigError(f"unexpected tensor {key} in the adapter; only lora_A/lora_B are convertible")
         module, side = m.group(1), m.group(2).lower()
         dest = names.get_name(module + ".weight", try_suffixes=(".weight",))
@@ -166,5 +175,11 @@ def export_gguf_lora(adapter_dir: Path, out: Path, shape: BaseShape, *, outtype:
         writer.write_kv_data_to_file()
         writer.write_tensors_to_file()
         writer.close()
-    return {"path": str(out), "tensors": 2 * len(pairs), "rank": rank, "alpha": alpha,
-            "arch": gguf.MODEL_ARCH_NAMES[arch], "bytes": out.stat().st_size}
+    return {
+        "path": str(out),
+        "tensors": 2 * len(pairs),
+        "rank": rank,
+        "alpha": alpha,
+        "arch": gguf.MODEL_ARCH_NAMES[arch],
+        "bytes": out.stat().st_size,
+    }

@@ -53,15 +53,21 @@ def qlora_config(spec: BaseSpec) -> Any:
     import torch
 
     if not torch.cuda.is_available():
-        raise ConfigError("--qlora needs a CUDA GPU (bitsandbytes 4-bit); on CPU train plain LoRA (drop --qlora)")
+        raise ConfigError(
+            "--qlora needs a CUDA GPU (bitsandbytes 4-bit); on CPU train plain LoRA (drop --qlora)"
+        )
     if spec.is_gguf:
         raise ConfigError("--qlora quantises an HF checkpoint; pass --base <HF folder>, not a GGUF")
     if missing("bitsandbytes"):
         raise ConfigError("--qlora needs bitsandbytes: pip install bitsandbytes", param="--qlora")
     from transformers import BitsAndBytesConfig
 
-    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-                              bnb_4bit_compute_dtype=torch.bfloat16)
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type="nf4",
+        bnb_4bit_use_double_quant=True,
+        bnb_4bit_compute_dtype=torch.bfloat16,
+    )
 
 
 def _loss_logger(path: Path) -> Any:
@@ -70,10 +76,14 @@ def _loss_logger(path: Path) -> Any:
     class JsonlLossLog(TrainerCallback):
         """Appends every logged record (loss, lr, grad norm, eval loss) to ``train_log.jsonl``."""
 
-        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any) -> None:
+        def on_log(
+            self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kw: Any
+        ) -> None:
             if logs and state.is_world_process_zero:
                 with open(path, "a", encoding="utf-8") as fh:
-                    fh.write(json.dumps({"step": state.global_step, "time": round(time.time(), 3), **logs}) + "\n")
+                    fh.write(
+                        json.dumps({"step": state.global_step, "time": round(time.time(), 3), **logs}) + "\n"
+                    )
 
     return JsonlLossLog()
 
@@ -144,8 +154,10 @@ def build_peft_model(model: Any, cfg: TrainConfig) -> Any:
         return get_peft_model(model, lora_config(cfg))
     except ValueError as exc:
         names = sorted({n.rsplit(".", 1)[-1] for n, _ in model.named_modules() if n})
-        raise ConfigError(f"LoRA target modules {cfg.target_modules} do not fit this model ({exc}); "
-                          f"module names include: {', '.join(names[:30])}") from exc
+        raise ConfigError(
+            f"LoRA target modules {cfg.target_modules} do not fit this model ({exc}); "
+            f"module names include: {', '.join(names[:30])}"
+        ) from exc
 
 
 def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
@@ -162,8 +174,10 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
         if resume_from is None:
             log.warning("--resume: no checkpoint under %s, starting from step 0", ckpt_dir)
     elif last_checkpoint(ckpt_dir) is not None:
-        raise ConfigError(f"{ckpt_dir} already holds checkpoints; pass --resume to continue that run, "
-                          "or choose another --out")
+        raise ConfigError(
+            f"{ckpt_dir} already holds checkpoints; pass --resume to continue that run, "
+            "or choose another --out"
+        )
     if cfg.deepspeed is not None and not torch.cuda.is_available():
         raise ConfigError("--deepspeed needs CUDA GPUs; on CPU train without it")
 
@@ -177,8 +191,14 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     shape = BaseShape.from_config(model.config)
 
     rows, stats = tokenize_dataset(tokenizer, read_chatml(cfg.data), cfg.max_length)  # type: ignore[arg-type]
-    log.info("train: %d conversations, %d kept, %d truncated, %d assistant / %d tokens", stats.examples,
-             stats.kept, stats.truncated, stats.assistant_tokens, stats.total_tokens)
+    log.info(
+        "train: %d conversations, %d kept, %d truncated, %d assistant / %d tokens",
+        stats.examples,
+        stats.kept,
+        stats.truncated,
+        stats.assistant_tokens,
+        stats.total_tokens,
+    )
     eval_ds = None
     if cfg.eval_data is not None:
         eval_rows, _ = tokenize_dataset(tokenizer, read_chatml(cfg.eval_data), cfg.max_length)
@@ -188,9 +208,14 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
     cuda = torch.cuda.is_available()
     out.mkdir(parents=True, exist_ok=True)
     args = sft_config(cfg, cuda=cuda, has_eval=eval_ds is not None, progress=progress)
-    trainer = SFTTrainer(model=peft_model, args=args, train_dataset=Dataset.from_list(rows),
-                         eval_dataset=eval_ds, processing_class=tokenizer,
-                         callbacks=[_loss_logger(out / "train_log.jsonl")])
+    trainer = SFTTrainer(
+        model=peft_model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        callbacks=[_loss_logger(out / "train_log.jsonl")],
+    )
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
@@ -202,12 +227,20 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
             written.chmod(DEFAULT_MODE)
     losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     steps = int(trainer.state.global_step)
-    meta = {"base": str(spec), "config": {"model_type": shape.model_type,
-                                          "num_hidden_layers": shape.num_hidden_layers,
-                                          "num_attention_heads": shape.num_attention_heads,
-                                          "num_key_value_heads": shape.num_key_value_heads},
-            "train": cfg.to_dict(), "stats": vars(stats), "steps": steps,
-            "train_loss": result.training_loss, "seconds": round(seconds, 2)}
+    meta = {
+        "base": str(spec),
+        "config": {
+            "model_type": shape.model_type,
+            "num_hidden_layers": shape.num_hidden_layers,
+            "num_attention_heads": shape.num_attention_heads,
+            "num_key_value_heads": shape.num_key_value_heads,
+        },
+        "train": cfg.to_dict(),
+        "stats": vars(stats),
+        "steps": steps,
+        "train_loss": result.training_loss,
+        "seconds": round(seconds, 2),
+    }
     gguf_path = None
     if trainer.is_world_process_zero():
         _write_json(out / BASE_META, meta)
@@ -215,12 +248,22 @@ def train(cfg: TrainConfig, *, progress: bool = True) -> TrainResult:
             try:
                 gguf_path = export_gguf_lora(out, out / "adapter.gguf", shape)["path"]
             except ConfigError as exc:
-                log.warning("no GGUF LoRA written (%s); vLLM and the transformers engine can still serve it", exc)
+                log.warning(
+                    "no GGUF LoRA written (%s); vLLM and the transformers engine can still serve it", exc
+                )
     new_steps = steps - (int(resume_from.rsplit("-", 1)[-1]) if resume_from else 0)
-    return TrainResult(out=out, steps=steps, train_loss=result.training_loss,
-                       first_loss=losses[0] if losses else None, last_loss=losses[-1] if losses else None,
-                       seconds=seconds, seconds_per_step=seconds / new_steps if new_steps > 0 else None,
-                       stats=stats, gguf=gguf_path, log_history=list(trainer.state.log_history))
+    return TrainResult(
+        out=out,
+        steps=steps,
+        train_loss=result.training_loss,
+        first_loss=losses[0] if losses else None,
+        last_loss=losses[-1] if losses else None,
+        seconds=seconds,
+        seconds_per_step=seconds / new_steps if new_steps > 0 else None,
+        stats=stats,
+        gguf=gguf_path,
+        log_history=list(trainer.state.log_history),
+    )
 
 
 def perplexity(model: Any, rows: list[dict[str, list[int]]]) -> float:

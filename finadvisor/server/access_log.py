@@ -66,6 +66,9 @@ class AccessLog:
         finally:
             duration_ms = round((time.perf_counter() - start) * 1000, 1)
             method, path = scope.get("method", ""), scope.get("path", "")
-            log_event(log, f"{method} {path} {status} {duration_ms} ms",
-                      {"method": method, "path": path, "status": status, "duration_ms": duration_ms})
+            log_event(
+                log,
+                f"{method} {path} {status} {duration_ms} ms",
+                {"method": method, "path": path, "status": status, "duration_ms": duration_ms},
+            )
             request_id.reset(token)

@@ -36,9 +36,13 @@ log = logging.getLogger(__name__)
 START_WAIT = wait_exponential(multiplier=1, min=1, max=30)
 
 
-def create_app(settings: Settings | None = None, *, engine: Engine | None = None,
-               extra_routers: list[Any] | None = None,
-               on_install: list[Callable[[FastAPI], None]] | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    engine: Engine | None = None,
+    extra_routers: list[Any] | None = None,
+    on_install: list[Callable[[FastAPI], None]] | None = None,
+) -> FastAPI:
     """The OpenAI-compatible server. ``extra_routers`` (the advisor's, for example) are mounted as they are;
     each ``on_install`` hook runs once on the new app (to set up its routers' state), and async callables
     appended to ``app.state.on_close`` run at shutdown."""
@@ -46,21 +50,34 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     add_secrets(settings.api_key, settings.upstream_api_key)
     engine = engine or create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=engine_capacity(engine, settings),
-                     max_waiting=settings.max_waiting, timeout_s=settings.request_timeout_s)
+    llm = LLMService(
+        engine,
+        metrics,
+        model_name=settings.model_name,
+        capacity=engine_capacity(engine, settings),
+        max_waiting=settings.max_waiting,
+        timeout_s=settings.request_timeout_s,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         def waiting(state: RetryCallState) -> None:
             exc = state.outcome.exception() if state.outcome else None
             app.state.engine_error = exc.message if isinstance(exc, FinadvisorError) else str(exc)
-            log.warning("engine not available yet (%s); retrying in %.0f s", app.state.engine_error,
-                        state.upcoming_sleep)
+            log.warning(
+                "engine not available yet (%s); retrying in %.0f s",
+                app.state.engine_error,
+                state.upcoming_sleep,
+            )
 
         async def start() -> None:
             # an upstream that is not up yet (EngineUnavailable): keep trying, 1 s, 2 s ... then every 30 s
-            retrying = AsyncRetrying(retry=retry_if_exception_type(EngineUnavailable), before_sleep=waiting,
-                                     wait=START_WAIT, reraise=True)
+            retrying = AsyncRetrying(
+                retry=retry_if_exception_type(EngineUnavailable),
+                before_sleep=waiting,
+                wait=START_WAIT,
+                reraise=True,
+            )
             try:
                 async for attempt in retrying:
                     with attempt:
@@ -82,8 +99,12 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
             for close in app.state.on_close:  # resources that extra routers opened (the advisor's cache ...)
                 await close(app)
 
-    app = FastAPI(title="finadvisor", version=__version__, lifespan=lifespan,
-                  description="Self-hosted OpenAI-compatible LLM server and financial advisor.")
+    app = FastAPI(
+        title="finadvisor",
+        version=__version__,
+        lifespan=lifespan,
+        description="Self-hosted OpenAI-compatible LLM server and financial advisor.",
+    )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.llm = llm
@@ -94,8 +115,10 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         async with _embedder_lock:
             if getattr(app.state, "embedder", None) is None:
                 from finadvisor.catalog import get_embedder as build
+
                 app.state.embedder = await asyncio.to_thread(
-                    build, settings.embedder, url=settings.embedder_url, model=settings.embedder_model)
+                    build, settings.embedder, url=settings.embedder_url, model=settings.embedder_model
+                )
         return app.state.embedder
 
     app.state.embedder = None
@@ -103,6 +126,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     install_error_handlers(app)
     from finadvisor.server import routes_openai, routes_ops
+
     app.include_router(routes_ops.router)
     app.include_router(routes_openai.router)
     app.state.on_close = []

@@ -45,12 +45,17 @@ def exposure_warning(host: str, api_key: str | None) -> str | None:
     """A warning when a server would listen beyond this machine with no key (every route open: /v1, /docs,
     /metrics, the advisor); a ConfigError when the key is still the example config's placeholder."""
     if api_key and api_key.startswith(KEY_PLACEHOLDER):
-        raise ConfigError(f"the API key is still the placeholder {api_key!r}; set a long random key (or remove it "
-                          "and set FINADVISOR_API_KEY)", param="api_key")
+        raise ConfigError(
+            f"the API key is still the placeholder {api_key!r}; set a long random key (or remove it "
+            "and set FINADVISOR_API_KEY)",
+            param="api_key",
+        )
     if api_key or is_loopback(host):
         return None
-    return (f"listening on {host} with no API key: anyone who can reach it may use /v1, /docs, /metrics and the "
-            "advisor. Set FINADVISOR_API_KEY (or --api-key), or bind 127.0.0.1")
+    return (
+        f"listening on {host} with no API key: anyone who can reach it may use /v1, /docs, /metrics and the "
+        "advisor. Set FINADVISOR_API_KEY (or --api-key), or bind 127.0.0.1"
+    )
 
 
 def require_api_key(request: Request) -> None:
@@ -93,9 +98,25 @@ class ApiKeyAuth:
         if operator or path in ALWAYS_OPEN or any(rule(method, path) for rule in self.exemptions):
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"error": {"message": AUTH_MESSAGE, "type": "authentication_error", "param": None,
-                                     "code": "invalid_api_key"}}).encode()
-        await send({"type": "http.response.start", "status": 401,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                                (b"www-authenticate", b"Bearer")]})
+        body = json.dumps(
+            {
+                "error": {
+                    "message": AUTH_MESSAGE,
+                    "type": "authentication_error",
+                    "param": None,
+                    "code": "invalid_api_key",
+                }
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 401,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"www-authenticate", b"Bearer"),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

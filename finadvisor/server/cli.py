@@ -47,15 +47,33 @@ def serve(
     from finadvisor.engines import loads_local_model
     from finadvisor.logs import configure_logging
 
-    settings = load_settings(host=host, port=port, engine=engine, model=model, model_name=model_name,
-                             upstream_url=upstream, api_key=api_key, n_parallel=n_parallel, n_ctx=n_ctx,
-                             n_threads=n_threads, lora=lora or None, tensor_parallel_size=tensor_parallel_size,
-                             max_lora_rank=max_lora_rank, catalog_path=catalog, index_dir=index, cache_url=cache,
-                             spending_api_url=spending_api_url, history_dir=history_dir, log_level=log_level,
-                             log_format=log_format, advisor_writer=writer)
+    settings = load_settings(
+        host=host,
+        port=port,
+        engine=engine,
+        model=model,
+        model_name=model_name,
+        upstream_url=upstream,
+        api_key=api_key,
+        n_parallel=n_parallel,
+        n_ctx=n_ctx,
+        n_threads=n_threads,
+        lora=lora or None,
+        tensor_parallel_size=tensor_parallel_size,
+        max_lora_rank=max_lora_rank,
+        catalog_path=catalog,
+        index_dir=index,
+        cache_url=cache,
+        spending_api_url=spending_api_url,
+        history_dir=history_dir,
+        log_level=log_level,
+        log_format=log_format,
+        advisor_writer=writer,
+    )
     configure_logging(settings.log_level, settings.log_format)
     if loads_local_model(settings):
         from finadvisor.models import resolve_model
+
         path = resolve_model(settings.model, settings.cache_dir)  # fail fast with a clear message
         logging.getLogger("finadvisor").info("model: %s", path)
     run_server(_app_factory(settings), settings)
@@ -74,20 +92,48 @@ def run_server(app: Any, settings: Settings) -> None:
     if (warning := exposure_warning(settings.host, settings.api_key)) is not None:
         logging.getLogger("finadvisor").warning(warning)
     # log_config=None: keep our redacting (and JSON) handler; uvicorn's own dictConfig would replace it.
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
-                access_log=False, timeout_graceful_shutdown=5, log_config=None)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        log_config=None,
+    )
 
 
 @model_app.command("path")
 def model_path() -> None:
     """Assemble (first time) and verify the packaged default GGUF, then print its path."""
     from finadvisor.models import default_model_path
+
     typer.echo(str(default_model_path(load_settings().cache_dir)))
 
 
-FLAGS_FOR = {"host", "port", "engine", "model", "model_name", "upstream_url", "api_key", "n_parallel", "n_ctx",
-             "n_threads", "lora", "tensor_parallel_size", "max_lora_rank", "catalog_path", "index_dir", "cache_url",
-             "spending_api_url", "history_dir", "log_level", "log_format", "advisor_writer"}
+FLAGS_FOR = {
+    "host",
+    "port",
+    "engine",
+    "model",
+    "model_name",
+    "upstream_url",
+    "api_key",
+    "n_parallel",
+    "n_ctx",
+    "n_threads",
+    "lora",
+    "tensor_parallel_size",
+    "max_lora_rank",
+    "catalog_path",
+    "index_dir",
+    "cache_url",
+    "spending_api_url",
+    "history_dir",
+    "log_level",
+    "log_format",
+    "advisor_writer",
+}
 
 
 def env_epilog() -> str:
@@ -95,9 +141,12 @@ def env_epilog() -> str:
     from finadvisor.settings import Settings
 
     rest = [f"FINADVISOR_{name.upper()}" for name in Settings.model_fields if name not in FLAGS_FOR]
-    return ("Every other setting is an environment variable, or a key of the config file (finadvisor --config "
-            "FILE; a flag wins over the environment, which wins over the file): " + ", ".join(rest)
-            + ". Each is described in finadvisor/settings.py.")
+    return (
+        "Every other setting is an environment variable, or a key of the config file (finadvisor --config "
+        "FILE; a flag wins over the environment, which wins over the file): "
+        + ", ".join(rest)
+        + ". Each is described in finadvisor/settings.py."
+    )
 
 
 def _no_app(settings: Settings) -> Any:

@@ -21,16 +21,29 @@ from finadvisor.protocol import documented as documented  # re-exported: the rou
 log = logging.getLogger(__name__)
 
 
-def error_response(status: int, message: str, error_type: str, *, param: str | None = None,
-                   code: str | None = None, retry_after: float | None = None) -> JSONResponse:
+def error_response(
+    status: int,
+    message: str,
+    error_type: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    retry_after: float | None = None,
+) -> JSONResponse:
     body = ErrorResponse(error=ErrorDetail(message=message, type=error_type, param=param, code=code))
     headers = {"Retry-After": str(max(1, int(retry_after)))} if retry_after else None
     return JSONResponse(body.model_dump(), status_code=status, headers=headers)
 
 
 def from_exception(exc: FinadvisorError) -> JSONResponse:
-    return error_response(exc.status_code, exc.message, exc.error_type, param=exc.param, code=exc.code,
-                          retry_after=exc.retry_after)
+    return error_response(
+        exc.status_code,
+        exc.message,
+        exc.error_type,
+        param=exc.param,
+        code=exc.code,
+        retry_after=exc.retry_after,
+    )
 
 
 def _describe(exc: RequestValidationError) -> tuple[str, str | None]:

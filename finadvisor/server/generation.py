@@ -23,8 +23,9 @@ def check_budget(budget: int, limit: int) -> None:
         raise InvalidRequest(f"max_tokens must be at most {limit}", param="max_tokens")
 
 
-def to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_tokens_limit: int,
-                           default_max_tokens: int) -> GenerationRequest:
+def to_generation_request(
+    body: ChatCompletionRequest, llm: LLMService, max_tokens_limit: int, default_max_tokens: int
+) -> GenerationRequest:
     budget = body.token_budget() or default_max_tokens
     check_budget(budget, max_tokens_limit)
     try:
@@ -38,8 +39,10 @@ def to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_toke
             assert body.response_format.json_schema is not None
             schema = body.response_format.json_schema.schema_
             if not schema:
-                raise InvalidRequest("response_format.json_schema.schema must be a non-empty JSON schema",
-                                     param="response_format")
+                raise InvalidRequest(
+                    "response_format.json_schema.schema must be a non-empty JSON schema",
+                    param="response_format",
+                )
             check_schema(schema, "response_format")
         else:
             json_object = True
@@ -50,15 +53,27 @@ def to_generation_request(body: ChatCompletionRequest, llm: LLMService, max_toke
             if "parameters" in tool["function"]:
                 check_schema(tool["function"]["parameters"], f"tools.{i}.function.parameters")
         check_tool_constraint(tools, body.tool_choice_value())  # the combined schema of "required" (issue 25)
-    return GenerationRequest(messages=messages, max_tokens=budget, temperature=body.temperature,
-                             top_p=body.top_p, stop=body.stop if isinstance(body.stop, list) else None,
-                             seed=body.seed, json_schema=schema, json_object=json_object,
-                             adapter=llm.resolve_adapter(body.model), tools=tools,
-                             tool_choice=body.tool_choice_value(), parallel_tool_calls=body.parallel_tool_calls,
-                             logprobs=body.logprobs, top_logprobs=body.top_logprobs,
-                             frequency_penalty=body.frequency_penalty, presence_penalty=body.presence_penalty,
-                             logit_bias=body.logit_bias or None, strict=True,
-                             extra={"ignore_eos": True} if body.ignore_eos else {})
+    return GenerationRequest(
+        messages=messages,
+        max_tokens=budget,
+        temperature=body.temperature,
+        top_p=body.top_p,
+        stop=body.stop if isinstance(body.stop, list) else None,
+        seed=body.seed,
+        json_schema=schema,
+        json_object=json_object,
+        adapter=llm.resolve_adapter(body.model),
+        tools=tools,
+        tool_choice=body.tool_choice_value(),
+        parallel_tool_calls=body.parallel_tool_calls,
+        logprobs=body.logprobs,
+        top_logprobs=body.top_logprobs,
+        frequency_penalty=body.frequency_penalty,
+        presence_penalty=body.presence_penalty,
+        logit_bias=body.logit_bias or None,
+        strict=True,
+        extra={"ignore_eos": True} if body.ignore_eos else {},
+    )
 
 
 def finish_reason(reason: str | None) -> str:

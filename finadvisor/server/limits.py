@@ -82,13 +82,25 @@ class BodySizeLimit:
                 return messages
 
     async def _reject(self, send: Send) -> None:
-        body: dict[str, Any] = {"error": {"message": f"request body exceeds {self.max_bytes} bytes",
-                                          "type": "invalid_request_error", "param": None,
-                                          "code": "request_too_large"}}
+        body: dict[str, Any] = {
+            "error": {
+                "message": f"request body exceeds {self.max_bytes} bytes",
+                "type": "invalid_request_error",
+                "param": None,
+                "code": "request_too_large",
+            }
+        }
         payload = json.dumps(body).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(payload)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(payload)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
 

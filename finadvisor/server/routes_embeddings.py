@@ -90,12 +90,19 @@ def _body(vectors: np.ndarray, model: str, encoding: str, tokens: int) -> bytes:
     parts = ['{"object":"list","data":[']
     for i, row in enumerate(vectors):
         if encoding == "base64":
-            value = '"' + base64.b64encode(np.ascontiguousarray(row, dtype="<f4").tobytes()).decode("ascii") + '"'
+            value = (
+                '"' + base64.b64encode(np.ascontiguousarray(row, dtype="<f4").tobytes()).decode("ascii") + '"'
+            )
         else:
             value = json.dumps(row.astype(np.float32).tolist())
-        parts.append(('{"object":"embedding","embedding":' if i == 0 else ',{"object":"embedding","embedding":')
-                     + value + f',"index":{i}}}')
-    parts.append('],"model":' + json.dumps(model) + f',"usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}')
+        parts.append(
+            ('{"object":"embedding","embedding":' if i == 0 else ',{"object":"embedding","embedding":')
+            + value
+            + f',"index":{i}}}'
+        )
+    parts.append(
+        '],"model":' + json.dumps(model) + f',"usage":{{"prompt_tokens":{tokens},"total_tokens":{tokens}}}}}'
+    )
     return "".join(parts).encode()
 
 
@@ -104,21 +111,32 @@ async def embeddings(body: EmbeddingRequest, request: Request) -> Response:
     state = request.app.state
     rows = body.token_rows()
     try:
-        texts = body.texts() if rows is None else check_texts(await asyncio.to_thread(decode_ids, rows, body.form()))
+        texts = (
+            body.texts()
+            if rows is None
+            else check_texts(await asyncio.to_thread(decode_ids, rows, body.form()))
+        )
     except ValueError as exc:
         raise InvalidRequest(str(exc), param="input") from exc
     async with gate_for(state):
         embedder = await state.get_embedder()
         if body.model is not None and body.model not in (embedder.name, state.settings.embedder):
-            raise NotFound(f"model {body.model!r} is not an embedding model served here; use {embedder.name!r} "
-                           "(see /v1/models) or omit model", param="model", code="model_not_found")
+            raise NotFound(
+                f"model {body.model!r} is not an embedding model served here; use {embedder.name!r} "
+                "(see /v1/models) or omit model",
+                param="model",
+                code="model_not_found",
+            )
         dim = getattr(embedder, "dim", None)
         if body.dimensions is not None and body.dimensions != dim:
-            raise InvalidRequest(f"dimensions: this embedder produces {dim}-dimensional vectors and cannot "
-                                 "shorten them; omit dimensions", param="dimensions")
+            raise InvalidRequest(
+                f"dimensions: this embedder produces {dim}-dimensional vectors and cannot "
+                "shorten them; omit dimensions",
+                param="dimensions",
+            )
         query = body.input_type == "query"
         encode = embedder.embed_queries if query else embedder.embed_passages
-        parts = [await asyncio.to_thread(encode, texts[i:i + CHUNK]) for i in range(0, len(texts), CHUNK)]
+        parts = [await asyncio.to_thread(encode, texts[i : i + CHUNK]) for i in range(0, len(texts), CHUNK)]
         vectors = np.concatenate([np.asarray(p, dtype=np.float32).reshape(len(p), -1) for p in parts])
         tokens, _ = await asyncio.to_thread(token_counts, embedder, texts, query)
         content = await asyncio.to_thread(_body, vectors, embedder.name, body.encoding_format, tokens)

@@ -42,15 +42,27 @@ from finadvisor.server.auth import require_api_key
 from finadvisor.server.errors import documented
 from finadvisor.server.generation import DEFAULT_MAX_TOKENS, finish_reason, sse_error, to_generation_request
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(require_api_key)],
-                   responses=documented(400, 401, 404, 413, 500, 502, 503, 504))
+router = APIRouter(
+    prefix="/v1",
+    dependencies=[Depends(require_api_key)],
+    responses=documented(400, 401, 404, 413, 500, 502, 503, 504),
+)
+
+
 def _logprobs(entries: list[dict[str, Any]] | None) -> ChoiceLogprobs:
     return ChoiceLogprobs(content=[TokenLogprob.model_validate(e) for e in entries or []])
 
 
-@router.post("/chat/completions", response_model=ChatCompletion, responses={200: {
-    "content": {"text/event-stream": {"schema": {}}},
-    "description": "A chat.completion, or with stream=true an SSE stream of chat.completion.chunk ending in [DONE]"}})
+@router.post(
+    "/chat/completions",
+    response_model=ChatCompletion,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {}}},
+            "description": "A chat.completion, or with stream=true an SSE stream of chat.completion.chunk ending in [DONE]",
+        }
+    },
+)
 async def chat_completions(body: ChatCompletionRequest, request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     llm: LLMService = state.llm
@@ -60,32 +72,53 @@ async def chat_completions(body: ChatCompletionRequest, request: Request):  # ty
         result = await llm.generate(gen_request)
         calls = [ToolCall.model_validate(c) for c in result.tool_calls] or None
         content = None if calls and not result.text.strip() else result.text
-        return ChatCompletion(model=model, choices=[Choice(
-            message=ChoiceMessage(content=content, tool_calls=calls),
-            logprobs=_logprobs(result.logprobs) if body.logprobs else None,
-            finish_reason=finish_reason(result.finish_reason))],  # type: ignore[arg-type]
-            usage=Usage(prompt_tokens=result.prompt_tokens, completion_tokens=result.completion_tokens,
-                        total_tokens=result.prompt_tokens + result.completion_tokens))
+        return ChatCompletion(
+            model=model,
+            choices=[
+                Choice(
+                    message=ChoiceMessage(content=content, tool_calls=calls),
+                    logprobs=_logprobs(result.logprobs) if body.logprobs else None,
+                    finish_reason=finish_reason(result.finish_reason),
+                )
+            ],  # type: ignore[arg-type]
+            usage=Usage(
+                prompt_tokens=result.prompt_tokens,
+                completion_tokens=result.completion_tokens,
+                total_tokens=result.prompt_tokens + result.completion_tokens,
+            ),
+        )
 
     deltas = aiter(llm.stream(gen_request))
     # Pull the first delta before answering 200, so refusals and context overflows are proper 4xx/5xx.
     first = await anext(deltas)
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    return StreamingResponse(_sse(first, deltas, model, include_usage, body.logprobs),
-                             media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        _sse(first, deltas, model, include_usage, body.logprobs),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str, include_usage: bool,
-               logprobs: bool) -> AsyncIterator[str]:
+async def _sse(
+    first: Delta, deltas: AsyncIterator[Delta], model: str, include_usage: bool, logprobs: bool
+) -> AsyncIterator[str]:
     chunk_id, created = new_id(), int(time.time())
 
-    def event(delta: DeltaMessage, finish: str | None = None, usage: Usage | None = None,
-              choices: bool = True, lp: list[dict[str, Any]] | None = None) -> str:
-        choice = ChunkChoice(delta=delta, finish_reason=finish,  # type: ignore[arg-type]
-                             logprobs=_logprobs(lp) if lp else None)
-        chunk = ChatCompletionChunk(id=chunk_id, created=created, model=model, usage=usage,
-                                    choices=[choice] if choices else [])
+    def event(
+        delta: DeltaMessage,
+        finish: str | None = None,
+        usage: Usage | None = None,
+        choices: bool = True,
+        lp: list[dict[str, Any]] | None = None,
+    ) -> str:
+        choice = ChunkChoice(
+            delta=delta,
+            finish_reason=finish,  # type: ignore[arg-type]
+            logprobs=_logprobs(lp) if lp else None,
+        )
+        chunk = ChatCompletionChunk(
+            id=chunk_id, created=created, model=model, usage=usage, choices=[choice] if choices else []
+        )
         payload = chunk.model_dump(exclude_none=True)
         for item in payload["choices"]:
             item.setdefault("finish_reason", None)  # OpenAI sends an explicit null until the last chunk
@@ -97,16 +130,21 @@ async def _sse(first: Delta, deltas: AsyncIterator[Delta], model: str, include_u
         while current is not None:
             lp = current.logprobs if logprobs else None
             if current.tool_calls:
-                yield event(DeltaMessage(tool_calls=[ToolCallDelta.model_validate(p) for p in current.tool_calls]),
-                            lp=lp)
+                yield event(
+                    DeltaMessage(tool_calls=[ToolCallDelta.model_validate(p) for p in current.tool_calls]),
+                    lp=lp,
+                )
             if current.text or (lp and not current.tool_calls):
                 yield event(DeltaMessage(content=current.text), lp=lp)
             if current.finish_reason is not None:
                 yield event(DeltaMessage(), finish_reason(current.finish_reason))
                 if include_usage:
                     p, c = current.prompt_tokens or 0, current.completion_tokens or 0
-                    yield event(DeltaMessage(), usage=Usage(prompt_tokens=p, completion_tokens=c,
-                                                            total_tokens=p + c), choices=False)
+                    yield event(
+                        DeltaMessage(),
+                        usage=Usage(prompt_tokens=p, completion_tokens=c, total_tokens=p + c),
+                        choices=False,
+                    )
             current = await anext(deltas, None)
     except FinadvisorError as exc:
         yield sse_error(exc)
@@ -164,8 +202,11 @@ async def retrieve_model(model_id: str, request: Request) -> ModelCard:
     for card in cards:
         if card.id in wanted:
             return card
-    raise NotFound(f"model {model_id!r} does not exist; available: {', '.join(c.id for c in cards)}",
-                   param="model", code="model_not_found")
+    raise NotFound(
+        f"model {model_id!r} does not exist; available: {', '.join(c.id for c in cards)}",
+        param="model",
+        code="model_not_found",
+    )
 
 
 router.include_router(routes_completions.router)

@@ -23,8 +23,9 @@ async def health(request: Request) -> JSONResponse:
     if state.llm.engine.ready():
         return JSONResponse({"status": "ok", "model": state.llm.model_name} if operator else {"status": "ok"})
     if state.engine_error:
-        return JSONResponse({"status": "error", "detail": "the engine failed to start; see the server log"},
-                            status_code=503)
+        return JSONResponse(
+            {"status": "error", "detail": "the engine failed to start; see the server log"}, status_code=503
+        )
     return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "5"})
 
 

@@ -53,31 +53,53 @@ from finadvisor.server.generation import DEFAULT_MAX_TOKENS, to_generation_reque
 router = APIRouter()
 
 
-def _finish(response: Response, finish_reason: str | None, prompt_tokens: int, completion_tokens: int) -> None:
+def _finish(
+    response: Response, finish_reason: str | None, prompt_tokens: int, completion_tokens: int
+) -> None:
     """Status, incomplete_details and usage once generation has ended."""
     cut = finish_reason == "length"
     response.status = "incomplete" if cut else "completed"
     response.incomplete_details = IncompleteDetails(reason="max_output_tokens") if cut else None
-    response.usage = ResponseUsage(input_tokens=prompt_tokens, output_tokens=completion_tokens,
-                                   total_tokens=prompt_tokens + completion_tokens)
+    response.usage = ResponseUsage(
+        input_tokens=prompt_tokens,
+        output_tokens=completion_tokens,
+        total_tokens=prompt_tokens + completion_tokens,
+    )
 
 
 def _whole(response: Response, result: Generation) -> Response:
     cut = result.finish_reason == "length"
     if result.text or not result.tool_calls:
-        response.output.append(OutputMessage(status="incomplete" if cut and not result.tool_calls else "completed",
-                                             content=[OutputText(text=result.text)]))
+        response.output.append(
+            OutputMessage(
+                status="incomplete" if cut and not result.tool_calls else "completed",
+                content=[OutputText(text=result.text)],
+            )
+        )
     for call in result.tool_calls:
         fn = call["function"]
-        response.output.append(OutputFunctionCall(call_id=call["id"], name=fn["name"], arguments=fn["arguments"],
-                                                  status="incomplete" if cut else "completed"))
+        response.output.append(
+            OutputFunctionCall(
+                call_id=call["id"],
+                name=fn["name"],
+                arguments=fn["arguments"],
+                status="incomplete" if cut else "completed",
+            )
+        )
     _finish(response, result.finish_reason, result.prompt_tokens, result.completion_tokens)
     return response
 
 
-@router.post("/responses", response_model=Response, responses={200: {
-    "content": {"text/event-stream": {"schema": {}}},
-    "description": "A response, or with stream=true the Responses API event stream"}})
+@router.post(
+    "/responses",
+    response_model=Response,
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {}}},
+            "description": "A response, or with stream=true the Responses API event stream",
+        }
+    },
+)
 async def create_response(body: ResponsesRequest, request: Request):  # type: ignore[no-untyped-def]
     state = request.app.state
     llm: LLMService = state.llm
@@ -89,15 +111,19 @@ async def create_response(body: ResponsesRequest, request: Request):  # type: ig
         gen_request = to_generation_request(chat, llm, state.settings.max_tokens_limit, DEFAULT_MAX_TOKENS)
     except InvalidRequest as exc:  # the chat path's words for the Responses parameters
         param = CHAT_TO_RESPONSES.get(exc.param or "", exc.param)
-        raise InvalidRequest(exc.message.replace(exc.param or "\0", param or ""), param=param,
-                             code=exc.code) from exc
+        raise InvalidRequest(
+            exc.message.replace(exc.param or "\0", param or ""), param=param, code=exc.code
+        ) from exc
     response = Response.for_request(body, body.model or llm.model_name)
     if not body.stream:
         return _whole(response, await llm.generate(gen_request))
     deltas = aiter(llm.stream(gen_request))
     first = await anext(deltas)  # refusals and context overflows are proper 4xx before the 200
-    return StreamingResponse(ResponseStream(response).events(first, deltas), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        ResponseStream(response).events(first, deltas),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 class ResponseStream:
@@ -126,14 +152,30 @@ class ResponseStream:
             self.message = OutputMessage(status="in_progress")
             self.response.output.append(self.message)
             index = self._index(self.message)
-            out.append(self._send(OutputItemEvent, type="response.output_item.added", output_index=index,
-                                  item=self.message.model_copy(deep=True)))
+            out.append(
+                self._send(
+                    OutputItemEvent,
+                    type="response.output_item.added",
+                    output_index=index,
+                    item=self.message.model_copy(deep=True),
+                )
+            )
             self.message.content.append(OutputText(text=""))
-            out.append(self._send(ContentPartEvent, type="response.content_part.added", item_id=self.message.id,
-                                  output_index=index, part=OutputText(text="")))
+            out.append(
+                self._send(
+                    ContentPartEvent,
+                    type="response.content_part.added",
+                    item_id=self.message.id,
+                    output_index=index,
+                    part=OutputText(text=""),
+                )
+            )
         self.message.content[0].text += text
-        out.append(self._send(TextDeltaEvent, item_id=self.message.id, output_index=self._index(self.message),
-                              delta=text))
+        out.append(
+            self._send(
+                TextDeltaEvent, item_id=self.message.id, output_index=self._index(self.message), delta=text
+            )
+        )
         return out
 
     def _close_message(self, status: str) -> list[str]:
@@ -142,10 +184,17 @@ class ResponseStream:
             return []
         index, part = self._index(message), message.content[0]
         message.status = status  # type: ignore[assignment]
-        return [self._send(TextDoneEvent, item_id=message.id, output_index=index, text=part.text),
-                self._send(ContentPartEvent, type="response.content_part.done", item_id=message.id,
-                           output_index=index, part=part),
-                self._send(OutputItemEvent, type="response.output_item.done", output_index=index, item=message)]
+        return [
+            self._send(TextDoneEvent, item_id=message.id, output_index=index, text=part.text),
+            self._send(
+                ContentPartEvent,
+                type="response.content_part.done",
+                item_id=message.id,
+                output_index=index,
+                part=part,
+            ),
+            self._send(OutputItemEvent, type="response.output_item.done", output_index=index, item=message),
+        ]
 
     def _call_piece(self, piece: dict[str, Any]) -> list[str]:
         out = self._close_message("completed")
@@ -153,15 +202,28 @@ class ResponseStream:
         fn = piece.get("function") or {}
         call = self.calls.get(key)
         if call is None:
-            call = self.calls[key] = OutputFunctionCall(call_id=piece.get("id") or "", name=fn.get("name") or "",
-                                                        status="in_progress")
+            call = self.calls[key] = OutputFunctionCall(
+                call_id=piece.get("id") or "", name=fn.get("name") or "", status="in_progress"
+            )
             self.response.output.append(call)
-            out.append(self._send(OutputItemEvent, type="response.output_item.added",
-                                  output_index=self._index(call), item=call.model_copy(deep=True)))
+            out.append(
+                self._send(
+                    OutputItemEvent,
+                    type="response.output_item.added",
+                    output_index=self._index(call),
+                    item=call.model_copy(deep=True),
+                )
+            )
         if fn.get("arguments"):
             call.arguments += fn["arguments"]
-            out.append(self._send(ArgumentsDeltaEvent, item_id=call.id, output_index=self._index(call),
-                                  delta=fn["arguments"]))
+            out.append(
+                self._send(
+                    ArgumentsDeltaEvent,
+                    item_id=call.id,
+                    output_index=self._index(call),
+                    delta=fn["arguments"],
+                )
+            )
         return out
 
     def _close_calls(self, status: str) -> list[str]:
@@ -171,9 +233,18 @@ class ResponseStream:
                 continue
             call.status = status  # type: ignore[assignment]
             index = self._index(call)
-            out.append(self._send(ArgumentsDoneEvent, item_id=call.id, output_index=index, name=call.name,
-                                  arguments=call.arguments))
-            out.append(self._send(OutputItemEvent, type="response.output_item.done", output_index=index, item=call))
+            out.append(
+                self._send(
+                    ArgumentsDoneEvent,
+                    item_id=call.id,
+                    output_index=index,
+                    name=call.name,
+                    arguments=call.arguments,
+                )
+            )
+            out.append(
+                self._send(OutputItemEvent, type="response.output_item.done", output_index=index, item=call)
+            )
         return out
 
     async def events(self, first: Delta, deltas: AsyncIterator[Delta]) -> AsyncIterator[str]:
@@ -197,12 +268,18 @@ class ResponseStream:
                         yield event
                     for event in self._close_calls("incomplete" if cut else "completed"):
                         yield event
-                    _finish(self.response, current.finish_reason, current.prompt_tokens or 0,
-                            current.completion_tokens or 0)
+                    _finish(
+                        self.response,
+                        current.finish_reason,
+                        current.prompt_tokens or 0,
+                        current.completion_tokens or 0,
+                    )
                     yield self._lifecycle("response.incomplete" if cut else "response.completed")
                 current = await anext(deltas, None)
         except FinadvisorError as exc:
-            yield self._send(ErrorEvent, code=exc.code or exc.error_type, message=exc.message, param=exc.param)
+            yield self._send(
+                ErrorEvent, code=exc.code or exc.error_type, message=exc.message, param=exc.param
+            )
             self.response.status = "failed"
             self.response.error = ResponseError(code=exc.code or exc.error_type, message=exc.message)
             yield self._lifecycle("response.failed")

@@ -45,24 +45,37 @@ def good_script(request: GenerationRequest) -> str:
             reasons.append(f"Dùng {name} cho khoản {category} giúp bạn chi tiêu thông minh hơn.")
         else:
             reasons.append(f"Dùng {name} giúp khoản thu nhập nhàn rỗi của bạn sinh lời.")
-    return json.dumps({"recommendations": [{"service": n, "recommendation": r}
-                                           for n, r in zip(names, reasons, strict=False)]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "recommendations": [
+                {"service": n, "recommendation": r} for n, r in zip(names, reasons, strict=False)
+            ]
+        },
+        ensure_ascii=False,
+    )
 
 
 @pytest.fixture
 def advisor_settings(tmp_path: Path) -> Settings:
-    return Settings(engine="fake", cache_dir=tmp_path / "cache", embedder="hash", index_dir=tmp_path / "index",
-                    rate_limit_per_min=1000)
+    return Settings(
+        engine="fake",
+        cache_dir=tmp_path / "cache",
+        embedder="hash",
+        index_dir=tmp_path / "index",
+        rate_limit_per_min=1000,
+    )
 
 
 @pytest.fixture
 def make_client(advisor_settings: Settings) -> Callable[..., AsyncIterator[httpx.AsyncClient]]:
-    def factory(script: Callable[[GenerationRequest], str] = good_script, **engine_kw: float
-                ) -> AsyncIterator[httpx.AsyncClient]:
+    def factory(
+        script: Callable[[GenerationRequest], str] = good_script, **engine_kw: float
+    ) -> AsyncIterator[httpx.AsyncClient]:
         engine = FakeEngine(script=script, **engine_kw)
         app = create_app(advisor_settings, engine=engine)
         app.state.test_engine = engine
         return started_client(app)
+
     return factory
 
 

@@ -14,29 +14,41 @@ CATALOG = {s.service: s for s in load_catalog(demo_catalog_path(), ("*",))}
 
 
 def answer(summary: str, *reasons: tuple[str, str]) -> dict:
-    return {"summarization": summary, "recommendations": [
-        {"service": name, "link": CATALOG[name].link, "recommendation": text} for name, text in reasons]}
+    return {
+        "summarization": summary,
+        "recommendations": [
+            {"service": name, "link": CATALOG[name].link, "recommendation": text} for name, text in reasons
+        ],
+    }
 
 
-TRUE_SUMMARY = ("Tháng này bạn chi 5.000.000 đ và thu 18.000.000 đ. Chi nhiều nhất cho Ăn uống (3.450.000 đ, 69%) "
-                "và Hóa đơn điện (1.350.000 đ, 27%). Bạn để dành được 72% thu nhập.")
-TRUE_FOOD = ("Ưu đãi ăn uống", "Tháng này bạn chi 3.450.000 đ cho Ăn uống qua 42 giao dịch (69% tổng chi). "
-             "Ưu đãi ăn uống: thanh toán tại nhà hàng với voucher giảm giá.")
+TRUE_SUMMARY = (
+    "Tháng này bạn chi 5.000.000 đ và thu 18.000.000 đ. Chi nhiều nhất cho Ăn uống (3.450.000 đ, 69%) "
+    "và Hóa đơn điện (1.350.000 đ, 27%). Bạn để dành được 72% thu nhập."
+)
+TRUE_FOOD = (
+    "Ưu đãi ăn uống",
+    "Tháng này bạn chi 3.450.000 đ cho Ăn uống qua 42 giao dịch (69% tổng chi). "
+    "Ưu đãi ăn uống: thanh toán tại nhà hàng với voucher giảm giá.",
+)
 
 
-@pytest.mark.parametrize(("text", "kind", "value"), [
-    ("bạn chi 1.250.000 đ", "money", 1_250_000),
-    ("khoảng 1,2 triệu mỗi tháng", "money", 1_200_000),
-    ("500 nghìn đồng", "money", 500_000),
-    ("3 tỷ", "money", 3e9),
-    ("3.450.000 cho ăn uống", "money", 3_450_000),  # a grouped number is money even without "đ"
-    ("(12% tổng chi)", "percent", 12),
-    ("lãi 4,5%/năm", "percent", 4.5),
-    ("chiếm dưới 1% tổng chi", "under-percent", 1),
-    ("5 lần", "count", 5),
-    ("qua 42 giao dịch", "count", 42),
-    ("trong 2 giờ", "bare", 2),
-])
+@pytest.mark.parametrize(
+    ("text", "kind", "value"),
+    [
+        ("bạn chi 1.250.000 đ", "money", 1_250_000),
+        ("khoảng 1,2 triệu mỗi tháng", "money", 1_200_000),
+        ("500 nghìn đồng", "money", 500_000),
+        ("3 tỷ", "money", 3e9),
+        ("3.450.000 cho ăn uống", "money", 3_450_000),  # a grouped number is money even without "đ"
+        ("(12% tổng chi)", "percent", 12),
+        ("lãi 4,5%/năm", "percent", 4.5),
+        ("chiếm dưới 1% tổng chi", "under-percent", 1),
+        ("5 lần", "count", 5),
+        ("qua 42 giao dịch", "count", 42),
+        ("trong 2 giờ", "bare", 2),
+    ],
+)
 def test_vietnamese_number_formats(text: str, kind: str, value: float) -> None:
     [figure] = list(read_figures(text))
     assert (figure.kind, figure.value) == (kind, pytest.approx(value))
@@ -47,19 +59,25 @@ def test_identifiers_are_not_figures() -> None:
 
 
 def test_a_true_answer_has_no_problem() -> None:
-    savings = ("Số dư sinh lời", "Tháng này bạn thu 18.000.000 đ, chi 5.000.000 đ và còn dư 13.000.000 đ "
-               "(72% thu nhập). Số dư sinh lời: tiền nhàn rỗi sinh lời với lãi suất khoảng 4%/năm.")
+    savings = (
+        "Số dư sinh lời",
+        "Tháng này bạn thu 18.000.000 đ, chi 5.000.000 đ và còn dư 13.000.000 đ "
+        "(72% thu nhập). Số dư sinh lời: tiền nhàn rỗi sinh lời với lãi suất khoảng 4%/năm.",
+    )
     assert audit_answer(HISTORY, answer(TRUE_SUMMARY, TRUE_FOOD, savings)) == []
 
 
-@pytest.mark.parametrize(("summary", "needle"), [
-    ("Bạn chi 15.000.000 đ tiền điện mỗi tháng.", "15.000.000 đ"),  # the production failure of issue 13
-    ("Ăn uống chiếm 45% tổng chi.", "45%"),
-    ("Bạn đã thanh toán 17 lần cho ăn uống.", "17"),
-    ("Tiền điện khoảng 2,5 triệu.", "2,5 triệu"),
-    ("Bạn còn dư 9.000.000 đ.", "9.000.000 đ"),
-    ("Nạp tiền điện thoại chiếm dưới 1% tổng chi.", "1%"),  # the smallest true share is 4%
-])
+@pytest.mark.parametrize(
+    ("summary", "needle"),
+    [
+        ("Bạn chi 15.000.000 đ tiền điện mỗi tháng.", "15.000.000 đ"),  # the production failure of issue 13
+        ("Ăn uống chiếm 45% tổng chi.", "45%"),
+        ("Bạn đã thanh toán 17 lần cho ăn uống.", "17"),
+        ("Tiền điện khoảng 2,5 triệu.", "2,5 triệu"),
+        ("Bạn còn dư 9.000.000 đ.", "9.000.000 đ"),
+        ("Nạp tiền điện thoại chiếm dưới 1% tổng chi.", "1%"),  # the smallest true share is 4%
+    ],
+)
 def test_an_untraceable_number_is_a_problem(summary: str, needle: str) -> None:
     problems = audit_answer(HISTORY, answer(summary, TRUE_FOOD))
     assert len(problems) == 1 and needle in problems[0] and problems[0].startswith("summary:"), problems
@@ -71,10 +89,23 @@ def test_rounded_amounts_pass_within_their_written_precision() -> None:
 
 
 def test_under_one_percent_needs_a_true_share_under_one_percent() -> None:
-    history = {"spending": [{"name": "Ăn uống", "amount": 9_950_000, "count": 30},
-                            {"name": "Gửi xe", "amount": 50_000, "count": 2}]}
-    assert audit_answer(history, answer("Gửi xe chiếm dưới 1% tổng chi.", TRUE_FOOD[:1] + (
-        "Tháng này bạn chi 9.950.000 đ cho Ăn uống qua 30 giao dịch (99% tổng chi).",))) == []
+    history = {
+        "spending": [
+            {"name": "Ăn uống", "amount": 9_950_000, "count": 30},
+            {"name": "Gửi xe", "amount": 50_000, "count": 2},
+        ]
+    }
+    assert (
+        audit_answer(
+            history,
+            answer(
+                "Gửi xe chiếm dưới 1% tổng chi.",
+                TRUE_FOOD[:1]
+                + ("Tháng này bạn chi 9.950.000 đ cho Ăn uống qua 30 giao dịch (99% tổng chi).",),
+            ),
+        )
+        == []
+    )
 
 
 def test_catalog_figures_only_of_the_recommended_services() -> None:
@@ -85,8 +116,12 @@ def test_catalog_figures_only_of_the_recommended_services() -> None:
 
 
 def test_numbers_inside_category_names_are_not_claims() -> None:
-    history = {"spending": [{"name": "Học phí lớp 12A", "amount": 3_000_000, "count": 1},
-                            {"name": "Ăn uống", "amount": 1_000_000, "count": 20}]}
+    history = {
+        "spending": [
+            {"name": "Học phí lớp 12A", "amount": 3_000_000, "count": 1},
+            {"name": "Ăn uống", "amount": 1_000_000, "count": 20},
+        ]
+    }
     text = "Tháng này bạn chi 3.000.000 đ cho Học phí lớp 12A qua 1 giao dịch (75% tổng chi)."
     assert audit_answer(history, answer("", ("Đóng học phí", text))) == []
 
@@ -105,7 +140,11 @@ def test_another_catalog_by_path_or_services() -> None:
 
     lazycat = Path(demo_catalog_path()).parent / "catalog_lazycat.json"
     services = load_catalog(lazycat, ("*",))
-    rec = {"service": services[0].service, "link": services[0].link, "recommendation": "Tháng này bạn chi 200.000 đ."}
+    rec = {
+        "service": services[0].service,
+        "link": services[0].link,
+        "recommendation": "Tháng này bạn chi 200.000 đ.",
+    }
     ans = {"summarization": "", "recommendations": [rec]}
     assert audit_answer(HISTORY, ans, catalog=lazycat) == audit_answer(HISTORY, ans, catalog=services) == []
     assert audit_answer(HISTORY, ans)[0].startswith("link not in the catalog")  # not a demo-catalog link

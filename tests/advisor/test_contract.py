@@ -16,8 +16,9 @@ REASON = "Bạn chi 3.450.000 đ cho ăn uống, ưu đãi này giúp bạn ti�
 
 
 def out(reasons: list[tuple[str, str]]) -> str:
-    return json.dumps({"recommendations": [{"service": s, "recommendation": r} for s, r in reasons]},
-                      ensure_ascii=False)
+    return json.dumps(
+        {"recommendations": [{"service": s, "recommendation": r} for s, r in reasons]}, ensure_ascii=False
+    )
 
 
 def test_the_schema_fixes_each_items_service_and_has_no_link() -> None:
@@ -37,16 +38,30 @@ def test_reasons_are_matched_by_service_not_position() -> None:
 
 
 def test_a_truncated_output_keeps_its_complete_strings() -> None:
-    looped = out([(NAMES[0], REASON)])[:-3] + ', {"service": "Thanh toán hóa đơn điện", "recommendation": "Bạn bạn bạn'
+    looped = (
+        out([(NAMES[0], REASON)])[:-3]
+        + ', {"service": "Thanh toán hóa đơn điện", "recommendation": "Bạn bạn bạn'
+    )
     reasons, broken = parse_explanation(looped, "length", NAMES)
     assert broken is None and reasons == [REASON, None, None]
 
 
-@pytest.mark.parametrize(("text", "finish", "problem"), [
-    ('{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi', "length", "truncated"),
-    ('{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi', "stop", "not valid JSON"),
-    ("[1, 2]", "stop", "expected object shape"),
-])
+@pytest.mark.parametrize(
+    ("text", "finish", "problem"),
+    [
+        (
+            '{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi',
+            "length",
+            "truncated",
+        ),
+        (
+            '{"recommendations": [{"service": "Ưu đãi ăn uống", "recommendation": "Bạn chi',
+            "stop",
+            "not valid JSON",
+        ),
+        ("[1, 2]", "stop", "expected object shape"),
+    ],
+)
 def test_broken_output_is_reported_not_raised(text: str, finish: str, problem: str) -> None:
     reasons, broken = parse_explanation(text, finish, NAMES)
     assert reasons == [None, None, None] and broken and problem in broken
@@ -58,13 +73,16 @@ def test_unusable_texts_become_none() -> None:
     assert reasons == [None, None]
 
 
-@pytest.mark.parametrize(("text", "gone"), [
-    ("Bạn chi nhiều, hãy mở http://evil.example/phish ngay.", "evil"),
-    ("Xem bit.ly/abc để nhận ưu đãi.", "bit.ly"),
-    ("Vào example.com/x hoặc evil.vn nhé.", "example.com"),
-    ("Mở lazycat://bill hoặc javascript:alert(1) ngay.", "alert"),
-    ("Truy cập www.scam.test để nhận quà.", "scam"),
-])
+@pytest.mark.parametrize(
+    ("text", "gone"),
+    [
+        ("Bạn chi nhiều, hãy mở http://evil.example/phish ngay.", "evil"),
+        ("Xem bit.ly/abc để nhận ưu đãi.", "bit.ly"),
+        ("Vào example.com/x hoặc evil.vn nhé.", "example.com"),
+        ("Mở lazycat://bill hoặc javascript:alert(1) ngay.", "alert"),
+        ("Truy cập www.scam.test để nhận quà.", "scam"),
+    ],
+)
 def test_anything_openable_is_stripped(text: str, gone: str) -> None:
     assert gone not in strip_links(text)
 
@@ -81,8 +99,14 @@ def test_vietnamese_detector() -> None:
 
 
 def test_the_prompt_has_no_example_sentence_and_shows_the_evidence(demo_ranker: Ranker) -> None:
-    history = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 3450000, "count": 42},
-                                                           {"name": "Học phí", "amount": 15000000, "count": 1}]})
+    history = SpendingHistory.model_validate(
+        {
+            "spending": [
+                {"name": "Ăn uống", "amount": 3450000, "count": 42},
+                {"name": "Học phí", "amount": 15000000, "count": 1},
+            ]
+        }
+    )
     picks = demo_ranker.rank(history)
     messages = build_messages(history, picks, None)
     assert "tiền điện" not in SYSTEM and "ví dụ" not in SYSTEM.lower()  # the sentence the model used to copy

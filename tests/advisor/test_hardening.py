@@ -53,8 +53,9 @@ async def test_retrieval_does_not_block_the_event_loop() -> None:
     embedder = SlowEmbedder(0.4)
     advisor = await _advisor(embedder)
     embedder.slow = True  # only the request's never-seen names pay the delay, not the index build
-    history = SpendingHistory.model_validate({"spending": [{"name": "Thức ăn cho chó mèo", "amount": 500000,
-                                                            "count": 3}, *HISTORY["spending"]]})
+    history = SpendingHistory.model_validate(
+        {"spending": [{"name": "Thức ăn cho chó mèo", "amount": 500000, "count": 3}, *HISTORY["spending"]]}
+    )
     ticks_while_embedding = 0
     done = False
 

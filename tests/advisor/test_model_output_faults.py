@@ -22,38 +22,70 @@ CATALOG = {s.service: s for s in load_catalog(demo_catalog_path())}
 
 
 def off_catalog(request: GenerationRequest) -> str:
-    return json.dumps({"recommendations": [
-        {"service": "Vay nóng 0%", "link": "https://scam.example.vn/vay", "recommendation":
-         "Hãy dùng Vay nóng 0% tại https://scam.example.vn để có tiền ngay hôm nay."}
-        for _ in candidate_names(request)]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "recommendations": [
+                {
+                    "service": "Vay nóng 0%",
+                    "link": "https://scam.example.vn/vay",
+                    "recommendation": "Hãy dùng Vay nóng 0% tại https://scam.example.vn để có tiền ngay hôm nay.",
+                }
+                for _ in candidate_names(request)
+            ]
+        },
+        ensure_ascii=False,
+    )
 
 
 def repeated(request: GenerationRequest) -> str:
     first = candidate_names(request)[0]
-    return json.dumps({"recommendations": [
-        {"service": first, "recommendation": "Hãy dùng dịch vụ này thêm một lần nữa nhé."}
-        for _ in candidate_names(request)]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "recommendations": [
+                {"service": first, "recommendation": "Hãy dùng dịch vụ này thêm một lần nữa nhé."}
+                for _ in candidate_names(request)
+            ]
+        },
+        ensure_ascii=False,
+    )
 
 
 def english(request: GenerationRequest) -> str:
-    return json.dumps({"recommendations": [
-        {"service": n, "recommendation": "Use this service to save money on your monthly spending."}
-        for n in candidate_names(request)]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "recommendations": [
+                {"service": n, "recommendation": "Use this service to save money on your monthly spending."}
+                for n in candidate_names(request)
+            ]
+        },
+        ensure_ascii=False,
+    )
 
 
 def english_around_the_name(request: GenerationRequest) -> str:
-    return json.dumps({"recommendations": [
-        {"service": n, "recommendation": f"Use {n} to save money on your monthly spending."}
-        for n in candidate_names(request)]}, ensure_ascii=False)
+    return json.dumps(
+        {
+            "recommendations": [
+                {"service": n, "recommendation": f"Use {n} to save money on your monthly spending."}
+                for n in candidate_names(request)
+            ]
+        },
+        ensure_ascii=False,
+    )
 
 
-@pytest.mark.parametrize(("script", "never_shown"), [
-    (off_catalog, ["Vay nóng", "scam"]),
-    (repeated, ["thêm một lần nữa"]),
-    (english, ["Use ", "save money"]),
-], ids=["off-catalog", "repeated-service", "english"])
+@pytest.mark.parametrize(
+    ("script", "never_shown"),
+    [
+        (off_catalog, ["Vay nóng", "scam"]),
+        (repeated, ["thêm một lần nữa"]),
+        (english, ["Use ", "save money"]),
+    ],
+    ids=["off-catalog", "repeated-service", "english"],
+)
 async def test_unusable_model_text_is_replaced_by_the_template(
-        make_client, script: Callable[[GenerationRequest], str], never_shown: list[str]) -> None:
+    make_client, script: Callable[[GenerationRequest], str], never_shown: list[str]
+) -> None:
     async for c in make_client(script):
         r = await c.post(API, json={"history": HISTORY}, headers={"Cache-Control": "no-cache"})
         assert r.status_code == 200, r.text  # not retried, not a 502
@@ -65,19 +97,26 @@ async def test_unusable_model_text_is_replaced_by_the_template(
         assert [x["link"] for x in recs] == [CATALOG[p].link for p in picks]  # the catalog's links
         for needle in never_shown:
             assert needle not in r.text
-        for rec in recs:  # the template: the fact clause, then the benefit of the catalog's figure or its words
+        for (
+            rec
+        ) in recs:  # the template: the fact clause, then the benefit of the catalog's figure or its words
             assert rec["recommendation"].startswith("Tháng này bạn "), rec
             description_start = " ".join(CATALOG[rec["service"]].description.split()[:4])
             assert description_start in rec["recommendation"] or "khoảng" in rec["recommendation"], rec
         metrics = (await c.get("/metrics")).text
         n = float(len(recs))
         assert f'finadvisor:advisor_fallbacks_total{{kind="template_reason"}} {n}' in metrics
-        assert f'finadvisor:advisor_reasons_total{{writer="template"}} {n}' in metrics  # who wrote what is shown
+        assert (
+            f'finadvisor:advisor_reasons_total{{writer="template"}} {n}' in metrics
+        )  # who wrote what is shown
         assert 'finadvisor:advisor_reasons_total{writer="model"} 0.0' in metrics
 
 
-@pytest.mark.xfail(strict=True, reason="known gap: an English sentence around a Vietnamese service name passes "
-                   "the Vietnamese check (the name's letters) and the faithfulness check, so it is shown")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap: an English sentence around a Vietnamese service name passes "
+    "the Vietnamese check (the name's letters) and the faithfulness check, so it is shown",
+)
 async def test_english_around_a_vietnamese_service_name_is_replaced(make_client) -> None:
     async for c in make_client(english_around_the_name):
         r = await c.post(API, json={"history": HISTORY}, headers={"Cache-Control": "no-cache"})

@@ -38,13 +38,17 @@ async def test_openapi_declares_the_advice_with_descriptions_and_a_real_example(
         spec = (await c.get("/openapi.json")).json()
         for method in ("get", "post"):
             ok = spec["paths"][API][method]["responses"]["200"]
-            assert ok["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/AdvisorResponse"}
+            assert ok["content"]["application/json"]["schema"] == {
+                "$ref": "#/components/schemas/AdvisorResponse"
+            }
             assert ok["description"]
         assert _described(spec, "AdvisorResponse") == []
         schema = spec["components"]["schemas"]["AdvisorResponse"]
         assert schema["examples"] == [EXAMPLE]
         _validator(spec, "AdvisorResponse").validate(EXAMPLE)
-        assert EXAMPLE["recommendations"][0]["evidence"][0]["amount"] == 5_200_000  # a number, not "5.200.000 đ"
+        assert (
+            EXAMPLE["recommendations"][0]["evidence"][0]["amount"] == 5_200_000
+        )  # a number, not "5.200.000 đ"
 
 
 async def test_the_answer_validates_against_the_published_schema_and_carries_numbers(make_client) -> None:
@@ -53,7 +57,11 @@ async def test_the_answer_validates_against_the_published_schema_and_carries_num
         body = (await c.post(API, json={"history": HISTORY})).json()
         _validator(spec, "AdvisorResponse").validate(body)
         assert body["currency"] == "VND"
-        spent = {"Hóa đơn điện": (1_350_000, 1), "Nạp tiền điện thoại": (200_000, 2), "Ăn uống": (3_450_000, 42)}
+        spent = {
+            "Hóa đơn điện": (1_350_000, 1),
+            "Nạp tiền điện thoại": (200_000, 2),
+            "Ăn uống": (3_450_000, 42),
+        }
         total = sum(a for a, _ in spent.values())
         lines = [line for rec in body["recommendations"] for line in rec["evidence"]]
         assert lines, body  # at least one recommendation rests on a spending item
@@ -69,20 +77,29 @@ async def test_the_answer_validates_against_the_published_schema_and_carries_num
 
 def test_an_answer_without_the_new_fields_still_reads() -> None:
     """Backward compatible: an answer cached before issue 26 (or a client's old fixture) is still valid."""
-    old = {"summarization": "Tháng này bạn chi 1.000.000 đ.",
-           "recommendations": [{"service": "A", "link": "https://a", "recommendation": "Lý do một."},
-                               {"service": "B", "link": "https://b", "recommendation": "Lý do hai."}]}
+    old = {
+        "summarization": "Tháng này bạn chi 1.000.000 đ.",
+        "recommendations": [
+            {"service": "A", "link": "https://a", "recommendation": "Lý do một."},
+            {"service": "B", "link": "https://b", "recommendation": "Lý do hai."},
+        ],
+    }
     parsed = AdvisorResponse.model_validate(old)
     assert parsed.currency == "VND" and all(r.evidence == [] for r in parsed.recommendations)
     assert {k: v for k, v in parsed.model_dump().items() if k != "currency"} == {
         "summarization": old["summarization"],
-        "recommendations": [{**r, "evidence": []} for r in old["recommendations"]]}
+        "recommendations": [{**r, "evidence": []} for r in old["recommendations"]],
+    }
 
 
 async def test_an_evidence_item_never_carries_a_link(make_client) -> None:
     """The item is the spending API's free text: a name that smuggles a link loses it, as the sentences do."""
-    history = {"spending": [{"name": "Mua sắm tại http://evil.example/x ngay", "amount": 900000, "count": 1},
-                            {"name": "Ăn uống", "amount": 100000, "count": 3}]}
+    history = {
+        "spending": [
+            {"name": "Mua sắm tại http://evil.example/x ngay", "amount": 900000, "count": 1},
+            {"name": "Ăn uống", "amount": 100000, "count": 3},
+        ]
+    }
     async for c in make_client():
         r = await c.post(API, json={"history": history})
     assert r.status_code == 200, r.text

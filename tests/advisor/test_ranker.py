@@ -24,9 +24,12 @@ def ranker() -> Ranker:
 
 
 def _h(spending: list[tuple[str, int, int]], earned: int = 0) -> SpendingHistory:
-    return SpendingHistory.model_validate({
-        "earning": [{"name": "Lương", "amount": earned, "count": 1}] if earned else [],
-        "spending": [{"name": n, "amount": a, "count": c} for n, a, c in spending]})
+    return SpendingHistory.model_validate(
+        {
+            "earning": [{"name": "Lương", "amount": earned, "count": 1}] if earned else [],
+            "spending": [{"name": n, "amount": a, "count": c} for n, a, c in spending],
+        }
+    )
 
 
 def test_known_names_decide_from_the_map(ranker: Ranker) -> None:
@@ -46,8 +49,9 @@ def test_high_earner_who_spends_little_gets_savings(ranker: Ranker) -> None:
 
 
 def test_card_debt_points_to_budgeting(ranker: Ranker) -> None:
-    picks = ranker.rank(_h([("Credit card repayment", 6000000, 1), ("Late fee", 300000, 1),
-                            ("Mua sắm", 4500000, 12)]))
+    picks = ranker.rank(
+        _h([("Credit card repayment", 6000000, 1), ("Late fee", 300000, 1), ("Mua sắm", 4500000, 12)])
+    )
     links = [p.service.link for p in picks]
     assert D + "quan-ly-chi-tieu" in links
     budget = picks[links.index(D + "quan-ly-chi-tieu")]
@@ -82,7 +86,15 @@ def test_the_map_covers_the_vocabulary_with_real_links() -> None:
     cmap = load_category_map()
     links = {s.link for s in load_catalog(demo_catalog_path())}
     # no fitting service in the demo catalog (rent goes to a landlord: no demo service pays it)
-    left_to_retrieval = {"Gas", "Sửa chữa nhà", "Thể thao", "Phòng tập", "Thú cưng", "Tiền nhà", "Tiền thuê nhà"}
+    left_to_retrieval = {
+        "Gas",
+        "Sửa chữa nhà",
+        "Thể thao",
+        "Phòng tập",
+        "Thú cưng",
+        "Tiền nhà",
+        "Tiền thuê nhà",
+    }
     for name in load_vocabulary():
         mapped = cmap.links(name)
         assert bool(mapped) != (name in left_to_retrieval), name
@@ -118,7 +130,9 @@ def test_debt_is_read_before_the_product_and_a_dress_is_not_a_loan(ranker: Ranke
     assert "finadvisor://service/tra-no-vay" in links and D + "nap-tien-dien-thoai" not in links
 
 
-def test_a_user_spending_more_than_they_earn_gets_no_third_service_unless_it_is_for_debt(ranker: Ranker) -> None:
+def test_a_user_spending_more_than_they_earn_gets_no_third_service_unless_it_is_for_debt(
+    ranker: Ranker,
+) -> None:
     spending = [("Ăn uống", 3000000, 30), ("Mua sắm online", 2800000, 8), ("Hóa đơn điện", 1500000, 1)]
     assert len(ranker.rank(_h(spending, earned=30000000))) == 3  # the third service is shown to a saver ...
     assert len(ranker.rank(_h(spending, earned=6000000))) == 2  # ... not to someone 1.300.000 đ over budget
@@ -134,9 +148,16 @@ def _catalog_ranker(*services: tuple[str, str, str]) -> Ranker:
 
 
 FOOD = ("Ưu đãi nhà hàng", "co://food", "Giảm giá khi ăn uống tại nhà hàng và quán cà phê đối tác.")
-GROUP = ("Quỹ nhóm và chia hóa đơn", "co://group",
-         "Lập quỹ chung cho phòng trọ, chia tiền ăn uống, du lịch, tiền nhà và theo dõi ai đã đóng.")
-RENT = ("Tiền nhà và phí chung cư", "co://rent", "Chuyển tiền thuê nhà cho chủ nhà hằng tháng, lưu biên nhận.")
+GROUP = (
+    "Quỹ nhóm và chia hóa đơn",
+    "co://group",
+    "Lập quỹ chung cho phòng trọ, chia tiền ăn uống, du lịch, tiền nhà và theo dõi ai đã đóng.",
+)
+RENT = (
+    "Tiền nhà và phí chung cư",
+    "co://rent",
+    "Chuyển tiền thuê nhà cho chủ nhà hằng tháng, lưu biên nhận.",
+)
 BUDGET = ("Hạn mức chi tiêu", "co://budget", "Đặt hạn mức chi tiêu theo tháng và nhận cảnh báo khi sắp vượt.")
 
 
@@ -151,8 +172,12 @@ def test_a_topic_goes_only_to_a_service_named_for_it() -> None:
 
 
 def test_a_generic_bill_finds_the_bill_services_of_a_catalog_without_a_bills_service() -> None:
-    ranker = _catalog_ranker(FOOD, BUDGET, ("Tiền điện tự động", "co://power", "Trả tiền điện EVN hằng tháng."),
-                             ("Nước sinh hoạt", "co://water", "Thanh toán hóa đơn nước theo mã khách hàng."))
+    ranker = _catalog_ranker(
+        FOOD,
+        BUDGET,
+        ("Tiền điện tự động", "co://power", "Trả tiền điện EVN hằng tháng."),
+        ("Nước sinh hoạt", "co://water", "Thanh toán hóa đơn nước theo mã khách hàng."),
+    )
     picks = ranker.scored(_h([("Hóa đơn", 1400000, 3)]))
     assert {p.service.link for p in picks[:2]} == {"co://power", "co://water"}
 
@@ -162,11 +187,21 @@ def test_a_user_in_debt_is_offered_repayment_and_budgeting_never_more_credit() -
 
     services = load_catalog(DATA / "catalog_lazycat.json")
     ranker = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
-    debt = _h([("Trả góp Mèo Pay Later", 3400000, 3), ("Trả nợ thẻ tín dụng", 3000000, 1),
-               ("Phí trễ hạn", 250000, 1), ("Mua sắm", 2600000, 9), ("Ăn uống", 2600000, 35)], earned=12000000)
+    debt = _h(
+        [
+            ("Trả góp Mèo Pay Later", 3400000, 3),
+            ("Trả nợ thẻ tín dụng", 3000000, 1),
+            ("Phí trễ hạn", 250000, 1),
+            ("Mua sắm", 2600000, 9),
+            ("Ăn uống", 2600000, 35),
+        ],
+        earned=12000000,
+    )
     links = [p.service.link for p in ranker.rank(debt)]
-    assert links[:2] == ["lazycat://budget", "lazycat://card/repay"] or \
-        links[:2] == ["lazycat://card/repay", "lazycat://budget"]
+    assert links[:2] == ["lazycat://budget", "lazycat://card/repay"] or links[:2] == [
+        "lazycat://card/repay",
+        "lazycat://budget",
+    ]
     paylater = next(s for s in services if s.link == "lazycat://paylater")
     repay = next(s for s in services if s.link == "lazycat://card/repay")
     assert offers_credit(paylater) and not offers_credit(repay)
@@ -175,7 +210,9 @@ def test_a_user_in_debt_is_offered_repayment_and_budgeting_never_more_credit() -
     saver = _h([("Mua sắm Lazada", 2600000, 9)], earned=30000000)  # a saver may still see pay-later
     assert any(offers_credit(p.service) for p in demo.scored(saver))
     # a debt category is answered by repaying it, never by the pay-later product its name mentions
-    assert all(not offers_credit(p.service) for p in ranker.scored(_h([("Trả góp Mèo Pay Later", 3400000, 3)])))
+    assert all(
+        not offers_credit(p.service) for p in ranker.scored(_h([("Trả góp Mèo Pay Later", 3400000, 3)]))
+    )
 
 
 def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(ranker: Ranker) -> None:
@@ -190,29 +227,37 @@ def test_idle_money_weighs_a_second_savings_service_almost_as_much_as_the_first(
 
 
 def test_a_service_whose_name_leads_with_the_topic_comes_before_one_that_names_it_second() -> None:
-    ranker = _catalog_ranker(FOOD, BUDGET,
-                             ("Bảo hiểm và chăm sóc sức khỏe", "co://insure", "Mua bảo hiểm cho gia đình."),
-                             ("Đặt lịch khám", "co://doctor", "Đặt lịch khám bệnh tại bệnh viện đối tác."))
+    ranker = _catalog_ranker(
+        FOOD,
+        BUDGET,
+        ("Bảo hiểm và chăm sóc sức khỏe", "co://insure", "Mua bảo hiểm cho gia đình."),
+        ("Đặt lịch khám", "co://doctor", "Đặt lịch khám bệnh tại bệnh viện đối tác."),
+    )
     picks = ranker.scored(_h([("Khám sức khỏe định kỳ", 1200000, 2)]))
     assert [p.service.link for p in picks[:2]] == ["co://doctor", "co://insure"]
 
 
 SEED_HISTORY = {  # the post's own example, string amounts and all
     "earning": [{"name": "Nhận tiền", "amount": "3000", "count": "2"}],
-    "spending": [{"name": "Dịch vụ khác", "amount": "210000", "count": "4"},
-                 {"name": "Vận chuyển & Giao hàng", "amount": "63000", "count": "2"},
-                 {"name": "Dịch vụ viễn thông", "amount": "58000", "count": "5"},
-                 {"name": "Ăn uống", "amount": "45000", "count": "1"}, {"name": "Mua sắm", "amount": "35000", "count": "1"},
-                 {"name": "Chuyển tiền vào Số dư sinh lời", "amount": "2000", "count": "1"},
-                 {"name": "Chuyển tiền", "amount": "1000", "count": "1"}]}
+    "spending": [
+        {"name": "Dịch vụ khác", "amount": "210000", "count": "4"},
+        {"name": "Vận chuyển & Giao hàng", "amount": "63000", "count": "2"},
+        {"name": "Dịch vụ viễn thông", "amount": "58000", "count": "5"},
+        {"name": "Ăn uống", "amount": "45000", "count": "1"},
+        {"name": "Mua sắm", "amount": "35000", "count": "1"},
+        {"name": "Chuyển tiền vào Số dư sinh lời", "amount": "2000", "count": "1"},
+        {"name": "Chuyển tiền", "amount": "1000", "count": "1"},
+    ],
+}
 
 
 def test_the_posts_example_explores_what_the_user_does_not_use_yet() -> None:
     """The seed's four services and its example history (issue 28): the user already pays telecom in the app and
     moves money into "Số dư sinh lời", so neither is recommended; the post's own model answered Thanh toán hoá
     đơn and Đầu tư chứng khoán."""
-    ranker = Ranker(CatalogIndex.build(load_catalog(DATA / "catalog_seed.json"), HashEmbedder()),
-                    load_category_map())
+    ranker = Ranker(
+        CatalogIndex.build(load_catalog(DATA / "catalog_seed.json"), HashEmbedder()), load_category_map()
+    )
     history = SpendingHistory.model_validate(SEED_HISTORY)
     facts = ranker.facts(history)
     assert set(ranker.in_use(facts)) == {"lazycat://telco", "lazycat://invest"}
@@ -226,21 +271,29 @@ def test_an_insurance_category_gets_insurance_of_its_own_kind() -> None:
     travel = ("Bảo hiểm du lịch", "co://travel-insure", "Bảo hiểm cho chuyến đi trong nước và quốc tế.")
     vehicle = ("Bảo hiểm xe máy và ô tô", "co://vehicle-insure", "Bảo hiểm trách nhiệm dân sự cho xe.")
     history = _h([("Bảo hiểm xe máy", 66000, 1)])
-    assert [p.service.link for p in _catalog_ranker(FOOD, travel, vehicle).scored(history)] == ["co://vehicle-insure"]
+    assert [p.service.link for p in _catalog_ranker(FOOD, travel, vehicle).scored(history)] == [
+        "co://vehicle-insure"
+    ]
     assert _catalog_ranker(FOOD, travel).scored(history) == []
-    flights = _catalog_ranker(FOOD, travel, ("Vé máy bay", "co://flights", "Đặt vé máy bay nội địa, quốc tế."))
+    flights = _catalog_ranker(
+        FOOD, travel, ("Vé máy bay", "co://flights", "Đặt vé máy bay nội địa, quốc tế.")
+    )
     assert [p.service.link for p in flights.scored(_h([("Vietjet Air", 4600000, 2)]))] == [
-        "co://flights", "co://travel-insure"]  # whoever flies may want travel insurance
+        "co://flights",
+        "co://travel-insure",
+    ]  # whoever flies may want travel insurance
 
 
 def test_a_brand_named_service_is_read_from_its_description_before_a_related_topic() -> None:
-    """"Vé Đi Xa" names no topic; its description leads with flights, so it answers "Vietjet Air" before the
+    """ "Vé Đi Xa" names no topic; its description leads with flights, so it answers "Vietjet Air" before the
     travel insurance that flights only include. Idle money gets a place to save it, then one to invest it."""
     ranker = _catalog_ranker(
-        FOOD, ("Bảo hiểm du lịch", "co://travel-insure", "Bảo hiểm cho chuyến đi trong nước và quốc tế."),
+        FOOD,
+        ("Bảo hiểm du lịch", "co://travel-insure", "Bảo hiểm cho chuyến đi trong nước và quốc tế."),
         ("Vé Đi Xa", "co://tickets", "Đặt vé máy bay nội địa, quốc tế cùng vé tàu hỏa và xe khách."),
         ("Mocha Invest", "co://invest", "Đầu tư cổ phiếu, chứng chỉ quỹ và tích lũy vàng từ số vốn nhỏ."),
-        ("Heo Vàng", "co://piggy", "Tài khoản tiết kiệm linh hoạt: tiền nhàn rỗi sinh lời mỗi ngày."))
+        ("Heo Vàng", "co://piggy", "Tài khoản tiết kiệm linh hoạt: tiền nhàn rỗi sinh lời mỗi ngày."),
+    )
     picks = ranker.scored(_h([("Vietjet Air", 4600000, 2)], earned=40000000))
     flights = [p.service.link for p in picks if p.source == "retrieval"]
     assert flights == ["co://tickets", "co://travel-insure"]

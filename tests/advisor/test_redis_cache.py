@@ -22,11 +22,25 @@ API = "/api/recommendations"
 
 
 def _start_redis(port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen([require_binary("redis-server"), "--port", str(port), "--save", "", "--appendonly",
-                             "no", "--bind", "127.0.0.1"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            require_binary("redis-server"),
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--bind",
+            "127.0.0.1",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(100):
         try:
             import socket
+
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc
         except OSError:
@@ -47,8 +61,14 @@ def redis_port() -> Iterator[int]:
 class Replica:
     def __init__(self, tmp: Path, port: int, name: str, ttft: float = 0.0) -> None:
         self.engine = FakeEngine(script=good_script, ttft_s=ttft)
-        settings = Settings(engine="fake", cache_dir=tmp / name, embedder="hash", index_dir=tmp / "index",
-                            cache_url=f"redis://127.0.0.1:{port}/0", rate_limit_per_min=1000)
+        settings = Settings(
+            engine="fake",
+            cache_dir=tmp / name,
+            embedder="hash",
+            index_dir=tmp / "index",
+            cache_url=f"redis://127.0.0.1:{port}/0",
+            rate_limit_per_min=1000,
+        )
         self.app = create_app(settings, engine=self.engine)
 
     async def __aenter__(self) -> httpx.AsyncClient:

@@ -20,7 +20,11 @@ from tests.advisor.conftest import HISTORY
 # another company's catalog, with an app deep-link scheme, brand-like names and descriptions that name a city or
 # share a syllable with unrelated spending
 CATALOG = [
-    ("Nước Sạch", "zz://water", "Thanh toán tiền nước sinh hoạt cho các công ty cấp nước tại Đà Lạt, Hà Nội."),
+    (
+        "Nước Sạch",
+        "zz://water",
+        "Thanh toán tiền nước sinh hoạt cho các công ty cấp nước tại Đà Lạt, Hà Nội.",
+    ),
     ("Boss Ơi", "zz://pet", "Mua thức ăn, cát vệ sinh và đặt lịch spa, khám thú y cho chó mèo."),
     ("Vé Vui", "zz://movie", "Đặt vé xem phim CGV, Lotte Cinema, Galaxy; combo bắp nước giảm 20%."),
     ("Thẻ Game", "zz://gamecard", "Mua thẻ game Garena, Zing, Steam Wallet và thẻ cào điện thoại."),
@@ -43,9 +47,12 @@ def ranker() -> Ranker:
 
 
 def _h(spending: list[tuple[str, int]], earning: list[tuple[str, int]] = ()) -> SpendingHistory:  # type: ignore[assignment]
-    return SpendingHistory.model_validate({
-        "earning": [{"name": n, "amount": a, "count": 1} for n, a in earning],
-        "spending": [{"name": n, "amount": a, "count": 2} for n, a in spending]})
+    return SpendingHistory.model_validate(
+        {
+            "earning": [{"name": n, "amount": a, "count": 1} for n, a in earning],
+            "spending": [{"name": n, "amount": a, "count": 2} for n, a in spending],
+        }
+    )
 
 
 def _tied(ranker: Ranker, history: SpendingHistory) -> dict[str, set[str]]:
@@ -73,13 +80,19 @@ def test_a_card_statement_is_answered_by_card_repayment_not_game_cards(ranker: R
     assert "zz://paylater" not in tied  # never more credit for a debt
 
 
-@pytest.mark.parametrize(("descriptor", "link"), [
-    ("MOMO*CIRCLEK 123", None),  # a convenience store: this catalog has no service for it, so nothing
-    ("PAYPAL *STEAM", "zz://gamecard"), ("GOOGLE *YouTubePremium", "zz://streaming"),
-    ("VNPAY*PETROLIMEX 24", "zz://fuel"), ("NETFLIX.COM", "zz://streaming"),
-])
-def test_card_and_wallet_descriptors_are_read_as_their_merchant(ranker: Ranker, descriptor: str,
-                                                                link: str | None) -> None:
+@pytest.mark.parametrize(
+    ("descriptor", "link"),
+    [
+        ("MOMO*CIRCLEK 123", None),  # a convenience store: this catalog has no service for it, so nothing
+        ("PAYPAL *STEAM", "zz://gamecard"),
+        ("GOOGLE *YouTubePremium", "zz://streaming"),
+        ("VNPAY*PETROLIMEX 24", "zz://fuel"),
+        ("NETFLIX.COM", "zz://streaming"),
+    ],
+)
+def test_card_and_wallet_descriptors_are_read_as_their_merchant(
+    ranker: Ranker, descriptor: str, link: str | None
+) -> None:
     tied = {link_ for link_, lines in _tied(ranker, _h([(descriptor, 500_000)])).items() if lines}
     assert tied == ({link} if link else set())
 
@@ -103,8 +116,9 @@ def test_learned_names_are_read_and_change_the_lexicon_version(tmp_path) -> None
     (folder / TOPICS_PATH.name).write_text(TOPICS_PATH.read_text(encoding="utf-8"), encoding="utf-8")
     plain = load(folder / TOPICS_PATH.name)
     assert plain.read("Tiệm Bà Tư").how == "abstained"
-    (folder / "learned_names.csv").write_text("name,topic,note\nTiệm Bà Tư,education,a bookshop\n",
-                                              encoding="utf-8")
+    (folder / "learned_names.csv").write_text(
+        "name,topic,note\nTiệm Bà Tư,education,a bookshop\n", encoding="utf-8"
+    )
     from finadvisor.advisor import topics as topics_module
 
     topics_module._load.cache_clear()
@@ -116,7 +130,9 @@ def test_learned_names_are_read_and_change_the_lexicon_version(tmp_path) -> None
 
 # ------------------------------------------------------------------------------------------ a wallet's reading
 def test_money_received_is_not_income_and_no_saving_rate_is_claimed() -> None:
-    facts = Facts.of(_h([("Ăn uống", 400_000)], [("Nhận tiền", 3_000), ("Hoàn tiền", 20_000), ("Cashback", 5_000)]))
+    facts = Facts.of(
+        _h([("Ăn uống", 400_000)], [("Nhận tiền", 3_000), ("Hoàn tiền", 20_000), ("Cashback", 5_000)])
+    )
     assert facts.earned == 0 and facts.received == 28_000
     summary = compose_summary(facts)
     assert "thu nhập" not in summary and "để dành" not in summary and "chi nhiều hơn" not in summary
@@ -131,8 +147,16 @@ def test_salary_is_income_beside_other_money_in() -> None:
     assert kinds == {"Lương tháng 6": "income", "Nhận tiền": "inflow"}
 
 
-@pytest.mark.parametrize("line", ["Chuyển tiền vào Số dư sinh lời", "Mua chứng chỉ quỹ", "Tích lũy vàng",
-                                  "Gửi tiết kiệm online", "Nạp tiền chứng khoán"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Chuyển tiền vào Số dư sinh lời",
+        "Mua chứng chỉ quỹ",
+        "Tích lũy vàng",
+        "Gửi tiết kiệm online",
+        "Nạp tiền chứng khoán",
+    ],
+)
 def test_a_transfer_into_own_savings_or_investments_is_not_spending(line: str) -> None:
     facts = Facts.of(_h([(line, 5_000_000), ("Ăn uống", 1_000_000)], [("Lương", 20_000_000)]))
     assert facts.spent == 1_000_000 and [c.name for c in facts.categories] == ["Ăn uống"]
@@ -143,8 +167,10 @@ def test_a_transfer_into_own_savings_or_investments_is_not_spending(line: str) -
 
 
 def test_a_service_in_use_is_not_recommended_and_one_not_used_yet_is(ranker: Ranker) -> None:
-    history = _h([("Nạp tiền điện thoại", 200_000), ("Chuyển tiền vào Heo Đất", 1_000_000),
-                  ("Mua thẻ game", 100_000)], [("Nhận tiền", 2_000_000)])
+    history = _h(
+        [("Nạp tiền điện thoại", 200_000), ("Chuyển tiền vào Heo Đất", 1_000_000), ("Mua thẻ game", 100_000)],
+        [("Nhận tiền", 2_000_000)],
+    )
     facts = ranker.facts(history)
     assert {"zz://topup", "zz://yield", "zz://gamecard"} <= set(ranker.in_use(facts))
     assert facts.saved and facts.saved[0].name == "Chuyển tiền vào Heo Đất"  # a line naming the service
@@ -164,7 +190,9 @@ def test_idle_money_may_grow_a_yield_account_already_in_use_and_says_so(ranker: 
     history = _h([("Chuyển tiền vào Heo Đất", 200_000), ("Ăn uống", 2_000_000)], [("Lương", 40_000_000)])
     picks = ranker.rank(history)
     used = [p for p in picks if p.in_use]
-    assert all(e.kind == "surplus" for p in used for e in p.evidence)  # only for a further use: a larger balance
+    assert all(
+        e.kind == "surplus" for p in used for e in p.evidence
+    )  # only for a further use: a larger balance
     from finadvisor.advisor.wording import template_reason
 
     facts = ranker.facts(history)
@@ -192,12 +220,17 @@ def test_the_budget_planner_needs_a_reason(ranker: Ranker) -> None:
 
 # ------------------------------------------------------------------------------------------------- explanations
 def test_explain_shows_how_each_line_was_read(ranker: Ranker) -> None:
-    history = _h([("PAYPAL *STEAM", 300_000), ("Tên lạ chưa từng thấy", 100_000), ("Mua chứng chỉ quỹ", 1_000_000)],
-                 [("Nhận tiền", 500_000)])
+    history = _h(
+        [("PAYPAL *STEAM", 300_000), ("Tên lạ chưa từng thấy", 100_000), ("Mua chứng chỉ quỹ", 1_000_000)],
+        [("Nhận tiền", 500_000)],
+    )
     explained = ranker.explain(history)
     lines = {line["name"]: line for line in explained["lines"]}
     assert lines["PAYPAL *STEAM"]["topic"] == "games" and lines["PAYPAL *STEAM"]["read_by"] == "descriptor"
-    assert lines["Tên lạ chưa từng thấy"]["read_by"] == "abstained" and lines["Tên lạ chưa từng thấy"]["topic"] is None
+    assert (
+        lines["Tên lạ chưa từng thấy"]["read_by"] == "abstained"
+        and lines["Tên lạ chưa từng thấy"]["topic"] is None
+    )
     assert lines["Mua chứng chỉ quỹ"]["kind"] == "investing" and lines["Nhận tiền"]["kind"] == "inflow"
     assert explained["chosen"] and all(c["score"] >= 0 for c in explained["candidates"])
     json.dumps(explained, ensure_ascii=False)  # JSON-able, for the API's debug field
@@ -220,17 +253,24 @@ async def test_the_debug_field_needs_the_key_when_one_is_set(advisor_settings) -
     async for c in started_client(create_app(settings, engine=FakeEngine(script=good_script))):
         anonymous = await c.post("/api/recommendations?explain=true", json={"history": HISTORY})
         assert anonymous.status_code in (401, 403) and "debug" not in anonymous.text
-        operator = await c.post("/api/recommendations?explain=true", json={"history": HISTORY},
-                                headers={"Authorization": "Bearer sekret"})
+        operator = await c.post(
+            "/api/recommendations?explain=true",
+            json={"history": HISTORY},
+            headers={"Authorization": "Bearer sekret"},
+        )
         assert operator.status_code == 200 and operator.json()["debug"]["lines"]
 
 
 async def test_a_domain_like_name_is_never_cut_from_the_answer(make_client) -> None:  # type: ignore[no-untyped-def]
     """Link stripping once removed "APPLE.COM/BILL" and left "Chi nhiều nhất cho (259.000 đ, 71%)"; a name with
     an explicit link still loses the link."""
-    history = {"spending": [{"name": "APPLE.COM/BILL", "amount": 259000, "count": 1},
-                            {"name": "Ăn uống", "amount": 100000, "count": 2},
-                            {"name": "Quà http://evil.example", "amount": 5000, "count": 1}]}
+    history = {
+        "spending": [
+            {"name": "APPLE.COM/BILL", "amount": 259000, "count": 1},
+            {"name": "Ăn uống", "amount": 100000, "count": 2},
+            {"name": "Quà http://evil.example", "amount": 5000, "count": 1},
+        ]
+    }
     async for c in make_client():
         body = (await c.post("/api/recommendations", json={"history": history})).json()
         assert "APPLE.COM/BILL (259.000 đ, 71%)" in body["summarization"]
@@ -261,7 +301,11 @@ def test_the_catalogs_topic_file_is_written_and_a_reviewed_row_wins(tmp_path) ->
 def test_a_transfer_into_a_brand_named_savings_service_is_saving_even_beside_a_transfer_service() -> None:
     """The catalog's own "Chuyển tiền" service once read "Chuyển tiền vào Heo Đất" as a transfer (spending)."""
     services = [Service(service=n, link=link, description=d) for n, link, d in CATALOG]
-    services.append(Service(service="Chuyển tiền", link="zz://transfer", description="Chuyển tiền miễn phí 24/7."))
+    services.append(
+        Service(service="Chuyển tiền", link="zz://transfer", description="Chuyển tiền miễn phí 24/7.")
+    )
     ranker = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
-    facts = ranker.facts(_h([("Chuyển tiền vào Heo Đất", 500_000), ("Tiền nhà", 6_000_000)], [("Salary", 38_000_000)]))
+    facts = ranker.facts(
+        _h([("Chuyển tiền vào Heo Đất", 500_000), ("Tiền nhà", 6_000_000)], [("Salary", 38_000_000)])
+    )
     assert [c.name for c in facts.saved] == ["Chuyển tiền vào Heo Đất"] and facts.spent == 6_000_000

@@ -27,6 +27,7 @@ def expect(locator):  # type: ignore[no-untyped-def]
 
     return playwright_expect(locator)
 
+
 pytestmark = pytest.mark.integration
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "histories" / "hostile-names.json"
@@ -35,8 +36,9 @@ HOSTILE = Path(__file__).resolve().parents[1] / "fixtures" / "histories" / "host
 @pytest.fixture(scope="module")
 def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("web")
-    settings = Settings(engine="fake", cache_dir=tmp, embedder="hash", index_dir=tmp / "index",
-                        rate_limit_per_min=1000)
+    settings = Settings(
+        engine="fake", cache_dir=tmp, embedder="hash", index_dir=tmp / "index", rate_limit_per_min=1000
+    )
     app = create_app(settings, engine=FakeEngine(script=good_script, ttft_s=0.2))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
@@ -54,9 +56,19 @@ def browser():  # type: ignore[no-untyped-def]
     chromium = require_binary("chromium")
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         yield browser
         browser.close()
 
@@ -69,7 +81,9 @@ def page(browser):  # type: ignore[no-untyped-def]
 def test_demo_user_chart_and_recommendation_cards(page, base_url: str) -> None:  # type: ignore[no-untyped-def]
     ARTIFACTS.mkdir(exist_ok=True)
     page.goto(base_url + "/")
-    page.wait_for_selector("#user option:nth-child(2)", state="attached")  # no string predicates: the CSP forbids eval
+    page.wait_for_selector(
+        "#user option:nth-child(2)", state="attached"
+    )  # no string predicates: the CSP forbids eval
     page.select_option("#user", "chi-noi-tro")
     page.wait_for_selector("#chart svg rect")
     assert page.locator("#chart svg rect").count() == 6  # one bar per spending category
@@ -119,9 +133,16 @@ def test_server_errors_are_shown_in_vietnamese(page, base_url: str) -> None:  # 
 
     english = "the engine is not ready yet; retry in a few seconds"
     page.goto(base_url + "/")
-    page.route("**/api/recommendations", lambda route: route.fulfill(
-        status=503, content_type="application/json",
-        body=json.dumps({"error": {"message": english, "type": "overloaded_error", "param": None, "code": None}})))
+    page.route(
+        "**/api/recommendations",
+        lambda route: route.fulfill(
+            status=503,
+            content_type="application/json",
+            body=json.dumps(
+                {"error": {"message": english, "type": "overloaded_error", "param": None, "code": None}}
+            ),
+        ),
+    )
     page.fill("#history", '{"spending": [{"name": "Ăn uống", "amount": 100000, "count": 2}]}')
     page.click("#go")
     page.wait_for_selector("#error:not([hidden])")  # a selector, not a JS string: the page's CSP forbids eval
@@ -164,7 +185,9 @@ def test_every_demo_users_cards_pass_the_faithfulness_check_on_a_phone(phone, ba
     from finadvisor.catalog import CatalogIndex, HashEmbedder
     from finadvisor.history import SpendingHistory
 
-    ranker = Ranker(CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map())
+    ranker = Ranker(
+        CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder()), load_category_map()
+    )
     ARTIFACTS.mkdir(exist_ok=True)
     phone.goto(base_url + "/")
     phone.wait_for_selector("#user option:nth-child(2)", state="attached")
@@ -174,14 +197,20 @@ def test_every_demo_users_cards_pass_the_faithfulness_check_on_a_phone(phone, ba
         phone.select_option("#user", user)
         phone.wait_for_selector("#chart svg rect")
         # chart labels readable on a 390-px screen: at least 12 CSS px tall, inside the screen
-        sizes = phone.eval_on_selector_all(".bar-label", "els => els.map(e => e.getBoundingClientRect().height)")
-        right = phone.eval_on_selector_all("#chart svg", "els => els.map(e => e.getBoundingClientRect().right)")
+        sizes = phone.eval_on_selector_all(
+            ".bar-label", "els => els.map(e => e.getBoundingClientRect().height)"
+        )
+        right = phone.eval_on_selector_all(
+            "#chart svg", "els => els.map(e => e.getBoundingClientRect().right)"
+        )
         assert sizes and min(sizes) >= 12, (user, sizes)
         assert max(right) <= 390, (user, right)
         phone.evaluate("document.getElementById('cards').replaceChildren()")
         phone.click("#go")
         phone.wait_for_selector(".card a", timeout=20_000)
-        history = SpendingHistory.model_validate(json.loads((DATA / "histories" / f"{user}.json").read_text()))
+        history = SpendingHistory.model_validate(
+            json.loads((DATA / "histories" / f"{user}.json").read_text())
+        )
         picks = {p.service.service: p for p in ranker.rank(history)}
         checker = Checker(Facts.of(history), list(picks.values()))
         cards = phone.locator(".card").all()
@@ -191,5 +220,8 @@ def test_every_demo_users_cards_pass_the_faithfulness_check_on_a_phone(phone, ba
             verdict = checker.check_reason(reason, picks[service])
             assert verdict.raw_problems == [] and not verdict.template, (user, service, reason, verdict)
         summary = phone.inner_text("#summary")
-        assert [p for s in checker.split(summary) for p in checker.sentence_problems(s)] == [], (user, summary)
+        assert [p for s in checker.split(summary) for p in checker.sentence_problems(s)] == [], (
+            user,
+            summary,
+        )
         phone.screenshot(path=str(ARTIFACTS / f"web-phone-{user}.png"), full_page=True)

@@ -12,10 +12,14 @@ from finadvisor.settings import Settings
 
 def history_for(i: int) -> dict:
     """A distinct history per user (distinct cache keys), in the seed's shape."""
-    return {"earning": [{"name": "Lương", "amount": 15_000_000 + i * 1000, "count": 1}],
-            "spending": [{"name": "Ăn uống", "amount": 3_000_000 + i * 1000, "count": 30 + i},
-                         {"name": "Hóa đơn điện", "amount": 1_200_000, "count": 1},
-                         {"name": "Nạp tiền điện thoại", "amount": 200_000, "count": 2}]}
+    return {
+        "earning": [{"name": "Lương", "amount": 15_000_000 + i * 1000, "count": 1}],
+        "spending": [
+            {"name": "Ăn uống", "amount": 3_000_000 + i * 1000, "count": 30 + i},
+            {"name": "Hóa đơn điện", "amount": 1_200_000, "count": 1},
+            {"name": "Nạp tiền điện thoại", "amount": 200_000, "count": 2},
+        ],
+    }
 
 
 def write_users(path: Path, n: int, *, prefix: str = "u") -> list[str]:
@@ -42,5 +46,11 @@ def records(path: Path) -> list[dict]:
 
 @pytest.fixture
 def batch_settings(tmp_path: Path) -> Settings:
-    return Settings(engine="fake", cache_dir=tmp_path / "cache", embedder="hash", index_dir=tmp_path / "index",
-                    n_parallel=4, rate_limit_per_min=10_000)
+    return Settings(
+        engine="fake",
+        cache_dir=tmp_path / "cache",
+        embedder="hash",
+        index_dir=tmp_path / "index",
+        n_parallel=4,
+        rate_limit_per_min=10_000,
+    )

@@ -18,11 +18,18 @@ from tests.advisor.conftest import good_script
 def main() -> int:
     src, out, folder = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
     ttft = float(sys.argv[4]) if len(sys.argv) > 4 else 0.05
-    settings = Settings(engine="fake", embedder="hash", cache_dir=folder / "cache", index_dir=folder / "index",
-                        n_parallel=4)
+    settings = Settings(
+        engine="fake", embedder="hash", cache_dir=folder / "cache", index_dir=folder / "index", n_parallel=4
+    )
     try:
-        return execute(settings, open_source(src), out, input_label=str(src),
-                       for_time=dt.datetime(2026, 12, 3, 8), engine=FakeEngine(script=good_script, ttft_s=ttft))
+        return execute(
+            settings,
+            open_source(src),
+            out,
+            input_label=str(src),
+            for_time=dt.datetime(2026, 12, 3, 8),
+            engine=FakeEngine(script=good_script, ttft_s=ttft),
+        )
     except FinadvisorError as exc:  # as finadvisor.cli.main does: one line, exit 1
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

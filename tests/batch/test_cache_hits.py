@@ -44,6 +44,7 @@ def _clock(at: dt.datetime) -> type[dt.datetime]:
         @classmethod
         def now(cls, tz: dt.tzinfo | None = None) -> Clock:  # type: ignore[override]
             return cls.fromtimestamp(at.timestamp(), tz)
+
     return Clock
 
 
@@ -54,21 +55,35 @@ async def _get_all(settings: Settings, users: list[str]) -> tuple[list[str], lis
         await engine.start()
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
             cookie = settings.token_cookie
-            responses = [await client.get("/api/recommendations", headers={"Cookie": f"{cookie}={user}"})
-                         for user in users]
+            responses = [
+                await client.get("/api/recommendations", headers={"Cookie": f"{cookie}={user}"})
+                for user in users
+            ]
     assert [r.status_code for r in responses] == [200] * len(users), [r.text for r in responses]
     return [r.headers["x-cache"] for r in responses], [r.json() for r in responses], engine
 
 
-def test_morning_requests_after_the_batch_are_hits(tmp_path: Path, redis_url: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_morning_requests_after_the_batch_are_hits(
+    tmp_path: Path, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     users = write_folder(tmp_path / "histories", 6)
-    base = {"engine": "fake", "embedder": "hash", "index_dir": tmp_path / "index", "cache_url": redis_url,
-            "rate_limit_per_min": 10_000}
+    base = {
+        "engine": "fake",
+        "embedder": "hash",
+        "index_dir": tmp_path / "index",
+        "cache_url": redis_url,
+        "rate_limit_per_min": 10_000,
+    }
     batch_settings = Settings(**base, cache_dir=tmp_path / "batch")  # type: ignore[arg-type]
     out = tmp_path / "out.jsonl"
-    code = execute(batch_settings, open_source(tmp_path / "histories"), out, input_label="histories",
-                   for_time=MORNING, engine=FakeEngine(script=good_script))
+    code = execute(
+        batch_settings,
+        open_source(tmp_path / "histories"),
+        out,
+        input_label="histories",
+        for_time=MORNING,
+        engine=FakeEngine(script=good_script),
+    )
     assert code == EXIT_OK
     batched = {r["user"]: r["response"] for r in records(out)}
 

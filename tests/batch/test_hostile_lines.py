@@ -36,7 +36,8 @@ HOSTILE_LINES = [
 
 
 def test_every_hostile_line_is_its_own_error_record_and_the_run_goes_on(
-        batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     users = write_users(src, 3)
     with src.open("ab") as fh:
@@ -44,8 +45,14 @@ def test_every_hostile_line_is_its_own_error_record_and_the_run_goes_on(
             fh.write(line)
         fh.write(json.dumps({"user": "last", "history": history_for(9)}).encode() + b"\n")
     out = tmp_path / "out.jsonl"
-    code = execute(batch_settings, open_source(src), out, input_label=str(src), for_time=MORNING,
-                   engine=FakeEngine(script=good_script))
+    code = execute(
+        batch_settings,
+        open_source(src),
+        out,
+        input_label=str(src),
+        for_time=MORNING,
+        engine=FakeEngine(script=good_script),
+    )
     assert code == EXIT_USERS_FAILED
     recs = records(out)
     ok = sorted(r["user"] for r in recs if r["status"] == "ok")
@@ -55,7 +62,9 @@ def test_every_hostile_line_is_its_own_error_record_and_the_run_goes_on(
     for record in failed:
         assert record["error"]["kind"] == "validation_failed", record
         user = record["user"]
-        assert user in {"big", "deep", "line-3"} or not USER_ID.fullmatch(user), user  # never a real user's id
+        assert user in {"big", "deep", "line-3"} or not USER_ID.fullmatch(user), (
+            user
+        )  # never a real user's id
 
 
 def test_ids_are_whole_string_matches() -> None:

@@ -28,8 +28,12 @@ MORNING = dt.datetime(2026, 12, 3, 8, 0)
 def test_folder_input_through_the_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     users = write_folder(tmp_path / "histories", 4)
     (tmp_path / "histories" / "broken.json").write_text("{", encoding="utf-8")
-    for name, value in {"ENGINE": "fake", "EMBEDDER": "hash", "CACHE_DIR": str(tmp_path / "c"),
-                        "INDEX_DIR": str(tmp_path / "i")}.items():
+    for name, value in {
+        "ENGINE": "fake",
+        "EMBEDDER": "hash",
+        "CACHE_DIR": str(tmp_path / "c"),
+        "INDEX_DIR": str(tmp_path / "i"),
+    }.items():
         monkeypatch.setenv(f"FINADVISOR_{name}", value)
     app = typer.Typer()
 
@@ -39,8 +43,18 @@ def test_folder_input_through_the_command(tmp_path: Path, monkeypatch: pytest.Mo
 
     register(app)
     out = tmp_path / "out.jsonl"
-    result = CliRunner().invoke(app, ["batch", "--input", str(tmp_path / "histories"), "--out", str(out),
-                                      "--for-time", "2026-12-03T08:00"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "batch",
+            "--input",
+            str(tmp_path / "histories"),
+            "--out",
+            str(out),
+            "--for-time",
+            "2026-12-03T08:00",
+        ],
+    )
     assert result.exit_code == EXIT_USERS_FAILED, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["ok"] == 4 and summary["failures"] == {"validation_failed": 1}
@@ -60,19 +74,32 @@ def _api(calls: list[httpx.Request]) -> httpx.MockTransport:
         if user == "flaky":
             return httpx.Response(500, text=f"internal error, key was {KEY}")
         return httpx.Response(200, json={"data": history_for(len(user))})
+
     return httpx.MockTransport(handle)
 
 
-def test_api_source_sends_the_service_key_and_never_writes_it(batch_settings: Settings, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_api_source_sends_the_service_key_and_never_writes_it(
+    batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     ids = tmp_path / "ids.txt"
-    ids.write_text("an\nbinh\nghost\nflaky\n{\"user\": \"chi\"}\nnot a valid id!\n", encoding="utf-8")
+    ids.write_text('an\nbinh\nghost\nflaky\n{"user": "chi"}\nnot a valid id!\n', encoding="utf-8")
     calls: list[httpx.Request] = []
-    source = ApiSource(ids, "http://pfm.test/v1/users/{user}/summary?filter_month={month}", service_key=KEY,
-                       month="2026-12", transport=_api(calls))
+    source = ApiSource(
+        ids,
+        "http://pfm.test/v1/users/{user}/summary?filter_month={month}",
+        service_key=KEY,
+        month="2026-12",
+        transport=_api(calls),
+    )
     out = tmp_path / "out.jsonl"
-    code = execute(batch_settings, source, out, input_label="ids", for_time=MORNING,
-                   engine=FakeEngine(script=good_script))
+    code = execute(
+        batch_settings,
+        source,
+        out,
+        input_label="ids",
+        for_time=MORNING,
+        engine=FakeEngine(script=good_script),
+    )
     assert code == EXIT_USERS_FAILED
     by_user = {r["user"]: r for r in records(out)}
     assert {u for u, r in by_user.items() if r["status"] == "ok"} == {"an", "binh", "chi"}
@@ -92,8 +119,9 @@ def test_api_source_quotes_user_ids_and_reports_a_refused_key(tmp_path: Path) ->
     from finadvisor.errors import AuthError
 
     calls: list[httpx.Request] = []
-    source = ApiSource(tmp_path, "https://pfm.test/u/{user}/x", service_key="wrong", month="2026-12",
-                       transport=_api(calls))
+    source = ApiSource(
+        tmp_path, "https://pfm.test/u/{user}/x", service_key="wrong", month="2026-12", transport=_api(calls)
+    )
     assert source.url("a@b.vn") == "https://pfm.test/u/a%40b.vn/x"
     with pytest.raises(AuthError, match="FINADVISOR_SPENDING_SERVICE_KEY") as info:
         asyncio.run(source.load(Item("an")))
@@ -119,11 +147,31 @@ def test_error_kinds_are_snake_case_class_names() -> None:
 def test_folder_and_jsonl_give_the_same_advice(batch_settings: Settings, tmp_path: Path) -> None:
     write_folder(tmp_path / "h", 2)
     jsonl = tmp_path / "in.jsonl"
-    jsonl.write_text("".join(json.dumps({"user": f"user-{i:02d}", "history": history_for(i)}) + "\n"
-                             for i in range(2)), encoding="utf-8")
+    jsonl.write_text(
+        "".join(json.dumps({"user": f"user-{i:02d}", "history": history_for(i)}) + "\n" for i in range(2)),
+        encoding="utf-8",
+    )
     a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
-    assert execute(batch_settings, open_source(tmp_path / "h"), a, input_label="h", for_time=MORNING,
-                   engine=FakeEngine(script=good_script)) == EXIT_OK
-    assert execute(batch_settings, open_source(jsonl), b, input_label="j", for_time=MORNING,
-                   engine=FakeEngine(script=good_script)) == EXIT_OK
+    assert (
+        execute(
+            batch_settings,
+            open_source(tmp_path / "h"),
+            a,
+            input_label="h",
+            for_time=MORNING,
+            engine=FakeEngine(script=good_script),
+        )
+        == EXIT_OK
+    )
+    assert (
+        execute(
+            batch_settings,
+            open_source(jsonl),
+            b,
+            input_label="j",
+            for_time=MORNING,
+            engine=FakeEngine(script=good_script),
+        )
+        == EXIT_OK
+    )
     assert {r["user"]: r["response"] for r in records(a)} == {r["user"]: r["response"] for r in records(b)}

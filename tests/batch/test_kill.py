@@ -23,8 +23,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(src: Path, out: Path, folder: Path, ttft: float = 0.05) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "tests.batch.fake_batch", str(src), str(out), str(folder),
-                             str(ttft)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.batch.fake_batch", str(src), str(out), str(folder), str(ttft)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 def _lines(out: Path) -> int:
@@ -99,5 +103,7 @@ def test_a_concurrent_run_is_refused_and_a_kill_loses_nothing(tmp_path: Path) ->
     third = _start(src, out, tmp_path, ttft=0.0)
     stdout, stderr = third.communicate(timeout=120)
     assert third.returncode == EXIT_OK, stderr.decode()[-2000:]
-    assert sorted(r["user"] for r in records(out)) == users  # every user exactly once: none lost, no duplicate
+    assert (
+        sorted(r["user"] for r in records(out)) == users
+    )  # every user exactly once: none lost, no duplicate
     assert json.loads(stdout.splitlines()[-1])["skipped"] == kept

@@ -19,7 +19,9 @@ def _line(user: str, status: str = "ok", for_time: str = T) -> bytes:
 
 def test_open_keeps_whole_ok_lines_and_drops_the_rest(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
-    out.write_bytes(_line("a") + b"garbage\n" + _line("b", "error") + _line("a") + _line("c") + b'{"user": "d", "st')
+    out.write_bytes(
+        _line("a") + b"garbage\n" + _line("b", "error") + _line("a") + _line("c") + b'{"user": "d", "st'
+    )
     with ResultLog(out, for_time=T) as log:
         assert log.open() == {"a", "c"}
         assert log.resume.torn and log.resume.retried == 1 and log.resume.dropped_junk == 2

@@ -31,8 +31,12 @@ MORNING = dt.datetime(2026, 12, 3, 8, 0)
 
 @pytest.fixture(scope="module")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    ray.init(num_cpus=4, include_dashboard=False, log_to_driver=False,
-             _temp_dir=str(tmp_path_factory.mktemp("ray")))
+    ray.init(
+        num_cpus=4,
+        include_dashboard=False,
+        log_to_driver=False,
+        _temp_dir=str(tmp_path_factory.mktemp("ray")),
+    )
     serve.start(http_options={"host": "127.0.0.1", "port": 0})
     yield
     serve.shutdown()
@@ -59,16 +63,26 @@ CountingLLM = serve.deployment(name="llm", ray_actor_options={"num_cpus": 0.5})(
 
 
 def _settings(tmp_path: Path) -> Settings:
-    return Settings(engine="fake", embedder="hash", cache_dir=tmp_path / "cache", index_dir=tmp_path / "index")
+    return Settings(
+        engine="fake", embedder="hash", cache_dir=tmp_path / "cache", index_dir=tmp_path / "index"
+    )
 
 
-def test_actors_share_a_running_llm_deployment(ray_cluster: None, tmp_path: Path,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_actors_share_a_running_llm_deployment(
+    ray_cluster: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     handle = serve.run(CountingLLM.bind(), name="shared", route_prefix=None)
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     users = write_users(src, 12)
-    code = execute(_settings(tmp_path), open_source(src), out, input_label=str(src), for_time=MORNING, ray="local",
-                   ray_options={"actors": 2, "batch_size": 3, "llm_app": "shared"})
+    code = execute(
+        _settings(tmp_path),
+        open_source(src),
+        out,
+        input_label=str(src),
+        for_time=MORNING,
+        ray="local",
+        ray_options={"actors": 2, "batch_size": 3, "llm_app": "shared"},
+    )
     assert code == EXIT_OK
     recs = records(out)
     assert sorted(r["user"] for r in recs) == users and all(r["status"] == "ok" for r in recs)
@@ -76,8 +90,18 @@ def test_actors_share_a_running_llm_deployment(ray_cluster: None, tmp_path: Path
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["mode"] == "ray" and summary["ok"] == 12 and summary["users_per_s"] > 0
     # a re-run has nothing left to do
-    assert execute(_settings(tmp_path), open_source(src), out, input_label=str(src), for_time=MORNING,
-                   ray="local", ray_options={"llm_app": "shared"}) == EXIT_OK
+    assert (
+        execute(
+            _settings(tmp_path),
+            open_source(src),
+            out,
+            input_label=str(src),
+            for_time=MORNING,
+            ray="local",
+            ray_options={"llm_app": "shared"},
+        )
+        == EXIT_OK
+    )
     assert handle.count.remote().result() == 12 and len(records(out)) == 12
     serve.delete("shared")
 
@@ -88,8 +112,14 @@ def test_job_deploys_its_own_llm_and_removes_it(ray_cluster: None, tmp_path: Pat
     users = write_folder(tmp_path / "histories", 5)
     (tmp_path / "histories" / "bad.json").write_text('{"spending": "nope"}', encoding="utf-8")
     out = tmp_path / "out.jsonl"
-    code = execute(_settings(tmp_path), open_source(tmp_path / "histories"), out, input_label="histories",
-                   for_time=MORNING, ray="local")
+    code = execute(
+        _settings(tmp_path),
+        open_source(tmp_path / "histories"),
+        out,
+        input_label="histories",
+        for_time=MORNING,
+        ray="local",
+    )
     assert code == 3  # one user failed; the others went on
     by_user = {r["user"]: r for r in records(out)}
     assert sorted(by_user) == sorted([*users, "bad"])

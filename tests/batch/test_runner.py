@@ -24,18 +24,27 @@ from tests.batch.conftest import records, write_users
 MORNING = dt.datetime(2026, 12, 3, 8, 0)
 
 
-def _run(settings: Settings, src: Path, out: Path, engine: FakeEngine, *, force: bool = False,
-         for_time: dt.datetime = MORNING) -> int:
-    return execute(settings, open_source(src), out, input_label=str(src), for_time=for_time, force=force,
-                   engine=engine)
+def _run(
+    settings: Settings,
+    src: Path,
+    out: Path,
+    engine: FakeEngine,
+    *,
+    force: bool = False,
+    for_time: dt.datetime = MORNING,
+) -> int:
+    return execute(
+        settings, open_source(src), out, input_label=str(src), for_time=for_time, force=force, engine=engine
+    )
 
 
 def _last_json(capsys: pytest.CaptureFixture[str]) -> dict:
     return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
 
 
-def test_every_user_gets_one_ok_record_and_a_summary_line(batch_settings: Settings, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_every_user_gets_one_ok_record_and_a_summary_line(
+    batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     users = write_users(tmp_path / "in.jsonl", 12)
     engine = FakeEngine(script=good_script)
     assert _run(batch_settings, tmp_path / "in.jsonl", tmp_path / "out.jsonl", engine) == EXIT_OK
@@ -55,7 +64,8 @@ def _failing_for_user_3(request: GenerationRequest) -> str:
 
 
 def test_bad_history_and_model_failure_are_per_user_and_set_the_exit_code(
-        batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src = tmp_path / "in.jsonl"
     write_users(src, 6)
     with src.open("a", encoding="utf-8") as fh:
@@ -69,7 +79,13 @@ def test_bad_history_and_model_failure_are_per_user_and_set_the_exit_code(
     assert by_user["neg"]["error"]["kind"] == "validation_failed"
     assert "amount" in by_user["neg"]["error"]["message"]
     assert by_user["<line 8>"]["error"]["kind"] == "validation_failed"
-    assert sorted(u for u, r in by_user.items() if r["status"] == "ok") == ["u000", "u001", "u002", "u004", "u005"]
+    assert sorted(u for u, r in by_user.items() if r["status"] == "ok") == [
+        "u000",
+        "u001",
+        "u002",
+        "u004",
+        "u005",
+    ]
     out = capsys.readouterr().out
     assert "failures by kind" in out and "model_output_error" in out
     summary = json.loads(out.strip().splitlines()[-1])
@@ -77,7 +93,8 @@ def test_bad_history_and_model_failure_are_per_user_and_set_the_exit_code(
 
 
 def test_rerun_skips_done_users_retries_failed_ones_and_drops_a_torn_line(
-        batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    batch_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     users = write_users(src, 10)
     assert _run(batch_settings, src, out, FakeEngine(script=_failing_for_user_3)) == EXIT_USERS_FAILED
@@ -88,7 +105,9 @@ def test_rerun_skips_done_users_retries_failed_ones_and_drops_a_torn_line(
     engine = FakeEngine(script=good_script)
     assert _run(batch_settings, src, out, engine) == EXIT_OK
     recs = records(out)
-    assert sorted(r["user"] for r in recs) == users  # each exactly once: u003's failure replaced, torn u005 redone
+    assert (
+        sorted(r["user"] for r in recs) == users
+    )  # each exactly once: u003's failure replaced, torn u005 redone
     assert all(r["status"] == "ok" for r in recs)
     assert len(engine.calls) == 8  # u000 and u001 were skipped
     assert out.read_bytes().endswith(b"\n")
@@ -113,7 +132,9 @@ def test_resuming_a_run_for_another_morning_is_refused(batch_settings: Settings,
     write_users(src, 2)
     assert _run(batch_settings, src, out, FakeEngine(script=good_script)) == EXIT_OK
     with pytest.raises(ConfigError, match="--for-time 2026-12-03T08:00:00"):
-        _run(batch_settings, src, out, FakeEngine(script=good_script), for_time=MORNING + dt.timedelta(days=1))
+        _run(
+            batch_settings, src, out, FakeEngine(script=good_script), for_time=MORNING + dt.timedelta(days=1)
+        )
 
 
 def test_default_for_time_is_the_coming_morning() -> None:
@@ -159,8 +180,9 @@ class PullCountingSource(JsonlSource):
             yield item
 
 
-def test_all_slots_stay_busy_and_the_input_is_read_with_backpressure(batch_settings: Settings,
-                                                                      tmp_path: Path) -> None:
+def test_all_slots_stay_busy_and_the_input_is_read_with_backpressure(
+    batch_settings: Settings, tmp_path: Path
+) -> None:
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     write_users(src, 40)
     engine = CountingEngine()
@@ -172,8 +194,18 @@ def test_all_slots_stay_busy_and_the_input_is_read_with_backpressure(batch_setti
         def progress(record: dict) -> None:
             source.finished += 1
 
-        run_local(batch_settings, source, log, for_time=MORNING, skip=set(), force=False, concurrency=None,
-                  progress=progress, engine=engine, stats=stats)
+        run_local(
+            batch_settings,
+            source,
+            log,
+            for_time=MORNING,
+            skip=set(),
+            force=False,
+            concurrency=None,
+            progress=progress,
+            engine=engine,
+            stats=stats,
+        )
     workers = default_concurrency(4, batch_settings.max_waiting)
     assert stats.ok == 40
     assert engine.peak == 4  # every slot of the engine busy, never more than its slots
@@ -193,16 +225,29 @@ def test_stop_flag_loses_only_in_flight_users(batch_settings: Settings, tmp_path
 
     with ResultLog(out, for_time=MORNING.isoformat()) as log:
         log.open()
-        run_local(batch_settings, open_source(src), log, for_time=MORNING, skip=set(), force=False,
-                  concurrency=2, progress=progress, engine=FakeEngine(script=good_script, ttft_s=0.01),
-                  stats=stats)
+        run_local(
+            batch_settings,
+            open_source(src),
+            log,
+            for_time=MORNING,
+            skip=set(),
+            force=False,
+            concurrency=2,
+            progress=progress,
+            engine=FakeEngine(script=good_script, ttft_s=0.01),
+            stats=stats,
+        )
     recs = records(out)
-    assert 5 <= len(recs) <= 6 and len({r["user"] for r in recs}) == len(recs)  # the other worker's user, at most
+    assert 5 <= len(recs) <= 6 and len({r["user"] for r in recs}) == len(
+        recs
+    )  # the other worker's user, at most
 
 
 def test_identical_histories_make_one_generation(batch_settings: Settings, tmp_path: Path) -> None:
     src = tmp_path / "in.jsonl"
-    one = json.loads(write_users(tmp_path / "tmp.jsonl", 1) and (tmp_path / "tmp.jsonl").read_text())["history"]
+    one = json.loads(write_users(tmp_path / "tmp.jsonl", 1) and (tmp_path / "tmp.jsonl").read_text())[
+        "history"
+    ]
     src.write_text("".join(json.dumps({"user": f"twin{i}", "history": one}) + "\n" for i in range(6)))
     engine = FakeEngine(script=good_script, ttft_s=0.02)
     assert _run(batch_settings, src, tmp_path / "out.jsonl", engine) == EXIT_OK

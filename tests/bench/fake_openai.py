@@ -49,9 +49,14 @@ class FakeServer:
 
 
 def _chunk(content: str | None = None, finish: str | None = None, usage: dict | None = None) -> bytes:
-    doc: dict = {"id": "x", "object": "chat.completion.chunk", "model": "fake",
-                 "choices": [] if usage else [{"index": 0, "delta": {"content": content} if content else {},
-                                               "finish_reason": finish}]}
+    doc: dict = {
+        "id": "x",
+        "object": "chat.completion.chunk",
+        "model": "fake",
+        "choices": []
+        if usage
+        else [{"index": 0, "delta": {"content": content} if content else {}, "finish_reason": finish}],
+    }
     if usage:
         doc["usage"] = usage
     return b"data: " + json.dumps(doc).encode() + b"\n\n"
@@ -83,7 +88,9 @@ def build_app(state: FakeServer) -> Starlette:
                 yield _chunk(f"tok{i} ")
             yield _chunk(finish="stop")
             if b.mode != "nousage":
-                yield _chunk(usage={"prompt_tokens": 10, "completion_tokens": b.tokens, "total_tokens": 10 + b.tokens})
+                yield _chunk(
+                    usage={"prompt_tokens": 10, "completion_tokens": b.tokens, "total_tokens": 10 + b.tokens}
+                )
             yield b"data: [DONE]\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")
@@ -101,8 +108,13 @@ def build_app(state: FakeServer) -> Starlette:
             verdict = "miss"
         return JSONResponse({"summary": "ok", "recommendations": []}, headers={"X-Cache": verdict})
 
-    return Starlette(routes=[Route("/v1/models", models), Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/api/recommendations", recommend, methods=["POST"])])
+    return Starlette(
+        routes=[
+            Route("/v1/models", models),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
+            Route("/api/recommendations", recommend, methods=["POST"]),
+        ]
+    )
 
 
 def free_port() -> int:
@@ -115,8 +127,9 @@ class ServerThread:
     def __init__(self, state: FakeServer) -> None:
         state.port = free_port()
         self.state = state
-        config = uvicorn.Config(build_app(state), host="127.0.0.1", port=state.port, log_level="critical",
-                                lifespan="off")
+        config = uvicorn.Config(
+            build_app(state), host="127.0.0.1", port=state.port, log_level="critical", lifespan="off"
+        )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -48,7 +48,9 @@ def test_sweep_writes_results_plots_and_json_last_line(fake_server, tmp_path):
 
 def test_advisor_sweep_draws_latency_distribution(fake_server, tmp_path):
     fake_server.cache_pattern = ["hit"]
-    result = _bench("--url", fake_server.url, "--target", "advisor", "-c", "2", "-n", "4", "--out", str(tmp_path))
+    result = _bench(
+        "--url", fake_server.url, "--target", "advisor", "-c", "2", "-n", "4", "--out", str(tmp_path)
+    )
     last = json.loads(result.stdout.strip().splitlines()[-1])
     assert last["levels"][0]["cache_hit_rate"] == 1.0
     assert "cache hit" in result.stdout
@@ -91,9 +93,26 @@ def test_ctrl_c_writes_partial_results(fake_server, tmp_path, sig):
     out = tmp_path / "partial"
     code = "import sys; from finadvisor.bench.cli import app; sys.argv[0] = 'bench'; app()"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-    proc = subprocess.Popen([sys.executable, "-c", code, "--url", fake_server.url, "-c", "1,2", "--duration", "30",
-                             "--no-plots", "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "--url",
+            fake_server.url,
+            "-c",
+            "1,2",
+            "--duration",
+            "30",
+            "--no-plots",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     deadline = time.time() + 30
     while fake_server.count < 8 and time.time() < deadline:  # wait until the first level is under way
         time.sleep(0.05)

@@ -18,16 +18,19 @@ def _factory(name: str):
     if name == "fast":
         return FakeEngine(ttft_s=0.02, itl_s=0.005)
     if name == "broken_start":
+
         class Broken(FakeEngine):
             async def start(self):
                 raise RuntimeError("model file not found")
+
         return Broken()
     raise ModuleNotFoundError("No module named 'vllm'")
 
 
 async def test_speedup_over_transformers_and_skips():
-    rows = await compare_engines(["transformers", "fast", "vllm", "broken_start"], PROMPTS, max_tokens=64,
-                                 factory=_factory)
+    rows = await compare_engines(
+        ["transformers", "fast", "vllm", "broken_start"], PROMPTS, max_tokens=64, factory=_factory
+    )
     by = {r["engine"]: r for r in rows}
     assert by["vllm"]["status"] == "skipped" and "No module named 'vllm'" in by["vllm"]["note"]
     assert by["broken_start"]["status"] == "failed" and "model file not found" in by["broken_start"]["note"]
@@ -55,8 +58,20 @@ async def test_registry_fake_engine_runs_through_settings():
 
 
 def test_engines_cli_table_and_json(tmp_path):
-    result = CliRunner().invoke(app, ["engines", "--engines", "fake,nosuch", "--max-tokens", "5",
-                                      "--n-prompts", "2", "--out", str(tmp_path)])
+    result = CliRunner().invoke(
+        app,
+        [
+            "engines",
+            "--engines",
+            "fake,nosuch",
+            "--max-tokens",
+            "5",
+            "--n-prompts",
+            "2",
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     last = json.loads(result.stdout.strip().splitlines()[-1])
     statuses = {e["engine"]: e["status"] for e in last["engines"]}

@@ -19,8 +19,16 @@ async def _serve(replies: list[bytes], *, close_after: bool = False):
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
-                length = int(next((ln.split(b":")[1] for ln in head.split(b"\r\n")
-                                   if ln.lower().startswith(b"content-length")), b"0"))
+                length = int(
+                    next(
+                        (
+                            ln.split(b":")[1]
+                            for ln in head.split(b"\r\n")
+                            if ln.lower().startswith(b"content-length")
+                        ),
+                        b"0",
+                    )
+                )
                 await reader.readexactly(length)
                 writer.write(replies[state["requests"] % len(replies)])
                 state["requests"] += 1
@@ -46,8 +54,10 @@ async def _get(conn: Connection) -> tuple[int, bytes]:
 
 
 async def test_content_length_and_chunked_bodies_reuse_one_connection():
-    replies = [b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
-               b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n"]
+    replies = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+        b"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n3;ext=1\r\nabc\r\n2\r\nde\r\n0\r\nX-T: 1\r\n\r\n",
+    ]
     server, url, state = await _serve(replies)
     async with server:
         conn = Connection(url)

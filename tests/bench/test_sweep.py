@@ -57,9 +57,13 @@ async def test_percentiles_match_scripted_ttfts(fake_server):
 
 
 async def test_errors_are_counted_by_kind_not_fatal(fake_server):
-    fake_server.script = [Behaviour(ttft=0.01, itl=0.005, tokens=4), Behaviour(mode="http500", ttft=0.01),
-                          Behaviour(mode="close", ttft=0.01, itl=0.005, tokens=6),
-                          Behaviour(mode="stall", stall=3.0), Behaviour(mode="badjson", ttft=0.01, tokens=4)]
+    fake_server.script = [
+        Behaviour(ttft=0.01, itl=0.005, tokens=4),
+        Behaviour(mode="http500", ttft=0.01),
+        Behaviour(mode="close", ttft=0.01, itl=0.005, tokens=6),
+        Behaviour(mode="stall", stall=3.0),
+        Behaviour(mode="badjson", ttft=0.01, tokens=4),
+    ]
     sweep = await _run(fake_server.url, concurrency=[5], requests=10, timeout_s=0.4)
     lv = sweep.levels[0]
     assert lv["errors"] == {"http_500": 2, "invalid_response": 2, "mid_stream_close": 2, "timeout": 2}
@@ -83,8 +87,13 @@ async def test_request_body_streams_with_usage_and_unique_prompts(fake_server):
     bodies = fake_server.bodies
     assert len(bodies) == 5  # 2 warm-up + 3 measured
     assert sweep.levels[0]["requests"] == 3  # warm-up excluded
-    assert all(b["stream"] and b["stream_options"] == {"include_usage": True} and b["max_tokens"] == 17
-               and b["model"] == "fake-model" for b in bodies)
+    assert all(
+        b["stream"]
+        and b["stream_options"] == {"include_usage": True}
+        and b["max_tokens"] == 17
+        and b["model"] == "fake-model"
+        for b in bodies
+    )
     firsts = [b["messages"][0]["content"] for b in bodies]
     assert len(set(firsts)) == 5
     assert fake_server.headers[0]["authorization"] == "Bearer sekret"
@@ -137,8 +146,16 @@ def test_bad_url_and_bad_config():
         BenchConfig(url="http://x", concurrency=[0]).validate()
 
 
-@pytest.mark.parametrize("url", ["http://h:1", "http://h:1/", "http://h:1/v1", "http://h:1/v1/chat/completions",
-                                 "http://h:1/api/recommendations"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://h:1",
+        "http://h:1/",
+        "http://h:1/v1",
+        "http://h:1/v1/chat/completions",
+        "http://h:1/api/recommendations",
+    ],
+)
 def test_endpoint_resolution(url):
     e = resolve_endpoints(url)
     assert e.chat == "http://h:1/v1/chat/completions"

@@ -43,11 +43,17 @@ def test_synthetic_histories_are_valid_and_varied():
 
 def test_chat_dataset_formats(tmp_path):
     path = tmp_path / "p.jsonl"
-    path.write_text('"plain"\n\n{"prompt": "p"}\n{"messages": [{"role": "system", "content": "s"}, '
-                    '{"role": "user", "content": "u"}]}\n', encoding="utf-8")
+    path.write_text(
+        '"plain"\n\n{"prompt": "p"}\n{"messages": [{"role": "system", "content": "s"}, '
+        '{"role": "user", "content": "u"}]}\n',
+        encoding="utf-8",
+    )
     convs = load_chat_dataset(path)
-    assert convs == [[{"role": "user", "content": "plain"}], [{"role": "user", "content": "p"}],
-                     [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}]]
+    assert convs == [
+        [{"role": "user", "content": "plain"}],
+        [{"role": "user", "content": "p"}],
+        [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+    ]
 
 
 def test_dataset_errors_name_the_problem(tmp_path):

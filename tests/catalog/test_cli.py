@@ -27,16 +27,28 @@ def test_build_search_add_remove_list(tmp_path):
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
 
     history = tmp_path / "h.json"
-    history.write_text(json.dumps({"data": {"spending": [{"name": "Vé máy bay", "amount": "3.000.000", "count": 1}]}}))
+    history.write_text(
+        json.dumps({"data": {"spending": [{"name": "Vé máy bay", "amount": "3.000.000", "count": 1}]}})
+    )
     res = run("search", "--index", idx, "--history", str(history), "--top-k", "2", "--json")
     assert json.loads(res.stdout)[0]["link"] == "https://finadvisor.vn/dich-vu/ve-may-bay"
 
     entry = tmp_path / "e.json"
-    entry.write_text(json.dumps({"service": "Vé ca nhạc", "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
-                                 "description": "Đặt vé ca nhạc và liveshow"}, ensure_ascii=False))
+    entry.write_text(
+        json.dumps(
+            {
+                "service": "Vé ca nhạc",
+                "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
+                "description": "Đặt vé ca nhạc và liveshow",
+            },
+            ensure_ascii=False,
+        )
+    )
     assert "added 1, updated 0; the index now holds 39" in run("add", str(entry), "--index", idx).output
-    assert "removed 1 of 2; the index now holds 38" in run(
-        "remove", "https://finadvisor.vn/dich-vu/ve-ca-nhac", "nope", "--index", idx).output
+    assert (
+        "removed 1 of 2; the index now holds 38"
+        in run("remove", "https://finadvisor.vn/dich-vu/ve-ca-nhac", "nope", "--index", idx).output
+    )
     listed = json.loads(run("list", "--index", idx, "--json").stdout)
     assert len(listed) == 38 and all(e["link"] != "https://finadvisor.vn/dich-vu/ve-ca-nhac" for e in listed)
 
@@ -48,8 +60,11 @@ def test_bad_catalog_and_bad_args_raise_project_errors(tmp_path):
 
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"service": "A", "link": "javascript:alert(1)", "description": "d"}]))
-    with pytest.raises(FinadvisorError, match=r"catalog entry 0 \('A'\): field 'link' 'javascript:alert\(1\)' "
-                       r"scheme 'javascript' can run script"):
+    with pytest.raises(
+        FinadvisorError,
+        match=r"catalog entry 0 \('A'\): field 'link' 'javascript:alert\(1\)' "
+        r"scheme 'javascript' can run script",
+    ):
         run("build", str(bad), "--index", str(tmp_path / "i"), "--embedder", "hash")
     neither = run("search", "--index", str(tmp_path / "i"))  # a usage error: exit 2
     assert neither.exit_code == 2 and "exactly one of --query" in neither.output
@@ -68,8 +83,15 @@ def test_build_pre_embeds_the_vocabulary_and_warm_adds_names(tmp_path):
     assert out.exit_code == 0 and "1 new of 2 category names" in out.output
     saved = {str(t) for t in _saved_texts(idx / "queries.npz")}
     assert "Phí bảo trì thang máy" in saved and "Ăn uống" in saved
-    out = run("build", str(demo_catalog_path()), "--index", str(tmp_path / "bare"), "--embedder", "hash",
-              "--no-vocabulary")
+    out = run(
+        "build",
+        str(demo_catalog_path()),
+        "--index",
+        str(tmp_path / "bare"),
+        "--embedder",
+        "hash",
+        "--no-vocabulary",
+    )
     assert "0 category names" in out.output and not (tmp_path / "bare" / "queries.npz").exists()
 
 
@@ -103,4 +125,5 @@ def test_without_index_the_commands_use_the_servers_index(tmp_path, monkeypatch)
     assert res.exit_code == 0 and len(json.loads(res.output)) == 1
     monkeypatch.setenv("FINADVISOR_INDEX_DIR", str(tmp_path / "elsewhere"))
     from finadvisor.settings import load_settings
+
     assert load_settings().index_folder == tmp_path / "elsewhere"

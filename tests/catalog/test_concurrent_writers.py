@@ -44,8 +44,14 @@ def _build(folder: Path) -> int:
 
 def _run_writers(folder: Path, barrier: Path, names: list[str], adds: int) -> None:
     barrier.mkdir()
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(folder), name, str(barrier), str(adds)],
-                              stderr=subprocess.PIPE, text=True) for name in names]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, str(folder), name, str(barrier), str(adds)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
     deadline = time.monotonic() + 120
     while not all((barrier / f"ready-{n}").exists() for n in names):
         assert time.monotonic() < deadline, "writers did not start"
@@ -79,8 +85,12 @@ def test_a_stale_index_object_takes_in_another_writers_changes(tmp_path: Path) -
     folder = tmp_path / "idx"
     base = _build(folder)
     first, second = CatalogIndex.open(folder, HashEmbedder()), CatalogIndex.open(folder, HashEmbedder())
-    x = Service(service="Vé ca nhạc", link="https://finadvisor.vn/dich-vu/ve-ca-nhac", description="Vé ca nhạc")
-    y = Service(service="Vé xem phim", link="https://finadvisor.vn/dich-vu/ve-phim-moi", description="Vé phim")
+    x = Service(
+        service="Vé ca nhạc", link="https://finadvisor.vn/dich-vu/ve-ca-nhac", description="Vé ca nhạc"
+    )
+    y = Service(
+        service="Vé xem phim", link="https://finadvisor.vn/dich-vu/ve-phim-moi", description="Vé phim"
+    )
     first.add([x])
     second.add([y])  # reloads first's save before adding
     assert second.get(x.link) == x and len(second) == base + 2
@@ -102,11 +112,34 @@ def test_ten_cli_adds_at_once_leave_a_loadable_index(tmp_path: Path) -> None:
     procs = []
     for i in range(10):
         entry = tmp_path / f"e{i}.json"
-        entry.write_text(json.dumps({"service": f"Dịch vụ mới {i}", "link": f"https://finadvisor.vn/dich-vu/moi-{i}",
-                                     "description": f"Mô tả mới {i}"}, ensure_ascii=False), encoding="utf-8")
-        procs.append(subprocess.Popen([sys.executable, "-c", "from finadvisor.cli import main; main()", "catalog",
-                                       "add", str(entry), "--index", str(folder)],
-                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        entry.write_text(
+            json.dumps(
+                {
+                    "service": f"Dịch vụ mới {i}",
+                    "link": f"https://finadvisor.vn/dich-vu/moi-{i}",
+                    "description": f"Mô tả mới {i}",
+                },
+                ensure_ascii=False,
+            ),
+            encoding="utf-8",
+        )
+        procs.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    "from finadvisor.cli import main; main()",
+                    "catalog",
+                    "add",
+                    str(entry),
+                    "--index",
+                    str(folder),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     for p in procs:
         _, err = p.communicate(timeout=180)
         assert p.returncode == 0, err

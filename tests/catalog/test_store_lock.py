@@ -11,8 +11,10 @@ import pytest
 
 from finadvisor.catalog import CatalogIndex, HashEmbedder, Service, demo_catalog_path, load_catalog, store
 
-TRY_LOCK = "import fcntl, sys\nf = open(sys.argv[1])\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n" \
-           "except BlockingIOError:\n    sys.exit(3)\n"
+TRY_LOCK = (
+    "import fcntl, sys\nf = open(sys.argv[1])\ntry:\n    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+    "except BlockingIOError:\n    sys.exit(3)\n"
+)
 
 
 def _try_lock_elsewhere(folder: Path) -> int:
@@ -40,8 +42,9 @@ def test_a_reader_leaves_a_folder_that_is_not_an_index_alone(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
 
 
-def test_an_index_whose_lock_file_cannot_be_created_still_opens(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_index_whose_lock_file_cannot_be_created_still_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     services = load_catalog(demo_catalog_path())
     CatalogIndex.build(services, HashEmbedder(), tmp_path / "idx")
     (tmp_path / "idx" / store.LOCK).unlink()

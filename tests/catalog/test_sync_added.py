@@ -17,7 +17,9 @@ from typer.testing import CliRunner
 from finadvisor.catalog import CatalogIndex, HashEmbedder, Service, demo_catalog_path
 from finadvisor.catalog.cli import app
 
-HAND = Service(service="Vé ca nhạc", link="https://finadvisor.vn/dich-vu/ve-ca-nhac", description="Đặt vé ca nhạc")
+HAND = Service(
+    service="Vé ca nhạc", link="https://finadvisor.vn/dich-vu/ve-ca-nhac", description="Đặt vé ca nhạc"
+)
 
 
 def _catalog(tmp_path: Path, entries: list[dict]) -> Path:
@@ -52,7 +54,12 @@ def test_a_file_service_claiming_the_link_wins(tmp_path: Path) -> None:
     entries = json.loads(demo_catalog_path().read_text(encoding="utf-8"))
     path = _catalog(tmp_path, entries)
     CatalogIndex.open_or_build(tmp_path / "idx", HashEmbedder(), path).add([HAND])
-    rival = {"id": "ve-ca-nhac-chinh-thuc", "service": "Vé ca nhạc (chính thức)", "link": HAND.link, "description": "Vé ca nhạc, liveshow"}
+    rival = {
+        "id": "ve-ca-nhac-chinh-thuc",
+        "service": "Vé ca nhạc (chính thức)",
+        "link": HAND.link,
+        "description": "Vé ca nhạc, liveshow",
+    }
     _catalog(tmp_path, [*entries, rival])
     synced = CatalogIndex.open_or_build(tmp_path / "idx", HashEmbedder(), path)
     assert synced.get(HAND.link).service == rival["service"] and synced.get(HAND.id) is None
@@ -64,10 +71,18 @@ def test_cli_sync_matches_exactly_and_warns_unless_keep_added(tmp_path: Path) ->
     entries = json.loads(demo_catalog_path().read_text(encoding="utf-8"))
     path = _catalog(tmp_path, entries)
     idx = str(tmp_path / "idx")
-    assert runner.invoke(app, ["build", str(path), "--index", idx, "--embedder", "hash", "--no-vocabulary"],
-                         catch_exceptions=False).exit_code == 0
+    assert (
+        runner.invoke(
+            app,
+            ["build", str(path), "--index", idx, "--embedder", "hash", "--no-vocabulary"],
+            catch_exceptions=False,
+        ).exit_code
+        == 0
+    )
     entry = tmp_path / "e.json"
-    entry.write_text(json.dumps(HAND.model_dump(include={"service", "link", "description"}), ensure_ascii=False))
+    entry.write_text(
+        json.dumps(HAND.model_dump(include={"service", "link", "description"}), ensure_ascii=False)
+    )
     assert runner.invoke(app, ["add", str(entry), "--index", idx], catch_exceptions=False).exit_code == 0
     _catalog(tmp_path, entries[1:])
     kept = runner.invoke(app, ["sync", str(path), "--index", idx, "--keep-added"], catch_exceptions=False)
@@ -75,6 +90,8 @@ def test_cli_sync_matches_exactly_and_warns_unless_keep_added(tmp_path: Path) ->
     _catalog(tmp_path, entries[2:])
     out = runner.invoke(app, ["sync", str(path), "--index", idx], catch_exceptions=False)
     assert out.exit_code == 0 and "removed 2;" in out.stdout
-    assert f"warning: removed 1 services added with `catalog add` that {path} does not list ({HAND.id})" \
+    assert (
+        f"warning: removed 1 services added with `catalog add` that {path} does not list ({HAND.id})"
         in out.stderr
+    )
     assert CatalogIndex.open(Path(idx), HashEmbedder()).get(HAND.link) is None

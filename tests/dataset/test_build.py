@@ -26,24 +26,41 @@ def test_cleaner_reasons():
     assert cleaner.clean(item("<p> </p>", "trả lời")) == "empty"
     assert cleaner.clean(item("Câu hỏi?", "Có.")) == "too_short"
     assert cleaner.clean(item("Câu hỏi?", "x" * 300)) == "too_long"
-    kept = cleaner.clean(item("  Phí <b>rút</b> tiền?", "Miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần."))
+    kept = cleaner.clean(
+        item("  Phí <b>rút</b> tiền?", "Miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần.")
+    )
     assert isinstance(kept, QAItem) and kept.question == "Phí rút tiền?"
-    assert cleaner.clean(item("phí rút tiền", "miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần")) == "duplicate"
+    assert (
+        cleaner.clean(item("phí rút tiền", "miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần"))
+        == "duplicate"
+    )
     assert cleaner.clean(item("Phí rút tiền?", "Một câu trả lời khác hẳn.")) == "duplicate_question"
-    assert cleaner.clean(item("Phí rút tiền ạ?",
-                              "Miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần.")) == "near_duplicate"
+    assert (
+        cleaner.clean(item("Phí rút tiền ạ?", "Miễn phí 5 lần đầu mỗi tháng, sau đó 3.300đ mỗi lần."))
+        == "near_duplicate"
+    )
     # distinct facts about different entities survive the near-duplicate filter
-    assert isinstance(cleaner.clean(item("Lotus Bank", "Liên kết Lotus Bank để nạp tối đa 50 triệu đồng mỗi lần.")),
-                      QAItem)
-    assert isinstance(cleaner.clean(item("Mekong Bank", "Liên kết Mekong Bank để nạp tối đa 30 triệu đồng mỗi lần.")),
-                      QAItem)
+    assert isinstance(
+        cleaner.clean(item("Lotus Bank", "Liên kết Lotus Bank để nạp tối đa 50 triệu đồng mỗi lần.")), QAItem
+    )
+    assert isinstance(
+        cleaner.clean(item("Mekong Bank", "Liên kết Mekong Bank để nạp tối đa 30 triệu đồng mỗi lần.")),
+        QAItem,
+    )
 
 
 def test_build_fixtures_report_and_format(fixtures, tmp_path):
     out = tmp_path / "out" / "train.jsonl"
-    report = build_dataset([str(fixtures / "faq_page.html"), str(fixtures / "nextjs_faq.json"),
-                            str(fixtures / "nextjs_features.json"), str(fixtures / "pairs.jsonl")], out,
-                           system_prompt="SYS")
+    report = build_dataset(
+        [
+            str(fixtures / "faq_page.html"),
+            str(fixtures / "nextjs_faq.json"),
+            str(fixtures / "nextjs_features.json"),
+            str(fixtures / "pairs.jsonl"),
+        ],
+        out,
+        system_prompt="SYS",
+    )
     assert report.items_in == 4 + 5 + 9 + 3
     assert report.dropped == {"empty": 1, "too_short": 1, "duplicate": 1}
     assert report.kept == report.items_in - 3 == report.train
@@ -149,10 +166,18 @@ def test_urls_are_fetched_with_retries_and_rate_limit(fixtures, tmp_path):
         sleeps.append(s)
         clock[0] += s
 
-    fetcher = Fetcher(transport=_page_transport(fixtures, log), sleep=sleep, clock=lambda: clock[0],
-                      min_interval_s=1.0, backoff_s=0.5)
-    report = build_dataset(["https://vi-mau.example/hoi-dap", "https://vi-mau.example/_next/data/build1/vi/hoi-dap.json"],
-                           tmp_path / "o.jsonl", fetcher=fetcher)
+    fetcher = Fetcher(
+        transport=_page_transport(fixtures, log),
+        sleep=sleep,
+        clock=lambda: clock[0],
+        min_interval_s=1.0,
+        backoff_s=0.5,
+    )
+    report = build_dataset(
+        ["https://vi-mau.example/hoi-dap", "https://vi-mau.example/_next/data/build1/vi/hoi-dap.json"],
+        tmp_path / "o.jsonl",
+        fetcher=fetcher,
+    )
     assert log == ["/hoi-dap", "/_next/data/build1/vi/hoi-dap.json", "/_next/data/build1/vi/hoi-dap.json"]
     assert report.per_source["https://vi-mau.example/hoi-dap"]["in"] == 4
     assert report.kept == 4 + 2  # the Next.js page: 5 articles, one empty, one too short, one duplicate
@@ -165,7 +190,9 @@ def test_url_errors_are_clear(fixtures, tmp_path):
     fetcher = Fetcher(transport=_page_transport(fixtures, []), sleep=lambda s: None, retries=1)
     with pytest.raises(ConfigError, match="HTTP 404; check the URL"):
         build_dataset(["https://vi-mau.example/missing.json"], tmp_path / "o.jsonl", fetcher=fetcher)
-    down = Fetcher(transport=httpx.MockTransport(lambda r: httpx.Response(500)), sleep=lambda s: None, retries=2)
+    down = Fetcher(
+        transport=httpx.MockTransport(lambda r: httpx.Response(500)), sleep=lambda s: None, retries=2
+    )
     with pytest.raises(UpstreamError, match="after 3 attempts \\(HTTP 500\\)"):
         down.get("https://vi-mau.example/x")
     assert down.requests_made == 3

@@ -14,14 +14,23 @@ from finadvisor.engines.base import GenerationRequest
 from finadvisor.engines.fake import FakeEngine
 from finadvisor.errors import ConfigError
 
-GROUNDED = {"question": "Phí rút tiền của Ví Mẫu là bao nhiêu?",
-            "answer": "Phí rút tiền là 2.000đ mỗi lần từ lần thứ tư trong tháng."}
-INVENTED = {"question": "Ví Mẫu có cho vay không?", "answer": "Có, Ví Mẫu cho vay tiêu dùng lãi suất thấp cho sinh viên."}
-HOTLINE = {"question": "Hotline của Ví Mẫu là số nào?", "answer": "Hotline hỗ trợ của Ví Mẫu là 1900 0000, hoạt động 24/7."}
+GROUNDED = {
+    "question": "Phí rút tiền của Ví Mẫu là bao nhiêu?",
+    "answer": "Phí rút tiền là 2.000đ mỗi lần từ lần thứ tư trong tháng.",
+}
+INVENTED = {
+    "question": "Ví Mẫu có cho vay không?",
+    "answer": "Có, Ví Mẫu cho vay tiêu dùng lãi suất thấp cho sinh viên.",
+}
+HOTLINE = {
+    "question": "Hotline của Ví Mẫu là số nào?",
+    "answer": "Hotline hỗ trợ của Ví Mẫu là 1900 0000, hoạt động 24/7.",
+}
 
 
 def script_for(replies: dict[str, object]):
     """Reply by looking for a marker in the chunk; record nothing else."""
+
     def script(request: GenerationRequest) -> str:
         assert request.json_schema is not None and request.json_schema["required"] == ["pairs"]
         chunk = request.messages[-1]["content"]
@@ -29,6 +38,7 @@ def script_for(replies: dict[str, object]):
             if marker in chunk:
                 return reply if isinstance(reply, str) else json.dumps(reply, ensure_ascii=False)
         return json.dumps({"pairs": []})
+
     return script
 
 
@@ -45,8 +55,14 @@ def test_chunking_packs_paragraphs_and_splits_long_ones():
 
 
 async def test_generate_validates_grounds_and_dedups(fixtures, tmp_path):
-    engine = FakeEngine(script=script_for({"Phí rút tiền": {"pairs": [GROUNDED, INVENTED, GROUNDED]},
-                                           "Hotline": {"pairs": [HOTLINE, {"question": "?", "answer": ""}]}}))
+    engine = FakeEngine(
+        script=script_for(
+            {
+                "Phí rút tiền": {"pairs": [GROUNDED, INVENTED, GROUNDED]},
+                "Hotline": {"pairs": [HOTLINE, {"question": "?", "answer": ""}]},
+            }
+        )
+    )
     out = tmp_path / "gen.jsonl"
     config = GenerateConfig(chunk_chars=120, pairs_per_chunk=3)
     report = await generate_dataset([fixtures / "notes.txt"], out, EngineLLM(engine), config)
@@ -69,7 +85,9 @@ async def test_resume_skips_finished_chunks_and_retries_failed_ones(fixtures, tm
     assert "unusable model reply" in first.errors[0]
     assert len(json.loads(state_path(out).read_text())["done"]) == 1
 
-    fixed = FakeEngine(script=script_for({"Phí rút tiền": {"pairs": [GROUNDED]}, "Hotline": {"pairs": [HOTLINE]}}))
+    fixed = FakeEngine(
+        script=script_for({"Phí rút tiền": {"pairs": [GROUNDED]}, "Hotline": {"pairs": [HOTLINE]}})
+    )
     second = await generate_dataset([fixtures / "notes.txt"], out, EngineLLM(fixed), config)
     assert (second.resumed, second.processed, second.kept) == (1, 1, 1)
     assert len(fixed.calls) == 1 and "Hotline" in fixed.calls[0].messages[-1]["content"]
@@ -83,7 +101,9 @@ async def test_resume_skips_finished_chunks_and_retries_failed_ones(fixtures, tm
 async def test_crash_between_append_and_state_is_not_doubled(fixtures, tmp_path):
     out = tmp_path / "gen.jsonl"
     config = GenerateConfig(chunk_chars=120)
-    engine = FakeEngine(script=script_for({"Phí rút tiền": {"pairs": [GROUNDED]}, "Hotline": {"pairs": [HOTLINE]}}))
+    engine = FakeEngine(
+        script=script_for({"Phí rút tiền": {"pairs": [GROUNDED]}, "Hotline": {"pairs": [HOTLINE]}})
+    )
     await generate_dataset([fixtures / "notes.txt"], out, EngineLLM(engine), config)
     state_path(out).unlink()  # as if we died before recording any chunk
     with out.open("a", encoding="utf-8") as handle:
@@ -95,9 +115,13 @@ async def test_crash_between_append_and_state_is_not_doubled(fixtures, tmp_path)
 
 
 def _sse(content: str) -> httpx.Response:
-    events = [{"choices": [{"index": 0, "delta": {"role": "assistant", "content": content}}]},
-              {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-               "usage": {"prompt_tokens": 10, "completion_tokens": 5}}]
+    events = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "content": content}}]},
+        {
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+        },
+    ]
     body = "".join(f"data: {json.dumps(e, ensure_ascii=False)}\n\n" for e in events) + "data: [DONE]\n\n"
     return httpx.Response(200, content=body.encode(), headers={"content-type": "text/event-stream"})
 
@@ -114,14 +138,18 @@ async def test_upstream_request_uses_json_schema(fixtures, tmp_path):
         seen.append(body)
         if len(seen) == 1:
             return httpx.Response(503)  # retried
-        content = json.dumps({"pairs": [GROUNDED if "Phí rút tiền" in body["messages"][-1]["content"] else HOTLINE]},
-                             ensure_ascii=False)
+        content = json.dumps(
+            {"pairs": [GROUNDED if "Phí rút tiền" in body["messages"][-1]["content"] else HOTLINE]},
+            ensure_ascii=False,
+        )
         return _sse(content)
 
-    llm = UpstreamLLM("http://upstream.test", transport=httpx.MockTransport(handler), backoff_s=0.0,
-                      api_key="secret")
-    report = await generate_dataset([fixtures / "notes.txt"], tmp_path / "gen.jsonl", llm,
-                                    GenerateConfig(chunk_chars=120))
+    llm = UpstreamLLM(
+        "http://upstream.test", transport=httpx.MockTransport(handler), backoff_s=0.0, api_key="secret"
+    )
+    report = await generate_dataset(
+        [fixtures / "notes.txt"], tmp_path / "gen.jsonl", llm, GenerateConfig(chunk_chars=120)
+    )
     assert report.kept == 2 and report.errors == []
     assert seen[1]["model"] == "qwen-test"
     assert seen[1]["response_format"]["type"] == "json_schema"
@@ -140,9 +168,12 @@ async def test_upstream_gives_up_after_its_retries_and_does_not_retry_a_bad_requ
             if request.url.path == "/v1/models":
                 return httpx.Response(200, json={"data": [{"id": "m"}]})
             return httpx.Response(status, json={"error": {"message": message}})
+
         return httpx.MockTransport(handle)
 
-    llm = UpstreamLLM("http://upstream.test/v1/", transport=upstream(503, "overloaded"), retries=2, backoff_s=0.0)
+    llm = UpstreamLLM(
+        "http://upstream.test/v1/", transport=upstream(503, "overloaded"), retries=2, backoff_s=0.0
+    )
     await llm.start()
     with pytest.raises(EngineUnavailable, match=r"failed after 3 attempts .*overloaded.*is the server up"):
         await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)
@@ -150,8 +181,9 @@ async def test_upstream_gives_up_after_its_retries_and_does_not_retry_a_bad_requ
     await llm.close()
 
     calls.clear()
-    llm = UpstreamLLM("http://upstream.test", transport=upstream(400, "schema not supported"), retries=2,
-                      backoff_s=0.0)
+    llm = UpstreamLLM(
+        "http://upstream.test", transport=upstream(400, "schema not supported"), retries=2, backoff_s=0.0
+    )
     await llm.start()
     with pytest.raises(InvalidRequest, match="schema not supported"):
         await llm.complete([{"role": "user", "content": "x"}], {"type": "object"}, 16)

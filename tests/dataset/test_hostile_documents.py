@@ -10,32 +10,48 @@ from pathlib import Path
 from finadvisor.dataset.build import build_dataset
 from finadvisor.dataset.text import html_to_text
 
-GOOD = {"instruction": "Làm sao để nạp tiền vào ví?",
-        "answer": "Bạn chọn Nạp tiền, chọn ngân hàng đã liên kết, nhập số tiền và xác nhận bằng mã PIN."}
+GOOD = {
+    "instruction": "Làm sao để nạp tiền vào ví?",
+    "answer": "Bạn chọn Nạp tiền, chọn ngân hàng đã liên kết, nhập số tiền và xác nhận bằng mã PIN.",
+}
 DEPTH = 5_000  # past Python's recursion limit (1,000) and the json parser's
 
 
 def _faq_page(body_inside: str = "") -> str:
-    return ("<html><body><h1>Câu hỏi thường gặp</h1>"
-            "<h3>1. Làm sao để rút tiền về ngân hàng?</h3>"
-            "<p>Bạn chọn Rút tiền, chọn tài khoản ngân hàng đã liên kết, nhập số tiền và xác nhận.</p>"
-            f"{body_inside}</body></html>")
+    return (
+        "<html><body><h1>Câu hỏi thường gặp</h1>"
+        "<h3>1. Làm sao để rút tiền về ngân hàng?</h3>"
+        "<p>Bạn chọn Rút tiền, chọn tài khoản ngân hàng đã liên kết, nhập số tiền và xác nhận.</p>"
+        f"{body_inside}</body></html>"
+    )
 
 
 def _hostile(tmp_path: Path) -> list[Path]:
     files = {
         "deep.html": _faq_page("<div>" * DEPTH + "sâu" + "</div>" * DEPTH),
-        "deep_ld.html": _faq_page('<script type="application/ld+json">' + "[" * DEPTH + "]" * DEPTH
-                                  + "</script>"),
-        "bigint_ld.html": _faq_page('<script type="application/ld+json">{"@type": "FAQPage", "n": '
-                                    + "9" * 5000 + "}</script>"),
-        "flat_ld.html": _faq_page('<script type="application/ld+json">{"@type": "FAQPage", "mainEntity": '
-                                  + '{"@graph": ' * 5000 + "[]" + "}" * 5000 + "}</script>"),
+        "deep_ld.html": _faq_page(
+            '<script type="application/ld+json">' + "[" * DEPTH + "]" * DEPTH + "</script>"
+        ),
+        "bigint_ld.html": _faq_page(
+            '<script type="application/ld+json">{"@type": "FAQPage", "n": ' + "9" * 5000 + "}</script>"
+        ),
+        "flat_ld.html": _faq_page(
+            '<script type="application/ld+json">{"@type": "FAQPage", "mainEntity": '
+            + '{"@graph": ' * 5000
+            + "[]"
+            + "}" * 5000
+            + "}</script>"
+        ),
         "deep_next.json": '{"pageProps": ' + '{"a": ' * DEPTH + "1" + "}" * DEPTH + "}",
         "bigint_next.json": '{"pageProps": {"n": ' + "9" * 5000 + "}}",
-        "lines.jsonl": "\n".join([json.dumps(GOOD, ensure_ascii=False),
-                                  '{"instruction": "x", "n": ' + "9" * 5000 + "}",
-                                  '{"instruction": ' + "[" * DEPTH + "]" * DEPTH + "}"]) + "\n",
+        "lines.jsonl": "\n".join(
+            [
+                json.dumps(GOOD, ensure_ascii=False),
+                '{"instruction": "x", "n": ' + "9" * 5000 + "}",
+                '{"instruction": ' + "[" * DEPTH + "]" * DEPTH + "}",
+            ]
+        )
+        + "\n",
     }
     paths = []
     for name, text in files.items():

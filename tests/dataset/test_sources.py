@@ -37,14 +37,24 @@ def test_normalize_composes_vietnamese_and_collapses_whitespace():
 def test_html_faq_page(fixtures):
     items, skips = parse(fixtures / "faq_page.html", "html")
     by_q = {i.question: i for i in items}
-    assert list(by_q) == ["Làm sao để mở ví?", "Phí rút tiền là bao nhiêu?", "Tôi quên mã PIN thì sao?",
-                          "Hạn mức nạp tiền mỗi ngày là bao nhiêu?"]
+    assert list(by_q) == [
+        "Làm sao để mở ví?",
+        "Phí rút tiền là bao nhiêu?",
+        "Tôi quên mã PIN thì sao?",
+        "Hạn mức nạp tiền mỗi ngày là bao nhiêu?",
+    ]
     first = by_q["Làm sao để mở ví?"].answer
     # a numbered step without "?" stays inside the answer; bullets keep their structure; entities are decoded
     assert "1. Mở ứng dụng" in first
     assert "- Nhập số điện thoại & mã OTP." in first
-    assert by_q["Phí rút tiền là bao nhiêu?"].answer == "Rút tiền miễn phí 3 lần mỗi tháng.\nTừ lần thứ 4, phí là 2.000đ mỗi lần."
-    assert by_q["Hạn mức nạp tiền mỗi ngày là bao nhiêu?"].answer == "- Tối đa 20 triệu đồng mỗi ngày.\n- Tối thiểu 10.000đ mỗi lần."
+    assert (
+        by_q["Phí rút tiền là bao nhiêu?"].answer
+        == "Rút tiền miễn phí 3 lần mỗi tháng.\nTừ lần thứ 4, phí là 2.000đ mỗi lần."
+    )
+    assert (
+        by_q["Hạn mức nạp tiền mỗi ngày là bao nhiêu?"].answer
+        == "- Tối đa 20 triệu đồng mỗi ngày.\n- Tối thiểu 10.000đ mỗi lần."
+    )
     assert by_q["Tôi quên mã PIN thì sao?"].ref == "question 3"
     # question 4 has no answer (a section heading follows); nav, script and footer never become questions
     assert skips == Counter({"html:question_without_answer": 1})
@@ -54,11 +64,18 @@ def test_html_faq_page(fixtures):
 
 def test_nextjs_faq_articles_with_html_and_bad_entries(fixtures):
     items, skips = parse(fixtures / "nextjs_faq.json", "nextjs")
-    assert [i.ref for i in items] == ["articles[0]", "articles[1]", "articles[4]", "articles[5]", "articles[6]"]
+    assert [i.ref for i in items] == [
+        "articles[0]",
+        "articles[1]",
+        "articles[4]",
+        "articles[5]",
+        "articles[6]",
+    ]
     assert items[0].category == "chung" and items[1].category == "phi"
     assert items[0].component == "faq.article"
-    assert skips == Counter({"missing_key:description_text": 1, "nextjs:not_an_object": 1,
-                             "not_text:description_text": 1})
+    assert skips == Counter(
+        {"missing_key:description_text": 1, "nextjs:not_an_object": 1, "not_text:description_text": 1}
+    )
 
 
 def test_nextjs_feature_components_follow_get_features(fixtures):
@@ -66,13 +83,28 @@ def test_nextjs_feature_components_follow_get_features(fixtures):
     pairs = {i.question: (i.answer, i.component) for i in items}
     assert pairs["Tích điểm Mẫu"][1] == "shared.promote-points"
     assert pairs["Ngân hàng liên kết"][1] == "shared.bank-list"
-    assert pairs["Ngân hàng Thử Một"][0].startswith("Bạn có thể liên kết tài khoản hoặc thẻ của Ngân hàng Thử Một")
+    assert pairs["Ngân hàng Thử Một"][0].startswith(
+        "Bạn có thể liên kết tài khoản hoặc thẻ của Ngân hàng Thử Một"
+    )
     assert pairs["Ngân hàng Thử Hai"][0] == "Nạp tiền từ Ngân hàng Thử Hai tối đa 5 triệu đồng mỗi lần."
-    assert {"Chuyển tiền nhanh", "Bảo mật", "Hóa đơn điện", "Cà phê Thử", "Nạp tiền điện thoại"} <= pairs.keys()
+    assert {
+        "Chuyển tiền nhanh",
+        "Bảo mật",
+        "Hóa đơn điện",
+        "Cà phê Thử",
+        "Nạp tiền điện thoại",
+    } <= pairs.keys()
     assert "Thiếu mô tả" not in pairs
-    assert skips == Counter({"unknown_component:shared.hero-banner": 1, "missing_key:bank": 1,
-                             "missing_key:description": 1, "missing_key:merchant": 1,
-                             "missing_key:__component": 1, "nextjs:not_an_object": 1})
+    assert skips == Counter(
+        {
+            "unknown_component:shared.hero-banner": 1,
+            "missing_key:bank": 1,
+            "missing_key:description": 1,
+            "missing_key:merchant": 1,
+            "missing_key:__component": 1,
+            "nextjs:not_an_object": 1,
+        }
+    )
 
 
 def test_jsonl_accepts_seed_question_and_chatml_records(fixtures):
@@ -113,7 +145,9 @@ def test_detect_type(fixtures, tmp_path):
 
 
 def test_unknown_source_type():
-    with pytest.raises(ConfigError, match="unknown source type 'pdf'; choose one of auto, nextjs, html, jsonl"):
+    with pytest.raises(
+        ConfigError, match="unknown source type 'pdf'; choose one of auto, nextjs, html, jsonl"
+    ):
         get_source("pdf")
 
 

@@ -21,8 +21,14 @@ def test_a_page_whose_faq_lives_only_in_json_ld(fixtures: Path):
     """A JavaScript-rendered page: the visible body holds nothing, the <script> holds every question."""
     items, skips = parse(fixtures / "faq_jsonld_only.html")
     assert [(i.question, i.answer) for i in items] == [
-        ("Phí chuyển tiền liên ngân hàng là bao nhiêu?", "Miễn phí 5 lần mỗi tháng.\nTừ lần thứ 6, phí là 1.100 đ mỗi lần."),
-        ("Tôi có thể liên kết bao nhiêu thẻ?", "Tối đa 3 thẻ ngân hàng cho một ví."),  # first non-empty answer
+        (
+            "Phí chuyển tiền liên ngân hàng là bao nhiêu?",
+            "Miễn phí 5 lần mỗi tháng.\nTừ lần thứ 6, phí là 1.100 đ mỗi lần.",
+        ),
+        (
+            "Tôi có thể liên kết bao nhiêu thẻ?",
+            "Tối đa 3 thẻ ngân hàng cho một ví.",
+        ),  # first non-empty answer
         ("Ví có hỗ trợ trả góp không?", "Có, với đơn hàng từ 3 triệu đồng."),  # suggestedAnswer
     ]
     assert {i.component for i in items} == {"faq.jsonld"}
@@ -35,8 +41,12 @@ def test_a_page_whose_faq_lives_only_in_json_ld(fixtures: Path):
 def test_json_ld_and_visible_text_on_one_page(fixtures: Path):
     items, skips = parse(fixtures / "faq_jsonld_and_page.html")
     by_q = {i.question: i for i in items}
-    assert list(by_q) == ["Làm sao để mở ví?", "Phí rút tiền là bao nhiêu?",
-                          "Ví Mẫu có ứng dụng cho máy tính không?", "Hạn mức nạp tiền mỗi ngày là bao nhiêu?"]
+    assert list(by_q) == [
+        "Làm sao để mở ví?",
+        "Phí rút tiền là bao nhiêu?",
+        "Ví Mẫu có ứng dụng cho máy tính không?",
+        "Hạn mức nạp tiền mỗi ngày là bao nhiêu?",
+    ]
     # agreement: JSON-LD's exact answer, without the "was this helpful?" line the layout heuristics swept in
     opened = by_q["Làm sao để mở ví?"]
     assert opened.component == "faq.jsonld"
@@ -54,8 +64,11 @@ def test_json_ld_and_visible_text_on_one_page(fixtures: Path):
 def test_microdata_gives_exact_boundaries_and_ignores_nested_items_props(fixtures: Path):
     items, skips = parse(fixtures / "faq_microdata.html")
     assert [(i.question, i.answer, i.component) for i in items] == [
-        ("Phí phát hành thẻ ảo", "Miễn phí phát hành.\n- Phí thường niên: 0đ.\n- Phí giao dịch ngoại tệ: 2,5%.",
-         "faq.microdata"),
+        (
+            "Phí phát hành thẻ ảo",
+            "Miễn phí phát hành.\n- Phí thường niên: 0đ.\n- Phí giao dịch ngoại tệ: 2,5%.",
+            "faq.microdata",
+        ),
         # the question's name comes from <meta content>, not from the Answer item's own itemprop=name
         ("Khoá thẻ thế nào?", "Vào Thẻ, chọn Khoá thẻ và xác nhận bằng mã PIN.", "faq.microdata"),
     ]
@@ -78,7 +91,13 @@ def test_agreement_rule():
 
 def test_build_over_structured_pages_reports_the_disagreement(fixtures: Path, tmp_path: Path):
     out = tmp_path / "faq.jsonl"
-    report = build_dataset([str(fixtures / "faq_jsonld_only.html"), str(fixtures / "faq_jsonld_and_page.html"),
-                            str(fixtures / "faq_microdata.html")], out).to_dict()
+    report = build_dataset(
+        [
+            str(fixtures / "faq_jsonld_only.html"),
+            str(fixtures / "faq_jsonld_and_page.html"),
+            str(fixtures / "faq_microdata.html"),
+        ],
+        out,
+    ).to_dict()
     assert report["kept"] == 3 + 4 + 2
     assert report["skipped_in_sources"]["html:jsonld_disagrees_with_page"] == 1

@@ -1,6 +1,6 @@
 """A stand-in for ``vllm.entrypoints.openai.api_server``: a tiny OpenAI server on the FakeEngine.
 
-    python -m tests.engines.fake_vllm --port P [--die-after S] [--fail-start]
+python -m tests.engines.fake_vllm --port P [--die-after S] [--fail-start]
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def main() -> None:
     if args.die_after:
         threading.Thread(target=lambda: (time.sleep(args.die_after), os._exit(7)), daemon=True).start()
     settings = Settings(engine="fake", model_name=args.served_model_name)
-    uvicorn.run(create_app(settings, engine=FakeEngine()), host="127.0.0.1", port=args.port, log_level="warning")
+    uvicorn.run(
+        create_app(settings, engine=FakeEngine()), host="127.0.0.1", port=args.port, log_level="warning"
+    )
 
 
 if __name__ == "__main__":

@@ -31,22 +31,36 @@ MSG = [{"role": "user", "content": "x"}]
 WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
 
 
-@pytest.mark.parametrize(("path", "extra", "param"), [
-    ("/v1/chat/completions", {"response_format": {"type": "json_object"}}, "response_format"),
-    ("/v1/chat/completions", {"response_format": {"type": "json_schema", "json_schema": {
-        "name": "x", "schema": {"type": "object"}}}}, "response_format"),
-    ("/v1/chat/completions", {"tools": [WEATHER]}, "tools"),
-    ("/v1/chat/completions", {"logprobs": True}, "logprobs"),
-    ("/v1/chat/completions", {"frequency_penalty": 1.0}, "frequency_penalty"),
-    ("/v1/chat/completions", {"presence_penalty": 1.0}, "presence_penalty"),
-    ("/v1/chat/completions", {"logit_bias": {"5": 1}}, "logit_bias"),
-    ("/v1/completions", {}, "prompt"),
-])
-async def test_engine_without_a_capability_answers_400_naming_it(settings: Settings, path: str, extra: dict,
-                                                                 param: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "extra", "param"),
+    [
+        ("/v1/chat/completions", {"response_format": {"type": "json_object"}}, "response_format"),
+        (
+            "/v1/chat/completions",
+            {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"type": "object"}},
+                }
+            },
+            "response_format",
+        ),
+        ("/v1/chat/completions", {"tools": [WEATHER]}, "tools"),
+        ("/v1/chat/completions", {"logprobs": True}, "logprobs"),
+        ("/v1/chat/completions", {"frequency_penalty": 1.0}, "frequency_penalty"),
+        ("/v1/chat/completions", {"presence_penalty": 1.0}, "presence_penalty"),
+        ("/v1/chat/completions", {"logit_bias": {"5": 1}}, "logit_bias"),
+        ("/v1/completions", {}, "prompt"),
+    ],
+)
+async def test_engine_without_a_capability_answers_400_naming_it(
+    settings: Settings, path: str, extra: dict, param: str
+) -> None:
     engine = PlainEngine()
     app = create_app(settings, engine=engine)
-    body = ({"prompt": "x"} if path.endswith("/completions") and "chat" not in path else {"messages": MSG}) | extra
+    body = (
+        {"prompt": "x"} if path.endswith("/completions") and "chat" not in path else {"messages": MSG}
+    ) | extra
     async for c in started_client(app):
         r = await c.post(path, json=body)
         assert r.status_code == 400, r.text
@@ -65,9 +79,20 @@ def test_transformers_flags_refuse_response_format_from_the_api_only() -> None:
     assert unsupported(engine, wire) == "response_format"
     assert unsupported(engine, internal) is None
     assert unsupported(engine, GenerationRequest(messages=MSG, tools=[WEATHER])) == "tools"
-    assert unsupported(object.__new__(LlamaCppEngine), GenerationRequest(
-        messages=MSG, tools=[WEATHER], logprobs=True, logit_bias={"1": 1.0}, strict=True,
-        json_schema={"type": "object"})) is None
+    assert (
+        unsupported(
+            object.__new__(LlamaCppEngine),
+            GenerationRequest(
+                messages=MSG,
+                tools=[WEATHER],
+                logprobs=True,
+                logit_bias={"1": 1.0},
+                strict=True,
+                json_schema={"type": "object"},
+            ),
+        )
+        is None
+    )
 
 
 def test_capacity_is_the_engines_own_slot_count(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -13,8 +13,13 @@ from typing import Any
 from finadvisor.engines.base import GenerationRequest, generate
 from finadvisor.engines.llamacpp import LlamaCppEngine
 
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
 MSG = [{"role": "user", "content": "What is the weather in Hanoi?"}]
 FENCED = '```json\n{\n  "name": "get_weather",\n  "arguments": {\n    "city": "Hanoi"\n  }\n}\n```'
 
@@ -34,7 +39,9 @@ class StubServer:
             else:
                 choice["delta"] = {"content": piece}
             if self.logprob is not None:
-                choice["logprobs"] = {"content": [{"token": piece, "logprob": self.logprob, "top_logprobs": []}]}
+                choice["logprobs"] = {
+                    "content": [{"token": piece, "logprob": self.logprob, "top_logprobs": []}]
+                }
             callback({"choices": [choice]})
         last = {"index": 0, "finish_reason": "stop", "text" if raw else "delta": "" if raw else {}}
         callback({"choices": [last], "usage": {"prompt_tokens": 7, "completion_tokens": len(self.pieces)}})
@@ -53,7 +60,7 @@ def engine_with(stub: StubServer, tmp_path: Path) -> LlamaCppEngine:
 
 
 async def test_auto_parses_the_models_fenced_json(tmp_path: Path) -> None:
-    stub = StubServer([FENCED[i:i + 7] for i in range(0, len(FENCED), 7)])
+    stub = StubServer([FENCED[i : i + 7] for i in range(0, len(FENCED), 7)])
     out = await generate(engine_with(stub, tmp_path), GenerationRequest(messages=MSG, tools=[WEATHER]))
     assert out.finish_reason == "tool_calls" and out.text == ""
     assert json.loads(out.tool_calls[0]["function"]["arguments"]) == {"city": "Hanoi"}
@@ -73,38 +80,57 @@ async def test_required_and_named_are_constrained_by_a_schema(tmp_path: Path) ->
     stub = StubServer(['{"name": "get_weather", ', '"arguments": {"city": "Hanoi"}}'])
     engine = engine_with(stub, tmp_path)
     for choice in ("required", {"type": "function", "function": {"name": "get_weather"}}):
-        out = await generate(engine, GenerationRequest(messages=MSG, tools=[WEATHER], tool_choice=choice,
-                                                       parallel_tool_calls=False))
+        out = await generate(
+            engine,
+            GenerationRequest(messages=MSG, tools=[WEATHER], tool_choice=choice, parallel_tool_calls=False),
+        )
         assert out.finish_reason == "tool_calls" and out.tool_calls[0]["function"]["name"] == "get_weather"
         body = stub.bodies[-1]
-        assert body["tool_choice"] == "none" and body["tools"] == [WEATHER]  # template shows them; no lazy grammar
+        assert body["tool_choice"] == "none" and body["tools"] == [
+            WEATHER
+        ]  # template shows them; no lazy grammar
         # the call is forced by a grammar compiled from our schema (compact JSON), not by a response_format
         assert "response_format" not in body and "get_weather" in body["grammar"]
-        assert body["grammar"].startswith("%llguidance") and "whitespace_flexible\":false" in body["grammar"]
+        assert body["grammar"].startswith("%llguidance") and 'whitespace_flexible":false' in body["grammar"]
 
 
 async def test_none_hides_the_tools(tmp_path: Path) -> None:
     stub = StubServer(["hi"])
-    out = await generate(engine_with(stub, tmp_path), GenerationRequest(messages=MSG, tools=[WEATHER],
-                                                                         tool_choice="none"))
+    out = await generate(
+        engine_with(stub, tmp_path), GenerationRequest(messages=MSG, tools=[WEATHER], tool_choice="none")
+    )
     assert out.text == "hi" and "tools" not in stub.bodies[-1]
 
 
 async def test_sampling_extras_and_logprobs_are_passed_on(tmp_path: Path) -> None:
     stub = StubServer(["a", "b"], logprob=-0.5)
-    out = await generate(engine_with(stub, tmp_path), GenerationRequest(
-        messages=MSG, logprobs=True, top_logprobs=3, frequency_penalty=0.2, presence_penalty=0.1,
-        logit_bias={"5": -100.0}))
+    out = await generate(
+        engine_with(stub, tmp_path),
+        GenerationRequest(
+            messages=MSG,
+            logprobs=True,
+            top_logprobs=3,
+            frequency_penalty=0.2,
+            presence_penalty=0.1,
+            logit_bias={"5": -100.0},
+        ),
+    )
     body = stub.bodies[-1]
     assert (body["logprobs"], body["top_logprobs"]) == (True, 3)
-    assert (body["frequency_penalty"], body["presence_penalty"], body["logit_bias"]) == (0.2, 0.1, {"5": -100.0})
+    assert (body["frequency_penalty"], body["presence_penalty"], body["logit_bias"]) == (
+        0.2,
+        0.1,
+        {"5": -100.0},
+    )
     assert [e["token"] for e in out.logprobs or []] == ["a", "b"]
 
 
 async def test_raw_prompt_uses_handle_completions(tmp_path: Path) -> None:
     stub = StubServer([" Paris", "."])
-    out = await generate(engine_with(stub, tmp_path), GenerationRequest(messages=[], prompt="The capital is",
-                                                                         logprobs=True, top_logprobs=2))
+    out = await generate(
+        engine_with(stub, tmp_path),
+        GenerationRequest(messages=[], prompt="The capital is", logprobs=True, top_logprobs=2),
+    )
     body = stub.bodies[-1]
     assert body["prompt"] == "The capital is" and "messages" not in body and body["logprobs"] == 2
     assert out.text == " Paris." and out.prompt_tokens == 7

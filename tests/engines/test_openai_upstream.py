@@ -43,17 +43,28 @@ def _engine(handler) -> OpenAIUpstreamEngine:  # type: ignore[no-untyped-def]
         if request.url.path.endswith("/models"):
             return httpx.Response(200, json={"data": [{"id": "m"}]})
         return handler(request)
+
     return OpenAIUpstreamEngine("http://up/v1", transport=httpx.MockTransport(route))
 
 
-@pytest.mark.parametrize(("handler", "error", "needle"), [
-    (lambda r: httpx.Response(400, json={"error": {"message": "maximum context length is 2048"}}),
-     ContextOverflow, "context"),
-    (lambda r: httpx.Response(422, json={"error": {"message": "bad schema"}}), InvalidRequest, "bad schema"),
-    (lambda r: httpx.Response(503, text="busy"), EngineUnavailable, "busy"),
-    (lambda r: httpx.Response(500, text="boom"), UpstreamError, "500"),
-    (lambda r: httpx.Response(200, text="data: {not json\n\n"), UpstreamError, "malformed"),
-])
+@pytest.mark.parametrize(
+    ("handler", "error", "needle"),
+    [
+        (
+            lambda r: httpx.Response(400, json={"error": {"message": "maximum context length is 2048"}}),
+            ContextOverflow,
+            "context",
+        ),
+        (
+            lambda r: httpx.Response(422, json={"error": {"message": "bad schema"}}),
+            InvalidRequest,
+            "bad schema",
+        ),
+        (lambda r: httpx.Response(503, text="busy"), EngineUnavailable, "busy"),
+        (lambda r: httpx.Response(500, text="boom"), UpstreamError, "500"),
+        (lambda r: httpx.Response(200, text="data: {not json\n\n"), UpstreamError, "malformed"),
+    ],
+)
 async def test_upstream_errors_are_mapped(handler, error: type, needle: str) -> None:  # type: ignore[no-untyped-def]
     engine = _engine(handler)
     await engine.start()
@@ -65,6 +76,7 @@ async def test_upstream_errors_are_mapped(handler, error: type, needle: str) -> 
 async def test_unreachable_upstream_is_unavailable() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused")
+
     engine = OpenAIUpstreamEngine("http://up", transport=httpx.MockTransport(refuse))
     with pytest.raises(EngineUnavailable, match="not reachable"):
         await engine.start()
@@ -75,24 +87,46 @@ async def test_tools_logprobs_penalties_and_completions_pass_through(tmp_path) -
     """Through an upstream (our own server on the fake engine): the parameters arrive, tool calls come back."""
     backend = FakeEngine()
     app = create_app(Settings(engine="fake", cache_dir=tmp_path), engine=backend)
-    tool = {"type": "function", "function": {"name": "get_rate", "parameters": {
-        "type": "object", "required": ["base"], "properties": {"base": {"type": "string", "enum": ["USD"]}}}}}
+    tool = {
+        "type": "function",
+        "function": {
+            "name": "get_rate",
+            "parameters": {
+                "type": "object",
+                "required": ["base"],
+                "properties": {"base": {"type": "string", "enum": ["USD"]}},
+            },
+        },
+    }
     async with app.router.lifespan_context(app):
         await backend.start()
         engine = OpenAIUpstreamEngine("http://up", transport=httpx.ASGITransport(app=app))
         await engine.start()
-        out = await generate(engine, GenerationRequest(messages=REQ.messages, tools=[tool], tool_choice="required",
-                                                       parallel_tool_calls=False, frequency_penalty=0.5,
-                                                       logit_bias={"7": -1.0}))
+        out = await generate(
+            engine,
+            GenerationRequest(
+                messages=REQ.messages,
+                tools=[tool],
+                tool_choice="required",
+                parallel_tool_calls=False,
+                frequency_penalty=0.5,
+                logit_bias={"7": -1.0},
+            ),
+        )
         sent = backend.calls[-1]
         assert sent.tools == [tool] and sent.tool_choice == "required" and sent.parallel_tool_calls is False
         assert sent.frequency_penalty == 0.5 and sent.logit_bias == {"7": -1.0}
         assert out.finish_reason == "tool_calls"
-        assert [c["function"] for c in out.tool_calls] == [{"name": "get_rate", "arguments": '{"base": "USD"}'}]
+        assert [c["function"] for c in out.tool_calls] == [
+            {"name": "get_rate", "arguments": '{"base": "USD"}'}
+        ]
         lp = await generate(engine, GenerationRequest(messages=REQ.messages, logprobs=True, top_logprobs=1))
         assert lp.logprobs and all(e["logprob"] == FakeEngine.LOGPROB for e in lp.logprobs)
-        raw = await generate(engine, GenerationRequest(messages=[], prompt="một hai", logprobs=True,
-                                                       top_logprobs=1))
+        raw = await generate(
+            engine, GenerationRequest(messages=[], prompt="một hai", logprobs=True, top_logprobs=1)
+        )
         assert raw.text == "Bạn đã viết: một hai" and backend.calls[-1].prompt == "một hai"
-        assert raw.logprobs and "".join(e["token"] for e in raw.logprobs) == raw.text  # legacy shape converted
+        assert (
+            raw.logprobs and "".join(e["token"] for e in raw.logprobs) == raw.text
+        )  # legacy shape converted
         await engine.close()

@@ -10,22 +10,35 @@ from finadvisor.engines.schema_limits import MAX_REPEAT, check_schema
 from finadvisor.engines.tools import AutoToolStream, call_deltas, constraint_schema, parse_tool_calls
 from finadvisor.errors import InvalidRequest
 
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-RATE = {"type": "function", "function": {"name": "get_rate", "parameters": {
-    "type": "object", "properties": {"base": {"type": "string"}}, "required": ["base"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+RATE = {
+    "type": "function",
+    "function": {
+        "name": "get_rate",
+        "parameters": {"type": "object", "properties": {"base": {"type": "string"}}, "required": ["base"]},
+    },
+}
 TOOLS = [WEATHER, RATE]
 
 
-@pytest.mark.parametrize("text", [
-    '{"name": "get_weather", "arguments": {"city": "Hanoi"}}',
-    '```json\n{\n  "name": "get_weather",\n  "arguments": {\n    "city": "Hanoi"\n  }\n}\n```',
-    '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Hanoi"}}\n</tool_call>',
-    '{"name": "get_weather", "arguments": "{\\"city\\": \\"Hanoi\\"}"}',
-    '[{"name": "get_weather", "arguments": {"city": "Hanoi"}}]',
-    # the 0.5B model repeats one call until the budget ends: one call comes back
-    '{"name": "get_weather", "arguments": {"city": "Hanoi"}}\n{"name": "get_weather", "arguments": {"city": "Hanoi"}}',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "get_weather", "arguments": {"city": "Hanoi"}}',
+        '```json\n{\n  "name": "get_weather",\n  "arguments": {\n    "city": "Hanoi"\n  }\n}\n```',
+        '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Hanoi"}}\n</tool_call>',
+        '{"name": "get_weather", "arguments": "{\\"city\\": \\"Hanoi\\"}"}',
+        '[{"name": "get_weather", "arguments": {"city": "Hanoi"}}]',
+        # the 0.5B model repeats one call until the budget ends: one call comes back
+        '{"name": "get_weather", "arguments": {"city": "Hanoi"}}\n{"name": "get_weather", "arguments": {"city": "Hanoi"}}',
+    ],
+)
 def test_model_written_calls_are_parsed(text: str) -> None:
     calls = parse_tool_calls(text, TOOLS)
     assert calls is not None and len(calls) == 1
@@ -34,14 +47,17 @@ def test_model_written_calls_are_parsed(text: str) -> None:
     assert calls[0]["id"].startswith("call_") and calls[0]["type"] == "function"
 
 
-@pytest.mark.parametrize("text", [
-    "Trời Hà Nội hôm nay nắng.",
-    '{"name": "cat_joke", "arguments": {"text": "meo"}}',  # invented function: text, not a call
-    '{"name": "get_weather", "arguments": {"city": "Hanoi"}} and then some prose',
-    '{"name": "get_weather", "arguments": 5}',
-    '{"name": "get_weather", "arguments": {"city": "Ha',  # cut by max_tokens
-    "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Trời Hà Nội hôm nay nắng.",
+        '{"name": "cat_joke", "arguments": {"text": "meo"}}',  # invented function: text, not a call
+        '{"name": "get_weather", "arguments": {"city": "Hanoi"}} and then some prose',
+        '{"name": "get_weather", "arguments": 5}',
+        '{"name": "get_weather", "arguments": {"city": "Ha',  # cut by max_tokens
+        "",
+    ],
+)
 def test_anything_else_is_not_a_call(text: str) -> None:
     assert parse_tool_calls(text, TOOLS) is None
 
@@ -65,7 +81,10 @@ def test_constraint_schema_names_the_function_or_any_tool() -> None:
 def test_call_deltas_reassemble_to_the_call() -> None:
     calls = parse_tool_calls('{"name": "get_rate", "arguments": {"base": "VND"}}', TOOLS) or []
     pieces = call_deltas(calls)
-    assert pieces[0]["id"] == calls[0]["id"] and pieces[0]["function"] == {"name": "get_rate", "arguments": ""}
+    assert pieces[0]["id"] == calls[0]["id"] and pieces[0]["function"] == {
+        "name": "get_rate",
+        "arguments": "",
+    }
     assert "".join(p["function"]["arguments"] for p in pieces) == calls[0]["function"]["arguments"]
 
 
@@ -85,15 +104,18 @@ def test_auto_stream_sends_prose_at_once_and_holds_possible_calls() -> None:
     assert not_a_call.finish() == (None, '{"answer": 42}')  # JSON but no tool: given back as text
 
 
-@pytest.mark.parametrize(("schema", "needle"), [
-    ({"type": "string", "minLength": MAX_REPEAT + 1}, "minLength"),
-    ({"type": "array", "items": {"type": "string", "maxLength": 100_000}}, "maxLength"),
-    ({"type": "object", "properties": {"a": {"type": "array", "maxItems": 10_000}}}, "maxItems"),
-    ({"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(200)}}, "properties"),
-    ({"enum": list(range(1000))}, "enum"),
-    ({"type": "string", "pattern": "a" * 1000}, "pattern"),
-    ({"description": "x" * 20_000}, "bytes"),
-])
+@pytest.mark.parametrize(
+    ("schema", "needle"),
+    [
+        ({"type": "string", "minLength": MAX_REPEAT + 1}, "minLength"),
+        ({"type": "array", "items": {"type": "string", "maxLength": 100_000}}, "maxLength"),
+        ({"type": "object", "properties": {"a": {"type": "array", "maxItems": 10_000}}}, "maxItems"),
+        ({"type": "object", "properties": {f"p{i}": {"type": "integer"} for i in range(200)}}, "properties"),
+        ({"enum": list(range(1000))}, "enum"),
+        ({"type": "string", "pattern": "a" * 1000}, "pattern"),
+        ({"description": "x" * 20_000}, "bytes"),
+    ],
+)
 def test_schema_limits_name_the_limit(schema: dict, needle: str) -> None:
     with pytest.raises(InvalidRequest, match=needle) as info:
         check_schema(schema)
@@ -106,7 +128,14 @@ def test_deep_nesting_is_refused_but_ordinary_schemas_pass() -> None:
         deep = {"type": "object", "properties": {"a": deep}}
     with pytest.raises(InvalidRequest, match="deeper"):
         check_schema(deep)
-    check_schema({"type": "object", "required": ["service", "amount"], "properties": {
-        "service": {"type": "string", "enum": ["a", "b"], "maxLength": 200},
-        "amount": {"type": "integer", "minimum": 0},
-        "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5}}})
+    check_schema(
+        {
+            "type": "object",
+            "required": ["service", "amount"],
+            "properties": {
+                "service": {"type": "string", "enum": ["a", "b"], "maxLength": 200},
+                "amount": {"type": "integer", "minimum": 0},
+                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 5},
+            },
+        }
+    )

@@ -36,10 +36,18 @@ async def test_real_vllm_serves_structured_output(hf_model: Path, tmp_path: Path
     engine = VLLMEngine.from_settings(Settings(engine="vllm", model=str(hf_model), cache_dir=tmp_path))
     await engine.start()
     try:
-        schema = {"type": "object", "required": ["service"], "additionalProperties": False,
-                  "properties": {"service": {"type": "string", "enum": ["Tiết kiệm", "Bảo hiểm"]}}}
-        out = await generate(engine, GenerationRequest(
-            messages=[{"role": "user", "content": "Chọn một dịch vụ."}], max_tokens=32, json_schema=schema))
+        schema = {
+            "type": "object",
+            "required": ["service"],
+            "additionalProperties": False,
+            "properties": {"service": {"type": "string", "enum": ["Tiết kiệm", "Bảo hiểm"]}},
+        }
+        out = await generate(
+            engine,
+            GenerationRequest(
+                messages=[{"role": "user", "content": "Chọn một dịch vụ."}], max_tokens=32, json_schema=schema
+            ),
+        )
         assert json.loads(out.text)["service"] in ("Tiết kiệm", "Bảo hiểm")
         assert out.completion_tokens > 0
     finally:

@@ -20,8 +20,14 @@ REQ = GenerationRequest(messages=[{"role": "user", "content": "xin chào"}], max
 def _engine(tmp_path: Path, *extra: str) -> VLLMEngine:
     port = free_port()
     cmd = [sys.executable, "-m", "tests.engines.fake_vllm", "--port", str(port), *extra]
-    return VLLMEngine(cmd, port=port, served_name="qwen2.5-0.5b-instruct", adapters=[],
-                      log_path=tmp_path / "vllm.log", startup_timeout_s=60)
+    return VLLMEngine(
+        cmd,
+        port=port,
+        served_name="qwen2.5-0.5b-instruct",
+        adapters=[],
+        log_path=tmp_path / "vllm.log",
+        startup_timeout_s=60,
+    )
 
 
 def test_command_line_matches_vllm_flags() -> None:
@@ -31,7 +37,9 @@ def test_command_line_matches_vllm_flags() -> None:
     assert "--tensor-parallel-size 2" in joined
     assert "--enable-lora --max-lora-rank 32 --lora-modules faq=/a" in joined
     assert "--enable-auto-tool-choice --tool-call-parser hermes" in joined
-    assert "--tool-call-parser" not in " ".join(vllm_command("/m", 9000, served_name="q", tool_call_parser=None))
+    assert "--tool-call-parser" not in " ".join(
+        vllm_command("/m", 9000, served_name="q", tool_call_parser=None)
+    )
 
 
 async def test_waits_for_health_forwards_and_stops_cleanly(tmp_path: Path) -> None:

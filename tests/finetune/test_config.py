@@ -17,7 +17,9 @@ def test_flags_override_recipe_which_overrides_defaults(tmp_path: Path, monkeypa
     monkeypatch.chdir(tmp_path)
     (tmp_path / "d.jsonl").write_text("")
     recipe = tmp_path / "r.yaml"
-    recipe.write_text("rank: 16\nalpha: 32\nlr: 0.001\ntarget_modules: q_proj,v_proj\ndata: d.jsonl\nout: o\n")
+    recipe.write_text(
+        "rank: 16\nalpha: 32\nlr: 0.001\ntarget_modules: q_proj,v_proj\ndata: d.jsonl\nout: o\n"
+    )
     cfg = build_config(recipe, rank=4, lr=None)
     assert cfg.rank == 4  # flag wins
     assert cfg.alpha == 32 and cfg.lr == 0.001  # recipe wins over defaults

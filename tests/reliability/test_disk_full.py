@@ -20,7 +20,9 @@ def test_index_write_fails_and_old_index_survives(tmp_path: Path, monkeypatch: p
     index = CatalogIndex.build(services, HashEmbedder(), tmp_path / "idx")
     before = sorted(p.name for p in (tmp_path / "idx").iterdir())
     monkeypatch.setattr(os, "fsync", _no_space)
-    new = Service(service="Dịch vụ mới", link="https://finadvisor.vn/dich-vu/moi", description="Mô tả dịch vụ mới.")
+    new = Service(
+        service="Dịch vụ mới", link="https://finadvisor.vn/dich-vu/moi", description="Mô tả dịch vụ mới."
+    )
     with pytest.raises(OSError, match="No space left"):
         index.add([new])
     monkeypatch.undo()
@@ -43,14 +45,24 @@ def test_dataset_write_fails_and_old_output_survives(tmp_path: Path, monkeypatch
     assert sorted(p.name for p in tmp_path.iterdir()) == ["train.jsonl"]
 
 
-def test_cli_reports_os_errors_in_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_os_errors_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from finadvisor import cli
 
     out = tmp_path / "train.jsonl"
     monkeypatch.setattr(os, "fsync", _no_space)
-    monkeypatch.setattr("sys.argv", ["finadvisor", "dataset", "build", str(Path(__file__).resolve().parents[2] /
-                                     "finadvisor/data/faq_demo/html"), "--out", str(out)])
+    monkeypatch.setattr(
+        "sys.argv",
+        [
+            "finadvisor",
+            "dataset",
+            "build",
+            str(Path(__file__).resolve().parents[2] / "finadvisor/data/faq_demo/html"),
+            "--out",
+            str(out),
+        ],
+    )
     with pytest.raises(SystemExit) as exit_info:
         cli.main()
     assert exit_info.value.code == 1

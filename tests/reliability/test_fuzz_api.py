@@ -32,10 +32,24 @@ FUZZED = {"/v1/chat/completions", "/v1/responses", "/v1/embeddings", "/v1/models
 # writes nothing: its caches go to a folder that is only named here, created by the lifespan in ``running_app``
 # and removed by it at the end of the module.
 _tmp = Path(tempfile.gettempdir()) / f"finadvisor-fuzz-{uuid.uuid4().hex}"
-_engine = FakeEngine(script=lambda r: good_script(r) if r.json_schema and "recommendations" in
-                     r.json_schema.get("properties", {}) else FakeEngine().script(r))
-app = create_app(Settings(engine="fake", cache_dir=_tmp / "cache", embedder="hash", index_dir=_tmp / "index",
-                          rate_limit_per_min=100_000, rate_limit_per_ip_per_min=100_000), engine=_engine)
+_engine = FakeEngine(
+    script=lambda r: (
+        good_script(r)
+        if r.json_schema and "recommendations" in r.json_schema.get("properties", {})
+        else FakeEngine().script(r)
+    )
+)
+app = create_app(
+    Settings(
+        engine="fake",
+        cache_dir=_tmp / "cache",
+        embedder="hash",
+        index_dir=_tmp / "index",
+        rate_limit_per_min=100_000,
+        rate_limit_per_ip_per_min=100_000,
+    ),
+    engine=_engine,
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 _loop: list[object] = []
 
@@ -57,7 +71,9 @@ def running_app() -> Iterator[None]:
         shutil.rmtree(_tmp, ignore_errors=True)
 
 
-@schema.include(path_regex="^(/v1/(chat/completions|responses|embeddings|models)|/api/recommendations)$").parametrize()
+@schema.include(
+    path_regex="^(/v1/(chat/completions|responses|embeddings|models)|/api/recommendations)$"
+).parametrize()
 @settings(max_examples=EXAMPLES, deadline=None)  # every hypothesis health check on
 def test_api_never_5xx_and_errors_are_documented(case) -> None:  # type: ignore[no-untyped-def]
     response = case.call()
@@ -83,24 +99,33 @@ _cookie_bytes = st.binary(max_size=80) | st.text(max_size=40).map(lambda t: t.en
 
 
 @settings(max_examples=max(EXAMPLES, 100), deadline=None)  # every hypothesis health check on
-@given(cookie=_cookie_bytes, month=st.none() | st.text(max_size=12) | st.sampled_from(["2024-01%0A", "2024-02"]),
-       quoted=st.booleans())
+@given(
+    cookie=_cookie_bytes,
+    month=st.none() | st.text(max_size=12) | st.sampled_from(["2024-01%0A", "2024-02"]),
+    quoted=st.booleans(),
+)
 def test_get_with_any_cookie_and_month_never_5xx(cookie: bytes, month: str | None, quoted: bool) -> None:
     """The cookie route is not in the schema's parameters (the cookie name is a setting): fuzz it directly."""
 
     loop = _loop[0]
-    if not _engine.ready():  # schemathesis' calls run the app's lifespan, which closes the engine and provider
+    if (
+        not _engine.ready()
+    ):  # schemathesis' calls run the app's lifespan, which closes the engine and provider
         loop.run_until_complete(_engine.start())  # type: ignore[attr-defined]
     if app.state.history_provider is None:
         # a spending API that accepts any token: what a hostile cookie would meet
         app.state.history_provider = HttpHistoryProvider(
-            "http://spend/x?m={month}", transport=httpx.MockTransport(lambda _: httpx.Response(200, json=HISTORY)))
+            "http://spend/x?m={month}",
+            transport=httpx.MockTransport(lambda _: httpx.Response(200, json=HISTORY)),
+        )
     value = b'"' + cookie + b'"' if quoted else cookie
     query = {} if month is None else {"month": month}
 
     async def call() -> httpx.Response:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://f") as c:
-            return await c.get("/api/recommendations", params=query, headers=[(b"cookie", b"zlp_token=" + value)])
+            return await c.get(
+                "/api/recommendations", params=query, headers=[(b"cookie", b"zlp_token=" + value)]
+            )
 
     response = loop.run_until_complete(call())  # type: ignore[attr-defined]
     assert response.status_code < 500, (response.status_code, response.text[:300])

@@ -24,14 +24,23 @@ from finadvisor.engines.schema_limits import check_schema, pattern_repeat
 from finadvisor.errors import FinadvisorError
 
 EXAMPLES = int(os.environ.get("FINADVISOR_FUZZ_EXAMPLES", "40"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=False,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
-_json_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False),
-                       st.text(max_size=20))
-_json = st.recursive(_json_leaf, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)),
-                     max_leaves=20)
+_json_leaf = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=20)
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
 
 
 @st.composite
@@ -41,12 +50,21 @@ def hostile_json_text(draw: st.DrawFn) -> bytes:
     if kind == "doc":
         return json.dumps(draw(_json)).encode()
     if kind == "history":
-        history = {"spending": [{"name": draw(st.text(max_size=30)), "amount": draw(_json_leaf),
-                                 "count": draw(_json_leaf)} for _ in range(draw(st.integers(0, 3)))]}
-        return json.dumps({"user": draw(st.one_of(st.text(max_size=20), _json_leaf)), "history": history}).encode()
+        history = {
+            "spending": [
+                {"name": draw(st.text(max_size=30)), "amount": draw(_json_leaf), "count": draw(_json_leaf)}
+                for _ in range(draw(st.integers(0, 3)))
+            ]
+        }
+        return json.dumps(
+            {"user": draw(st.one_of(st.text(max_size=20), _json_leaf)), "history": history}
+        ).encode()
     if kind == "bigint":
-        return b'{"user": "u", "history": {"spending": [{"name": "x", "amount": ' + b"9" * draw(
-            st.integers(4000, 6000)) + b"}]}}"
+        return (
+            b'{"user": "u", "history": {"spending": [{"name": "x", "amount": '
+            + b"9" * draw(st.integers(4000, 6000))
+            + b"}]}}"
+        )
     if kind == "deep":
         depth = draw(st.integers(900, 20_000))
         opener, closer = draw(st.sampled_from([(b"[", b"]"), (b'{"a":', b"}")]))
@@ -127,10 +145,13 @@ def test_any_json_document_is_read(doc: bytes, as_next: bool) -> None:
             pass  # an invalid JSON line (or file) is the user's to fix: a clear one-line error, never a crash
 
 
-_regex_piece = st.one_of(st.sampled_from(["a", "(", ")", "[", "]", "\\", "{", "}", ",", "|", "*", "+", "?", "^",
-                                          "$", "(?:", "[^]", "\\d"]),
-                         st.integers(0, 2000).map(lambda n: f"{{{n}}}"),
-                         st.tuples(st.integers(0, 600), st.integers(0, 600)).map(lambda t: f"{{{t[0]},{t[1]}}}"))
+_regex_piece = st.one_of(
+    st.sampled_from(
+        ["a", "(", ")", "[", "]", "\\", "{", "}", ",", "|", "*", "+", "?", "^", "$", "(?:", "[^]", "\\d"]
+    ),
+    st.integers(0, 2000).map(lambda n: f"{{{n}}}"),
+    st.tuples(st.integers(0, 600), st.integers(0, 600)).map(lambda t: f"{{{t[0]},{t[1]}}}"),
+)
 
 
 @FUZZ
@@ -141,4 +162,3 @@ def test_any_pattern_is_measured_or_refused(pattern: str) -> None:
         check_schema({"type": "string", "pattern": pattern})
     except FinadvisorError as exc:
         assert exc.code == "schema_too_complex"
-

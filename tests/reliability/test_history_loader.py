@@ -11,8 +11,10 @@ from pydantic import ValidationError
 from finadvisor.errors import ValidationFailed
 from finadvisor.history import SpendingHistory, load_history_file, parse_amount
 
-SEED = {"earning": [{"name": "Lương", "amount": 18_000_000, "count": 1}],
-        "spending": [{"name": "Ăn uống", "amount": "3.450.000", "count": 42, "icon": "food.png"}]}
+SEED = {
+    "earning": [{"name": "Lương", "amount": 18_000_000, "count": 1}],
+    "spending": [{"name": "Ăn uống", "amount": "3.450.000", "count": 42, "icon": "food.png"}],
+}
 
 
 def _write(tmp_path: Path, payload: object, name: str = "h.json") -> Path:
@@ -29,13 +31,16 @@ def test_seed_shape_and_envelope_load_the_same(tmp_path: Path) -> None:
     assert plain.earning[0].name == "Lương"
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("{not json", "is not valid JSON (line 1"),
-    ("[1, 2]", "expected a JSON object"),
-    ({"history": "x"}, "expected a JSON object"),
-    ({"spending": [{"name": "x", "amount": "abc"}]}, "spending.0.amount"),
-    ({"spending": [{"name": "x", "amount": 10**400}]}, "spending.0.amount"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("{not json", "is not valid JSON (line 1"),
+        ("[1, 2]", "expected a JSON object"),
+        ({"history": "x"}, "expected a JSON object"),
+        ({"spending": [{"name": "x", "amount": "abc"}]}, "spending.0.amount"),
+        ({"spending": [{"name": "x", "amount": 10**400}]}, "spending.0.amount"),
+    ],
+)
 def test_bad_files_name_the_problem(tmp_path: Path, content: object, fragment: str) -> None:
     path = _write(tmp_path, content)
     with pytest.raises(ValidationFailed) as info:
@@ -54,7 +59,9 @@ def test_missing_and_binary_files(tmp_path: Path) -> None:
         load_history_file(binary)
 
 
-@pytest.mark.parametrize("value", [10**400, -(10**400), "45 000 000 000 000 000", float("inf"), float("nan"), 10**14])
+@pytest.mark.parametrize(
+    "value", [10**400, -(10**400), "45 000 000 000 000 000", float("inf"), float("nan"), 10**14]
+)
 def test_hostile_amounts_are_value_errors_not_crashes(value: object) -> None:
     with pytest.raises(ValueError):
         parse_amount(value)

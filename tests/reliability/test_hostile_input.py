@@ -39,12 +39,19 @@ class Recorder:
             if self.raw is not None:
                 return httpx.Response(200, content=self.raw)
             return httpx.Response(200, json=self.payload)
+
         return HttpHistoryProvider("http://spend/x?m={month}", transport=httpx.MockTransport(handle))
 
 
 async def _client(tmp_path, recorder: Recorder, **kw) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    s = Settings(engine="fake", cache_dir=tmp_path / "c", embedder="hash", index_dir=tmp_path / "i",
-                 rate_limit_per_min=1000, **kw)
+    s = Settings(
+        engine="fake",
+        cache_dir=tmp_path / "c",
+        embedder="hash",
+        index_dir=tmp_path / "i",
+        rate_limit_per_min=1000,
+        **kw,
+    )
     app = create_app(s, engine=FakeEngine(script=good_script))
     async for c in started_client(app):
         app.state.history_provider = recorder.provider()
@@ -55,13 +62,16 @@ def _raw_get(c: httpx.AsyncClient, cookie: bytes, query: str = "") -> object:
     return c.get(API + query, headers=[(b"cookie", cookie)])
 
 
-@pytest.mark.parametrize("cookie", [
-    b'zlp_token="abc\\073 admin=1"',          # quoted cookie: Starlette unquotes it to 'abc; admin=1'
-    b'zlp_token="abc\\054admin=1"',           # ... or to 'abc,admin=1'
-    "zlp_token=tôken-ñ".encode(),             # non-ASCII (a 500 from the header encoder before)
-    b"zlp_token=abc\\r\\nX-Evil: 1",
-    b'zlp_token="a b c"',
-])
+@pytest.mark.parametrize(
+    "cookie",
+    [
+        b'zlp_token="abc\\073 admin=1"',  # quoted cookie: Starlette unquotes it to 'abc; admin=1'
+        b'zlp_token="abc\\054admin=1"',  # ... or to 'abc,admin=1'
+        "zlp_token=tôken-ñ".encode(),  # non-ASCII (a 500 from the header encoder before)
+        b"zlp_token=abc\\r\\nX-Evil: 1",
+        b'zlp_token="a b c"',
+    ],
+)
 async def test_hostile_cookies_are_401_and_never_forwarded(tmp_path, cookie: bytes) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder()
     async for c in _client(tmp_path, recorder):
@@ -79,7 +89,9 @@ async def test_a_plain_token_is_forwarded_as_the_only_cookie(tmp_path) -> None: 
         assert recorder.cookies == ["token=eyJhbGciOi.J9-_x~y+z/w=="]
 
 
-@pytest.mark.parametrize("month", ["2024-01%0A", "2024-01%0D", "2024-1", "%EF%BC%92024-01", "2024-13", "x" * 50])
+@pytest.mark.parametrize(
+    "month", ["2024-01%0A", "2024-01%0D", "2024-1", "%EF%BC%92024-01", "2024-13", "x" * 50]
+)
 async def test_months_must_match_in_full(tmp_path, month: str) -> None:  # type: ignore[no-untyped-def]
     recorder = Recorder()
     async for c in _client(tmp_path, recorder):
@@ -98,13 +110,16 @@ async def test_huge_amounts_in_a_post_are_422(tmp_path, amount: object) -> None:
         assert "amount" in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("raw", [
-    json.dumps({"spending": [{"name": "x", "amount": 10**400}]}).encode(),
-    b'{"spending": [{"name": "x", "amount": ' + b"9" * 5000 + b"}]}",  # past Python's int-parsing limit
-    b"[" * 100_000 + b"]" * 100_000,                                     # nesting past the recursion limit
-    b'{"spending": [{"name": "x", "amount": 1e400}]}',
-    b"\xff\xfe garbage",
-])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"spending": [{"name": "x", "amount": 10**400}]}).encode(),
+        b'{"spending": [{"name": "x", "amount": ' + b"9" * 5000 + b"}]}",  # past Python's int-parsing limit
+        b"[" * 100_000 + b"]" * 100_000,  # nesting past the recursion limit
+        b'{"spending": [{"name": "x", "amount": 1e400}]}',
+        b"\xff\xfe garbage",
+    ],
+)
 async def test_hostile_spending_api_answers_are_502(tmp_path, raw: bytes) -> None:  # type: ignore[no-untyped-def]
     async for c in _client(tmp_path, Recorder(raw=raw)):
         r = await _raw_get(c, b"zlp_token=good-token")  # type: ignore[misc]
@@ -120,6 +135,7 @@ async def test_chunked_bodies_over_the_limit_are_413(tmp_path, size: int) -> Non
             piece = min(64 * 1024, size - sent)
             sent += piece
             yield b" " * piece
+
     async for c in _client(tmp_path, Recorder()):
         for path in (API, "/v1/chat/completions", "/v1/embeddings"):
             r = await c.post(path, content=chunks(), headers={"content-type": "application/json"})
@@ -133,7 +149,8 @@ async def test_small_chunked_bodies_still_work(tmp_path) -> None:  # type: ignor
 
     async def chunks() -> AsyncIterator[bytes]:
         for i in range(0, len(payload), 7):
-            yield payload[i:i + 7]
+            yield payload[i : i + 7]
+
     async for c in _client(tmp_path, Recorder()):
         r = await c.post(API, content=chunks(), headers={"content-type": "application/json"})
         assert r.status_code == 200, r.text
@@ -141,15 +158,31 @@ async def test_small_chunked_bodies_still_work(tmp_path) -> None:  # type: ignor
 
 # --- property tests --------------------------------------------------------------------------------------------
 
-_leaf = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=10**15, max_value=10**500),
-                  st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=60),
-                  st.sampled_from(["45.000", "45,000 đ", "1e400", "١٢٣", "9" * 41, "-5", " 7 ", "NaN"]))
-_json = st.recursive(_leaf, lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10),
-                                                                                         inner, max_size=5),
-                     max_leaves=30)
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=10**15, max_value=10**500),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=60),
+    st.sampled_from(["45.000", "45,000 đ", "1e400", "١٢٣", "9" * 41, "-5", " 7 ", "NaN"]),
+)
+_json = st.recursive(
+    _leaf,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=30,
+)
 _category = st.fixed_dictionaries({"name": _json, "amount": _json}, optional={"count": _json, "icon": _json})
-_history = st.one_of(_json, st.fixed_dictionaries({}, optional={"earning": st.lists(_category, max_size=4) | _json,
-                                                                "spending": st.lists(_category, max_size=4) | _json}))
+_history = st.one_of(
+    _json,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "earning": st.lists(_category, max_size=4) | _json,
+            "spending": st.lists(_category, max_size=4) | _json,
+        },
+    ),
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
@@ -164,17 +197,27 @@ def test_history_parser_only_ever_raises_validation_errors(doc: object) -> None:
         assert 0 <= item.count <= 1_000_000
 
 
-_bodies = st.one_of(st.binary(max_size=300), _history.map(lambda d: json.dumps(d).encode()),
-                    _history.map(lambda d: json.dumps({"data": d}).encode()))
+_bodies = st.one_of(
+    st.binary(max_size=300),
+    _history.map(lambda d: json.dumps(d).encode()),
+    _history.map(lambda d: json.dumps({"data": d}).encode()),
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
-@given(status=st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 503]), body=_bodies,
-       token=st.text(max_size=40), month=st.text(max_size=9) | st.just("2024-05"))
-def test_provider_never_fails_with_anything_but_a_mapped_error(status: int, body: bytes, token: str,
-                                                               month: str) -> None:
-    provider = HttpHistoryProvider("http://spend/x?m={month}", transport=httpx.MockTransport(
-        lambda request: httpx.Response(status, content=body)))
+@given(
+    status=st.sampled_from([200, 200, 200, 201, 204, 301, 400, 401, 403, 404, 429, 500, 503]),
+    body=_bodies,
+    token=st.text(max_size=40),
+    month=st.text(max_size=9) | st.just("2024-05"),
+)
+def test_provider_never_fails_with_anything_but_a_mapped_error(
+    status: int, body: bytes, token: str, month: str
+) -> None:
+    provider = HttpHistoryProvider(
+        "http://spend/x?m={month}",
+        transport=httpx.MockTransport(lambda request: httpx.Response(status, content=body)),
+    )
 
     async def fetch() -> None:
         try:
@@ -185,6 +228,7 @@ def test_provider_never_fails_with_anything_but_a_mapped_error(status: int, body
             assert "month" in str(exc)
         finally:
             await provider.close()
+
     asyncio.run(fetch())
 
 

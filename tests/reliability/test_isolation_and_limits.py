@@ -32,8 +32,13 @@ def echoing_script(request) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    settings = Settings(engine="fake", cache_dir=tmp_path, embedder="hash", index_dir=tmp_path / "idx",
-                        rate_limit_per_min=10_000)
+    settings = Settings(
+        engine="fake",
+        cache_dir=tmp_path,
+        embedder="hash",
+        index_dir=tmp_path / "idx",
+        rate_limit_per_min=10_000,
+    )
     app = create_app(settings, engine=FakeEngine(script=echoing_script, ttft_s=0.02))
     users = sorted(p.stem for p in demo_histories_dir().glob("*.json"))
     expected, names = {}, {}
@@ -44,11 +49,15 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
     async for client in started_client(app):
         app.state.history_provider = HttpHistoryProvider(
             "http://mock/v1/pfm/summary/category?filter_month={month}",
-            transport=httpx.ASGITransport(app=create_mock_app()))
+            transport=httpx.ASGITransport(app=create_mock_app()),
+        )
 
         async def ask(user: str) -> tuple[str, httpx.Response]:
-            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t",
-                                         cookies={"zlp_token": f"demo-{user}"}) as c:
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app),
+                base_url="http://t",
+                cookies={"zlp_token": f"demo-{user}"},
+            ) as c:
                 return user, await c.get("/api/recommendations")
 
         results = await asyncio.gather(*[ask(u) for u in users * 5])
@@ -57,7 +66,10 @@ async def test_concurrent_users_only_ever_see_their_own_data(tmp_path) -> None: 
             body = response.json()  # the summary is computed from the history fetched with this user's token
             assert body["summarization"].startswith(f"Tháng này bạn chi {expected[user]}"), (user, body)
             echoed = re.search(r"khoản (.+) của bạn\.$", body["recommendations"][0]["recommendation"])
-            assert echoed is not None and echoed.group(1) in names[user], (user, body)  # the model saw this user's data
+            assert echoed is not None and echoed.group(1) in names[user], (
+                user,
+                body,
+            )  # the model saw this user's data
         assert client is not None
 
 
@@ -70,7 +82,9 @@ async def test_bounded_queue_answers_503_with_retry_after(tmp_path) -> None:  # 
         codes = sorted(r.status_code for r in responses)
         assert codes == [200, 200, 200, 503, 503, 503]
         refused = [r for r in responses if r.status_code == 503]
-        assert all(r.headers["retry-after"] and r.json()["error"]["type"] == "overloaded_error" for r in refused)
+        assert all(
+            r.headers["retry-after"] and r.json()["error"]["type"] == "overloaded_error" for r in refused
+        )
         assert (await c.post("/v1/chat/completions", json=body)).status_code == 200  # healthy afterwards
 
 
@@ -86,13 +100,18 @@ async def test_api_key_and_tokens_never_reach_logs(tmp_path, caplog: pytest.LogC
     from finadvisor.logs import RedactingFilter
 
     key = "sk-live-ABCDEF0123456789"
-    settings = Settings(engine="fake", cache_dir=tmp_path, api_key=key, embedder="hash", index_dir=tmp_path / "i")
+    settings = Settings(
+        engine="fake", cache_dir=tmp_path, api_key=key, embedder="hash", index_dir=tmp_path / "i"
+    )
     app = create_app(settings, engine=FakeEngine(ttft_s=5))
     caplog.set_level(logging.DEBUG)
     caplog.handler.addFilter(RedactingFilter())  # as configure_logging() installs it on the real handler
     async for c in started_client(app):
-        await c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}]},
-                     headers={"Authorization": f"Bearer {key}x"})
+        await c.post(
+            "/v1/chat/completions",
+            json={"messages": [{"role": "user", "content": "x"}]},
+            headers={"Authorization": f"Bearer {key}x"},
+        )
         c.cookies.set("zlp_token", "usertoken-SECRET-42")
         r = await c.get("/api/recommendations")  # no spending source configured: a clear error
         assert r.status_code == 503 and "FINADVISOR_SPENDING_API_URL" in r.json()["error"]["message"]

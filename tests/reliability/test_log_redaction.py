@@ -78,4 +78,6 @@ def test_json_lines_are_redacted_and_parse() -> None:
     add_secrets(SECRET)
     line = RedactingFormatter(JsonFormatter()).format(record)
     entry = json.loads(line)
-    assert entry["message"] == "key [REDACTED] failed" and entry["level"] == "error" and entry["logger"] == "x"
+    assert (
+        entry["message"] == "key [REDACTED] failed" and entry["level"] == "error" and entry["logger"] == "x"
+    )

@@ -13,8 +13,9 @@ from finadvisor import cli
 SERVICE_KEY = "svc-key-0123456789abcdef"
 
 
-def test_every_command_logs_through_redaction(monkeypatch: pytest.MonkeyPatch,
-                                              capfd: pytest.CaptureFixture[str]) -> None:
+def test_every_command_logs_through_redaction(
+    monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("FINADVISOR_SPENDING_SERVICE_KEY", SERVICE_KEY)
     monkeypatch.setattr(sys, "argv", ["finadvisor", "--version"])
     root = logging.getLogger()
@@ -25,8 +26,9 @@ def test_every_command_logs_through_redaction(monkeypatch: pytest.MonkeyPatch,
     try:
         with pytest.raises(SystemExit):
             cli.main()
-        logging.getLogger("finadvisor.batch").warning("spending API said no to %s (cookie=abcdef123456)",
-                                                      SERVICE_KEY)
+        logging.getLogger("finadvisor.batch").warning(
+            "spending API said no to %s (cookie=abcdef123456)", SERVICE_KEY
+        )
         err = capfd.readouterr().err
     finally:
         root.handlers[:] = handlers

@@ -28,27 +28,47 @@ KEY = "op-key-1234567890"
 
 
 def _settings(tmp_path: Path, **kw: object) -> Settings:
-    base: dict[str, object] = {"engine": "fake", "cache_dir": tmp_path / "c", "embedder": "hash",
-                               "index_dir": tmp_path / "i"}
+    base: dict[str, object] = {
+        "engine": "fake",
+        "cache_dir": tmp_path / "c",
+        "embedder": "hash",
+        "index_dir": tmp_path / "i",
+    }
     return Settings(**(base | kw))
 
 
 @pytest.mark.parametrize("extra", [{}, {"api_key": KEY, "public_demo": True}])
 async def test_a_new_junk_token_per_request_buys_no_new_bucket(tmp_path: Path, extra: dict) -> None:
-    app = create_app(_settings(tmp_path, rate_limit_per_min=2, **extra), engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, rate_limit_per_min=2, **extra), engine=FakeEngine(script=good_script)
+    )
     async for c in started_client(app):
-        codes = [(await c.post(API, json={"history": HISTORY}, headers={"Authorization": f"Bearer junk-{i}"}))
-                 .status_code for i in range(4)]
+        codes = [
+            (
+                await c.post(API, json={"history": HISTORY}, headers={"Authorization": f"Bearer junk-{i}"})
+            ).status_code
+            for i in range(4)
+        ]
         assert codes == [200, 200, 429, 429]
 
 
 async def test_a_new_junk_token_buys_no_cache_bypass(tmp_path: Path) -> None:
-    app = create_app(_settings(tmp_path, rate_limit_per_min=100, cache_bypass_per_min=1),
-                     engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, rate_limit_per_min=100, cache_bypass_per_min=1),
+        engine=FakeEngine(script=good_script),
+    )
     async for c in started_client(app):
         assert (await c.post(API, json={"history": HISTORY})).headers["x-cache"] == "miss"
-        seen = [(await c.post(API, json={"history": HISTORY}, headers={
-            "Cache-Control": "no-cache", "Authorization": f"Bearer junk-{i}"})).headers["x-cache"] for i in range(3)]
+        seen = [
+            (
+                await c.post(
+                    API,
+                    json={"history": HISTORY},
+                    headers={"Cache-Control": "no-cache", "Authorization": f"Bearer junk-{i}"},
+                )
+            ).headers["x-cache"]
+            for i in range(3)
+        ]
         assert seen == ["bypass", "hit", "hit"]
 
 
@@ -56,8 +76,10 @@ async def test_history_folder_get_needs_the_key(tmp_path: Path) -> None:
     folder = tmp_path / "histories"
     folder.mkdir()
     (folder / "alice.json").write_text(json.dumps(HISTORY), encoding="utf-8")
-    app = create_app(_settings(tmp_path, api_key=KEY, history_dir=folder, rate_limit_per_min=100),
-                     engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, api_key=KEY, history_dir=folder, rate_limit_per_min=100),
+        engine=FakeEngine(script=good_script),
+    )
     async for c in started_client(app):
         # the cookie is the bare user id: anyone could name any user
         refused = await c.get(API, headers={"Cookie": "zlp_token=alice"})
@@ -70,29 +92,43 @@ async def test_history_folder_get_stays_closed_in_public_demo(tmp_path: Path) ->
     folder = tmp_path / "histories"
     folder.mkdir()
     (folder / "alice.json").write_text(json.dumps(HISTORY), encoding="utf-8")
-    app = create_app(_settings(tmp_path, api_key=KEY, history_dir=folder, public_demo=True),
-                     engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, api_key=KEY, history_dir=folder, public_demo=True),
+        engine=FakeEngine(script=good_script),
+    )
     async for c in started_client(app):
         assert (await c.get(API, headers={"Cookie": "zlp_token=alice"})).status_code == 401
         assert (await c.post(API, json={"history": HISTORY})).status_code == 200
 
 
 async def test_client_ip_is_the_last_entry_across_all_header_lines(tmp_path: Path) -> None:
-    app = create_app(_settings(tmp_path, rate_limit_per_min=2, client_ip_header="X-Forwarded-For"),
-                     engine=FakeEngine(script=good_script))
+    app = create_app(
+        _settings(tmp_path, rate_limit_per_min=2, client_ip_header="X-Forwarded-For"),
+        engine=FakeEngine(script=good_script),
+    )
     async for c in started_client(app):
         # the client sends its own line first; the trusted proxy adds a second line with the real address
-        codes = [(await c.post(API, json={"history": HISTORY}, headers=[
-            ("X-Forwarded-For", f"10.9.9.{i}"), ("X-Forwarded-For", "203.0.113.7")])).status_code for i in range(3)]
+        codes = [
+            (
+                await c.post(
+                    API,
+                    json={"history": HISTORY},
+                    headers=[("X-Forwarded-For", f"10.9.9.{i}"), ("X-Forwarded-For", "203.0.113.7")],
+                )
+            ).status_code
+            for i in range(3)
+        ]
         assert codes == [200, 200, 429]
 
 
-def _api(status: int, body: bytes, headers: dict[str, str] | None = None,
-         seen: list[httpx.Request] | None = None) -> HttpHistoryProvider:
+def _api(
+    status: int, body: bytes, headers: dict[str, str] | None = None, seen: list[httpx.Request] | None = None
+) -> HttpHistoryProvider:
     def handle(request: httpx.Request) -> httpx.Response:
         if seen is not None:
             seen.append(request)
         return httpx.Response(status, content=body, headers=headers or {})
+
     return HttpHistoryProvider("http://spend/x?m={month}", transport=httpx.MockTransport(handle))
 
 
@@ -113,12 +149,20 @@ async def test_a_gzip_bomb_from_the_spending_api_is_refused_unread() -> None:
 
 
 def test_duplicate_categories_are_merged_and_totals_capped() -> None:
-    history = SpendingHistory.model_validate({"spending": [
-        {"name": "Ăn uống", "amount": 100, "count": 1}, {"name": "ăn  uống", "amount": 50, "count": 2},
-        {"name": "Điện", "amount": 7}]})
+    history = SpendingHistory.model_validate(
+        {
+            "spending": [
+                {"name": "Ăn uống", "amount": 100, "count": 1},
+                {"name": "ăn  uống", "amount": 50, "count": 2},
+                {"name": "Điện", "amount": 7},
+            ]
+        }
+    )
     assert [(c.name, c.amount, c.count) for c in history.spending] == [("Ăn uống", 150, 3), ("Điện", 7, 0)]
     with pytest.raises(ValueError, match="add up to more than"):
-        SpendingHistory.model_validate({"spending": [{"name": f"c{i}", "amount": MAX_AMOUNT} for i in range(100)]})
+        SpendingHistory.model_validate(
+            {"spending": [{"name": f"c{i}", "amount": MAX_AMOUNT} for i in range(100)]}
+        )
 
 
 async def test_a_history_of_many_capped_amounts_is_a_422(tmp_path: Path) -> None:
@@ -138,7 +182,10 @@ async def test_the_page_sends_a_csp_with_its_script_hash(tmp_path: Path) -> None
         script = re.search(r"<script>(.*?)</script>", r.text, re.S)
         assert script is not None
         digest = base64.b64encode(hashlib.sha256(script.group(1).encode()).digest()).decode()
-        assert f"script-src 'sha256-{digest}'" in csp and "unsafe-inline'; connect" not in csp.split("style-src")[0]
+        assert (
+            f"script-src 'sha256-{digest}'" in csp
+            and "unsafe-inline'; connect" not in csp.split("style-src")[0]
+        )
         assert "frame-ancestors 'none'" in csp and "default-src 'none'" in csp
         assert r.headers["x-content-type-options"] == "nosniff" and r.headers["x-frame-options"] == "DENY"
 
@@ -149,10 +196,19 @@ async def test_head_on_health(tmp_path: Path) -> None:
         assert (await c.head("/health")).status_code == 200
 
 
-@pytest.mark.parametrize("host, key, warned", [("0.0.0.0", None, True), ("::", None, True), ("10.1.2.3", None, True),
-                                               ("example.internal", None, True), ("127.0.0.1", None, False),
-                                               ("localhost", None, False), ("::1", None, False),
-                                               ("0.0.0.0", "k" * 20, False)])
+@pytest.mark.parametrize(
+    "host, key, warned",
+    [
+        ("0.0.0.0", None, True),
+        ("::", None, True),
+        ("10.1.2.3", None, True),
+        ("example.internal", None, True),
+        ("127.0.0.1", None, False),
+        ("localhost", None, False),
+        ("::1", None, False),
+        ("0.0.0.0", "k" * 20, False),
+    ],
+)
 def test_binding_beyond_loopback_without_a_key_warns(host: str, key: str | None, warned: bool) -> None:
     from finadvisor.server.auth import exposure_warning
 

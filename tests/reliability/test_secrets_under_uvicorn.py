@@ -29,8 +29,20 @@ def test_a_500_with_secrets_in_the_exception_leaks_nothing(tmp_path: Path, log_f
     port = free_port()
     out, err = tmp_path / "out.log", tmp_path / "err.log"
     with out.open("wb") as stdout, err.open("wb") as stderr:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.reliability.leaky_server", str(port), KEY, log_format,
-                                 str(tmp_path / "cache")], cwd=ROOT, stdout=stdout, stderr=stderr)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.reliability.leaky_server",
+                str(port),
+                KEY,
+                log_format,
+                str(tmp_path / "cache"),
+            ],
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+        )
         try:
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url, proc, timeout_s=60)
@@ -44,8 +56,13 @@ def test_a_500_with_secrets_in_the_exception_leaks_nothing(tmp_path: Path, log_f
             def chunks() -> Iterator[bytes]:  # 1.5 MB with no Content-Length (Transfer-Encoding: chunked)
                 for _ in range(24):
                     yield b" " * 65_536
-            big = httpx.post(url + "/api/recommendations", content=chunks(), timeout=30,
-                             headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"})
+
+            big = httpx.post(
+                url + "/api/recommendations",
+                content=chunks(),
+                timeout=30,
+                headers={"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"},
+            )
             assert big.status_code == 413 and big.json()["error"]["code"] == "request_too_large"
         finally:
             proc.terminate()

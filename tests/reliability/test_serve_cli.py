@@ -12,8 +12,9 @@ from finadvisor.settings import Settings
 
 
 def _help() -> str:
-    result = CliRunner().invoke(app, ["serve", "--help"], env={"COLUMNS": "400", "NO_COLOR": "1"},
-                                terminal_width=400)
+    result = CliRunner().invoke(
+        app, ["serve", "--help"], env={"COLUMNS": "400", "NO_COLOR": "1"}, terminal_width=400
+    )
     assert result.exit_code == 0, result.output
     return re.sub(r"\s+", " ", result.output)
 

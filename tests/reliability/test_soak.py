@@ -16,10 +16,31 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_soak_60s_no_errors_and_flat_memory(tmp_path: Path, default_model: Path) -> None:
     # The server reads the packaged model where it was assembled; its caches live in tmp_path.
-    env = os.environ | {"FINADVISOR_CACHE_DIR": str(tmp_path / "cache"), "FINADVISOR_MODEL": str(default_model)}
-    out = subprocess.run([sys.executable, "benchmarks/soak.py", "--duration", "60", "--concurrency", "20",
-                          "--warmup", "20", "--advisor-every", "0", "--out", str(tmp_path)], cwd=ROOT,
-                         capture_output=True, text=True, timeout=400, env=env)
+    env = os.environ | {
+        "FINADVISOR_CACHE_DIR": str(tmp_path / "cache"),
+        "FINADVISOR_MODEL": str(default_model),
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "benchmarks/soak.py",
+            "--duration",
+            "60",
+            "--concurrency",
+            "20",
+            "--warmup",
+            "20",
+            "--advisor-every",
+            "0",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        env=env,
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["error_count"] == 0, result["errors"]

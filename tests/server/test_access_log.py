@@ -47,16 +47,22 @@ def _access(stream: io.StringIO) -> list[dict[str, object]]:
 async def test_one_line_per_request_with_a_request_id(json_lines: io.StringIO, tmp_path) -> None:
     settings = Settings(engine="fake", api_key=KEY, cache_dir=tmp_path)
     async for client in started_client(create_app(settings, engine=FakeEngine())):
-        ok = await client.get("/v1/models", headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "abc-123"})
+        ok = await client.get(
+            "/v1/models", headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "abc-123"}
+        )
         denied = await client.get("/v1/models?token=" + TOKEN, headers={"Cookie": f"zlp_token={TOKEN}"})
-        missing = await client.get("/nope", headers={"Authorization": f"Bearer {KEY}",
-                                                     "X-Request-ID": "bad id\nforged line"})
+        missing = await client.get(
+            "/nope", headers={"Authorization": f"Bearer {KEY}", "X-Request-ID": "bad id\nforged line"}
+        )
     assert ok.status_code == 200 and ok.headers["x-request-id"] == "abc-123"  # the client's id, returned
     assert denied.status_code == 401 and len(denied.headers["x-request-id"]) == 32  # generated
     assert missing.status_code == 404 and missing.headers["x-request-id"] not in ("bad id\nforged line", "")
     lines = _access(json_lines)
     assert [(o["method"], o["path"], o["status"]) for o in lines] == [
-        ("GET", "/v1/models", 200), ("GET", "/v1/models", 401), ("GET", "/nope", 404)]
+        ("GET", "/v1/models", 200),
+        ("GET", "/v1/models", 401),
+        ("GET", "/nope", 404),
+    ]
     assert [o["request_id"] for o in lines] == [r.headers["x-request-id"] for r in (ok, denied, missing)]
     assert all(isinstance(o["duration_ms"], float) and o["duration_ms"] >= 0 for o in lines)
     assert lines[0]["message"].startswith("GET /v1/models 200 ")  # type: ignore[union-attr]
@@ -64,12 +70,16 @@ async def test_one_line_per_request_with_a_request_id(json_lines: io.StringIO, t
     assert TOKEN not in text and KEY not in text and "zlp_token" not in text and "forged" not in text
 
 
-async def test_the_advisors_line_is_a_json_object_with_the_request_id(json_lines: io.StringIO, tmp_path) -> None:
+async def test_the_advisors_line_is_a_json_object_with_the_request_id(
+    json_lines: io.StringIO, tmp_path
+) -> None:
     from tests.advisor.conftest import HISTORY, good_script
 
     settings = Settings(engine="fake", cache_dir=tmp_path / "c", embedder="hash", index_dir=tmp_path / "i")
     async for client in started_client(create_app(settings, engine=FakeEngine(script=good_script))):
-        r = await client.post("/api/recommendations", json={"history": HISTORY}, headers={"X-Request-ID": "r-1"})
+        r = await client.post(
+            "/api/recommendations", json={"history": HISTORY}, headers={"X-Request-ID": "r-1"}
+        )
     assert r.status_code == 200, r.text
     advice = [o for o in _objects(json_lines) if o.get("message") == "recommendation"]
     assert len(advice) == 1
@@ -78,9 +88,12 @@ async def test_the_advisors_line_is_a_json_object_with_the_request_id(json_lines
 
 
 def test_fields_cannot_overwrite_the_lines_own_keys_and_secrets_are_redacted(json_lines: io.StringIO) -> None:
-    log_event(logging.getLogger("finadvisor.test"), "evt", {"message": "forged",
-                                                             "detail": f"Authorization: Bearer {KEY}"},
-              level=logging.WARNING)
+    log_event(
+        logging.getLogger("finadvisor.test"),
+        "evt",
+        {"message": "forged", "detail": f"Authorization: Bearer {KEY}"},
+        level=logging.WARNING,
+    )
     (entry,) = _objects(json_lines)
     assert entry["message"] == "evt" and entry["level"] == "warning" and KEY not in json.dumps(entry)
 

@@ -17,8 +17,9 @@ async def test_string_prompt(client: httpx.AsyncClient, fake_engine: FakeEngine)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["object"] == "text_completion" and body["id"].startswith("cmpl-")
-    assert body["choices"] == [{"text": "Bạn đã viết: một hai", "index": 0, "logprobs": None,
-                                "finish_reason": "stop"}]
+    assert body["choices"] == [
+        {"text": "Bạn đã viết: một hai", "index": 0, "logprobs": None, "finish_reason": "stop"}
+    ]
     assert body["usage"] == {"prompt_tokens": 2, "completion_tokens": 5, "total_tokens": 7}
     sent = fake_engine.calls[-1]
     assert sent.prompt == "một hai" and sent.stop == ["\n"] and sent.max_tokens == 8 and sent.strict
@@ -66,16 +67,19 @@ async def test_legacy_logprobs_shape(client: httpx.AsyncClient) -> None:
     assert lp["text_offset"][1] == len("xin") + len(lp["tokens"][0])
 
 
-@pytest.mark.parametrize(("body", "needle"), [
-    ({"prompt": "x", "echo": True}, "echo"),
-    ({"prompt": "x", "suffix": "y"}, "suffix"),
-    ({"prompt": "x", "best_of": 3}, "best_of"),
-    ({"prompt": [1, 2, 3]}, "prompt"),
-    ({"prompt": []}, "prompt"),
-    ({"prompt": "x", "logprobs": 9}, "logprobs"),
-    ({"prompt": "x", "max_tokens": 10**6}, "max_tokens"),
-    ({}, "prompt"),
-])
+@pytest.mark.parametrize(
+    ("body", "needle"),
+    [
+        ({"prompt": "x", "echo": True}, "echo"),
+        ({"prompt": "x", "suffix": "y"}, "suffix"),
+        ({"prompt": "x", "best_of": 3}, "best_of"),
+        ({"prompt": [1, 2, 3]}, "prompt"),
+        ({"prompt": []}, "prompt"),
+        ({"prompt": "x", "logprobs": 9}, "logprobs"),
+        ({"prompt": "x", "max_tokens": 10**6}, "max_tokens"),
+        ({}, "prompt"),
+    ],
+)
 async def test_refusals_are_400(client: httpx.AsyncClient, body: dict, needle: str) -> None:
     r = await client.post(URL, json=body)
     assert r.status_code == 400, r.text

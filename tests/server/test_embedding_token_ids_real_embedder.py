@@ -18,11 +18,25 @@ from tests.helpers import started_client
 
 pytestmark = pytest.mark.slow
 
-WHO = ["My landlord", "The bank", "Our family", "A student", "The shop owner", "My sister", "The company",
-       "An old friend", "The school", "Every customer"]
-WHAT = ["asked me to pay the rent before the fifth of the month.", "sent a reminder about the unpaid electricity bill.",
-        "wants to save ten percent of each salary for emergencies.", "topped up a phone card with fifty thousand dong.",
-        "compared three savings accounts and chose the one with monthly interest."]
+WHO = [
+    "My landlord",
+    "The bank",
+    "Our family",
+    "A student",
+    "The shop owner",
+    "My sister",
+    "The company",
+    "An old friend",
+    "The school",
+    "Every customer",
+]
+WHAT = [
+    "asked me to pay the rent before the fifth of the month.",
+    "sent a reminder about the unpaid electricity bill.",
+    "wants to save ten percent of each salary for emergencies.",
+    "topped up a phone card with fifty thousand dong.",
+    "compared three savings accounts and chose the one with monthly interest.",
+]
 
 
 def sentences() -> list[str]:

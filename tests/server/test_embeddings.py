@@ -42,7 +42,6 @@ async def test_embeddings_reject_empty_input(client: httpx.AsyncClient) -> None:
 # --- OpenAI's exact shape, both encodings, usage, bounds ------------------------------------------------------
 
 
-
 class CountingEmbedder:
     """A stub with a tokenizer (one token per character) and an optional delay per call."""
 
@@ -103,7 +102,10 @@ def test_token_count_sources() -> None:
     nano = type("Nano", (), {"_model": E5Model()})()
     assert token_counts(nano, ["a", "b"], query=True) == (200, "tokenizer")
     assert token_counts(nano, ["a"], query=False) == (200, "tokenizer")
-    assert token_counts(object(), ["xin chào, bạn!"], query=True) == (5, "estimate")  # no tokenizer: words + marks
+    assert token_counts(object(), ["xin chào, bạn!"], query=True) == (
+        5,
+        "estimate",
+    )  # no tokenizer: words + marks
 
 
 async def test_a_full_embedding_queue_answers_503_with_retry_after(settings: Settings) -> None:
@@ -114,7 +116,9 @@ async def test_a_full_embedding_queue_answers_503_with_retry_after(settings: Set
         codes = sorted(r.status_code for r in rs)
         assert codes == [200, 200, 503, 503]
         refused = [r for r in rs if r.status_code == 503]
-        assert all(r.headers["retry-after"] and r.json()["error"]["type"] == "overloaded_error" for r in refused)
+        assert all(
+            r.headers["retry-after"] and r.json()["error"]["type"] == "overloaded_error" for r in refused
+        )
         assert (await c.post("/v1/embeddings", json={"input": "x"})).status_code == 200  # drained
         assert app.state.embedding_gate.in_flight == 0
 
@@ -126,9 +130,12 @@ async def test_health_stays_fast_while_2048_inputs_embed(settings: Settings) -> 
     async for c in started_client(_app(settings, None)):
         await c.get("/health")
         texts = [f"giao dịch số {i}: " + "chuyển khoản tiền điện nước internet " * 12 for i in range(2048)]
-        payload = json.dumps({"input": texts}).encode()  # encoded up front: the client's work is not the server's
-        job = asyncio.create_task(c.post("/v1/embeddings", content=payload,
-                                         headers={"content-type": "application/json"}))
+        payload = json.dumps(
+            {"input": texts}
+        ).encode()  # encoded up front: the client's work is not the server's
+        job = asyncio.create_task(
+            c.post("/v1/embeddings", content=payload, headers={"content-type": "application/json"})
+        )
         latencies: list[float] = []
         work_started = time.perf_counter()
         while not job.done():

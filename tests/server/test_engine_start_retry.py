@@ -42,15 +42,21 @@ async def _health_when_settled(engine: FlakyEngine, tmp_path) -> tuple[int, dict
             return r.status_code, r.json()
 
 
-async def test_an_engine_not_up_yet_is_retried_until_it_starts(tmp_path, monkeypatch: pytest.MonkeyPatch,
-                                                               caplog: pytest.LogCaptureFixture) -> None:
+async def test_an_engine_not_up_yet_is_retried_until_it_starts(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(server_app, "START_WAIT", wait_none())
     engine = FlakyEngine(3, EngineUnavailable("upstream http://u/v1 is not reachable"))
     with caplog.at_level(logging.WARNING, logger="finadvisor.server.app"):
         status, _ = await _health_when_settled(engine, tmp_path)
     assert status == 200 and engine.tries == 4
-    assert sum("engine not available yet (upstream http://u/v1 is not reachable)" in r.getMessage()
-               for r in caplog.records) == 3
+    assert (
+        sum(
+            "engine not available yet (upstream http://u/v1 is not reachable)" in r.getMessage()
+            for r in caplog.records
+        )
+        == 3
+    )
 
 
 async def test_a_real_failure_is_not_retried(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,11 @@ import pytest
 
 from finadvisor.server import openai_tokens
 
-SENTENCES = ["Tôi muốn tiết kiệm tiền hàng tháng", "Pay the electricity bill before Friday", "Nạp tiền điện thoại"]
+SENTENCES = [
+    "Tôi muốn tiết kiệm tiền hàng tháng",
+    "Pay the electricity bill before Friday",
+    "Nạp tiền điện thoại",
+]
 
 
 async def test_models_one_entry_each_with_a_stable_created(client: httpx.AsyncClient) -> None:
@@ -34,7 +38,10 @@ async def test_retrieve_a_model_an_alias_and_an_unknown_id(client: httpx.AsyncCl
     assert embedder.startswith("hash/") and (await client.get(f"/v1/models/{embedder}")).status_code == 200
     missing = await client.get("/v1/models/gpt-4o")
     assert missing.status_code == 404
-    assert missing.json()["error"]["code"] == "model_not_found" and "gpt-4o" in missing.json()["error"]["message"]
+    assert (
+        missing.json()["error"]["code"] == "model_not_found"
+        and "gpt-4o" in missing.json()["error"]["message"]
+    )
 
 
 def _vectors(body: dict) -> np.ndarray:
@@ -52,25 +59,29 @@ async def test_token_ids_embed_as_the_text_they_stand_for(client: httpx.AsyncCli
     assert arrays["usage"] == text["usage"]
 
 
-@pytest.mark.parametrize(("payload", "says"), [
-    ({"input": []}, "input is an empty list"),
-    ({"input": ""}, "input is empty"),
-    ({"input": "   "}, "input is empty"),
-    ({"input": [[]]}, "empty list of token ids"),
-    ({"input": ["a", 1]}, "a list of token ids"),
-    ({"input": [1.5]}, "a list of token ids"),
-    ({"input": [-1]}, "must not be negative"),
-    ({"input": [100265]}, "not in cl100k_base"),
-    ({"input": {"text": "x"}}, "input must be a string"),
-])
+@pytest.mark.parametrize(
+    ("payload", "says"),
+    [
+        ({"input": []}, "input is an empty list"),
+        ({"input": ""}, "input is empty"),
+        ({"input": "   "}, "input is empty"),
+        ({"input": [[]]}, "empty list of token ids"),
+        ({"input": ["a", 1]}, "a list of token ids"),
+        ({"input": [1.5]}, "a list of token ids"),
+        ({"input": [-1]}, "must not be negative"),
+        ({"input": [100265]}, "not in cl100k_base"),
+        ({"input": {"text": "x"}}, "input must be a string"),
+    ],
+)
 async def test_bad_inputs_are_400s_that_say_why(client: httpx.AsyncClient, payload: dict, says: str) -> None:
     r = await client.post("/v1/embeddings", json=payload)
     assert r.status_code == 400, r.text
     assert says in r.json()["error"]["message"] and r.json()["error"]["param"] == "input"
 
 
-async def test_a_vocabulary_that_cannot_load_is_a_400_naming_the_form(client: httpx.AsyncClient,
-                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_vocabulary_that_cannot_load_is_a_400_naming_the_form(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def missing() -> None:
         raise ImportError("No module named 'tiktoken'")
 

@@ -45,8 +45,14 @@ async def test_streaming_ends_with_done_and_reassembles(client: httpx.AsyncClien
 
 
 async def test_json_schema_is_passed_to_engine(client: httpx.AsyncClient, fake_engine: FakeEngine) -> None:
-    schema = {"type": "object", "properties": {"a": {"type": "string", "enum": ["x", "y"]}}, "required": ["a"]}
-    body = msg() | {"response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string", "enum": ["x", "y"]}},
+        "required": ["a"],
+    }
+    body = msg() | {
+        "response_format": {"type": "json_schema", "json_schema": {"name": "t", "schema": schema}}
+    }
     r = await client.post(CHAT, json=body)
     assert r.status_code == 200
     assert json.loads(r.json()["choices"][0]["message"]["content"]) == {"a": "x"}
@@ -68,11 +74,17 @@ async def test_max_tokens_truncates_with_length(client: httpx.AsyncClient) -> No
         ({"messages": [{"role": "wizard", "content": "x"}]}, "messages.0.role"),
         ({"messages": "hello"}, "messages"),
         ({"messages": [{"role": "user", "content": "x"}], "temperature": 5}, "temperature"),
-        ({"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}},
-         "response_format"),
-        ({"messages": [{"role": "user", "content": "x"}],
-          "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}}},
-         "response_format"),
+        (
+            {"messages": [{"role": "user", "content": "x"}], "response_format": {"type": "json_schema"}},
+            "response_format",
+        ),
+        (
+            {
+                "messages": [{"role": "user", "content": "x"}],
+                "response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+            },
+            "response_format",
+        ),
     ],
 )
 async def test_bad_input_is_400_in_openai_shape(client: httpx.AsyncClient, body: dict, param: str) -> None:
@@ -107,7 +119,9 @@ async def test_models_lists_base_and_adapters(settings: Settings) -> None:
     app = create_app(settings, engine=FakeEngine(adapters=["faq"]))
     async for c in started_client(app):
         ids = [m["id"] for m in (await c.get("/v1/models")).json()["data"]]
-        assert ids[:2] == ["qwen2.5-coder-0.5b-instruct", "faq"] and ids[2].startswith("hash/")  # + the embedder
+        assert ids[:2] == ["qwen2.5-coder-0.5b-instruct", "faq"] and ids[2].startswith(
+            "hash/"
+        )  # + the embedder
         r = await c.post(CHAT, json=msg() | {"model": "faq"})
         assert r.status_code == 200
         assert app.state.llm.engine.calls[-1].adapter == "faq"
@@ -136,6 +150,7 @@ async def test_health_is_503_while_loading(settings: Settings) -> None:
             busy = await c.post(CHAT, json=msg())
             assert busy.status_code == 503 and "Retry-After" in busy.headers
             import asyncio
+
             await asyncio.sleep(0.5)
             assert (await c.get("/health")).status_code == 200
 
@@ -143,10 +158,18 @@ async def test_health_is_503_while_loading(settings: Settings) -> None:
 async def test_metrics_exposes_vllm_style_names(client: httpx.AsyncClient) -> None:
     await client.post(CHAT, json=msg("a b"))
     text = (await client.get("/metrics")).text
-    for name in ["finadvisor:num_requests_running", "finadvisor:num_requests_waiting",
-                 "finadvisor:prompt_tokens_total", "finadvisor:generation_tokens_total",
-                 "finadvisor:time_to_first_token_seconds_bucket", "finadvisor:inter_token_latency_seconds_bucket",
-                 "finadvisor:e2e_request_latency_seconds_bucket"]:
+    for name in [
+        "finadvisor:num_requests_running",
+        "finadvisor:num_requests_waiting",
+        "finadvisor:prompt_tokens_total",
+        "finadvisor:generation_tokens_total",
+        "finadvisor:time_to_first_token_seconds_bucket",
+        "finadvisor:inter_token_latency_seconds_bucket",
+        "finadvisor:e2e_request_latency_seconds_bucket",
+    ]:
         assert name in text, name
-    assert 'finadvisor:request_success_total{finished_reason="stop",model_name="qwen2.5-coder-0.5b-instruct"} 1.0' in text
+    assert (
+        'finadvisor:request_success_total{finished_reason="stop",model_name="qwen2.5-coder-0.5b-instruct"} 1.0'
+        in text
+    )
     assert 'finadvisor:generation_tokens_total{model_name="qwen2.5-coder-0.5b-instruct"} 5.0' in text

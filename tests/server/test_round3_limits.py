@@ -31,8 +31,9 @@ def _capped_params() -> dict:
     return {"type": "object", "properties": {f"p{j}": {"type": "string"} for j in range(7)}}
 
 
-async def test_many_capped_tools_under_required_are_refused(client: httpx.AsyncClient,
-                                                           fake_engine: FakeEngine) -> None:
+async def test_many_capped_tools_under_required_are_refused(
+    client: httpx.AsyncClient, fake_engine: FakeEngine
+) -> None:
     tools = [_tool(i, _capped_params()) for i in range(128)]
     r = await client.post(CHAT, json=_ask(tools=tools, tool_choice="required"))
     assert r.status_code == 400, r.text
@@ -48,25 +49,44 @@ async def test_a_few_tools_under_required_pass(client: httpx.AsyncClient) -> Non
     assert (await client.post(CHAT, json=_ask(tools=tools, tool_choice="required"))).status_code == 200
 
 
-@pytest.mark.parametrize("pattern", ["(a{500}){500}", "((a{20}){20}){20}", "(?:x{30}|y{2}){30}", "[ab]{513}",
-                                     "a{0,100000}"])
+@pytest.mark.parametrize(
+    "pattern", ["(a{500}){500}", "((a{20}){20}){20}", "(?:x{30}|y{2}){30}", "[ab]{513}", "a{0,100000}"]
+)
 async def test_nested_pattern_quantifiers_are_capped(client: httpx.AsyncClient, pattern: str) -> None:
     schema = {"type": "object", "properties": {"code": {"type": "string", "pattern": pattern}}}
-    r = await client.post(CHAT, json=_ask(response_format={"type": "json_schema",
-                                                           "json_schema": {"name": "x", "schema": schema}}))
+    r = await client.post(
+        CHAT,
+        json=_ask(response_format={"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}),
+    )
     assert r.status_code == 400, r.text
     assert "pattern repeats" in r.json()["error"]["message"]
 
 
-@pytest.mark.parametrize("pattern, repeat", [(r"^\d{3}-\d{4}$", 4), ("[{]{6}", 6), (r"\{600}", 1), ("(ab)+", 1),
-                                             ("x{2,}", 2), ("(a{2}){3}b{5}", 6), ("[a-z]{1,512}", MAX_REPEAT)])
+@pytest.mark.parametrize(
+    "pattern, repeat",
+    [
+        (r"^\d{3}-\d{4}$", 4),
+        ("[{]{6}", 6),
+        (r"\{600}", 1),
+        ("(ab)+", 1),
+        ("x{2,}", 2),
+        ("(a{2}){3}b{5}", 6),
+        ("[a-z]{1,512}", MAX_REPEAT),
+    ],
+)
 def test_ordinary_patterns_pass(pattern: str, repeat: int) -> None:
     assert pattern_repeat(pattern) == repeat
 
 
 async def test_a_multi_prompt_completion_takes_one_queue_place_at_a_time(tmp_path: Path) -> None:
-    settings = Settings(engine="fake", cache_dir=tmp_path / "c", embedder="hash", index_dir=tmp_path / "i",
-                        n_parallel=1, max_waiting=1)
+    settings = Settings(
+        engine="fake",
+        cache_dir=tmp_path / "c",
+        embedder="hash",
+        index_dir=tmp_path / "i",
+        n_parallel=1,
+        max_waiting=1,
+    )
     engine = FakeEngine(ttft_s=0.02)
     app = create_app(settings, engine=engine)
     async for c in started_client(app):

@@ -10,16 +10,30 @@ import httpx
 from finadvisor.engines.tools import AutoToolStream, ConstrainedToolStream, compact_schema, leading_calls
 
 CHAT = "/v1/chat/completions"
-WEATHER = {"type": "function", "function": {"name": "get_weather", "parameters": {
-    "type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}}}}
-RATE = {"type": "function", "function": {"name": "get_rate", "parameters": {
-    "type": "object", "required": ["base"], "properties": {"base": {"type": "string"}}}}}
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "parameters": {"type": "object", "required": ["city"], "properties": {"city": {"type": "string"}}},
+    },
+}
+RATE = {
+    "type": "function",
+    "function": {
+        "name": "get_rate",
+        "parameters": {"type": "object", "required": ["base"], "properties": {"base": {"type": "string"}}},
+    },
+}
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
 
 
 def ask(max_tokens: int, **extra: object) -> dict:
-    return {"messages": [{"role": "user", "content": "Thời tiết Hà Nội?"}], "max_tokens": max_tokens,
-            "tools": [WEATHER, RATE], **extra}
+    return {
+        "messages": [{"role": "user", "content": "Thời tiết Hà Nội?"}],
+        "max_tokens": max_tokens,
+        "tools": [WEATHER, RATE],
+        **extra,
+    }
 
 
 async def test_named_call_cut_short_keeps_its_arguments_so_far(client: httpx.AsyncClient) -> None:
