@@ -8,8 +8,7 @@ export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 mkdir -p test-artifacts
 if [ "$#" -eq 0 ]; then  # the full run also lints and type-checks (about a minute); a filtered run skips them
   echo "== ruff" && .venv/bin/ruff check finadvisor tests benchmarks
-  # One formatter (issue 26): turned on in the commit that applies `ruff format` to the whole tree, not before.
-  # echo "== ruff format" && .venv/bin/ruff format --check finadvisor tests benchmarks
+  echo "== ruff format" && .venv/bin/ruff format --check finadvisor tests benchmarks  # one formatter (issue 26)
   echo "== mypy" && .venv/bin/mypy
 fi
 echo "== pytest"
