@@ -18,6 +18,7 @@ in a worker thread.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import threading
@@ -67,7 +68,11 @@ def is_debt(name: str) -> bool:
     """A debt, a loan or a late fee, read with the spending lexicon's "debt" topic (one source of truth with the
     ranker's topics and the checker, issue 23). A card's own fee (the lexicon's bank fees: "phí thường niên thẻ
     tín dụng") is not a debt; "Vay" is a loan only as written, with its diacritics ("Váy áo" is a dress)."""
-    lexicon = load_topics()
+    return _is_debt(load_topics(), name)
+
+
+@functools.lru_cache(maxsize=50_000)
+def _is_debt(lexicon: TopicLexicon, name: str) -> bool:
     read = {t.id for t in lexicon.topics_in(name)}
     whole = lexicon.topic_of(name)
     return ("debt" in read and "bank_fees" not in read) or (whole is not None and whole.id == "debt")

@@ -17,12 +17,16 @@ import hashlib
 import json
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from finadvisor.advisor.category_map import collapse, exact_key, fold
 from finadvisor.errors import ConfigError
+
+T = TypeVar("T")
 
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
 LEARNED_PATH = TOPICS_PATH.with_name("learned_names.csv")
@@ -84,6 +88,8 @@ class TopicLexicon:
         )
         self.phrases = frozenset(phrases)  # every folded spending phrase
         self._phrase_topic = {k: t.id for k, t in phrases.items()}
+        # readings by (kind, name): names repeat across requests
+        self._memo: dict[tuple[str, str], object] = {}
         self._learned = {
             fold(name): self.topics[topic] for name, topic in learned or [] if topic in self.topics
         }
@@ -98,6 +104,9 @@ class TopicLexicon:
         return len(self.topics)
 
     def topic_of(self, name: str) -> Topic | None:
+        return self._remembered("topic_of", name, self._topic_of)
+
+    def _topic_of(self, name: str) -> Topic | None:
         """The topic of the longest lexicon phrase found as whole words in the folded name (None if none). A
         way of paying yields to what was paid for: "Chuyển khoản tiền nhà" is rent, "Chuyển khoản học thêm
         cho con" education, even where the phrases overlap ("chuyển tiền", "tiền nhà"); a name whose only other
@@ -120,7 +129,20 @@ class TopicLexicon:
         found.sort(key=lambda m: (m.topic.id not in LEADS, m.topic.id in MEANS))  # else longest phrase first
         return found[0].topic
 
+    def _remembered(self, kind: str, name: str, compute: Callable[[str], T]) -> T:
+        key = (kind, name)
+        if key in self._memo:
+            return self._memo[key]  # type: ignore[return-value]
+        value = compute(name)
+        if len(self._memo) >= MEMO_MAX:
+            self._memo.clear()
+        self._memo[key] = value
+        return value
+
     def read(self, name: str) -> Reading:
+        return self._remembered("read", name, self._read)
+
+    def _read(self, name: str) -> Reading:
         """A spending name's topic, from the most to the least certain reading, or none (abstain rather than
         guess): a reviewed learned name; the lexicon on the whole name; a card or wallet descriptor taken apart
         (the merchant after the processor's ``*``, reference numbers dropped, words squeezed together read
@@ -157,6 +179,9 @@ class TopicLexicon:
         return None
 
     def in_app(self, name: str) -> bool:
+        return self._remembered("in_app", name, self._in_app)
+
+    def _in_app(self, name: str) -> bool:
         """Does the line read as the app's own service being used ("Nạp tiền điện thoại", "Thanh toán hóa đơn
         điện", "Dịch vụ viễn thông", "Gửi tiết kiệm online") rather than money paid elsewhere: a bank transfer
         ("Chuyển khoản tiền điện EVN"), a merchant's own name ("EVN HCMC", "Vietnam Airlines") or an outside
@@ -178,6 +203,9 @@ class TopicLexicon:
         return dict(self._phrase_topic)
 
     def earning_topic(self, name: str) -> Topic | None:
+        return self._remembered("earning", name, self._earning_topic)
+
+    def _earning_topic(self, name: str) -> Topic | None:
         """What an earning line is: income (salary, pension, wages, business revenue) or an inflow (money
         received, a top-up, a refund, cashback); None when it names neither."""
         found = self._matches(fold(name), self._earning)
@@ -262,6 +290,7 @@ _IN_APP_ACTION = re.compile(
     r"pay|payment|bill payment)(?!\w)"
 )
 _BANK_TRANSFER = re.compile(r"(?<!\w)(chuyen khoan|ck|bank transfer|wire)(?!\w)")
+MEMO_MAX = 100_000  # remembered readings per lexicon (bounded: cleared when full)
 SQUASHED_MIN = 5  # "circlek" is "circle k"; shorter squashed phrases collide with unrelated tokens
 PREFIX_MIN = 6  # "youtubepremium" starts with "youtube"; shorter brand prefixes collide
 
