@@ -210,9 +210,12 @@ class Checker:
             problems.append("only restates the prompt's data")
         if _LEAK.search(figures.strip()) or len(sentence.split()) < _MIN_WORDS:
             problems.append("not a sentence (prompt scaffolding or a fragment)")
-        if not is_vietnamese(
-            figures
-        ):  # the user's own (Vietnamese) category names do not make English Vietnamese
+        # neither the user's own (Vietnamese) category names nor a service's name make English Vietnamese
+        prose = sentence  # service names first: "Ưu đãi ăn uống" holds the category "Ăn uống"
+        names = {p.service.service for p in self.picks} | ({service.service} if service else set())
+        for name in sorted(names | {c.name for c in self.facts.lines()}, key=len, reverse=True):
+            prose = re.sub(re.escape(name), " ", prose, flags=re.I)
+        if not is_vietnamese(prose):
             problems.append("not Vietnamese")
         if _FOREIGN_AMOUNT.search(
             folded

@@ -112,11 +112,6 @@ async def test_unusable_model_text_is_replaced_by_the_template(
         assert 'finadvisor:advisor_reasons_total{writer="model"} 0.0' in metrics
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: an English sentence around a Vietnamese service name passes "
-    "the Vietnamese check (the name's letters) and the faithfulness check, so it is shown",
-)
 async def test_english_around_a_vietnamese_service_name_is_replaced(make_client) -> None:
     async for c in make_client(english_around_the_name):
         r = await c.post(API, json={"history": HISTORY}, headers={"Cache-Control": "no-cache"})
