@@ -23,7 +23,7 @@ from finadvisor.advisor.service import Advisor
 from finadvisor.advisor.service_topics import FILE_NAME as TOPIC_FILE
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
-from finadvisor.engines import Engine, create_engine, engine_capacity, uses_packaged_model
+from finadvisor.engines import Engine, create_engine, llm_service, uses_packaged_model
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
@@ -107,14 +107,7 @@ async def standalone_advisor(
     until it is ready, and closes everything on the way out. No HTTP app is built."""
     engine = engine or create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(
-        engine,
-        metrics,
-        model_name=settings.model_name,
-        capacity=engine_capacity(engine, settings),
-        max_waiting=settings.max_waiting,
-        timeout_s=settings.request_timeout_s,
-    )
+    llm = llm_service(engine, settings, metrics)
     advisor: Advisor | None = None
     try:
         start = asyncio.create_task(engine.start())

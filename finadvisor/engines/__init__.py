@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from finadvisor.engines.base import Delta, Engine, Generation, GenerationRequest, generate
 from finadvisor.settings import Settings
+
+if TYPE_CHECKING:
+    from finadvisor.engines.service import LLMService
+    from finadvisor.metrics import Metrics
 
 EngineFactory = Callable[[Settings], Engine]
 
@@ -49,6 +54,21 @@ def engine_capacity(engine: Engine, settings: Settings) -> int:
     if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0:
         return slots
     return settings.n_parallel
+
+
+def llm_service(engine: Engine, settings: Settings, metrics: Metrics) -> LLMService:
+    """The LLM gate for these settings: the engine's own slots, the queue bound and the time budget (one place
+    for the server, the command-line advisor and the batch)."""
+    from finadvisor.engines.service import LLMService
+
+    return LLMService(
+        engine,
+        metrics,
+        model_name=settings.model_name,
+        capacity=engine_capacity(engine, settings),
+        max_waiting=settings.max_waiting,
+        timeout_s=settings.request_timeout_s,
+    )
 
 
 ENGINES: dict[str, EngineFactory] = {

@@ -20,8 +20,7 @@ from fastapi import FastAPI
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from finadvisor import __version__
-from finadvisor.engines import Engine, create_engine, engine_capacity
-from finadvisor.engines.service import LLMService
+from finadvisor.engines import Engine, create_engine, llm_service
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.logs import add_secrets
 from finadvisor.metrics import Metrics
@@ -50,14 +49,7 @@ def create_app(
     add_secrets(settings.api_key, settings.upstream_api_key)
     engine = engine or create_engine(settings)
     metrics = Metrics()
-    llm = LLMService(
-        engine,
-        metrics,
-        model_name=settings.model_name,
-        capacity=engine_capacity(engine, settings),
-        max_waiting=settings.max_waiting,
-        timeout_s=settings.request_timeout_s,
-    )
+    llm = llm_service(engine, settings, metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
