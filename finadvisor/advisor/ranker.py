@@ -175,8 +175,9 @@ class Ranker:
             self._reviewed = reviewed
             self._names = None
         catalog = self.catalog()
-        rows = [(s.link, s.service, self._topics_of(s), s.link in reviewed) for s in catalog.values()]
-        service_topics.write(path, rows)
+        if len(catalog) <= service_topics.MAX_SERVICES:  # a 100k catalog is read per request, not at open
+            rows = [(s.link, s.service, self._topics_of(s), s.link in reviewed) for s in catalog.values()]
+            service_topics.write(path, rows)
         self.topic_file_version = service_topics.version(path)
 
     def catalog(self) -> dict[str, Service]:

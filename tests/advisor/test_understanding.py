@@ -309,3 +309,16 @@ def test_a_transfer_into_a_brand_named_savings_service_is_saving_even_beside_a_t
         _h([("Chuyển tiền vào Heo Đất", 500_000), ("Tiền nhà", 6_000_000)], [("Salary", 38_000_000)])
     )
     assert [c.name for c in facts.saved] == ["Chuyển tiền vào Heo Đất"] and facts.spent == 6_000_000
+
+
+def test_a_catalog_larger_than_the_topic_files_bound_is_read_per_request(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Reading every service of a 100k catalog at open would cost minutes: above the bound no file is written
+    and nothing is read until a request needs it."""
+    from finadvisor.advisor import service_topics
+
+    monkeypatch.setattr(service_topics, "MAX_SERVICES", 3)
+    services = [Service(service=n, link=link, description=d) for n, link, d in CATALOG]
+    big = Ranker(CatalogIndex.build(services, HashEmbedder()), load_category_map())
+    big.use_topic_file(tmp_path / "service_topics.csv")
+    assert not (tmp_path / "service_topics.csv").exists() and not big._service_topics
+    assert "zz://fuel" in _tied(big, _h([("Đổ xăng", 500_000)]))  # read when asked
