@@ -16,6 +16,7 @@ from finadvisor.advisor.catalog_facts import Benefit, CatalogFacts, estimate
 from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.prompt import first_sentence
 from finadvisor.advisor.ranker import is_debt
+from finadvisor.advisor.topics import load_topics
 from finadvisor.history import SURPLUS_MIN_RATIO
 
 TEMPLATE_CHARS = 240  # a long catalog description is cut at a word boundary
@@ -69,19 +70,32 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
             return f"Tháng này bạn có khoản {c.name} {vnd(c.amount)}."
         times = f" qua {c.count} giao dịch" if c.count > 1 else ""
         return f"Tháng này bạn chi {vnd(c.amount)} cho {c.name}{times} ({percent(c.share)} tổng chi)."
-    # nothing of the user's own behind it (a fallback): a fact of the month not stated by a reason above
-    options = [f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."] if facts.spent > 0 else []
-    if facts.saved:
-        options.append(f"Tháng này bạn đã để riêng {vnd(facts.put_aside)} cho tiết kiệm và đầu tư.")
+    # nothing of the user's own behind it (a fallback): the fact of the month nearest the service (a place for
+    # money speaks of what was put aside or came in; anything else of the spending), not stated by a reason above
+    spent = [f"Tháng này bạn chi tổng cộng {vnd(facts.spent)}."] if facts.spent > 0 else []
+    money = (
+        [f"Tháng này bạn đã để riêng {vnd(facts.put_aside)} cho tiết kiệm và đầu tư."] if facts.saved else []
+    )
     if facts.earned > 0:
-        options.append(f"Tháng này bạn có thu nhập {vnd(facts.earned)}.")
+        money.append(f"Tháng này bạn có thu nhập {vnd(facts.earned)}.")
     elif facts.received > 0:
-        options.append(f"Tháng này ví của bạn nhận vào {vnd(facts.received)}.")
-    options += [
-        f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said
-    ][:1]
-    taken = sum(p.source == "fallback" or not p.evidence for p in before)
-    return options[taken % len(options)] if options else "Thêm một dịch vụ bạn chưa dùng."
+        money.append(f"Tháng này ví của bạn nhận vào {vnd(facts.received)}.")
+    other = [f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said][
+        :1
+    ]
+    options = money + spent + other if _a_place_for_money(pick) else spent + other + money
+    stated = {fact_clause(p, facts, before[:i]) for i, p in enumerate(before) if p.source == "fallback"}
+    fresh_options = [o for o in options if o not in stated]
+    return (fresh_options or options or ["Thêm một dịch vụ bạn chưa dùng."])[0]
+
+
+def _a_place_for_money(pick: Pick) -> bool:
+    """A savings or investment service (read from its name or the topic its description leads with)."""
+    lexicon = load_topics()
+    read = lexicon.lead_topic(pick.service.service, accents=True) or lexicon.lead_topic(
+        pick.service.description, accents=True
+    )
+    return read is not None and read.flow in ("saving", "investing")
 
 
 def benefit_template(pick: Pick) -> str:
