@@ -131,8 +131,9 @@ class TopicLexicon:
 
     def _remembered(self, kind: str, name: str, compute: Callable[[str], T]) -> T:
         key = (kind, name)
-        if key in self._memo:
-            return self._memo[key]  # type: ignore[return-value]
+        found = self._memo.get(key, _MISSING)  # one lookup: another thread may clear the memo in between
+        if found is not _MISSING:
+            return found  # type: ignore[return-value]
         value = compute(name)
         if len(self._memo) >= MEMO_MAX:
             self._memo.clear()
@@ -290,6 +291,7 @@ _IN_APP_ACTION = re.compile(
     r"pay|payment|bill payment)(?!\w)"
 )
 _BANK_TRANSFER = re.compile(r"(?<!\w)(chuyen khoan|ck|bank transfer|wire)(?!\w)")
+_MISSING = object()
 MEMO_MAX = 100_000  # remembered readings per lexicon (bounded: cleared when full)
 SQUASHED_MIN = 5  # "circlek" is "circle k"; shorter squashed phrases collide with unrelated tokens
 PREFIX_MIN = 6  # "youtubepremium" starts with "youtube"; shorter brand prefixes collide
