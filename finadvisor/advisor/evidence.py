@@ -8,11 +8,9 @@ no later stage does arithmetic of its own.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 
-from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.topics import MEANS, Topic, TopicLexicon, load_topics
 from finadvisor.catalog import Service
 from finadvisor.history import SpendingHistory
@@ -26,7 +24,7 @@ class CategoryFact:
     share: float  # of total spending (or, for money in, of what came in), 0..1
     kind: str = "spending"  # spending | saving | investing | income | inflow: how a wallet counts the line
     topic: str = ""  # the spending topic the name was read as ("" when none was confident)
-    how: str = ""  # how it was read: map, lexicon, descriptor, learned, nearest, abstained (``--explain``)
+    how: str = ""  # how it was read: lexicon, descriptor, learned, catalog name, abstained (``--explain``)
     in_use: bool = (
         False  # the line is an app service's own transaction (a top-up, a bill, a savings transfer)
     )
@@ -61,10 +59,6 @@ class Facts:
     def put_aside(self) -> float:
         return sum(c.amount for c in self.saved)
 
-    @property
-    def money_in(self) -> float:
-        return self.earned + self.received
-
     def lines(self) -> tuple[CategoryFact, ...]:
         """Every line with its kind: spending, then saving and investing, then money in."""
         return self.categories + self.saved + self.earnings
@@ -74,24 +68,17 @@ class Facts:
         cls,
         history: SpendingHistory,
         topics: TopicLexicon | None = None,
-        services: Mapping[str, Topic] | None = None,
+        named: Callable[[str], Topic | None] | None = None,
     ) -> Facts:
-        """``services``: the running catalog's service names (folded, two words or more) and what each is about:
-        a line that names a service outright ("Chuyển tiền vào Heo Đất") is read as that service's topic."""
+        """``named``: what the running catalog's service named in a line is about (``CatalogNames.topic_in``):
+        it refines a transfer or an unread name ("Chuyển tiền vào Heo Đất" is saving)."""
         lexicon = topics if topics is not None else load_topics()
-        named = services or {}
 
         def read(name: str) -> tuple[Topic | None, str]:
             reading = lexicon.read(name)
-            if (
-                reading.topic is None or reading.topic.id in MEANS
-            ):  # refines a transfer or an unknown name only
-                folded = fold(name)
-                for key, topic in sorted(named.items(), key=lambda kv: -len(kv[0])):
-                    if topic.id in MEANS:  # the catalog's own "Chuyển tiền" refines nothing
-                        continue
-                    if re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded):
-                        return topic, "catalog name"
+            if named is not None and (reading.topic is None or reading.topic.id in MEANS):
+                if (topic := named(name)) is not None:
+                    return topic, "catalog name"
             return reading.topic, reading.how
 
         def merged(items: list) -> list[tuple[str, float, int]]:  # type: ignore[type-arg]
@@ -102,49 +89,39 @@ class Facts:
                 slot[2] += c.count
             return sorted(((n, a, k) for n, a, k in rows.values()), key=lambda r: (-r[1], -r[2], r[0]))
 
-        spend: list[tuple[str, float, int, str, str, str, bool]] = []
-        aside: list[tuple[str, float, int, str, str, str, bool]] = []
+        spend: list[CategoryFact] = []
+        aside: list[CategoryFact] = []
         for n, a, k in merged(history.spending):
             topic, how = read(n)
             kind = topic.flow if topic is not None and topic.flow in ("saving", "investing") else "spending"
-            row = (
-                n,
-                a,
-                k,
-                kind,
-                topic.id if topic else "",
-                how,
-                bool(topic and topic.in_use and lexicon.in_app(n)),
+            use = bool(topic and topic.in_use and lexicon.in_app(n))
+            (aside if kind != "spending" else spend).append(
+                CategoryFact(n, a, k, 0.0, kind, topic.id if topic else "", how, use)
             )
-            (aside if kind != "spending" else spend).append(row)
         earn = []
         for n, a, k in merged(history.earning):
             topic = lexicon.earning_topic(n)
             # money in that names no income is not income: a saving rate is never claimed on a guess
             kind = "income" if topic is not None and topic.flow == "income" else "inflow"
             earn.append(
-                (n, a, k, kind, topic.id if topic else "", "lexicon" if topic else "abstained", False)
+                CategoryFact(
+                    n, a, k, 0.0, kind, topic.id if topic else "", "lexicon" if topic else "abstained"
+                )
             )
-        spent = sum(r[1] for r in spend)
-        put = sum(r[1] for r in aside)
-        came = sum(r[1] for r in earn)
         return cls(
-            categories=tuple(
-                CategoryFact(n, a, k, a / spent if spent else 0.0, kind, t, how, use)
-                for n, a, k, kind, t, how, use in spend
-            ),
-            earnings=tuple(
-                CategoryFact(n, a, k, a / came if came else 0.0, kind, t, how, use)
-                for n, a, k, kind, t, how, use in earn
-            ),
-            saved=tuple(
-                CategoryFact(n, a, k, a / put if put else 0.0, kind, t, how, use)
-                for n, a, k, kind, t, how, use in aside
-            ),
-            spent=spent,
-            earned=sum(r[1] for r in earn if r[3] == "income"),
-            received=sum(r[1] for r in earn if r[3] != "income"),
+            categories=_shared(spend),
+            earnings=_shared(earn),
+            saved=_shared(aside),
+            spent=sum(c.amount for c in spend),
+            earned=sum(c.amount for c in earn if c.kind == "income"),
+            received=sum(c.amount for c in earn if c.kind != "income"),
         )
+
+
+def _shared(lines: list[CategoryFact]) -> tuple[CategoryFact, ...]:
+    """The lines with each one's share of their own total."""
+    total = sum(c.amount for c in lines)
+    return tuple(replace(c, share=c.amount / total if total else 0.0) for c in lines)
 
 
 @dataclass(frozen=True)

@@ -84,11 +84,13 @@ def short_description(text: str) -> str:
     return first if len(first) <= DESCRIPTION_CHARS else first[:DESCRIPTION_CHARS].rsplit(" ", 1)[0]
 
 
-def build_messages(history: SpendingHistory, picks: list[Pick], now: datetime | None) -> list[dict[str, str]]:
+def build_messages(
+    history: SpendingHistory, picks: list[Pick], now: datetime | None, facts: Facts | None = None
+) -> list[dict[str, str]]:
     """The explanation prompt: the chosen services, each with its description and the evidence that led to it,
     as data, then the task. Only what the answer may speak of is shown (no full history table): a shorter prompt
     is a faster first token on CPU, and the model cannot attach an amount to a category it was never told of."""
-    facts = Facts.of(history)
+    facts = facts if facts is not None else Facts.of(history)  # the advisor passes the ranker's own reading
     services = "\n".join(
         f"{i}. {p.service.service} - mô tả: {short_description(p.service.description)} - "
         f"vì: {evidence_line(p, facts)}"

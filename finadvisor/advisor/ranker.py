@@ -95,8 +95,9 @@ def offers_credit(service: Service) -> bool:
     """A service that lends, read from its name (a description mentions instalments in passing: "trả góp học
     phí 0%" does not make tuition payment a loan)."""
     name = fold(service.service)
-    if _CREDIT_OFFER.search(name) or _REPAYS.search(name):
-        return bool(_CREDIT_OFFER.search(name)) and not _REPAYS.search(name)
+    offer, repay = _CREDIT_OFFER.search(name), _REPAYS.search(name)
+    if offer or repay:
+        return bool(offer) and not repay
     if load_topics().topics_in(service.service, accents=True):
         return False  # a name that says what it is for ("Học phí") is not credit for instalments in passing
     # a brand-like name ("Thẻ Sóng Platinum", "Sóng Sau") says it in its description's first words
@@ -145,6 +146,46 @@ def category_weights(facts: Facts) -> list[tuple[CategoryFact, float]]:
     return [(c, w / norm) for c, w in rows]
 
 
+class CatalogNames:
+    """The running catalog's service names (folded, two words or more), each compiled once per catalog: the
+    lines that name a service outright ("Chuyển tiền vào Heo Đất"). The reading of a line (``Facts.of``) and the
+    services-in-use scan both ask it; a line is matched only against the names that start with one of its
+    words, not against every name of the catalog."""
+
+    def __init__(self, entries: list[tuple[Service, Topic | None]]) -> None:
+        # by the first word of the name: a name found in a line has its first word among the line's words
+        self._by_first: dict[str, list[tuple[int, str, re.Pattern[str], Service, Topic | None]]] = {}
+        for at, (service, topic) in enumerate(entries):
+            key = fold(service.service)
+            words = _WORD.findall(key)
+            if len(key.split()) >= 2 and words:
+                pattern = re.compile(rf"(?<!\w){re.escape(key)}(?!\w)")
+                self._by_first.setdefault(words[0], []).append((at, key, pattern, service, topic))
+
+    def found(self, name: str) -> list[tuple[str, Service, Topic | None]]:
+        """Every catalog name the line holds as whole words, in catalog order: (folded name, service, what it
+        is about)."""
+        folded = fold(name)
+        hits = [
+            entry
+            for word in set(_WORD.findall(folded))
+            for entry in self._by_first.get(word, ())
+            if entry[2].search(folded)
+        ]
+        return [(key, service, topic) for _, key, _, service, topic in sorted(hits, key=lambda e: e[0])]
+
+    def topic_in(self, name: str) -> Topic | None:
+        """What the longest catalog name in the line is about, the first in catalog order among equals (a
+        transfer service refines nothing)."""
+        named = [
+            (key, topic) for key, _, topic in self.found(name) if topic is not None and topic.id not in MEANS
+        ]
+        return max(named, key=lambda kv: len(kv[0]))[1] if named else None
+
+
+_WORD = re.compile(r"\w+")
+
+
 class Ranker:
     def __init__(
         self,
@@ -163,7 +204,7 @@ class Ranker:
         self._catalog: tuple[str, dict[str, Service]] | None = None
         self._lock = threading.Lock()
         self._service_topics: dict[tuple[str, str, str], tuple[set[str], set[str], str]] = {}
-        self._names: tuple[str, dict[str, Topic]] | None = None
+        self._names: tuple[str, CatalogNames] | None = None
         self._reviewed: dict[str, tuple[set[str], set[str], str]] = {}
         self.topic_file_version = "none"
 
@@ -210,11 +251,9 @@ class Ranker:
             first = self.topics.lead_topic(service.service, accents=True)
             names = {t.id for t in self.topics.topics_in(service.service, accents=True)}
             if lead is not None and first is not None and not _related(first, lead):
-                names, first = (
-                    set(),
-                    None,
-                )  # a name and a description that disagree: the description says what
-                # the service does ("An Khang", a pharmacy's name, is health insurance here)
+                # a name and a description that disagree: the description says what the service does ("An
+                # Khang", a pharmacy's name, is health insurance here)
+                names, first = set(), None
             cached = (names, {lead.id} if lead else set(), first.id if first else "")
             with self._lock:
                 if len(self._service_topics) >= SERVICE_TOPICS_MAX:
@@ -222,9 +261,7 @@ class Ranker:
                 self._service_topics[key] = cached
         return cached
 
-    def _topic_services(
-        self, topic: Topic, name: str, k: int = 2, *, strict: bool = False
-    ) -> list[tuple[Service, float]]:
+    def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
         """The services for a spending topic on a catalog the map does not cover, among the topic query's nearest
         services. What a service is about is read from its name ("Tiền điện tự động"); a brand-like name that
         names no topic ("Ăn Ngon", "Heo Vàng") is read from the topic its description leads with. A catalog
@@ -258,8 +295,6 @@ class Ranker:
             found.sort(key=lambda f: (f[2], near.get(f[0].link, len(near))))
         if not found:
             return []
-        if strict:  # a second service for one spending item only when it too is about the item's own topic
-            found = found[:1] + [f for f in found[1:] if f[2] <= 1]
         top = found[0][1] or 1.0
         return [
             (s, min(r / top, 1.0) * (1.0 if self._topics_of(s)[0] else DESCRIBED_DISCOUNT))
@@ -321,16 +356,21 @@ class Ranker:
     def rank(self, history: SpendingHistory) -> list[Pick]:
         """The 2-3 services for this history, each with its evidence. A user in debt or spending more than they
         earn is never offered more credit (a new card, pay-later, an instalment plan or a loan)."""
+        return self.read_and_rank(history)[1]
+
+    def read_and_rank(self, history: SpendingHistory) -> tuple[Facts, list[Pick]]:
+        """The history's reading and its 2-3 services, from one reading (the advisor writes from both)."""
         facts = self.facts(history)
-        in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
         in_use = self.in_use(facts)
+        return facts, self._pick(facts, in_use, self._scored(facts, in_use))
+
+    def _pick(self, facts: Facts, in_use: dict[str, str], scored: list[Pick]) -> list[Pick]:
+        in_debt = any(is_debt(c.name) for c in facts.categories) or (facts.earned > 0 and facts.surplus < 0)
         # an advisor does not sell debt: pay-later, instalments and loans are never offered unasked; a user in
         # debt, or without income, gets no credit at all (not even a card)
         no_card = in_debt or facts.earned <= 0
         ranked = [
-            p
-            for p in self._scored(facts, in_use)
-            if not sells_debt(p.service) and not (no_card and offers_credit(p.service))
+            p for p in scored if not sells_debt(p.service) and not (no_card and offers_credit(p.service))
         ]
         return self._choose(ranked, facts, in_use, in_debt=in_debt)
 
@@ -347,7 +387,7 @@ class Ranker:
         facts = self.facts(history)
         in_use = self.in_use(facts)
         scored = self._scored(facts, in_use)
-        chosen = [p.service.link for p in self.rank(history)]
+        chosen = [p.service.link for p in self._pick(facts, in_use, scored)]
         lines = []
         for c in facts.lines():
             how = "map" if c.kind == "spending" and self._mapped(c.name) else c.how
@@ -392,22 +432,20 @@ class Ranker:
     def facts(self, history: SpendingHistory) -> Facts:
         """The history as a wallet reads it, with this catalog's service names known (one reading for the
         ranker, the summary and the checker)."""
-        return Facts.of(history, self.topics, self._service_names())
+        return Facts.of(history, self.topics, self._service_names().topic_in)
 
-    def _service_names(self) -> dict[str, Topic]:
+    def _service_names(self) -> CatalogNames:
         catalog = self.catalog()
         with self._lock:
             cached = self._names
         if cached is not None and cached[0] == self.index.version:
             return cached[1]
-        names: dict[str, Topic] = {}
+        entries: list[tuple[Service, Topic | None]] = []
         if len(catalog) <= NAMED_SCAN_MAX:
             for service in catalog.values():
-                key = fold(service.service)
-                names_, described, lead = self._topics_of(service)
-                topic_id = lead or next(iter(described), "")
-                if len(key.split()) >= 2 and topic_id in self.topics.topics:
-                    names[key] = self.topics.topics[topic_id]
+                _, described, lead = self._topics_of(service)
+                entries.append((service, self.topics.topics.get(lead or next(iter(described), ""))))
+        names = CatalogNames(entries)
         with self._lock:
             self._names = (self.index.version, names)
         return names
@@ -418,18 +456,12 @@ class Ranker:
         transfer into the yield account, a fund, gold or stock purchase, tickets or game cards bought in it),
         read from the lexicon's ``in_use`` topics, or a line that names a service of the catalog outright."""
         found: dict[str, str] = {}
-        catalog = self.catalog()
-        named = [(fold(s.service), s) for s in catalog.values()] if len(catalog) <= NAMED_SCAN_MAX else []
-        for cat in (*facts.categories, *facts.saved, *facts.earnings):
-            folded = fold(cat.name)
-            for key, service in named:  # "Chuyển tiền vào Lana Sinh Lời" names the service itself
+        names = self._service_names()
+        for cat in facts.lines():
+            for _, service, _ in names.found(cat.name):  # "Chuyển tiền vào Lana Sinh Lời" names the service
                 # a brand-like name ("Lana Sinh Lời", "Heo Đất") is the service; a descriptive one ("Thẻ tín dụng"
                 # in "Trả nợ thẻ tín dụng") only on a line that reads as the app's own transaction
-                if (
-                    len(key.split()) >= 2
-                    and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", folded)
-                    and (cat.in_use or cat.kind in ("saving", "investing") or not self._topics_of(service)[0])
-                ):
+                if cat.in_use or cat.kind in ("saving", "investing") or not self._topics_of(service)[0]:
                     found.setdefault(service.link, cat.name)
             topic = self.topics.topics.get(cat.topic)
             if not cat.in_use or topic is None or any(v == cat.name for v in found.values()):

@@ -35,7 +35,7 @@ from finadvisor.advisor.contract import (
     parse_explanation,
     strip_links,
 )
-from finadvisor.advisor.evidence import Pick
+from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.faithfulness import Checker
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, data_block, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
@@ -193,19 +193,19 @@ class Advisor:
         t = time.perf_counter()
         # Off the event loop: a never-seen category name is embedded (about 15 ms each, a synchronous HTTP call
         # with embedder=openai) and the embedder's lock may be held by /v1/embeddings.
-        picks = await asyncio.to_thread(self.ranker.rank, history)
+        facts, picks = await asyncio.to_thread(self.ranker.read_and_rank, history)
         timings["retrieval"] = time.perf_counter() - t
         if self.writer == "template":  # no prompt, no model
             t = time.perf_counter()
-            # off the loop too: reading every line with the lexicon is about 1 ms a line (100 lines: 0.1 s)
-            response = await asyncio.to_thread(self._from_catalog, history, picks)
+            # off the loop too: writing checks every sentence against the history
+            response = await asyncio.to_thread(self._from_catalog, facts, picks)
             timings["validation"] = time.perf_counter() - t
             self.metrics.advisor_reasons.labels("template").inc(len(response.recommendations))
             return AdviceResult(
                 response, "miss", timings, {"writer": "template", "sources": [p.source for p in picks]}
             )
         t = time.perf_counter()
-        messages = await asyncio.to_thread(build_messages, history, picks, now)
+        messages = await asyncio.to_thread(build_messages, history, picks, now, facts)
         timings["prompt"] = time.perf_counter() - t
         names = [p.service.service for p in picks]
         broken: str | None = None
@@ -235,21 +235,20 @@ class Advisor:
         if finish == "length":  # the complete strings were kept, the rest is filled with templates
             self.metrics.advisor_fallbacks.labels("truncated_output").inc()
         t = time.perf_counter()
-        response, quality = await asyncio.to_thread(self._explain, history, picks, messages, text, finish)
+        response, quality = await asyncio.to_thread(self._explain, facts, picks, messages, text, finish)
         timings["validation"] = time.perf_counter() - t
         quality.update(regenerated=timings["attempts"] > 1, truncated=finish == "length")
         return AdviceResult(response, "miss", timings, quality)
 
     def _explain(
         self,
-        history: SpendingHistory,
+        facts: Facts,
         picks: list[Pick],
         messages: list[dict[str, str]],
         text: str,
         finish: str,
     ) -> tuple[AdvisorResponse, dict[str, object]]:
         """Check the model's text sentence by sentence; repair with the catalog's words; count the fallbacks."""
-        facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
         checker = Checker(facts, picks, instructions(messages), data_block(messages), self.catalog_facts)
         reasons, _ = parse_explanation(text, finish, [p.service.service for p in picks])
@@ -292,10 +291,9 @@ class Advisor:
         summary_text = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
 
-    def _from_catalog(self, history: SpendingHistory, picks: list[Pick]) -> AdvisorResponse:
+    def _from_catalog(self, facts: Facts, picks: list[Pick]) -> AdvisorResponse:
         """The advisor's facts, then the benefit of the catalog's stated figure or the catalog's own words, with
         no model text (``writer="template"``)."""
-        facts = self.ranker.facts(history)
         names = [c.name for c in facts.lines()]  # the user's own names are quoted whole, never cut
         catalog = self.catalog_facts
         recs = [
