@@ -36,32 +36,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_sets import DATA, SETS, load_items  # noqa: E402
 
 from finadvisor.advisor.category_map import fold  # noqa: E402
 from finadvisor.advisor.wording import vnd  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
-DATA = ROOT / "finadvisor" / "data"
 DEMO = "catalog_demo.json"
-SETS = {
-    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-    "dev2": ["eval_advisor_dev2.json"],
-    "old-heldout": ["eval_retrieval_heldout.json"],
-    "heldout": ["eval_advisor_heldout.json"],
-    **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 9)},
-}
 _INCOME_CLAIM = re.compile(r"thu nhap|de danh duoc|chi nhieu hon thu|chi vuot thu|con du")
-
-
-def load_items(which: str) -> list[dict]:
-    items: list[dict] = []
-    for name in SETS[which]:
-        if not (DATA / name).exists():
-            continue
-        data = json.loads((DATA / name).read_text())
-        items += [i for i in (data["items"] if isinstance(data, dict) else data) if "history" in i]
-    return items
 
 
 def _sentences(text: str) -> list[str]:

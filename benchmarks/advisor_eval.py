@@ -28,6 +28,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_sets import DATA, SETS  # noqa: E402
+from eval_sets import load_items as load_set  # noqa: E402
 
 from finadvisor.advisor.contract import AdvisorResponse, is_vietnamese  # noqa: E402
 from finadvisor.advisor.evidence import Facts  # noqa: E402
@@ -37,26 +41,12 @@ from finadvisor.errors import FinadvisorError  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
-DATA = ROOT / "finadvisor" / "data"
-SETS = {
-    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-    "old-heldout": ["eval_retrieval_heldout.json"],
-    "heldout": ["eval_advisor_heldout.json"],
-    "heldout2": ["eval_advisor_heldout2.json"],
-    "heldout3": ["eval_advisor_heldout3.json"],
-    "heldout4": ["eval_advisor_heldout4.json"],
-    "heldout5": ["eval_advisor_heldout5.json"],
-    "dev2": ["eval_advisor_dev2.json"],
-}
 DEMO = "catalog_demo.json"
 NOT_FALSE = ("cites no category", "missing")  # generic or absent text is counted apart, not as a false claim
 
 
 def load_items(limit: int | None, which: str = "dev") -> list[dict]:
-    items: list[dict] = []
-    for name in SETS[which]:
-        data = json.loads((DATA / name).read_text())
-        items += [i for i in (data["items"] if isinstance(data, dict) else data) if "history" in i]
+    items = load_set(which)
     return items[:limit] if limit else items
 
 

@@ -20,32 +20,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from eval_sets import DATA, SETS, load_items  # noqa: E402
 
 from finadvisor.advisor.category_map import load_category_map  # noqa: E402
 from finadvisor.advisor.ranker import Ranker  # noqa: E402
 from finadvisor.catalog import CatalogIndex, get_embedder, load_catalog  # noqa: E402
 from finadvisor.catalog.index import load_vocabulary  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
-
-DATA = ROOT / "finadvisor" / "data"
-SETS = {
-    "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
-    "old-heldout": ["eval_retrieval_heldout.json"],
-    "heldout": ["eval_advisor_heldout.json"],
-    "heldout2": ["eval_advisor_heldout2.json"],
-    "heldout3": ["eval_advisor_heldout3.json"],
-    "heldout4": ["eval_advisor_heldout4.json"],
-    "heldout5": ["eval_advisor_heldout5.json"],
-    "dev2": ["eval_advisor_dev2.json"],
-}
-
-
-def load_items(which: str) -> list[dict]:
-    items: list[dict] = []
-    for name in SETS[which]:
-        data = json.loads((DATA / name).read_text())
-        items += [i for i in (data["items"] if isinstance(data, dict) else data) if "history" in i]
-    return items
 
 
 def metrics(ranked: list[str], shown: list[str], relevant: set[str]) -> dict[str, float]:
