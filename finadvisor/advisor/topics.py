@@ -31,11 +31,9 @@ T = TypeVar("T")
 TOPICS_PATH = Path(__file__).resolve().parent.parent / "data" / "spending_topics.csv"
 LEARNED_PATH = TOPICS_PATH.with_name("learned_names.csv")
 MEANS = frozenset({"transfer"})  # topics that say how money moved, not what it was for
-LEADS = frozenset({"pets"})
+LEADS = frozenset({"pets"})  # whose spending it was decides: "Khám bệnh cho mèo" is pet care, not health
 FLOWS = ("spending", "saving", "investing", "income", "inflow")
-EARNING_FLOWS = frozenset(
-    {"income", "inflow"}
-)  # whose spending it was decides: "Khám bệnh cho mèo" is pet care, not health
+EARNING_FLOWS = frozenset({"income", "inflow"})
 
 
 @dataclass(frozen=True)
@@ -86,8 +84,7 @@ class TopicLexicon:
             ((k, t) for k, t in phrases.items() if " " not in k and len(k) >= PREFIX_MIN),
             key=lambda kv: -len(kv[0]),
         )
-        self.phrases = frozenset(phrases)  # every folded spending phrase
-        self._phrase_topic = {k: t.id for k, t in phrases.items()}
+        self._phrase_topic = {k: t.id for k, t in phrases.items()}  # every folded spending phrase
         # readings by (kind, name): names repeat across requests
         self._memo: dict[tuple[str, str], object] = {}
         self._learned = {
@@ -163,10 +160,13 @@ class TopicLexicon:
     def _words(text: str) -> str:
         """A descriptor part without reference numbers and processor names."""
         words = [w for w in fold(text).split() if not _DIGITS.search(w)]
-        while words and (words[0] in _PROCESSORS or "".join(words[:2]) in _PROCESSORS):
-            words = (
-                words[2:] if "".join(words[:2]) in _PROCESSORS and words[0] not in _PROCESSORS else words[1:]
-            )
+        while words:  # a processor named in one word ("momo") or two ("viettel money")
+            if words[0] in _PROCESSORS:
+                words = words[1:]
+            elif "".join(words[:2]) in _PROCESSORS:
+                words = words[2:]
+            else:
+                break
         return " ".join(words)
 
     def _squeezed(self, text: str) -> Topic | None:
@@ -197,7 +197,7 @@ class TopicLexicon:
             for w in folded[m.start : m.end].split()
         }
         named = [w for w in name.split()[1:] if w[:1].isupper()]
-        return all(fold(w) in known or fold(w) in self.phrases for w in named)
+        return all(fold(w) in known or fold(w) in self._phrase_topic for w in named)
 
     def phrase_topics(self) -> dict[str, str]:
         """Every folded spending phrase and its topic id (what a nearest-phrase reader compares a name with)."""
@@ -278,7 +278,7 @@ _PROCESSORS = frozenset(
         "napas",
         "onepay",
         "viettelpay",
-        "viettel money",
+        "viettelmoney",  # two words are looked up joined ("viettel money")
         "stripe",
         "ecom",
         "vnpayqr",
