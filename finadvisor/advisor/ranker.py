@@ -19,6 +19,7 @@ in a worker thread.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import re
 import threading
@@ -32,6 +33,7 @@ from finadvisor.catalog import CatalogIndex, Service, WeightedQuery
 from finadvisor.errors import ConfigError
 from finadvisor.history import SURPLUS_MIN_RATIO, SpendingHistory
 
+log = logging.getLogger(__name__)
 MAX_CATEGORIES = 8
 AMOUNT_SHARE = 0.6
 PREFERENCE = (1.0, 0.5, 0.35)  # weight of a category's 1st, 2nd, 3rd mapped service
@@ -216,9 +218,15 @@ class Ranker:
             self._reviewed = reviewed
             self._names = None
         catalog = self.catalog()
-        if len(catalog) <= service_topics.MAX_SERVICES:  # a 100k catalog is read per request, not at open
+        if len(catalog) <= service_topics.MAX_SERVICES:
             rows = [(s.link, s.service, self._topics_of(s), s.link in reviewed) for s in catalog.values()]
             service_topics.write(path, rows)
+        else:  # reading every service of a 100k catalog at open would cost minutes: it is read per request
+            log.info(
+                "service topics: %d services, more than %d: read per request, no file written",
+                len(catalog),
+                service_topics.MAX_SERVICES,
+            )
         self.topic_file_version = service_topics.version(path)
 
     def catalog(self) -> dict[str, Service]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import logging
 from pathlib import Path
 
 from finadvisor.errors import ConfigError
@@ -32,8 +31,6 @@ MAX_SERVICES = (
     20_000  # reading every service of a larger catalog at open costs minutes: it is read per request
 )
 Reading = tuple[set[str], set[str], str]  # name topics, description topic, the topic the name leads with
-
-log = logging.getLogger(__name__)
 
 
 def load_reviewed(path: Path, known: set[str]) -> dict[str, Reading]:
@@ -81,13 +78,7 @@ def version(path: Path) -> str:
 
 
 def write(path: Path, rows: list[tuple[str, str, Reading, bool]]) -> None:
-    if len(rows) > MAX_SERVICES:
-        log.info(
-            "service topics: %d services, more than %d; read per request, no file written",
-            len(rows),
-            MAX_SERVICES,
-        )
-        return
+    """Write the file when its text changed (the caller keeps a catalog above ``MAX_SERVICES`` away)."""
     text = render(rows)
     try:
         if path.read_text(encoding="utf-8") == text:
