@@ -51,14 +51,14 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
     kinds = {e.kind for e in pick.evidence}
     cats = pick.categories()
     said = {c.name for p in before for c in p.categories()[:1]}
-    used = f"Bạn đã dùng {pick.service.service}. " if pick.in_use else ""
+    already = f"Bạn đã dùng {pick.service.service}. " if pick.in_use else ""
     if "surplus" in kinds and facts.earned > 0:
         if any(e.kind == "surplus" for p in before for e in p.evidence):
-            if used:
-                return f"{used}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
+            if already:
+                return f"{already}Bạn còn {vnd(facts.surplus)} chưa dùng đến trong tháng này."
             return "Khoản tiền còn dư nói trên cũng có thể dùng cho dịch vụ này."
         return (
-            f"{used}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
+            f"{already}Tháng này bạn có thu nhập {vnd(facts.earned)}, chi {vnd(facts.spent)} và còn dư "
             f"{vnd(facts.surplus)} ({percent(facts.saved_share)} thu nhập)."
         )
     fresh = [c for c in cats if c.name not in said]
@@ -80,9 +80,8 @@ def fact_clause(pick: Pick, facts: Facts, before: Sequence[Pick] = ()) -> str:
         money.append(f"Tháng này bạn có thu nhập {vnd(facts.earned)}.")
     elif facts.received > 0:
         money.append(f"Tháng này ví của bạn nhận vào {vnd(facts.received)}.")
-    other = [f"Bạn cũng chi {vnd(c.amount)} cho {c.name}." for c in facts.categories if c.name not in said][
-        :1
-    ]
+    unsaid = [c for c in facts.categories if c.name not in said]
+    other = [f"Bạn cũng chi {vnd(unsaid[0].amount)} cho {unsaid[0].name}."] if unsaid else []
     options = money + spent + other if _a_place_for_money(pick) else spent + other + money
     stated = {fact_clause(p, facts, before[:i]) for i, p in enumerate(before) if p.source == "fallback"}
     fresh_options = [o for o in options if o not in stated]
