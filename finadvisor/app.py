@@ -21,8 +21,10 @@ from finadvisor.settings import Settings
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, extra_routers: list[Any] | None = None
 ) -> FastAPI:
+    from finadvisor.advisor.build import with_writer_adapter
+
     return create_server_app(
-        settings,
+        with_writer_adapter(settings or Settings()),
         engine=engine,
         extra_routers=[*advisor_routes.routers, *(extra_routers or [])],
         on_install=[advisor_routes.install],

@@ -28,7 +28,9 @@ from finadvisor.errors import ConfigError
 EngineName = Literal["llamacpp", "openai", "transformers", "vllm", "fake"]
 LogLevel = Literal["debug", "info", "warning", "error"]
 LogFormat = Literal["text", "json"]
-WriterName = Literal["auto", "model", "template", "catalog"]  # "catalog": the template writer's older name
+WriterName = Literal[
+    "auto", "model", "free", "template", "catalog"
+]  # "catalog": the template writer's older name
 
 
 CONFIG_ENV = "FINADVISOR_CONFIG"
@@ -244,11 +246,22 @@ class Settings(BaseSettings):
     advisor_max_tokens: int = Field(512, ge=64, description="Token budget for one advisor generation.")
     advisor_writer: WriterName = Field(
         "auto",
-        description="Who writes each reason's sentence on the service, after the advisor's own facts: "
-        "'model' (the LLM, checked; the template stands in when it fails), 'template' (the benefit of the "
-        "catalog's stated figure in đồng, else the catalog description; no LLM call: a miss in milliseconds; "
-        "'catalog' is an older name for it) or 'auto': template on the packaged 0.5B model (its sentence failed "
-        "the check in 130 of 131 reasons on the held-out set, see docs/ADVISOR.md), model otherwise.",
+        description="Who writes each reason: 'model' (the LLM writes one sentence with placeholders that code "
+        "fills, under a grammar, checked; the template stands in when no candidate passes), 'free' (the LLM "
+        "writes a sentence on the service after the advisor's own facts, in JSON; the earlier writer), 'template' "
+        "(the benefit of the catalog's stated figure in đồng, else the catalog description; no LLM call: a miss "
+        "in milliseconds; 'catalog' is an older name for it) or 'auto': template on the packaged 0.5B model "
+        "(see docs/ADVISOR.md for the measurement), free otherwise.",
+    )
+    advisor_writer_adapter: str | None = Field(
+        None,
+        description="The LoRA adapter (a --lora NAME) the 'model' writer asks for; unset: the base model.",
+    )
+    advisor_candidates: int = Field(
+        3,
+        ge=1,
+        le=8,
+        description="Sentences the 'model' writer draws per reason before the template stands in.",
     )
 
     @property

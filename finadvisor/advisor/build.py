@@ -85,6 +85,8 @@ async def build_advisor(
         max_tokens=settings.advisor_max_tokens,
         category_map=category_map,
         writer=advisor_writer(settings),
+        writer_adapter=settings.advisor_writer_adapter,
+        candidates=settings.advisor_candidates,
     )
     # the catalog's topic file, next to the index: reviewed rows win, every service gets a row (issue 23)
     await asyncio.to_thread(advisor.ranker.use_topic_file, index_dir_for(settings, catalog) / TOPIC_FILE)
@@ -92,11 +94,44 @@ async def build_advisor(
 
 
 def advisor_writer(settings: Settings) -> str:
-    """'auto' is the catalog's words on the packaged 0.5B model (measured: its sentence almost never passes the
-    faithfulness check, and writing it costs 6-8 s per miss), the model's on any other engine or model."""
+    """'auto' is the catalog's words on the packaged 0.5B model (measured: its free sentence almost never passes
+    the faithfulness check, and the placeholder writer's figures are in docs/ADVISOR.md), the model's free
+    sentence on any other engine or model."""
     if settings.advisor_writer != "auto":
         return settings.advisor_writer
-    return "catalog" if uses_packaged_model(settings) else "model"
+    return "catalog" if uses_packaged_model(settings) else "free"
+
+
+WRITER_ADAPTER = "finadvisor-writer"
+
+
+def packaged_writer_adapter() -> Path | None:
+    """The writer LoRA shipped with the package (``finadvisor/data/writer_lora``; rebuilt by
+    ``scripts/build_writer_adapter.sh``), or None when this install has none."""
+    path = Path(__file__).resolve().parents[1] / "data" / "writer_lora" / "adapter.gguf"
+    return path if path.is_file() else None
+
+
+def with_writer_adapter(settings: Settings) -> Settings:
+    """``--writer model`` on the packaged model with llama.cpp: the shipped writer LoRA is loaded under
+    ``finadvisor-writer`` and the writer asks for it, unless the user named an adapter of their own."""
+    if (
+        advisor_writer(settings) != "model"
+        or settings.advisor_writer_adapter
+        or settings.engine != "llamacpp"
+        or not uses_packaged_model(settings)
+        or any(spec.split("=", 1)[0] == WRITER_ADAPTER for spec in settings.lora)
+    ):
+        return settings
+    path = packaged_writer_adapter()
+    if path is None:
+        return settings
+    return settings.model_copy(
+        update={
+            "lora": [*settings.lora, f"{WRITER_ADAPTER}={path}"],
+            "advisor_writer_adapter": WRITER_ADAPTER,
+        }
+    )
 
 
 @contextlib.asynccontextmanager
@@ -105,6 +140,7 @@ async def standalone_advisor(
 ) -> AsyncIterator[Advisor]:
     """An advisor on its own engine, for command-line jobs (``recommend``, ``batch``): starts the engine, waits
     until it is ready, and closes everything on the way out. No HTTP app is built."""
+    settings = with_writer_adapter(settings)
     engine = engine or create_engine(settings)
     metrics = Metrics()
     llm = llm_service(engine, settings, metrics)

@@ -269,6 +269,15 @@ class Ranker:
                 self._service_topics[key] = cached
         return cached
 
+    def topic_label(self, service: Service) -> str:
+        """What kind of service this is, as its topic's label ("Ăn uống", "Tiết kiệm"): what the model writer is
+        told of a service instead of its description (issue 24); "" when it reads as no topic."""
+        names, lead, first = self._topics_of(service)
+        for topic_id in (first, *sorted(lead), *sorted(names)):
+            if topic_id and (topic := self.topics.topics.get(topic_id)) is not None:
+                return topic.label
+        return ""
+
     def _topic_services(self, topic: Topic, name: str, k: int = 2) -> list[tuple[Service, float]]:
         """The services for a spending topic on a catalog the map does not cover, among the topic query's nearest
         services. What a service is about is read from its name ("Tiền điện tự động"); a brand-like name that

@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from finadvisor.advisor import slot_writer
 from finadvisor.advisor.cache import RecommendationCache, SingleFlight
 from finadvisor.advisor.catalog_facts import CatalogFacts
 from finadvisor.advisor.category_map import CategoryMap, load_category_map
@@ -39,6 +40,7 @@ from finadvisor.advisor.evidence import Facts, Pick
 from finadvisor.advisor.faithfulness import Checker
 from finadvisor.advisor.prompt import PROMPT_VERSION, build_messages, data_block, instructions, time_context
 from finadvisor.advisor.ranker import Ranker
+from finadvisor.advisor.slot_writer import WRITER_VERSION
 from finadvisor.advisor.wording import compose_summary, template_reason
 from finadvisor.catalog import CatalogIndex
 from finadvisor.engines.base import GenerationRequest
@@ -76,6 +78,8 @@ class Advisor:
         temperature: float = 0.2,
         category_map: CategoryMap | None = None,
         writer: str = "model",
+        writer_adapter: str | None = None,
+        candidates: int = 3,
     ) -> None:
         # top_k and min_share belonged to the old candidates-for-the-model flow; kept so builders still work
         self.llm = llm
@@ -86,8 +90,11 @@ class Advisor:
         self.min_share = min_share
         self.max_tokens = max_tokens
         self.temperature = temperature
-        # "model": the LLM writes each reason's service sentence; "template" (alias "catalog"): no LLM call
+        # "model": the LLM writes each reason with placeholders code fills (``slot_writer.py``); "free": the LLM
+        # writes each reason's service sentence in JSON, numbers left out; "template" (alias "catalog"): no LLM
         self.writer = "template" if writer in ("template", "catalog") else writer
+        self.writer_adapter = writer_adapter  # the LoRA adapter the model writer asks for (None: the base)
+        self.candidates = max(1, candidates)
         self.category_map = category_map if category_map is not None else load_category_map()
         self.ranker = Ranker(index, self.category_map)
         self._flight = SingleFlight()
@@ -115,6 +122,8 @@ class Advisor:
                 self.ranker.topics.version,
                 self.ranker.topic_file_version,
                 self.writer,
+                self.writer_adapter if self.writer == "model" else None,
+                WRITER_VERSION if self.writer == "model" else None,
                 self.catalog_facts.version,
                 self.llm.model_name,
                 PROMPT_VERSION,
@@ -204,6 +213,11 @@ class Advisor:
             return AdviceResult(
                 response, "miss", timings, {"writer": "template", "sources": [p.source for p in picks]}
             )
+        if self.writer == "model":  # the model words it, code fills the figures (issue 24)
+            t = time.perf_counter()
+            response, quality = await self._from_slots(facts, picks, timings)
+            timings["writing"] = time.perf_counter() - t
+            return AdviceResult(response, "miss", timings, quality)
         t = time.perf_counter()
         messages = await asyncio.to_thread(build_messages, history, picks, now, facts)
         timings["prompt"] = time.perf_counter() - t
@@ -290,6 +304,79 @@ class Advisor:
         }
         summary_text = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary_text, recommendations=recs), quality
+
+    async def _from_slots(
+        self, facts: Facts, picks: list[Pick], timings: dict[str, float]
+    ) -> tuple[AdvisorResponse, dict[str, object]]:
+        """Each reason: up to ``candidates`` sentences with placeholders (greedy first, then sampled, the prompt
+        prefix cached), the first whose filled text passes the gate is shown; else the template, counted."""
+        names = [c.name for c in facts.lines()]
+        catalog = self.catalog_facts
+        checker = Checker(facts, picks, slot_writer.SYSTEM, "", catalog)  # per plan below
+        grammar_ok = self.llm.engine.name == "llamacpp"  # GBNF in the request body
+        recs: list[Recommendation] = []
+        written: list[str] = []
+        tried: list[int] = []
+        problems: list[list[str]] = []
+        tokens = 0
+        for i, pick in enumerate(picks):
+            plan = slot_writer.plan_for(pick, facts, picks[:i], catalog, self.ranker.topic_label)
+            messages = slot_writer.messages(plan)
+            extra = {"grammar": slot_writer.grammar(plan)} if grammar_ok else {}
+            text: str | None = None
+            seen: list[str] = []
+            for attempt in range(self.candidates):
+                request = GenerationRequest(
+                    messages=messages,
+                    max_tokens=slot_writer.MAX_TOKENS,
+                    temperature=0.0 if attempt == 0 else 0.8,
+                    seed=None if attempt == 0 else attempt,
+                    adapter=self.writer_adapter,
+                    extra=extra,
+                )
+                raw, _finish, ttft, total = await self._generate(request)
+                timings.setdefault("llm_ttft", ttft)
+                timings["llm_total"] = timings.get("llm_total", 0.0) + total
+                tokens += len(raw) // 3
+                sentence = slot_writer.fill(plan, raw)
+                found = await asyncio.to_thread(slot_writer.gate, plan, raw, sentence, checker, pick)
+                seen.append(raw)
+                if not found and sentence is not None:
+                    text = slot_writer.shown(plan, sentence)
+                    break
+                problems.append(found)
+            tried.append(len(seen))
+            if text is None:
+                text = template_reason(pick, facts, picks[:i], catalog)
+                written.append("template")
+            else:
+                written.append("model")
+            recs.append(
+                Recommendation(
+                    service=pick.service.service,
+                    link=pick.service.link,
+                    recommendation=strip_links(text, keep=names),
+                    evidence=evidence_items(pick),
+                )
+            )
+        templates = written.count("template")
+        self.metrics.advisor_texts.labels("reason").inc(len(picks))
+        self.metrics.advisor_reasons.labels("template").inc(templates)
+        self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
+        if templates:
+            self.metrics.advisor_fallbacks.labels("template_reason").inc(templates)
+        timings["completions"] = sum(tried)
+        quality: dict[str, object] = {
+            "writer": "model",
+            "written_by": written,
+            "candidates": tried,
+            "rejected": problems,
+            "approx_tokens": tokens,
+            "template_reasons": templates,
+            "sources": [p.source for p in picks],
+        }
+        summary = strip_links(compose_summary(facts, picks), keep=names)
+        return AdvisorResponse(summarization=summary, recommendations=recs), quality
 
     def _from_catalog(self, facts: Facts, picks: list[Pick]) -> AdvisorResponse:
         """The advisor's facts, then the benefit of the catalog's stated figure or the catalog's own words, with

@@ -392,10 +392,10 @@ def test_auto_writer_is_the_catalog_only_on_the_packaged_small_model(tmp_path) -
     assert advisor_writer(Settings(engine="transformers", cache_dir=tmp_path)) == "catalog"  # the same model
     assert (
         advisor_writer(Settings(engine="llamacpp", model=str(tmp_path / "big.gguf"), cache_dir=tmp_path))
-        == "model"
+        == "free"
     )
     assert (
         advisor_writer(Settings(engine="openai", upstream_url="http://gpu:8001/v1", cache_dir=tmp_path))
-        == "model"
+        == "free"
     )
     assert advisor_writer(Settings(engine="llamacpp", advisor_writer="model", cache_dir=tmp_path)) == "model"
