@@ -13,7 +13,7 @@ over every history of the set, every request a cache miss, and reports:
   user's items, amounts or idle money);
 - reasons whose service has a computable benefit (``catalog_facts.estimate``) that state it in đồng;
 - relevance (the ranker decides, so it must equal the template's) and the miss latency p50/p90 at each
-  concurrency, with approximate generated tokens per answer.
+  concurrency, with the completion tokens per answer the engine reported.
 
 Every answer is kept in ``<out>/answers-<config>.json`` so the sentences can be read. Prints a table; the last
 stdout line is one JSON record, also written to ``<out>/advisor_model_writer_eval.json``.
@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import re
 import statistics
 import sys
@@ -140,7 +141,8 @@ async def run_config(
                             "written_by": quality.get("written_by", ["template"] * len(reasons)),
                             "candidates": quality.get("candidates", [0] * len(reasons)),
                             "rejected": quality.get("rejected", []),
-                            "approx_tokens": quality.get("approx_tokens", 0),
+                            "raw": quality.get("raw", []),
+                            "completion_tokens": quality.get("completion_tokens", 0),
                             "computable_benefit": computable,
                             "benefit_stated": [bool(_ESTIMATE.search(t)) for t in reasons],
                             "copies_description": [
@@ -160,7 +162,7 @@ async def run_config(
         f"c{level}": {
             "n": len(t),
             "p50_s": round(statistics.median(t), 2),
-            "p90_s": round(sorted(t)[int(0.9 * (len(t) - 1))], 2),
+            "p90_s": round(sorted(t)[min(len(t) - 1, math.ceil(0.9 * len(t)) - 1)], 2),
         }
         for level, t in latency.items()
         if t
@@ -186,7 +188,7 @@ def summarize(rows: list[dict], latency: dict) -> dict:
         "generic_share": round(sum(g for r in rows for g in r["generic"]) / max(reasons, 1), 3),
         "benefit_stated_where_computable": f"{sum(computable)}/{len(computable)}",
         "candidates_per_model_reason": round(sum(drawn) / len(drawn), 2) if drawn else None,
-        "approx_tokens_per_answer": round(sum(r["approx_tokens"] for r in rows) / max(len(rows), 1), 1),
+        "tokens_per_answer": round(sum(r["completion_tokens"] for r in rows) / max(len(rows), 1), 1),
         "relevance": base["relevance"],
         "false_pairings_share": base["false_pairings_share"],
         "latency": latency,

@@ -56,6 +56,17 @@ TOKENS_BASE, TOKENS_PER_REASON = 16, 64
 
 
 @dataclass
+class _Draft:
+    """One reason's candidates from the model writer: the raw texts drawn, why each failed, the one shown."""
+
+    raw: list[str] = field(default_factory=list)
+    problems: list[list[str]] = field(default_factory=list)
+    text: str | None = None
+    ttft: float = 0.0
+    tokens: int = 0
+
+
+@dataclass
 class AdviceResult:
     response: AdvisorResponse
     cache: str  # "hit", "miss" or "bypass"
@@ -308,49 +319,25 @@ class Advisor:
     async def _from_slots(
         self, facts: Facts, picks: list[Pick], timings: dict[str, float]
     ) -> tuple[AdvisorResponse, dict[str, object]]:
-        """Each reason: up to ``candidates`` sentences with placeholders (greedy first, then sampled, the prompt
-        prefix cached), the first whose filled text passes the gate is shown; else the template, counted."""
+        """Each reason: up to ``candidates`` sentences with placeholders (greedy first, then sampled), the first
+        whose filled text passes the gate is shown, else the template, counted. The reasons of one answer are
+        written concurrently, so llama.cpp decodes them in one batch."""
         names = [c.name for c in facts.lines()]
         catalog = self.catalog_facts
-        checker = Checker(facts, picks, slot_writer.SYSTEM, "", catalog)  # per plan below
-        grammar_ok = self.llm.engine.name == "llamacpp"  # GBNF in the request body
+        checker = Checker(facts, picks, slot_writer.SYSTEM, "", catalog)
+        started = time.perf_counter()
+        drafts = await asyncio.gather(
+            *(self._write_reason(pick, facts, picks[:i], checker) for i, pick in enumerate(picks))
+        )
+        timings["llm_total"] = time.perf_counter() - started
+        timings["llm_ttft"] = min((d.ttft for d in drafts if d.ttft), default=0.0)
         recs: list[Recommendation] = []
         written: list[str] = []
-        tried: list[int] = []
-        problems: list[list[str]] = []
-        tokens = 0
-        for i, pick in enumerate(picks):
-            plan = slot_writer.plan_for(pick, facts, picks[:i], catalog, self.ranker.topic_label)
-            messages = slot_writer.messages(plan)
-            extra = {"grammar": slot_writer.grammar(plan)} if grammar_ok else {}
-            text: str | None = None
-            seen: list[str] = []
-            for attempt in range(self.candidates):
-                request = GenerationRequest(
-                    messages=messages,
-                    max_tokens=slot_writer.MAX_TOKENS,
-                    temperature=0.0 if attempt == 0 else 0.8,
-                    seed=None if attempt == 0 else attempt,
-                    adapter=self.writer_adapter,
-                    extra=extra,
-                )
-                raw, _finish, ttft, total = await self._generate(request)
-                timings.setdefault("llm_ttft", ttft)
-                timings["llm_total"] = timings.get("llm_total", 0.0) + total
-                tokens += len(raw) // 3
-                sentence = slot_writer.fill(plan, raw)
-                found = await asyncio.to_thread(slot_writer.gate, plan, raw, sentence, checker, pick)
-                seen.append(raw)
-                if not found and sentence is not None:
-                    text = slot_writer.shown(plan, sentence)
-                    break
-                problems.append(found)
-            tried.append(len(seen))
+        for i, (pick, draft) in enumerate(zip(picks, drafts, strict=True)):
+            text = draft.text
+            written.append("model" if text is not None else "template")
             if text is None:
                 text = template_reason(pick, facts, picks[:i], catalog)
-                written.append("template")
-            else:
-                written.append("model")
             recs.append(
                 Recommendation(
                     service=pick.service.service,
@@ -365,18 +352,46 @@ class Advisor:
         self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
         if templates:
             self.metrics.advisor_fallbacks.labels("template_reason").inc(templates)
-        timings["completions"] = sum(tried)
+        timings["completions"] = sum(len(d.raw) for d in drafts)
         quality: dict[str, object] = {
             "writer": "model",
             "written_by": written,
-            "candidates": tried,
-            "rejected": problems,
-            "approx_tokens": tokens,
+            "candidates": [len(d.raw) for d in drafts],
+            "raw": [d.raw for d in drafts],
+            "rejected": [d.problems for d in drafts],
+            "completion_tokens": sum(d.tokens for d in drafts),
             "template_reasons": templates,
             "sources": [p.source for p in picks],
         }
         summary = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary, recommendations=recs), quality
+
+    async def _write_reason(self, pick: Pick, facts: Facts, before: list[Pick], checker: Checker) -> _Draft:
+        plan = slot_writer.plan_for(pick, facts, before, self.catalog_facts, self.ranker.topic_label)
+        messages = slot_writer.messages(plan)
+        # GBNF travels in the request body to llama.cpp; other engines rely on the gate alone
+        extra = {"grammar": slot_writer.grammar(plan)} if self.llm.engine.name == "llamacpp" else {}
+        draft = _Draft()
+        for attempt in range(self.candidates):
+            request = GenerationRequest(
+                messages=messages,
+                max_tokens=slot_writer.MAX_TOKENS,
+                temperature=0.0 if attempt == 0 else 0.8,
+                seed=None if attempt == 0 else attempt,
+                adapter=self.writer_adapter,
+                extra=extra,
+            )
+            raw, _finish, ttft, _total, tokens = await self._generate_counted(request)
+            draft.ttft = draft.ttft or ttft
+            draft.tokens += tokens
+            draft.raw.append(raw)
+            sentence = slot_writer.fill(plan, raw)
+            found = await asyncio.to_thread(slot_writer.gate, plan, raw, sentence, checker, pick)
+            if not found and sentence is not None:
+                draft.text = slot_writer.shown(plan, sentence)
+                return draft
+            draft.problems.append(found)
+        return draft
 
     def _from_catalog(self, facts: Facts, picks: list[Pick]) -> AdvisorResponse:
         """The advisor's facts, then the benefit of the catalog's stated figure or the catalog's own words, with
@@ -396,18 +411,25 @@ class Advisor:
             summarization=strip_links(compose_summary(facts, picks), keep=names), recommendations=recs
         )
 
-    async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
+    async def _generate_counted(self, request: GenerationRequest) -> tuple[str, str, float, float, int]:
+        """``_generate`` plus the completion tokens the engine reported (0 when it reported none)."""
         start = time.perf_counter()
         ttft = 0.0
         parts: list[str] = []
         finish = "stop"
+        tokens = 0
         async for delta in self.llm.stream(request):
             if delta.text and not parts:
                 ttft = time.perf_counter() - start
             parts.append(delta.text)
             if delta.finish_reason is not None:
                 finish = delta.finish_reason
-        return "".join(parts), finish, ttft, time.perf_counter() - start
+            tokens = delta.completion_tokens or tokens
+        return "".join(parts), finish, ttft, time.perf_counter() - start, tokens
+
+    async def _generate(self, request: GenerationRequest) -> tuple[str, str, float, float]:
+        text, finish, ttft, total, _tokens = await self._generate_counted(request)
+        return text, finish, ttft, total
 
     def _record(self, result: AdviceResult) -> None:
         self.metrics.advisor_requests.labels(result.cache).inc()

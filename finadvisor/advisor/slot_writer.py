@@ -65,11 +65,12 @@ _PROMISES = {
     "vay": ("vay",),
     "bao hiem": ("bao hiem",),
     "voucher": ("voucher", "ma giam"),
+    "tiet kiem": ("tiet kiem", "giam", "hoan", "uu dai", "mien phi", "chiet khau"),
 }
 _BENEFIT_PROMISES = {
-    "cashback": {"hoan tien", "hoan lai", "uu dai"},
-    "discount": {"giam gia", "uu dai", "chiet khau"},
-    "yield": {"sinh loi", "lai suat"},
+    "cashback": {"hoan tien", "hoan lai", "uu dai", "tiet kiem"},
+    "discount": {"giam gia", "uu dai", "chiet khau", "tiet kiem"},
+    "yield": {"sinh loi", "lai suat", "tiet kiem"},
 }
 # advice to spend more is never advice
 _SPEND_MORE = re.compile(r"\b(chi thêm|mua thêm|tiêu thêm|tăng chi|chi nhiều hơn|nên chi|vay thêm)\b", re.I)

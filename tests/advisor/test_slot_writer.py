@@ -180,3 +180,69 @@ def test_the_training_pairs_pass_the_gate_and_never_use_an_evaluation_catalog() 
         assert system == slot_writer.SYSTEM and "{service}" in answer and not re.search(r"\d", answer)
         order = re.findall(r"\{(\w+)\}", user.rsplit(":", 1)[1])
         assert re.findall(r"\{(\w+)\}", answer) == order
+
+
+def test_writer_model_on_the_packaged_model_asks_for_the_shipped_adapter(tmp_path: Path) -> None:
+    from finadvisor.advisor.build import WRITER_ADAPTER, packaged_writer_adapter, with_writer_adapter
+    from finadvisor.settings import Settings
+
+    shipped = packaged_writer_adapter()
+    assert shipped is not None  # the wheel carries it (finadvisor/data/writer_lora)
+    model = with_writer_adapter(Settings(engine="llamacpp", advisor_writer="model", cache_dir=tmp_path))
+    assert model.advisor_writer_adapter == WRITER_ADAPTER and model.lora == [f"{WRITER_ADAPTER}={shipped}"]
+    # not for the template, not on another model, not over an adapter the user named
+    assert with_writer_adapter(Settings(engine="llamacpp", cache_dir=tmp_path)).lora == []
+    big = Settings(
+        engine="llamacpp", advisor_writer="model", model=str(tmp_path / "b.gguf"), cache_dir=tmp_path
+    )
+    assert with_writer_adapter(big).lora == []
+    mine = Settings(
+        engine="llamacpp",
+        advisor_writer="model",
+        advisor_writer_adapter="mine",
+        lora=["mine=x"],
+        cache_dir=tmp_path,
+    )
+    assert with_writer_adapter(mine).lora == ["mine=x"]
+
+
+def test_the_shipped_adapter_is_the_one_its_sha256_names() -> None:
+    import hashlib
+
+    from finadvisor.advisor.build import packaged_writer_adapter
+
+    path = packaged_writer_adapter()
+    assert path is not None
+    want = (path.parent / "adapter.gguf.sha256").read_text().split()[0]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == want
+
+
+@pytest.mark.slow
+async def test_the_packaged_model_with_the_shipped_adapter_writes_reasons_that_pass(
+    default_model: Path, tmp_path: Path
+) -> None:
+    """The real thing, once: llama.cpp, the grammar, the shipped LoRA, the gate. Every reason is either the
+    model's (slots filled, passing the audit) or the counted template."""
+    from finadvisor.advisor.audit import audit_answer
+    from finadvisor.advisor.build import standalone_advisor
+    from finadvisor.catalog import demo_catalog_path
+    from finadvisor.settings import Settings
+
+    settings = Settings(  # the packaged model, where the test session assembled it; the index in tmp_path
+        engine="llamacpp",
+        advisor_writer="model",
+        cache_dir=default_model.parents[1],
+        index_dir=tmp_path / "index",
+        embedder="hash",
+    )
+    async with standalone_advisor(settings) as advisor:
+        assert advisor.writer_adapter is not None
+        result = await advisor.recommend(SpendingHistory.model_validate(HISTORY), bypass_cache=True)
+    answer = result.response.model_dump()
+    assert audit_answer(HISTORY, answer, demo_catalog_path()) == []
+    written = result.quality["written_by"]
+    assert set(written) <= {"model", "template"} and "model" in written, result.quality
+    for rec, who in zip(answer["recommendations"], written, strict=True):
+        assert "{" not in rec["recommendation"]
+        if who == "model":
+            assert rec["recommendation"].endswith(".") and "bạn" in rec["recommendation"].lower()
