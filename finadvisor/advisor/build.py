@@ -23,7 +23,7 @@ from finadvisor.advisor.service import Advisor
 from finadvisor.advisor.service_topics import FILE_NAME as TOPIC_FILE
 from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
-from finadvisor.engines import Engine, create_engine, llm_service, uses_packaged_model
+from finadvisor.engines import Engine, create_engine, llm_service, loads_gguf_lora, uses_packaged_model
 from finadvisor.engines.service import LLMService
 from finadvisor.errors import EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
@@ -118,7 +118,7 @@ def with_writer_adapter(settings: Settings) -> Settings:
     if (
         advisor_writer(settings) != "model"
         or settings.advisor_writer_adapter
-        or settings.engine != "llamacpp"
+        or not loads_gguf_lora(settings)
         or not uses_packaged_model(settings)
         or any(spec.split("=", 1)[0] == WRITER_ADAPTER for spec in settings.lora)
     ):

@@ -370,7 +370,8 @@ class Advisor:
         plan = slot_writer.plan_for(pick, facts, before, self.catalog_facts, self.ranker.topic_label)
         messages = slot_writer.messages(plan)
         # GBNF travels in the request body to llama.cpp; other engines rely on the gate alone
-        extra = {"grammar": slot_writer.grammar(plan)} if self.llm.engine.name == "llamacpp" else {}
+        grammar = getattr(self.llm.engine, "supports_grammar", False)
+        extra = {"grammar": slot_writer.grammar(plan)} if grammar else {}
         draft = _Draft()
         for attempt in range(self.candidates):
             request = GenerationRequest(

@@ -55,17 +55,18 @@ _PROMISES = {
     "giam gia": ("giam",),
     "chiet khau": ("chiet khau", "giam"),
     "mien phi": ("mien phi", "0d", "0 d", "khong mat phi", "phi 0"),
-    "lai suat": ("lai",),
-    "sinh loi": ("sinh loi", "lai"),
+    "lai suat": ("lai suat", "sinh loi"),
+    "sinh loi": ("sinh loi", "lai suat"),
     "tich diem": ("tich diem", "diem"),
     "khuyen mai": ("khuyen mai", "uu dai"),
     "uu dai": ("uu dai", "khuyen mai", "giam", "hoan"),
-    "qua tang": ("qua",),
+    "qua tang": ("qua tang", "tang qua"),
     "tra gop": ("tra gop",),
     "vay": ("vay",),
     "bao hiem": ("bao hiem",),
     "voucher": ("voucher", "ma giam"),
-    "tiet kiem": ("tiet kiem", "giam", "hoan", "uu dai", "mien phi", "chiet khau"),
+    "nhan lai": ("hoan", "nhan lai"),
+    "tiet kiem": ("tiet kiem", "giam", "hoan", "uu dai", "mien phi", "chiet khau", "sinh loi", "lai suat"),
 }
 _BENEFIT_PROMISES = {
     "cashback": {"hoan tien", "hoan lai", "uu dai", "tiet kiem"},
@@ -75,6 +76,18 @@ _BENEFIT_PROMISES = {
 # advice to spend more is never advice
 _SPEND_MORE = re.compile(r"\b(chi thêm|mua thêm|tiêu thêm|tăng chi|chi nhiều hơn|nên chi|vay thêm)\b", re.I)
 _SLOT = re.compile(r"\{([a-z_]+)\}")
+# what the slot holding the user's money may not be said to be: money put into the service ("Bạn đã tiết kiệm
+# {surplus} cho {service}"), or idle money said to be spent or saved
+_INTO_SERVICE = re.compile(
+    r"\{(?:amount|surplus|spent)\}\s+(?:cho|vào|ở|tại|qua|với|bằng)\s+\{service\}", re.I
+)
+_IDLE_MISREAD = re.compile(r"(?:đã|tiêu|chi|gửi|tiết kiệm|dùng|trả)\s+\{surplus\}", re.I)
+# the words that may lead into the benefit, by its kind ("thử {benefit}" says nothing)
+BENEFIT_LEADS = {
+    "cashback": r"nhận lại|nhận|được hoàn|hoàn lại|hoàn tiền|hoàn",
+    "discount": r"tiết kiệm|bớt được|bớt|giảm|được giảm",
+    "yield": r"sinh lời|nhận thêm|lãi|thêm|sinh lãi",
+}
 _SCAFFOLD = re.compile(r"khách hàng|chỗ trống|theo thứ tự|dịch vụ của ví|lợi ích:|trong tháng của", re.I)
 
 
@@ -254,7 +267,7 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
     promised = _BENEFIT_PROMISES.get(plan.benefit_kind, set())
     for word, backing in _PROMISES.items():
         if re.search(rf"(?<!\w){word}(?!\w)", free) and word not in promised:
-            if not any(b in own for b in backing):
+            if not any(re.search(rf"(?<!\w){b}(?!\w)", own) for b in backing):
                 problems.append(f"promises '{word}', which the service does not state")
     if re.search(r"lớn nhất|nhiều nhất", raw, re.I) and not plan.top:
         problems.append("calls the item the largest, which it is not")
@@ -266,6 +279,15 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
         problems.append("does not speak to the user ('bạn')")
     if _SCAFFOLD.search(raw):
         problems.append("repeats the prompt's scaffolding")
+    if _INTO_SERVICE.search(raw) and not plan.lead:
+        problems.append("says the user's money already went into the service")
+    if "surplus" in plan.slots and _IDLE_MISREAD.search(raw):
+        problems.append("calls the idle money spent or saved")
+    if "benefit" in plan.slots:
+        lead = BENEFIT_LEADS.get(plan.benefit_kind, "")
+        before = raw.split("{benefit}", 1)[0].split()[-3:]
+        if not lead or not re.search(rf"(?<!\w)(?:{lead})(?!\w)", " ".join(before), re.I):
+            problems.append("the benefit is not led by what it is (nhận lại, tiết kiệm, sinh lời)")
     if re.search(r"\w\{|\}\w", raw):
         problems.append("a slot glued to a word")
     pairs = [p for p in zip(free.split(), free.split()[1:], strict=False)]

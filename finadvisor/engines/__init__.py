@@ -103,6 +103,11 @@ def uses_packaged_model(settings: Settings) -> bool:
     return loads_local_model(settings) and settings.model is None
 
 
+def loads_gguf_lora(settings: Settings) -> bool:
+    """The engine applies GGUF LoRA files (``--lora NAME=adapter.gguf``) by name per request."""
+    return settings.engine == "llamacpp"
+
+
 def runs_in_own_server(settings: Settings) -> bool:
     """The model is served by a process of its own, which a batch's workers can share directly."""
     return settings.engine in OWN_SERVER or bool(settings.upstream_url)
@@ -120,4 +125,5 @@ __all__ = [
     "loads_local_model",
     "runs_in_own_server",
     "uses_packaged_model",
+    "loads_gguf_lora",
 ]

@@ -69,6 +69,7 @@ class LlamaCppEngine:
     name = "llamacpp"
     supports_json_schema = True
     supports_lora = True
+    supports_grammar = True  # a GBNF grammar in the request body (``extra={"grammar": ...}``)
     supports_tools = True
     supports_logprobs = True
     supports_penalties = True

@@ -40,7 +40,9 @@ def sentence_for(plan: slot_writer.SlotPlan) -> str:
         "amount": "Bạn đã chi {amount}",
         "category": "cho {category}",
         "service": "hãy dùng {service}",
-        "benefit": "để nhận lại {benefit}",
+        "benefit": {"discount": "để tiết kiệm {benefit}", "yield": "để sinh lời {benefit}"}.get(
+            plan.benefit_kind, "để nhận lại {benefit}"
+        ),
         "surplus": "Bạn còn {surplus} chưa dùng đến",
         "spent": "Tháng này bạn chi {spent}",
     }
@@ -118,7 +120,9 @@ def _slot_script(request: GenerationRequest) -> str:
     """A model that writes each slot of the prompt in order, in a plain sentence."""
     order = request.messages[-1]["content"].rsplit(":", 1)[1]
     slots = re.findall(r"\{(\w+)\}", order)
-    plan = slot_writer.SlotPlan(tuple(slots), dict.fromkeys(slots, "x"), "spend", "", "", "")
+    said = request.messages[-1]["content"]
+    kind = next((k for k, w in slot_writer.BENEFIT_WORDS.items() if f"Lợi ích: {w}" in said), "")
+    plan = slot_writer.SlotPlan(tuple(slots), dict.fromkeys(slots, "x"), "spend", "", "", kind)
     return sentence_for(plan)
 
 
@@ -246,3 +250,20 @@ async def test_the_packaged_model_with_the_shipped_adapter_writes_reasons_that_p
         assert "{" not in rec["recommendation"]
         if who == "model":
             assert rec["recommendation"].endswith(".") and "bạn" in rec["recommendation"].lower()
+
+
+def test_the_gate_refuses_sentences_that_misread_whose_money_went_where(case) -> None:  # type: ignore[no-untyped-def]
+    facts, picks, catalog, plans = case
+    checker = Checker(facts, picks, slot_writer.SYSTEM, "", catalog)
+    i = next(i for i, p in enumerate(plans) if p.kind.startswith("idle"))  # the demo user keeps 71% of income
+    plan, pick = plans[i], picks[i]
+    benefit = " và sinh lời {benefit}" if "benefit" in plan.slots else ""
+    good = f"Bạn còn {{surplus}} chưa dùng đến, hãy thử {{service}} để tiền không nằm yên{benefit}."
+    assert slot_writer.gate(plan, good, slot_writer.fill(plan, good), checker, pick) == []
+    saved = f"Bạn đã tiết kiệm {{surplus}} cho {{service}}, thật tuyệt vời cho bạn{benefit}."
+    found = slot_writer.gate(plan, saved, slot_writer.fill(plan, saved), checker, pick)
+    assert any("already went into" in p for p in found) and any("idle money" in p for p in found), found
+    if benefit:  # "thử {benefit}" says nothing of what the figure is
+        vague = good.replace("sinh lời {benefit}", "thử {benefit}")
+        found = slot_writer.gate(plan, vague, slot_writer.fill(plan, vague), checker, pick)
+        assert any("not led by" in p for p in found), found
