@@ -50,7 +50,9 @@ def _runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
     return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
-def settings_for(config: str, out: Path, adapter: Path | None, candidates: int) -> Settings:
+def settings_for(
+    config: str, out: Path, adapter: Path | None, candidates: int, n_parallel: int = 4
+) -> Settings:
     lora = [f"writer={adapter}"] if config == "adapter" and adapter is not None else []
     return Settings(
         engine="llamacpp",
@@ -60,11 +62,18 @@ def settings_for(config: str, out: Path, adapter: Path | None, candidates: int) 
         lora=lora,
         index_dir=out / "index",
         link_schemes=["*"],
+        n_parallel=n_parallel,
     )
 
 
 async def run_config(
-    config: str, items: list[dict], out: Path, adapter: Path | None, candidates: int, levels: list[int]
+    config: str,
+    items: list[dict],
+    out: Path,
+    adapter: Path | None,
+    candidates: int,
+    levels: list[int],
+    n_parallel: int = 4,
 ) -> tuple[list[dict], dict]:
     from finadvisor.advisor.build import build_advisor
     from finadvisor.advisor.catalog_facts import estimate
@@ -72,7 +81,7 @@ async def run_config(
     from finadvisor.engines.service import LLMService
     from finadvisor.metrics import Metrics
 
-    settings = settings_for(config, out, adapter, candidates)
+    settings = settings_for(config, out, adapter, candidates, n_parallel)
     engine = create_engine(settings)
     metrics = Metrics()
     llm = LLMService(engine, metrics, model_name=settings.model_name, capacity=8)
@@ -204,6 +213,7 @@ def main() -> None:
     ap.add_argument("--concurrency", default="1,4")
     ap.add_argument("--candidates", type=int, default=3)
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--n-parallel", type=int, default=4, help="llama.cpp slots (the server's --n-parallel)")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     items = load_items(args.set)[: args.limit or None]
@@ -235,7 +245,12 @@ def main() -> None:
             + "".join(f"{str(s[c]):>18}" for c in cols)
             + f"{str(lat.get('c1', {}).get('p50_s')):>10}{str(lat.get('c4', {}).get('p50_s')):>10}"
         )
-    record = {"set": args.set, "adapter": str(args.adapter) if args.adapter else None, "configs": summary}
+    record = {
+        "set": args.set,
+        "adapter": str(args.adapter) if args.adapter else None,
+        "n_parallel": args.n_parallel,
+        "configs": summary,
+    }
     (args.out / "advisor_model_writer_eval.json").write_text(json.dumps(record, ensure_ascii=False, indent=1))
     print(json.dumps(record, ensure_ascii=False))
 

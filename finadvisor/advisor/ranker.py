@@ -273,9 +273,9 @@ class Ranker:
         """What kind of service this is, as its topic's label ("Ăn uống", "Tiết kiệm"): what the model writer is
         told of a service instead of its description (issue 24); "" when it reads as no topic."""
         names, lead, first = self._topics_of(service)
-        # the description's lead first: it says what a brand-like or broad name does ("Vi Vu An Toàn" is travel
-        # insurance, not travel)
-        for topic_id in (*sorted(lead), first, *sorted(names)):
+        # the name's lead, then the description's (a brand-like name that names nothing): the order the shipped
+        # writer adapter was trained with (writer_data), so training and serving see the same gist
+        for topic_id in (first, *sorted(lead), *sorted(names)):
             if topic_id and (topic := self.topics.topics.get(topic_id)) is not None:
                 return topic.label
         return ""

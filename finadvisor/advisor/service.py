@@ -373,6 +373,10 @@ class Advisor:
         grammar = getattr(self.llm.engine, "supports_grammar", False)
         extra = {"grammar": slot_writer.grammar(plan)} if grammar else {}
         draft = _Draft()
+        if (
+            plan.kind == "other"
+        ):  # a fallback: nothing of the user's ties it to them, so nothing for a model to say
+            return draft
         for attempt in range(self.candidates):
             request = GenerationRequest(
                 messages=messages,

@@ -244,6 +244,36 @@ def fill(plan: SlotPlan, text: str) -> str | None:
     return as_sentence(filled)
 
 
+def _vocabulary() -> frozenset[str]:
+    """Every word the writer's training sentences use (``writer_data``): the model may recombine these, and
+    use the words of the service's own text and labels, but a word from nowhere ("săn chép các món ăn" for a pet
+    shop) is invention."""
+    from finadvisor.advisor import writer_data
+
+    texts = [t for seeds in writer_data.SEEDS.values() for t in seeds]
+    texts += [a for actions in writer_data.ACTIONS.values() for a in actions]
+    texts += [v for verbs in writer_data.GET.values() for v in verbs]
+    texts += list(BENEFIT_LEADS.values())
+    return frozenset(w for t in texts for w in _plain_words(_SLOT.sub(" ", t)))
+
+
+def _plain_words(text: str) -> list[str]:
+    return re.findall(r"[^\W\d_]+", text.lower())
+
+
+_VOCABULARY: frozenset[str] | None = None
+
+
+def unknown_words(plan: SlotPlan, raw: str, service_text: str) -> list[str]:
+    """The words of the model's own text (slots left out) found neither in the writer's vocabulary nor in the
+    service's text, its gist or the user's item's label."""
+    global _VOCABULARY
+    if _VOCABULARY is None:
+        _VOCABULARY = _vocabulary()
+    own = set(_plain_words(f"{service_text} {plan.gist} {plan.line_label} {plan.names[0]}"))
+    return [w for w in _plain_words(_SLOT.sub(" ", raw)) if w not in _VOCABULARY and w not in own]
+
+
 def syllables(text: str) -> int:
     return len(re.findall(r"\w+", text))
 
@@ -288,6 +318,8 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
         before = raw.split("{benefit}", 1)[0].split()[-3:]
         if not lead or not re.search(rf"(?<!\w)(?:{lead})(?!\w)", " ".join(before), re.I):
             problems.append("the benefit is not led by what it is (nhận lại, tiết kiệm, sinh lời)")
+    if strange := unknown_words(plan, raw, pick.service.text()):
+        problems.append(f"words outside the writer's vocabulary: {' '.join(strange[:3])}")
     if re.search(r"\w\{|\}\w", raw):
         problems.append("a slot glued to a word")
     pairs = [p for p in zip(free.split(), free.split()[1:], strict=False)]

@@ -47,8 +47,8 @@ def sentence_for(plan: slot_writer.SlotPlan) -> str:
         "spent": "Tháng này bạn chi {spent}",
     }
     text = " ".join(words[s] for s in plan.slots)
-    text = text if text[0].isupper() else "Bạn ơi, " + text
-    return text + " ngay trên ví của mình."
+    text = text if text[0].isupper() else "Tháng này " + text
+    return text + " ngay trên ví."
 
 
 def test_the_plan_states_the_facts_as_slots_and_the_prompt_has_no_figure(case) -> None:  # type: ignore[no-untyped-def]
@@ -85,6 +85,7 @@ def test_fill_refuses_missing_repeated_or_unknown_slots(case) -> None:  # type: 
     ("edit", "problem"),
     [
         (lambda s: s.replace("ngay trên ví", "với 5 lần"), "digit"),
+        (lambda s: s.replace("ngay trên ví", "để săn chép món ngon"), "vocabulary"),
         (lambda s: s.replace("ngay trên ví", "miễn phí trọn đời"), "promises"),
         (lambda s: s.replace("ngay trên ví", "và nên chi thêm"), "spending more"),
         (lambda s: s.replace("Bạn", "Anh").replace("bạn", "anh"), "'bạn'"),
@@ -105,7 +106,7 @@ def test_the_gate_refuses_what_a_user_must_not_read(case, edit, problem) -> None
 def test_the_gate_refuses_a_copy_of_the_description_and_claims_it_cannot_back(case) -> None:  # type: ignore[no-untyped-def]
     facts, picks, catalog, plan, pick = _spend(case)
     checker = Checker(facts, picks, slot_writer.SYSTEM, "", catalog)
-    copied = sentence_for(plan).replace("ngay trên ví của mình", pick.service.description.rstrip("."))
+    copied = sentence_for(plan).replace("ngay trên ví", pick.service.description.rstrip("."))
     copied = re.sub(r"\d", "", copied)
     found = slot_writer.gate(plan, copied, slot_writer.fill(plan, copied), checker, pick)
     assert any("copies" in p for p in found), found
