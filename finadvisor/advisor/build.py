@@ -25,7 +25,7 @@ from finadvisor.catalog import CatalogIndex, demo_catalog_path, get_embedder
 from finadvisor.catalog.index import load_vocabulary
 from finadvisor.engines import Engine, create_engine, llm_service, loads_gguf_lora, uses_packaged_model
 from finadvisor.engines.service import LLMService
-from finadvisor.errors import EngineUnavailable, FinadvisorError
+from finadvisor.errors import ConfigError, EngineUnavailable, FinadvisorError
 from finadvisor.metrics import Metrics
 from finadvisor.settings import Settings
 
@@ -88,6 +88,12 @@ async def build_advisor(
         writer_adapter=settings.advisor_writer_adapter,
         candidates=settings.advisor_candidates,
     )
+    wanted = settings.advisor_writer_adapter
+    if wanted and advisor.writer == "model" and wanted not in llm.engine.adapters():
+        raise ConfigError(
+            f"advisor_writer_adapter={wanted!r} is not a loaded adapter; load it with --lora {wanted}=PATH "
+            f"(loaded: {', '.join(llm.engine.adapters()) or 'none'})"
+        )
     # the catalog's topic file, next to the index: reviewed rows win, every service gets a row (issue 23)
     await asyncio.to_thread(advisor.ranker.use_topic_file, index_dir_for(settings, catalog) / TOPIC_FILE)
     return advisor

@@ -134,7 +134,7 @@ class Advisor:
                 self.ranker.topic_file_version,
                 self.writer,
                 self.writer_adapter if self.writer == "model" else None,
-                WRITER_VERSION if self.writer == "model" else None,
+                [WRITER_VERSION, self.candidates] if self.writer == "model" else None,
                 self.catalog_facts.version,
                 self.llm.model_name,
                 PROMPT_VERSION,
@@ -347,11 +347,12 @@ class Advisor:
                 )
             )
         templates = written.count("template")
+        failed = sum(1 for d in drafts if d.text is None and d.raw)  # the model tried and no draft passed
         self.metrics.advisor_texts.labels("reason").inc(len(picks))
         self.metrics.advisor_reasons.labels("template").inc(templates)
         self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
-        if templates:
-            self.metrics.advisor_fallbacks.labels("template_reason").inc(templates)
+        if failed:
+            self.metrics.advisor_fallbacks.labels("template_reason").inc(failed)
         timings["completions"] = sum(len(d.raw) for d in drafts)
         quality: dict[str, object] = {
             "writer": "model",
@@ -386,12 +387,19 @@ class Advisor:
                 adapter=self.writer_adapter,
                 extra=extra,
             )
-            raw, _finish, ttft, _total, tokens = await self._generate_counted(request)
+            try:
+                raw, finish, ttft, _total, tokens = await self._generate_counted(request)
+            except FinadvisorError as exc:  # this reason gets the template; the answer still stands
+                log.warning("model writer: generation failed (%s); the template stands in", exc.error_type)
+                draft.problems.append([f"generation failed: {exc.error_type}"])
+                return draft
             draft.ttft = draft.ttft or ttft
             draft.tokens += tokens
             draft.raw.append(raw)
-            sentence = slot_writer.fill(plan, raw)
+            sentence = slot_writer.fill(plan, raw) if finish != "length" else None
             found = await asyncio.to_thread(slot_writer.gate, plan, raw, sentence, checker, pick)
+            if finish == "length":
+                found = ["cut by the token limit", *found]
             if not found and sentence is not None:
                 draft.text = slot_writer.shown(plan, sentence)
                 return draft

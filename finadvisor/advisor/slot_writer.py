@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ from finadvisor.advisor.ranker import is_debt
 from finadvisor.advisor.wording import as_sentence, percent, rate, vnd
 from finadvisor.catalog import Service
 
-WRITER_VERSION = "1"
+WRITER_VERSION = "2"
 MIN_SYLLABLES, MAX_SYLLABLES = 12, 45
 COPY_RUN = 8  # syllables in a row of the catalog description: a copy, not advice
 SEGMENT_CHARS = 60  # the longest free text between two slots (the grammar's bound)
@@ -49,24 +50,33 @@ BENEFIT_WORDS = {
     "yield": "sinh lời",
 }
 # words that promise something: each must be the service's own (its catalog text) or its stated benefit's kind
-_PROMISES = {
-    "hoan tien": ("hoan",),
-    "hoan lai": ("hoan",),
-    "giam gia": ("giam",),
-    "chiet khau": ("chiet khau", "giam"),
-    "mien phi": ("mien phi", "0d", "0 d", "khong mat phi", "phi 0"),
+_PROMISES = {  # a promise word -> what in the service's own (folded) text backs it, as regexes
+    "hoan tien": (r"hoan (?:tien|lai|\d|toi|den)", "cashback"),
+    "hoan lai": (r"hoan (?:tien|lai|\d|toi|den)", "cashback"),
+    "nhan lai": (r"hoan (?:tien|lai|\d|toi|den)", "cashback"),
+    "giam gia": (r"giam (?:gia|\d|toi|den|ngay|phi|\w+ \d)",),
+    "chiet khau": ("chiet khau", r"giam (?:gia|\d|toi|den)"),
+    "mien phi": ("mien phi", r"0 ?d", "khong mat phi", "phi 0"),
     "lai suat": ("lai suat", "sinh loi"),
     "sinh loi": ("sinh loi", "lai suat"),
-    "tich diem": ("tich diem", "diem"),
+    "tich diem": ("tich diem", "diem thuong"),
     "khuyen mai": ("khuyen mai", "uu dai"),
-    "uu dai": ("uu dai", "khuyen mai", "giam", "hoan"),
+    "uu dai": ("uu dai", "khuyen mai", r"giam (?:gia|\d|toi|den)", r"hoan (?:tien|lai|\d|toi|den)"),
     "qua tang": ("qua tang", "tang qua"),
     "tra gop": ("tra gop",),
     "vay": ("vay",),
     "bao hiem": ("bao hiem",),
     "voucher": ("voucher", "ma giam"),
-    "nhan lai": ("hoan", "nhan lai"),
-    "tiet kiem": ("tiet kiem", "giam", "hoan", "uu dai", "mien phi", "chiet khau", "sinh loi", "lai suat"),
+    "tiet kiem": (
+        "tiet kiem",
+        r"giam (?:gia|\d|toi|den)",
+        r"hoan (?:tien|lai|\d|toi|den)",
+        "uu dai",
+        "mien phi",
+        "chiet khau",
+        "sinh loi",
+        "lai suat",
+    ),
 }
 _BENEFIT_PROMISES = {
     "cashback": {"hoan tien", "hoan lai", "uu dai", "tiet kiem"},
@@ -235,8 +245,11 @@ def grammar(plan: SlotPlan) -> str:
 
 # ---------------------------------------------------------------------------------------------- the answer
 def fill(plan: SlotPlan, text: str) -> str | None:
-    """The sentence with every slot filled, or None when a slot is missing, repeated or not one of the plan's."""
-    text = " ".join(text.strip().split())
+    """The sentence with every slot filled, or None when a slot is missing, repeated or not one of the plan's,
+    or a brace is left that is no slot ("{Amount}", an engine without the grammar)."""
+    text = " ".join(unicodedata.normalize("NFC", text).strip().split())
+    if re.search(r"[{}]", _SLOT.sub(" ", text)):
+        return None
     found = _SLOT.findall(text)
     if sorted(found) != sorted(plan.slots) or any(s not in plan.values for s in found):
         return None
@@ -283,6 +296,7 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
     description, no promise the service does not make, no advice to spend more, a bounded length."""
     if sentence is None:
         return ["slots missing, repeated or unknown"]
+    raw = unicodedata.normalize("NFC", raw)
     problems = list(checker.sentence_problems(sentence, pick.service))
     if re.search(r"\d", _SLOT.sub(" ", raw)):
         problems.append("a digit outside the slots")
@@ -297,7 +311,7 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
     promised = _BENEFIT_PROMISES.get(plan.benefit_kind, set())
     for word, backing in _PROMISES.items():
         if re.search(rf"(?<!\w){word}(?!\w)", free) and word not in promised:
-            if not any(re.search(rf"(?<!\w){b}(?!\w)", own) for b in backing):
+            if not any(re.search(rf"(?<!\w)(?:{b})(?!\w)", own) for b in backing):
                 problems.append(f"promises '{word}', which the service does not state")
     if re.search(r"lớn nhất|nhiều nhất", raw, re.I) and not plan.top:
         problems.append("calls the item the largest, which it is not")

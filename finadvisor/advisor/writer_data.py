@@ -13,8 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from finadvisor.advisor import slot_writer
 from finadvisor.catalog.model import Service
@@ -216,7 +217,7 @@ def augmented(service: Service, rng: random.Random) -> Service:
 def synthetic_history(rng: random.Random, names: dict[str, list[str]]) -> dict[str, object]:
     """A month drawn from the lexicon's own phrases: 1-6 spending topics, income for about half the users."""
     topics = rng.sample(sorted(names), k=rng.randint(1, 6))
-    spending = []
+    spending: list[dict[str, Any]] = []
     for topic in topics:
         name = rng.choice(names[topic])
         spending.append(
@@ -289,16 +290,16 @@ def pairs(data: Path, n_histories: int, seed: int = 0) -> Iterator[dict[str, obj
 class _MemoryIndex:
     """Just enough of a catalog index for the ranker (no embedder: names the lexicon does not read abstain)."""
 
-    def __init__(self, services: list[object]) -> None:
+    def __init__(self, services: Sequence[Service]) -> None:
         self._services = list(services)
         self.version = "writer-data"
         self.index_dir = None
 
-    def services(self) -> list[object]:
+    def services(self) -> list[Service]:
         return self._services
 
-    def get(self, link: str) -> object | None:
-        return next((s for s in self._services if getattr(s, "link", None) == link), None)
+    def get(self, link: str) -> Service | None:
+        return next((s for s in self._services if s.link == link), None)
 
     def search_weighted(self, *_: object, **__: object) -> list[object]:
         return []  # no retrieval: the topic file's reading is what the ranker uses for a known topic

@@ -268,3 +268,37 @@ def test_the_gate_refuses_sentences_that_misread_whose_money_went_where(case) ->
         vague = good.replace("sinh lời {benefit}", "thử {benefit}")
         found = slot_writer.gate(plan, vague, slot_writer.fill(plan, vague), checker, pick)
         assert any("not led by" in p for p in found), found
+
+
+def test_a_brace_that_is_no_slot_is_never_shown(case) -> None:  # type: ignore[no-untyped-def]
+    plan = _spend(case)[3]
+    good = sentence_for(plan)
+    assert slot_writer.fill(plan, good) is not None
+    assert slot_writer.fill(plan, good.replace("ngay trên ví", "với {Amount}")) is None  # no grammar upstream
+    assert slot_writer.fill(plan, good.replace("ngay trên ví", "ngay trên ví }")) is None
+
+
+async def test_an_engine_error_on_one_reason_gives_that_reason_the_template(advisor_settings) -> None:  # type: ignore[no-untyped-def]
+    from finadvisor.errors import EngineUnavailable
+
+    def failing(_request: GenerationRequest) -> str:
+        raise EngineUnavailable("the model went away")
+
+    async for c in _model_writer_client(advisor_settings, failing):
+        r = await c.post("/api/recommendations", json={"history": HISTORY})
+        assert r.status_code == 200, r.text  # the answer stands, every reason the template's
+        n = len(r.json()["recommendations"])
+        metrics = (await c.get("/metrics")).text
+        assert f'finadvisor:advisor_reasons_total{{writer="template"}} {float(n)}' in metrics
+
+
+async def test_a_writer_adapter_that_is_not_loaded_is_a_config_error(advisor_settings) -> None:  # type: ignore[no-untyped-def]
+    from finadvisor.advisor.build import standalone_advisor
+    from finadvisor.errors import ConfigError
+
+    settings = advisor_settings.model_copy(
+        update={"advisor_writer": "model", "advisor_writer_adapter": "nope"}
+    )
+    with pytest.raises(ConfigError, match="nope"):
+        async with standalone_advisor(settings):
+            pass
