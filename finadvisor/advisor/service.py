@@ -88,7 +88,7 @@ class Advisor:
         max_tokens: int = 512,
         temperature: float = 0.2,
         category_map: CategoryMap | None = None,
-        writer: str = "model",
+        writer: str = "free",
         writer_adapter: str | None = None,
         candidates: int = 3,
     ) -> None:

@@ -261,11 +261,11 @@ def _vocabulary() -> frozenset[str]:
     """Every word the writer's training sentences use (``writer_data``): the model may recombine these, and
     use the words of the service's own text and labels, but a word from nowhere ("săn chép các món ăn" for a pet
     shop) is invention."""
-    from finadvisor.advisor import writer_data
+    from finadvisor.advisor.writer_seeds import ACTIONS, GET, SEEDS
 
-    texts = [t for seeds in writer_data.SEEDS.values() for t in seeds]
-    texts += [a for actions in writer_data.ACTIONS.values() for a in actions]
-    texts += [v for verbs in writer_data.GET.values() for v in verbs]
+    texts = [t for seeds in SEEDS.values() for t in seeds]
+    texts += [a for actions in ACTIONS.values() for a in actions]
+    texts += [v for verbs in GET.values() for v in verbs]
     texts += list(BENEFIT_LEADS.values())
     return frozenset(w for t in texts for w in _plain_words(_SLOT.sub(" ", t)))
 
