@@ -38,16 +38,12 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from advisor_answer_eval import audit, score  # noqa: E402
 from eval_sets import DATA, SETS, load_items  # noqa: E402
 
-from finadvisor.advisor.category_map import fold  # noqa: E402
+from finadvisor.advisor.faithfulness import _grams  # noqa: E402
+from finadvisor.advisor.slot_writer import COPY_RUN  # noqa: E402
 from finadvisor.history import SpendingHistory  # noqa: E402
 from finadvisor.settings import Settings  # noqa: E402
 
 _ESTIMATE = re.compile(r"khoảng [\d.]+ đ")
-
-
-def _runs(text: str, n: int = 8) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+", fold(text))
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def settings_for(
@@ -155,7 +151,7 @@ async def run_config(
                             "computable_benefit": computable,
                             "benefit_stated": [bool(_ESTIMATE.search(t)) for t in reasons],
                             "copies_description": [
-                                bool(_runs(t) & _runs(services[r["link"]].description))
+                                bool(_grams(t, COPY_RUN) & _grams(services[r["link"]].description, COPY_RUN))
                                 for t, r in zip(reasons, response["recommendations"], strict=True)
                             ],
                             "generic": [not any(m and m in t for m in mine) for t in reasons],

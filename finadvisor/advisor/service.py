@@ -295,11 +295,7 @@ class Advisor:
                 )
             )
         fallbacks = self.metrics.advisor_fallbacks
-        self.metrics.advisor_texts.labels("reason").inc(len(picks))
-        self.metrics.advisor_reasons.labels("template").inc(templates)
-        self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
-        if templates:
-            fallbacks.labels("template_reason").inc(templates)
+        self._count_reasons(len(picks), templates, fell_back=templates)
         if dropped:
             fallbacks.labels("dropped_sentence").inc(dropped)
         added = sum(p.source == "fallback" for p in picks)
@@ -348,11 +344,7 @@ class Advisor:
             )
         templates = written.count("template")
         failed = sum(1 for d in drafts if d.text is None and d.raw)  # the model tried and no draft passed
-        self.metrics.advisor_texts.labels("reason").inc(len(picks))
-        self.metrics.advisor_reasons.labels("template").inc(templates)
-        self.metrics.advisor_reasons.labels("model").inc(len(picks) - templates)
-        if failed:
-            self.metrics.advisor_fallbacks.labels("template_reason").inc(failed)
+        self._count_reasons(len(picks), templates, fell_back=failed)
         timings["completions"] = sum(len(d.raw) for d in drafts)
         quality: dict[str, object] = {
             "writer": "model",
@@ -366,6 +358,15 @@ class Advisor:
         }
         summary = strip_links(compose_summary(facts, picks), keep=names)
         return AdvisorResponse(summarization=summary, recommendations=recs), quality
+
+    def _count_reasons(self, shown: int, templates: int, *, fell_back: int) -> None:
+        """Every shown reason once by who wrote it; ``fell_back``: the template reasons that stand in for model
+        text that did not pass (a reason given the template by design is not a fallback)."""
+        self.metrics.advisor_texts.labels("reason").inc(shown)
+        self.metrics.advisor_reasons.labels("template").inc(templates)
+        self.metrics.advisor_reasons.labels("model").inc(shown - templates)
+        if fell_back:
+            self.metrics.advisor_fallbacks.labels("template_reason").inc(fell_back)
 
     async def _write_reason(self, pick: Pick, facts: Facts, before: list[Pick], checker: Checker) -> _Draft:
         plan = slot_writer.plan_for(pick, facts, before, self.catalog_facts, self.ranker.topic_label)

@@ -16,6 +16,7 @@ counted as such.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import unicodedata
@@ -25,9 +26,9 @@ from dataclasses import dataclass
 from finadvisor.advisor.catalog_facts import CatalogFacts, estimate, stated_category
 from finadvisor.advisor.category_map import fold
 from finadvisor.advisor.evidence import Facts, Pick
-from finadvisor.advisor.faithfulness import Checker
+from finadvisor.advisor.faithfulness import Checker, _grams
 from finadvisor.advisor.ranker import is_debt
-from finadvisor.advisor.wording import as_sentence, percent, rate, vnd
+from finadvisor.advisor.wording import as_sentence, benefit_amount, vnd
 from finadvisor.catalog import Service
 
 WRITER_VERSION = "2"
@@ -153,7 +154,6 @@ def plan_for(
             slots += ["amount", "category"]
         values["category"] = line.name
         values["amount"] = vnd(line.amount)
-        values["share"] = percent(line.share)
     else:
         kind = "other"
         if facts.spent > 0:
@@ -163,12 +163,8 @@ def plan_for(
     values["service"] = service
     benefit_kind = ""
     if benefit is not None:
-        fact = benefit.fact
-        benefit_kind = "yield" if fact.kind == "yield" else fact.kind
-        at_most = "tối đa " if fact.up_to and not benefit.capped else ""
-        month = "" if benefit.capped and not fact.cap_per else "/tháng"
-        values["benefit"] = f"{at_most}khoảng {vnd(benefit.amount)}{month}"
-        values["rate"] = f"{rate(fact.value)}%" + ("/năm" if fact.kind == "yield" else "")
+        benefit_kind = benefit.fact.kind
+        values["benefit"] = benefit_amount(benefit)
         slots.append("benefit")
         kind = f"{kind}_benefit" if kind in ("spend", "idle", "again") else kind
     lead = f"Bạn đã dùng {service}." if pick.in_use else ""
@@ -257,6 +253,7 @@ def fill(plan: SlotPlan, text: str) -> str | None:
     return as_sentence(filled)
 
 
+@functools.cache
 def _vocabulary() -> frozenset[str]:
     """Every word the writer's training sentences use (``writer_data``): the model may recombine these, and
     use the words of the service's own text and labels, but a word from nowhere ("săn chép các món ăn" for a pet
@@ -274,17 +271,12 @@ def _plain_words(text: str) -> list[str]:
     return re.findall(r"[^\W\d_]+", text.lower())
 
 
-_VOCABULARY: frozenset[str] | None = None
-
-
 def unknown_words(plan: SlotPlan, raw: str, service_text: str) -> list[str]:
     """The words of the model's own text (slots left out) found neither in the writer's vocabulary nor in the
     service's text, its gist or the user's item's label."""
-    global _VOCABULARY
-    if _VOCABULARY is None:
-        _VOCABULARY = _vocabulary()
+    vocabulary = _vocabulary()
     own = set(_plain_words(f"{service_text} {plan.gist} {plan.line_label} {plan.names[0]}"))
-    return [w for w in _plain_words(_SLOT.sub(" ", raw)) if w not in _VOCABULARY and w not in own]
+    return [w for w in _plain_words(_SLOT.sub(" ", raw)) if w not in vocabulary and w not in own]
 
 
 def syllables(text: str) -> int:
@@ -303,7 +295,7 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
     words = syllables(_SLOT.sub(" ", raw)) + len(plan.slots)
     if not MIN_SYLLABLES <= words <= MAX_SYLLABLES:
         problems.append(f"{words} syllables (want {MIN_SYLLABLES}-{MAX_SYLLABLES})")
-    runs = _runs(sentence, COPY_RUN) & _runs(pick.service.description, COPY_RUN)
+    runs = _grams(sentence, COPY_RUN) & _grams(pick.service.description, COPY_RUN)
     if runs:
         problems.append(f"copies {COPY_RUN} syllables of the catalog description")
     free = fold(_SLOT.sub(" ", raw))
@@ -340,11 +332,6 @@ def gate(plan: SlotPlan, raw: str, sentence: str | None, checker: Checker, pick:
     if len(pairs) != len(set(pairs)):
         problems.append("repeats itself")
     return problems
-
-
-def _runs(text: str, n: int) -> set[tuple[str, ...]]:
-    words = re.findall(r"\w+", fold(text))
-    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
 
 
 def shown(plan: SlotPlan, sentence: str) -> str:

@@ -114,6 +114,15 @@ def rate(value: float) -> str:
     return f"{value:g}".replace(".", ",")
 
 
+def benefit_amount(benefit: Benefit) -> str:
+    """The estimate as words: "khoảng 8.000 đ/tháng", "tối đa khoảng …" for an "up to" figure."""
+    fact = benefit.fact
+    at_most = "tối đa " if fact.up_to and not benefit.capped else ""
+    # a cap with no period ("tối đa 300.000đ") may be per booking: the capped amount is not said to be a month's
+    month = "" if benefit.capped and not fact.cap_per else "/tháng"
+    return f"{at_most}khoảng {vnd(benefit.amount)}{month}"
+
+
 def benefit_sentence(pick: Pick, benefit: Benefit) -> str:
     """The benefit of the service's stated figure for this user, in đồng a month, worded as an estimate
     ("khoảng"), an upper bound where the catalog's figure is one ("đến 10%" → "tối đa khoảng"), and the cap named
@@ -121,10 +130,7 @@ def benefit_sentence(pick: Pick, benefit: Benefit) -> str:
     fact = benefit.fact
     name = pick.service.service
     up_to = "đến " if fact.up_to else ""
-    at_most = "tối đa " if fact.up_to and not benefit.capped else ""
-    # a cap with no period ("tối đa 300.000đ") may be per booking: the capped amount is not said to be a month's
-    month = "" if benefit.capped and not fact.cap_per else "/tháng"
-    amount = f"{at_most}khoảng {vnd(benefit.amount)}{month}"
+    amount = benefit_amount(benefit)
     tail = ", mức hoàn tối đa của dịch vụ" if benefit.capped else ""
     if fact.kind == "yield":
         return f"Với {name}, lãi suất {up_to}{rate(fact.value)}%/năm có thể giúp số tiền còn dư này sinh lời {amount}."
