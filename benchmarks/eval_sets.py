@@ -13,7 +13,7 @@ SETS = {
     "dev": ["eval_retrieval.json", "eval_advisor_adversarial.json"],
     "old-heldout": ["eval_retrieval_heldout.json"],
     "heldout": ["eval_advisor_heldout.json"],
-    **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 11)},
+    **{f"heldout{n}": [f"eval_advisor_heldout{n}.json"] for n in range(2, 12)},
     "dev2": ["eval_advisor_dev2.json"],
 }
 

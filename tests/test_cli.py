@@ -35,7 +35,10 @@ def test_version():
     assert CliRunner().invoke(app, ["-V"]).output.strip() == f"finadvisor {__version__}"
 
 
-def test_shell_completion_completes_subcommands_and_options():
+def test_shell_completion_completes_subcommands_and_options(monkeypatch):  # type: ignore[no-untyped-def]
+    # typer makes --show-completion a bare flag when it can detect the parent shell and an option taking the shell's
+    # name when it cannot, so the outcome depended on the process tree; the shell is named explicitly here
+    monkeypatch.setenv("_TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION", "1")
     runner = CliRunner()
     env = {"_FINADVISOR_COMPLETE": "complete_bash", "COMP_WORDS": "finadvisor fine", "COMP_CWORD": "1"}
     result = runner.invoke(app, [], env=env, prog_name="finadvisor")
