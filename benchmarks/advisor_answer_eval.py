@@ -93,6 +93,33 @@ def audit(history: dict, response: dict, catalog: Path) -> list[str]:
     return list(audit_answer(history, response, catalog))
 
 
+def answer_row(item: dict, picks: list, response: dict) -> dict:
+    """One labelled history's answer as ``score`` reads it: the item's labels, the services shown, those tied to
+    one of the user's spending lines (``false pairings`` counts only these), and the independent audit."""
+    name = item.get("catalog", DEMO)
+    tied = {
+        p.service.link
+        for p in picks
+        if any(e.category is not None and e.kind == "category" for e in p.evidence)
+    }
+    return {
+        "id": item["id"],
+        "style": item.get("style", ""),
+        "catalog": name,
+        "history": item["history"],
+        "relevant": item["relevant"],
+        "in_use": item.get("in_use", []),
+        "further_use": item.get("further_use", []),
+        "shown": [r["link"] for r in response["recommendations"]],
+        "tied": sorted(tied),
+        "sources": [p.source for p in picks],
+        "response": response,
+        "has_income": item.get("has_income"),
+        "saving_lines": item.get("saving_lines", []),
+        "audit": audit(item["history"], response, DATA / name),
+    }
+
+
 async def evaluate(items: list[dict], out: Path) -> list[dict]:
     from finadvisor.advisor.build import build_advisor
     from finadvisor.engines import create_engine
@@ -126,30 +153,7 @@ async def evaluate(items: list[dict], out: Path) -> list[dict]:
             result = await advisor.recommend(history, bypass_cache=True)
             ms = (time.perf_counter() - t0) * 1000
             response = result.response.model_dump()
-            tied = {
-                p.service.link
-                for p in picks
-                if any(e.category is not None and e.kind == "category" for e in p.evidence)
-            }
-            rows.append(
-                {
-                    "id": item["id"],
-                    "style": item.get("style", ""),
-                    "catalog": name,
-                    "history": item["history"],
-                    "relevant": item["relevant"],
-                    "in_use": item.get("in_use", []),
-                    "further_use": item.get("further_use", []),
-                    "shown": [r["link"] for r in response["recommendations"]],
-                    "tied": sorted(tied),
-                    "sources": [p.source for p in picks],
-                    "response": response,
-                    "ms": round(ms, 2),
-                    "has_income": item.get("has_income"),
-                    "saving_lines": item.get("saving_lines", []),
-                    "audit": audit(item["history"], response, DATA / name),
-                }
-            )
+            rows.append({**answer_row(item, picks, response), "ms": round(ms, 2)})
     finally:
         for advisor in advisors.values():
             await advisor.close()

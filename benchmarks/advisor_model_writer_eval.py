@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from advisor_answer_eval import audit, score  # noqa: E402
+from advisor_answer_eval import answer_row, score  # noqa: E402
 from eval_sets import DATA, SETS, load_items  # noqa: E402
 
 from finadvisor.advisor.faithfulness import _grams  # noqa: E402
@@ -124,24 +124,9 @@ async def run_config(
                     reasons = [r["recommendation"] for r in response["recommendations"]]
                     services = {s.link: s for s in advisor.index.services()}  # type: ignore[attr-defined]
                     quality = result.quality  # type: ignore[attr-defined]
-                    tied = {
-                        p.service.link
-                        for p in picks
-                        if any(e.category is not None and e.kind == "category" for e in p.evidence)
-                    }
                     rows.append(
                         {
-                            "id": item["id"],
-                            "catalog": item["catalog"],
-                            "history": item["history"],
-                            "relevant": item["relevant"],
-                            "in_use": item.get("in_use", []),
-                            "further_use": item.get("further_use", []),
-                            "has_income": item.get("has_income"),
-                            "saving_lines": item.get("saving_lines", []),
-                            "shown": [r["link"] for r in response["recommendations"]],
-                            "tied": sorted(tied),
-                            "response": response,
+                            **answer_row(item, picks, response),
                             "ms": round(dt * 1000, 1),
                             "written_by": quality.get("written_by", ["template"] * len(reasons)),
                             "candidates": quality.get("candidates", [0] * len(reasons)),
@@ -155,7 +140,6 @@ async def run_config(
                                 for t, r in zip(reasons, response["recommendations"], strict=True)
                             ],
                             "generic": [not any(m and m in t for m in mine) for t in reasons],
-                            "audit": audit(item["history"], response, DATA / item["catalog"]),
                         }
                     )
             latency[level] = times
